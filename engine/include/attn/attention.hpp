@@ -1,0 +1,116 @@
+// attnlab public API: scaled dot-product attention, softmax(Q Kᵀ · scale) V.
+//
+// Tensors are fp32 views over memory the caller owns:
+//   Q [B, H,   Nq, d]    K [B, Hkv, Nk, d]    V [B, Hkv, Nk, dv]
+//   O [B, H,   Nq, dv]   LSE [B, H, Nq] (natural log; optional)
+// The last dimension is contiguous (stride 1); the other strides are free, so
+// permuted or sliced heads and batches work. Hkv divides H: query head h reads
+// key/value head h / (H / Hkv) (grouped-query attention). Nq may differ from Nk.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace attn {
+
+/// Every invalid call throws this, with a message that names the argument and
+/// says what was expected and what was found.
+class Error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// A strided 4-D view [B, H, N, D]; strides are in elements.
+template <class T>
+struct TensorView {
+  T* data = nullptr;
+  std::array<std::int64_t, 4> shape{0, 0, 0, 0};
+  std::array<std::int64_t, 4> strides{0, 0, 0, 1};
+
+  /// A dense, row-major view.
+  static TensorView contiguous(T* data, std::int64_t b, std::int64_t h, std::int64_t n,
+                               std::int64_t d) {
+    return {data, {b, h, n, d}, {h * n * d, n * d, d, 1}};
+  }
+  std::int64_t batch() const { return shape[0]; }
+  std::int64_t heads() const { return shape[1]; }
+  std::int64_t rows() const { return shape[2]; }
+  std::int64_t cols() const { return shape[3]; }
+  /// Pointer to row n of head h of batch b.
+  T* row(std::int64_t b, std::int64_t h, std::int64_t n) const {
+    return data + b * strides[0] + h * strides[1] + n * strides[2];
+  }
+  operator TensorView<const T>() const { return {data, shape, strides}; }
+};
+
+using Tensor = TensorView<float>;
+using ConstTensor = TensorView<const float>;
+
+/// 2-D [N, d] and 3-D [H, N, d] helpers for dense arrays.
+inline Tensor view2d(float* p, std::int64_t n, std::int64_t d) {
+  return Tensor::contiguous(p, 1, 1, n, d);
+}
+inline ConstTensor view2d(const float* p, std::int64_t n, std::int64_t d) {
+  return ConstTensor::contiguous(p, 1, 1, n, d);
+}
+inline Tensor view3d(float* p, std::int64_t h, std::int64_t n, std::int64_t d) {
+  return Tensor::contiguous(p, 1, h, n, d);
+}
+inline ConstTensor view3d(const float* p, std::int64_t h, std::int64_t n, std::int64_t d) {
+  return ConstTensor::contiguous(p, 1, h, n, d);
+}
+/// LSE [B, H, Nq] as a view with a last dimension of 1.
+inline Tensor lse_view(float* p, std::int64_t b, std::int64_t h, std::int64_t n) {
+  return Tensor::contiguous(p, b, h, n, 1);
+}
+
+/// Which keys a query row may see.
+enum class Causal {
+  none,
+  top_left,     ///< query i sees keys 0..i (PyTorch is_causal)
+  bottom_right  ///< query i sees keys 0..i+Nk-Nq (FlashAttention >= 2.1, KV-cache decoding)
+};
+
+/// An additive fp32 mask [Nq, Nk], broadcast over B and H. -inf masks a key.
+/// A masked position selects: whatever K/V hold there never reaches the output.
+struct Mask {
+  const float* data = nullptr;  ///< nullptr: no mask
+  std::int64_t rows = 0;        ///< must equal Nq
+  std::int64_t cols = 0;        ///< must equal Nk
+  std::int64_t row_stride = 0;  ///< elements between rows; 0 means cols
+};
+
+struct Options {
+  /// Multiplies Q Kᵀ. Unset: 1/sqrt(d). Applied exactly as given (0 means 0).
+  std::optional<float> scale;
+  Causal causal = Causal::none;
+  Mask mask;
+  /// Threads for this call; 0 = the OpenMP default.
+  int threads = 0;
+  /// A registered kernel name, or "auto" for the fastest that supports the call.
+  std::string kernel = "auto";
+  /// Largest workspace a call may allocate, in bytes; 0 = half of physical memory.
+  std::size_t memory_budget = 0;
+};
+
+/// Computes out = softmax(q kᵀ · scale + mask) v, and lse if given.
+/// Validates every argument before touching memory; throws attn::Error.
+void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out,
+               const Options& options = {});
+void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse,
+               const Options& options = {});
+
+/// Half of physical memory: the default Options::memory_budget.
+std::size_t default_memory_budget();
+
+/// Name of a causal alignment as the CLI spells it ("none", "top-left", "bottom-right").
+const char* to_string(Causal c);
+
+/// Library version, "MAJOR.MINOR.PATCH".
+const char* version();
+
+}  // namespace attn

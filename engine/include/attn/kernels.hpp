@@ -1,0 +1,78 @@
+// The kernel registry: every attention implementation, described as data.
+//
+// Tools, tests and benchmarks reach kernels only through this list, so a new
+// kernel is validated and benchmarked the moment it is registered
+// (engine/src/registry.cpp).
+#pragma once
+
+#include <attn/attention.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace attn {
+
+/// The shape and options of one call, as the registry sees it.
+struct Problem {
+  std::int64_t batch = 1, heads = 1, kv_heads = 1;
+  std::int64_t q_len = 0, kv_len = 0, head_dim = 0, value_dim = 0;
+  Causal causal = Causal::none;
+  bool has_mask = false;
+  bool wants_lse = false;
+  int threads = 1;  ///< resolved thread count (never 0)
+
+  /// Q Kᵀ and P V multiply-adds counted as 2 FLOPs each, masked causal half excluded.
+  double flops() const;
+};
+
+/// Everything a kernel needs; validated by attention() before the call.
+struct KernelArgs {
+  ConstTensor q, k, v;
+  Tensor out;
+  Tensor lse;  ///< data == nullptr: not wanted
+  float scale = 1.0f;
+  Causal causal = Causal::none;
+  Mask mask;  ///< row_stride resolved (never 0 when data != nullptr)
+  int threads = 1;
+  void* workspace = nullptr;  ///< workspace_bytes(problem) bytes, 64-byte aligned
+  std::size_t workspace_size = 0;
+};
+
+struct Capabilities {
+  bool causal = false;
+  bool mask = false;
+  bool gqa = false;
+  bool lse = false;
+  bool threads = false;  ///< uses more than one thread when asked
+};
+
+struct KernelInfo {
+  std::string_view name;
+  std::string_view summary;
+  Capabilities caps;
+  /// Bytes of workspace the kernel needs for this problem (0: none).
+  std::size_t (*workspace_bytes)(const Problem&);
+  /// Computes the attention; never throws, never allocates.
+  void (*run)(const KernelArgs&) noexcept;
+  /// Chosen by "auto" when it is the highest that supports the call (< 0: never).
+  int auto_priority = -1;
+};
+
+/// Every registered kernel, in a stable order.
+std::span<const KernelInfo> kernels();
+
+/// The kernel called `name`, or nullptr.
+const KernelInfo* find_kernel(std::string_view name);
+
+/// Why `kernel` cannot run `problem` within `memory_budget` bytes, or "" if it can.
+std::string unsupported_reason(const KernelInfo& kernel, const Problem& problem,
+                               std::size_t memory_budget);
+
+/// The kernel "auto" resolves to for this problem (throws attn::Error if none).
+const KernelInfo& select_kernel(std::string_view name, const Problem& problem,
+                                std::size_t memory_budget);
+
+}  // namespace attn

@@ -1,0 +1,12 @@
+// Each kernel's source file defines one of these; registry.cpp lists them.
+#pragma once
+
+#include <attn/kernels.hpp>
+
+namespace attn {
+
+KernelInfo reference_kernel_info();
+KernelInfo textbook_kernel_info();
+KernelInfo blas_kernel_info();
+
+}  // namespace attn

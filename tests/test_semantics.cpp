@@ -1,0 +1,236 @@
+// The numerical contract (design.md §3) and the API's edge semantics, for
+// every registered kernel.
+#include "testkit.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace attn::test {
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+class EveryKernel : public ::testing::TestWithParam<std::string> {};
+INSTANTIATE_TEST_SUITE_P(Contract, EveryKernel, ::testing::ValuesIn(kernel_names()));
+
+TEST_P(EveryKernel, FullyMaskedRowGivesZeroAndNegInfLse) {
+  Case c = Case{}.shape(4, 6, 8);
+  c.mask = true;
+  Buffers b(c);
+  std::fill_n(b.mask.begin() + 2 * c.Nk, c.Nk, -kInf);  // row 2: every key masked
+  run(b, GetParam());
+  for (i64 t = 0; t < c.dv; ++t) EXPECT_EQ(b.out[2 * c.dv + t], 0.0f);
+  EXPECT_EQ(b.lse[2], -kInf);
+  EXPECT_TRUE(std::isfinite(b.out[0]) && std::isfinite(b.lse[0]));
+}
+
+TEST_P(EveryKernel, NaNInQOnlyPoisonsItsRow) {
+  Buffers b(Case{}.shape(5, 7, 8));
+  b.q[3 * 8 + 2] = kNaN;  // query row 3
+  run(b, GetParam());
+  for (i64 i = 0; i < 5; ++i)
+    for (i64 t = 0; t < 8; ++t) EXPECT_EQ(std::isnan(b.out[i * 8 + t]), i == 3) << "row " << i;
+}
+
+TEST_P(EveryKernel, NaNInKOrVPoisonsEveryRowThatSeesIt) {
+  for (bool in_k : {true, false}) {
+    Case c = Case{}.shape(6, 6, 4);
+    c.causal = Causal::top_left;
+    Buffers b(c);
+    (in_k ? b.k : b.v)[4 * 4 + 1] = kNaN;  // key/value 4: seen by rows 4 and 5 only
+    run(b, GetParam());
+    for (i64 i = 0; i < 6; ++i) {
+      const bool sees = i >= 4;
+      for (i64 t = 0; t < 4; ++t)
+        EXPECT_EQ(std::isnan(b.out[i * 4 + t]), sees) << (in_k ? "K" : "V") << " row " << i << " t " << t;
+    }
+  }
+}
+
+TEST_P(EveryKernel, MaskedNaNAndInfNeverReachTheOutput) {
+  Case c = Case{}.shape(3, 5, 4);
+  c.mask = true;
+  Buffers b(c), clean(c);
+  for (i64 i = 0; i < 3; ++i) b.mask[i * 5 + 1] = clean.mask[i * 5 + 1] = -kInf;  // key 1 masked for every row
+  for (i64 t = 0; t < 4; ++t) {
+    b.k[1 * 4 + t] = t % 2 ? kNaN : kInf;
+    b.v[1 * 4 + t] = t % 2 ? kInf : kNaN;
+  }
+  for (i64 t = 0; t < 4; ++t) clean.k[1 * 4 + t] = clean.v[1 * 4 + t] = 123.0f;
+  run(b, GetParam());
+  run(clean, GetParam());
+  EXPECT_EQ(b.out, clean.out);  // the selected-away key does not matter at all
+  for (float x : b.out) EXPECT_TRUE(std::isfinite(x));
+}
+
+// Query i sees keys 0..i (top-left) or 0..i+Nk-Nq (bottom-right). With V = I
+// the output row is the weight row, so the visible set can be read off.
+std::vector<i64> visible_counts(const std::string& kernel, i64 nq, i64 nk, Causal causal) {
+  Case c = Case{}.shape(nq, nk, 3);
+  c.dv = nk;
+  c.causal = causal;
+  Buffers b(c);
+  std::fill(b.v.begin(), b.v.end(), 0.0f);
+  for (i64 j = 0; j < nk; ++j) b.v[j * nk + j] = 1.0f;
+  run(b, kernel);
+  std::vector<i64> counts;
+  for (i64 i = 0; i < nq; ++i) {
+    i64 n = 0;
+    for (i64 j = 0; j < nk; ++j) n += b.out[i * nk + j] > 0.0f;
+    counts.push_back(n);
+  }
+  return counts;
+}
+
+TEST_P(EveryKernel, CausalAlignments) {
+  const std::string k = GetParam();
+  EXPECT_EQ(visible_counts(k, 2, 5, Causal::top_left), (std::vector<i64>{1, 2}));
+  EXPECT_EQ(visible_counts(k, 2, 5, Causal::bottom_right), (std::vector<i64>{4, 5}));
+  EXPECT_EQ(visible_counts(k, 5, 2, Causal::top_left), (std::vector<i64>{1, 2, 2, 2, 2}));
+  EXPECT_EQ(visible_counts(k, 5, 2, Causal::bottom_right), (std::vector<i64>{0, 0, 0, 1, 2}));
+  EXPECT_EQ(visible_counts(k, 1, 7, Causal::bottom_right), (std::vector<i64>{7}));  // decode
+  EXPECT_EQ(visible_counts(k, 1, 7, Causal::top_left), (std::vector<i64>{1}));
+}
+
+TEST_P(EveryKernel, ZeroScaleAveragesTheValues) {
+  Case c = Case{}.shape(3, 4, 2);
+  c.scale = 0.0f;  // 0 means 0, not "default": every weight is 1/Nk
+  Buffers b(c);
+  run(b, GetParam());
+  for (i64 i = 0; i < 3; ++i)
+    for (i64 t = 0; t < 2; ++t) {
+      float mean = 0;
+      for (i64 j = 0; j < 4; ++j) mean += b.v[j * 2 + t] / 4;
+      EXPECT_NEAR(b.out[i * 2 + t], mean, 8e-7f);
+    }
+}
+
+TEST_P(EveryKernel, EmptyShapesAreNoOps) {
+  std::vector<float> q(8), k(8), v(8), out(8, 42.0f), lse(2, 42.0f);
+  Options o;
+  o.kernel = GetParam();
+  attention(view2d(q.data(), 0, 4), view2d(k.data(), 2, 4), view2d(v.data(), 2, 4), view2d(out.data(), 0, 4), o);
+  attention(ConstTensor::contiguous(q.data(), 0, 1, 2, 4), ConstTensor::contiguous(k.data(), 0, 1, 2, 4),
+            ConstTensor::contiguous(v.data(), 0, 1, 2, 4), Tensor::contiguous(out.data(), 0, 1, 2, 4), o);
+  EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](float x) { return x == 42.0f; }));
+  // No keys: output 0 and LSE -inf.
+  attention(view2d(q.data(), 2, 4), view2d(k.data(), 0, 4), view2d(v.data(), 0, 4), view2d(out.data(), 2, 4),
+            lse_view(lse.data(), 1, 1, 2), o);
+  EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](float x) { return x == 0.0f; }));
+  EXPECT_EQ(lse[0], -kInf);
+  EXPECT_EQ(lse[1], -kInf);
+}
+
+// --- properties -------------------------------------------------------------
+
+TEST_P(EveryKernel, WeightRowsSumToOne) {
+  const i64 nk = 37;
+  Case c = Case{}.shape(11, nk, 16);
+  c.dv = nk;
+  c.mask = true;
+  Buffers b(c);
+  std::fill(b.v.begin(), b.v.end(), 0.0f);
+  for (i64 j = 0; j < nk; ++j) b.v[j * nk + j] = 1.0f;  // V = I: output = weights
+  run(b, GetParam());
+  for (i64 i = 0; i < 11; ++i) {
+    double sum = 0;
+    for (i64 j = 0; j < nk; ++j) sum += b.out[i * nk + j];
+    EXPECT_NEAR(sum, 1.0, (2 * nk + 16) * 0x1p-24) << "row " << i;  // the P·V sum bound of testkit.cpp
+  }
+}
+
+TEST_P(EveryKernel, PermutingKeysWithValuesLeavesOutputUnchanged) {
+  Case c = Case{}.shape(9, 13, 8);
+  Buffers b(c), p(c);
+  std::vector<i64> perm(13);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::reverse(perm.begin(), perm.end());
+  std::rotate(perm.begin(), perm.begin() + 5, perm.end());
+  for (i64 j = 0; j < 13; ++j)
+    for (i64 t = 0; t < 8; ++t) {
+      p.k[perm[j] * 8 + t] = b.k[j * 8 + t];
+      p.v[perm[j] * 8 + t] = b.v[j * 8 + t];
+    }
+  run(b, GetParam());
+  run(p, GetParam());
+  Buffers ref(c);
+  run(ref, "reference");
+  expect_matches_reference(p, ref, GetParam() + " (keys permuted)");
+  expect_matches_reference(b, ref, GetParam());
+}
+
+TEST_P(EveryKernel, CausalRowIgnoresLaterTokens) {
+  Case c = Case{}.shape(12, 12, 8);
+  c.causal = Causal::top_left;
+  Buffers a(c), b(c);
+  for (i64 j = 7; j < 12; ++j)
+    for (i64 t = 0; t < 8; ++t) b.k[j * 8 + t] = b.v[j * 8 + t] = b.q[j * 8 + t] = 50.0f + static_cast<float>(t);
+  run(a, GetParam());
+  run(b, GetParam());
+  for (i64 i = 0; i < 7; ++i)
+    for (i64 t = 0; t < 8; ++t) EXPECT_EQ(a.out[i * 8 + t], b.out[i * 8 + t]) << "row " << i;
+}
+
+TEST_P(EveryKernel, ConstantAddedToALogitRowChangesNothing) {
+  Case c = Case{}.shape(6, 20, 8);
+  c.mask = true;
+  Buffers a(c), b(c);
+  for (i64 i = 0; i < 6; ++i)
+    for (i64 j = 0; j < 20; ++j) b.mask[i * 20 + j] += 7.0f * static_cast<float>(i + 1);  // row-wise constant
+  Buffers ref_a(a.c), ref_b(b.c);
+  ref_b.mask = b.mask;
+  run(a, GetParam());
+  run(b, GetParam());
+  run(ref_a, "reference");
+  run(ref_b, "reference");
+  // The oracle's outputs differ by at most the final fp64 -> fp32 rounding,
+  for (std::size_t x = 0; x < a.out.size(); ++x)
+    EXPECT_LE(std::abs(ref_a.out[x] - ref_b.out[x]), std::abs(ref_a.out[x]) * 0x1p-23f + 1e-30f);
+  // and the kernel agrees with it in both cases within the derived bound.
+  expect_matches_reference(a, ref_a, GetParam());
+  expect_matches_reference(b, ref_b, GetParam() + " (shifted logits)");
+}
+
+TEST_P(EveryKernel, SameResultForEveryThreadCount) {
+  Case c;
+  c.B = 2, c.H = 3, c.Hkv = 3, c.Nq = 70, c.Nk = 150, c.d = 32, c.dv = 32;
+  c.causal = Causal::top_left;
+  Buffers one(c);
+  run(one, GetParam(), 1);
+  for (int threads : {2, 3, 7}) {
+    Buffers many(c);
+    run(many, GetParam(), threads);
+    EXPECT_EQ(one.out, many.out) << threads << " threads";
+    EXPECT_EQ(one.lse, many.lse) << threads << " threads";
+  }
+}
+
+// --- textbook overflows exactly where expf does ------------------------------
+
+TEST(Textbook, OverflowsExactlyAboveLogOfFloatMax) {
+  // expf(x) is finite for x <= 88.72283172607421875 (0x42B17217) and +inf from
+  // the next float, 88.72283935546875 (0x42B17218), since ln(FLT_MAX) = 88.7228391...
+  const float last_finite = 0x1.62e42ep+6f, first_inf = 0x1.62e430p+6f;
+  ASSERT_EQ(std::nextafter(last_finite, 100.0f), first_inf);
+  ASSERT_TRUE(std::isfinite(std::exp(last_finite)));
+  ASSERT_TRUE(std::isinf(std::exp(first_inf)));
+  for (auto [logit, overflows] : {std::pair{last_finite, false}, {first_inf, true}}) {
+    float q = logit, k = 1.0f, v = 0.5f, out = 0, lse = 0;
+    Options o;
+    o.kernel = "textbook";
+    o.scale = 1.0f;  // the logit is exactly q·k
+    attention(view2d(&q, 1, 1), view2d(&k, 1, 1), view2d(&v, 1, 1), view2d(&out, 1, 1), lse_view(&lse, 1, 1, 1), o);
+    EXPECT_EQ(std::isnan(out), overflows) << "logit " << logit;
+    if (!overflows) {
+      EXPECT_EQ(out, 0.5f);
+    }
+    o.kernel = "reference";  // the stable oracle does not care
+    attention(view2d(&q, 1, 1), view2d(&k, 1, 1), view2d(&v, 1, 1), view2d(&out, 1, 1), lse_view(&lse, 1, 1, 1), o);
+    EXPECT_EQ(out, 0.5f);
+    EXPECT_EQ(lse, logit);
+  }
+}
+
+}  // namespace
+}  // namespace attn::test

@@ -1,0 +1,127 @@
+#include "testkit.hpp"
+
+#include "shapes.hpp"  // fill_uniform
+
+#include <algorithm>
+
+namespace attn::test {
+
+std::string Case::name() const {
+  std::string s = "B" + std::to_string(B) + "_H" + std::to_string(H) + "_Hkv" + std::to_string(Hkv) + "_Nq" +
+                  std::to_string(Nq) + "_Nk" + std::to_string(Nk) + "_d" + std::to_string(d) + "_dv" + std::to_string(dv);
+  if (causal == Causal::top_left) s += "_causalTL";
+  if (causal == Causal::bottom_right) s += "_causalBR";
+  if (mask) s += "_mask";
+  if (permuted) s += "_permuted";
+  if (value_range != 1.0f) s += "_range" + std::to_string(static_cast<int>(value_range));
+  return s;
+}
+
+Buffers::Buffers(const Case& cc) : c(cc) {
+  q.resize(static_cast<std::size_t>(c.B * c.H * c.Nq * c.d));
+  k.resize(static_cast<std::size_t>(c.B * c.Hkv * c.Nk * c.d));
+  v.resize(static_cast<std::size_t>(c.B * c.Hkv * c.Nk * c.dv));
+  out.assign(static_cast<std::size_t>(c.B * c.H * c.Nq * c.dv), std::numeric_limits<float>::quiet_NaN());
+  lse.assign(static_cast<std::size_t>(c.B * c.H * c.Nq), std::numeric_limits<float>::quiet_NaN());
+  attnlab::fill_uniform(q, c.seed * 5 + 1, -c.value_range, c.value_range);
+  attnlab::fill_uniform(k, c.seed * 5 + 2, -c.value_range, c.value_range);
+  attnlab::fill_uniform(v, c.seed * 5 + 3, -1.0f, 1.0f);
+  if (c.mask) {
+    mask.resize(static_cast<std::size_t>(c.Nq * c.Nk));
+    attnlab::fill_uniform(mask, c.seed * 5 + 4, -2.0f, 2.0f);
+    // About one key in four masked out, but never a whole row unless Nk is tiny.
+    for (std::size_t i = 0; i < mask.size(); ++i) {
+      if ((i * 2654435761u + c.seed) % 4 == 0) mask[i] = -INFINITY;
+      else mask[i] += c.logit_offset;
+    }
+  }
+}
+
+i64 Buffers::index(i64 heads, i64 n_len, i64 dim, i64 b, i64 h, i64 n, i64 t) const {
+  return c.permuted ? ((b * n_len + n) * heads + h) * dim + t : ((b * heads + h) * n_len + n) * dim + t;
+}
+
+ConstTensor Buffers::view(const std::vector<float>& x, i64 h, i64 n, i64 d) const {
+  if (!c.permuted) return ConstTensor::contiguous(x.data(), c.B, h, n, d);
+  return {x.data(), {c.B, h, n, d}, {n * h * d, d, h * d, 1}};
+}
+
+Tensor Buffers::mut_view(std::vector<float>& x, i64 h, i64 n, i64 d) {
+  if (!c.permuted) return Tensor::contiguous(x.data(), c.B, h, n, d);
+  return {x.data(), {c.B, h, n, d}, {n * h * d, d, h * d, 1}};
+}
+
+Options Buffers::options(const std::string& kernel, int threads) const {
+  Options o;
+  o.kernel = kernel;
+  o.threads = threads;
+  o.causal = c.causal;
+  o.scale = c.scale;
+  if (c.mask) o.mask = Mask{mask.data(), c.Nq, c.Nk, 0};
+  return o;
+}
+
+void run(Buffers& b, const std::string& kernel, int threads) {
+  attention(b.qv(), b.kv(), b.vv(), b.outv(), b.lsev(), b.options(kernel, threads));
+}
+
+// The error bound. For query row i let u = 2^-24 (fp32 unit roundoff) and
+//   A_i = |scale| · max_j Σ_t |q_it k_jt|      (size of the terms in a logit)
+//   δ_i = u · ((d + 2) · A_i + max_j |mask_ij|)  (error of one fp32 logit:
+//         γ_d for the dot product, one rounding each for scale and mask)
+// A perturbation δ of every logit moves softmax weights by at most 2δ in
+// ℓ1 (∂p/∂s = diag(p) − p pᵀ has ℓ1 norm ≤ 2), so the output moves by at most
+// 2 δ_i · max|V|. exp, the sum of Nk weights and the P·V sum of Nk terms add
+// at most (2 Nk + 16) u · max|V| (Higham, Accuracy and Stability, §3.1; the
+// same structure as Blanchard, Higham & Higham 2021 for softmax). So
+//   |o_it − ô_it| ≤ max|V| · (2 δ_i + (2 Nk + 16) u)
+//   |lse_i − lŝe_i| ≤ δ_i + u · |lse_i| + (Nk + 8) u.
+// The bound is worst case; a wrong answer (a masking or indexing bug) errs by
+// O(max|V|), thousands of times more.
+void expect_matches_reference(const Buffers& got, const Buffers& ref, const std::string& what) {
+  const Case& c = ref.c;
+  const double u = std::ldexp(1.0, -24);
+  const double scale = c.scale.value_or(1.0f / std::sqrt(static_cast<float>(c.d)));
+  int reported = 0;
+  for (i64 b = 0; b < c.B; ++b)
+    for (i64 h = 0; h < c.H; ++h) {
+      const i64 hk = h / (c.H / c.Hkv);
+      for (i64 i = 0; i < c.Nq; ++i) {
+        double A = 0, mask_max = 0, vmax = 0;
+        for (i64 j = 0; j < c.Nk; ++j) {
+          double sum = 0;
+          for (i64 t = 0; t < c.d; ++t)
+            sum += std::abs(static_cast<double>(ref.q[ref.index(c.H, c.Nq, c.d, b, h, i, t)]) *
+                            ref.k[ref.index(c.Hkv, c.Nk, c.d, b, hk, j, t)]);
+          A = std::max(A, std::abs(scale) * sum);
+          if (c.mask && std::isfinite(ref.mask[i * c.Nk + j])) mask_max = std::max(mask_max, std::abs(static_cast<double>(ref.mask[i * c.Nk + j])));
+          for (i64 t = 0; t < c.dv; ++t) vmax = std::max(vmax, std::abs(static_cast<double>(ref.v[ref.index(c.Hkv, c.Nk, c.dv, b, hk, j, t)])));
+        }
+        const double delta = u * ((c.d + 2) * A + mask_max);
+        const double tol_o = vmax * (2 * delta + (2.0 * c.Nk + 16) * u);
+        for (i64 t = 0; t < c.dv; ++t) {
+          const i64 at = ref.index(c.H, c.Nq, c.dv, b, h, i, t);
+          const float x = got.out[at], r = ref.out[at];
+          const bool ok = (std::isnan(x) && std::isnan(r)) || x == r || std::abs(static_cast<double>(x) - r) <= tol_o;
+          if (!ok && reported++ < 5)
+            ADD_FAILURE() << what << " " << c.name() << ": out[b=" << b << ",h=" << h << ",i=" << i << ",t=" << t << "] = " << x
+                          << ", reference " << r << ", |diff| " << std::abs(static_cast<double>(x) - r) << " > bound " << tol_o;
+        }
+        const i64 li = (b * c.H + h) * c.Nq + i;
+        const float x = got.lse[li], r = ref.lse[li];
+        const double tol_l = delta + u * std::abs(static_cast<double>(r)) + (c.Nk + 8.0) * u;
+        const bool ok = (std::isnan(x) && std::isnan(r)) || x == r || std::abs(static_cast<double>(x) - r) <= tol_l;
+        if (!ok && reported++ < 5)
+          ADD_FAILURE() << what << " " << c.name() << ": lse[b=" << b << ",h=" << h << ",i=" << i << "] = " << x << ", reference "
+                        << r << " > bound " << tol_l;
+      }
+    }
+}
+
+std::vector<std::string> kernel_names() {
+  std::vector<std::string> names;
+  for (const KernelInfo& k : kernels()) names.emplace_back(k.name);
+  return names;
+}
+
+}  // namespace attn::test

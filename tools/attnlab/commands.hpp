@@ -1,0 +1,13 @@
+// Each command lives in its own cmd_<name>.cpp and registers itself on the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace attnlab {
+
+void add_compare_command(CLI::App& app);
+
+/// Exit status for bad arguments or input files; 1 is kept for internal errors.
+inline constexpr int kExitUsage = 2;
+
+}  // namespace attnlab

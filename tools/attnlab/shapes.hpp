@@ -1,0 +1,52 @@
+// The benchmark protocol's shapes (design.md §5) by name, parsing of explicit
+// shapes, and seeded inputs for them. Shared by the CLI, the benchmarks and the tests.
+#pragma once
+
+#include <attn/attention.hpp>
+#include <attn/kernels.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attnlab {
+
+struct Shape {
+  std::string name;
+  std::int64_t batch = 1, heads = 1, kv_heads = 1;
+  std::int64_t q_len = 0, kv_len = 0, head_dim = 0, value_dim = 0;
+  attn::Causal causal = attn::Causal::none;
+
+  attn::Problem problem(int threads, bool wants_lse = false) const;
+  double flops() const { return problem(1).flops(); }
+  /// Bytes of Q, K, V and O that one call must move at least once.
+  double io_bytes() const;
+};
+
+/// Parses "lab-3", "bert-512", "llm-4096-causal", "long-65536-d128", "decode-32768",
+/// or an explicit "Nq x Nk x d [x H]" (spaces optional, "-causal" suffix allowed).
+/// Throws std::invalid_argument naming the text and what is accepted.
+Shape parse_shape(const std::string& text);
+
+/// Comma-separated list of shapes.
+std::vector<Shape> parse_shapes(const std::string& list);
+
+/// Every named shape of the protocol, in table order.
+std::vector<std::string> named_shapes();
+
+/// Dense, seeded, uniform [-1, 1) inputs and an output buffer for one shape.
+struct Inputs {
+  Shape shape;
+  std::vector<float> q, k, v, out, lse;
+  attn::ConstTensor qv() const;
+  attn::ConstTensor kv() const;
+  attn::ConstTensor vv() const;
+  attn::Tensor outv();
+  attn::Tensor lsev();
+};
+Inputs make_inputs(const Shape& s, std::uint64_t seed);
+
+/// Fills `x` with uniform [lo, hi) values from a fixed generator (same on every platform).
+void fill_uniform(std::vector<float>& x, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+
+}  // namespace attnlab
