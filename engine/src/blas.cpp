@@ -2,9 +2,9 @@
 // a stable row softmax on S, O = P V with cblas_sgemm. Needs an Nq × Nk score
 // matrix per head in flight, so it refuses shapes whose S exceeds the budget.
 //
-// Threads: with many heads, OpenMP takes one head per thread and OpenBLAS runs
-// single-threaded inside (no oversubscription); with few heads, heads run one
-// after another and OpenBLAS gets the threads.
+// Threads: OpenMP splits the work into fixed (head, row block) items and
+// OpenBLAS runs single-threaded inside each, so the cores are never
+// oversubscribed and results do not depend on the thread count.
 #include "kernel_decls.hpp"
 #include "masking.hpp"
 
@@ -12,6 +12,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -58,21 +59,23 @@ bool all_finite(const KernelArgs& a, i64 b, i64 hk) {
   return true;
 }
 
-/// One (b, h): scores, masking by selection, softmax, then P V.
-void blas_head(const KernelArgs& a, i64 b, i64 h, float* s) {
+/// Rows [i0, i1) of one (b, h): scores into rows of that head's S, masking
+/// by selection, softmax, then P V.
+void blas_rows(const KernelArgs& a, i64 b, i64 h, i64 i0, i64 i1, float* s_head) {
   const i64 nq = a.q.shape[2], nk = a.k.shape[2], d = a.q.shape[3], dv = a.v.shape[3];
-  const i64 hk = kv_head(a, h);
-  const float* q = a.q.row(b, h, 0);
+  const i64 hk = kv_head(a, h), rows = i1 - i0;
+  const float* q = a.q.row(b, h, i0);
   const float* k = a.k.row(b, hk, 0);
   const float* v = a.v.row(b, hk, 0);
-  float* o = a.out.row(b, h, 0);
-  const i64 ldq = leading_dim(a.q.strides[2], nq, d), ldk = leading_dim(a.k.strides[2], nk, d);
-  const i64 ldv = leading_dim(a.v.strides[2], nk, dv), ldo = leading_dim(a.out.strides[2], nq, dv);
-  scores(q, ldq, k, ldk, nq, nk, d, a.scale, s);
+  float* o = a.out.row(b, h, i0);
+  float* s = s_head + i0 * nk;
+  const i64 ldq = leading_dim(a.q.strides[2], rows, d), ldk = leading_dim(a.k.strides[2], nk, d);
+  const i64 ldv = leading_dim(a.v.strides[2], nk, dv), ldo = leading_dim(a.out.strides[2], rows, dv);
+  scores(q, ldq, k, ldk, rows, nk, d, a.scale, s);
 
   const bool masking = a.causal != Causal::none || a.mask.data != nullptr;
-  for (i64 i = 0; i < nq; ++i) {
-    float* row = s + i * nk;
+  for (i64 i = i0; i < i1; ++i) {
+    float* row = s + (i - i0) * nk;
     const float* mrow = mask_row(a.mask, i);
     const i64 visible = visible_keys(a.causal, i, nq, nk);
     for (i64 j = 0; j < nk; ++j)
@@ -84,11 +87,11 @@ void blas_head(const KernelArgs& a, i64 b, i64 h, float* s) {
   // A masked key's weight is 0, but 0 · NaN is NaN: when V holds non-finite
   // values, the product must skip masked keys instead of multiplying by 0.
   if (masking && !all_finite(a, b, hk)) {
-    for (i64 i = 0; i < nq; ++i) {
-      const float* p = s + i * nk;
+    for (i64 i = i0; i < i1; ++i) {
+      const float* p = s + (i - i0) * nk;
       const float* mrow = mask_row(a.mask, i);
       const i64 visible = visible_keys(a.causal, i, nq, nk);
-      float* orow = o + i * ldo;
+      float* orow = o + (i - i0) * ldo;
       for (i64 t = 0; t < dv; ++t) orow[t] = 0.0f;
       for (i64 j = 0; j < visible; ++j) {
         if (masked_out(mrow, j)) continue;
@@ -98,12 +101,12 @@ void blas_head(const KernelArgs& a, i64 b, i64 h, float* s) {
     return;
   }
   if (ldv >= dv) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(nq), static_cast<int>(dv),
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(dv),
                 static_cast<int>(nk), 1.0f, s, static_cast<int>(nk), v, static_cast<int>(ldv), 0.0f, o,
                 static_cast<int>(ldo));
     return;
   }
-  for (i64 i = 0; i < nq; ++i)
+  for (i64 i = 0; i < rows; ++i)
     for (i64 t = 0; t < dv; ++t) {
       float acc = 0.0f;
       for (i64 j = 0; j < nk; ++j) acc += s[i * nk + j] * v[j * ldv + t];
@@ -111,33 +114,42 @@ void blas_head(const KernelArgs& a, i64 b, i64 h, float* s) {
     }
 }
 
-/// Sets OpenBLAS's thread count for this thread's calls and restores it after.
-class BlasThreads {
+/// Pins OpenBLAS to one thread for this call (restored after): our own
+/// OpenMP loop owns the cores, so the two never oversubscribe them.
+class SingleThreadedBlas {
  public:
-  explicit BlasThreads(int n) : saved_(omp_get_max_threads()) {
-    omp_set_num_threads(n);  // the OpenMP build of OpenBLAS follows this ICV
-    if (openblas_get_parallel() == 1) openblas_set_num_threads(n);  // the pthreads build
+  SingleThreadedBlas() : saved_(omp_get_max_threads()) {
+    omp_set_num_threads(1);  // the OpenMP build of OpenBLAS follows this ICV
+    if (openblas_get_parallel() == 1) openblas_set_num_threads(1);  // the pthreads build
   }
-  ~BlasThreads() { omp_set_num_threads(saved_); }
-  BlasThreads(const BlasThreads&) = delete;
-  BlasThreads& operator=(const BlasThreads&) = delete;
+  ~SingleThreadedBlas() { omp_set_num_threads(saved_); }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
 
  private:
   int saved_;
 };
 
+// Work items are (head, block of kRowBlock query rows), a fixed split, each
+// computed by single-threaded sgemm: the result is bitwise the same for any
+// thread count. Heads run in waves of `heads_in_flight`, each with its own
+// Nq × Nk score matrix, as the conventional materialised-S method does.
+constexpr i64 kRowBlock = 64;
+
 void blas_run(const KernelArgs& a) noexcept {
   const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2], nk = a.k.shape[2];
   const i64 heads = B * H, in_flight = heads_in_flight(heads, a.threads);
+  const i64 blocks = (nq + kRowBlock - 1) / kRowBlock;
   float* const ws = static_cast<float*>(a.workspace);
-  if (in_flight == 1) {
-    BlasThreads scope(a.threads);
-    for (i64 bh = 0; bh < heads; ++bh) blas_head(a, bh / H, bh % H, ws);
-    return;
+  SingleThreadedBlas scope;
+  for (i64 first = 0; first < heads; first += in_flight) {
+    const i64 wave = std::min(in_flight, heads - first);
+#pragma omp parallel for num_threads(a.threads) schedule(dynamic, 1)
+    for (i64 item = 0; item < wave * blocks; ++item) {
+      const i64 slot = item / blocks, bh = first + slot, i0 = item % blocks * kRowBlock;
+      blas_rows(a, bh / H, bh % H, i0, std::min(nq, i0 + kRowBlock), ws + slot * nq * nk);
+    }
   }
-  BlasThreads scope(1);
-#pragma omp parallel for num_threads(static_cast<int>(in_flight)) schedule(dynamic, 1)
-  for (i64 bh = 0; bh < heads; ++bh) blas_head(a, bh / H, bh % H, ws + omp_get_thread_num() * nq * nk);
 }
 
 std::size_t blas_workspace(const Problem& p) {
