@@ -88,6 +88,8 @@ const Variant kVariants[] = {
     {"mask_bottom_right", make(1, 1, 1, 7, 90, 24, 24, Causal::bottom_right, true, true)},
     {"decode", make(1, 8, 2, 1, 1000, 64, 64, Causal::bottom_right, false, false)},
 };
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+
 class Variants : public ::testing::TestWithParam<std::tuple<std::string, Variant>> {};
 TEST_P(Variants, MatchesReference) {
   auto [kernel, v] = GetParam();

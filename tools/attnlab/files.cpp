@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <stdexcept>
+#include <stdexcept>  // invalid_argument: a path the user gave cannot be written (exit 2)
 #include <system_error>
 
 namespace attnlab {
@@ -17,12 +17,12 @@ void write_file_atomic(const std::string& path, std::string_view content) {
   const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
   std::string tmpl = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
   const int fd = mkstemp(tmpl.data());
-  if (fd < 0) throw std::runtime_error(path + ": cannot create a temporary file in '" + dir.string() + "': " + std::strerror(errno));
+  if (fd < 0) throw std::invalid_argument(path + ": cannot create a temporary file in '" + dir.string() + "': " + std::strerror(errno));
   auto fail = [&](const char* what) {
     const int err = errno;
     ::close(fd);
     ::unlink(tmpl.c_str());
-    throw std::runtime_error(path + ": " + what + ": " + std::strerror(err));
+    throw std::invalid_argument(path + ": " + what + ": " + std::strerror(err));
   };
   std::size_t done = 0;
   while (done < content.size()) {
@@ -37,12 +37,12 @@ void write_file_atomic(const std::string& path, std::string_view content) {
   if (::close(fd) != 0) {
     const int err = errno;
     ::unlink(tmpl.c_str());
-    throw std::runtime_error(path + ": close failed: " + std::strerror(err));
+    throw std::invalid_argument(path + ": close failed: " + std::strerror(err));
   }
   if (std::rename(tmpl.c_str(), path.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmpl.c_str());
-    throw std::runtime_error(path + ": cannot rename the finished file into place: " + std::strerror(err));
+    throw std::invalid_argument(path + ": cannot rename the finished file into place: " + std::strerror(err));
   }
 }
 
@@ -50,7 +50,7 @@ void ensure_directory(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec || !std::filesystem::is_directory(dir))
-    throw std::runtime_error(dir + ": cannot create the output directory: " + (ec ? ec.message() : "not a directory"));
+    throw std::invalid_argument(dir + ": cannot create the output directory: " + (ec ? ec.message() : "not a directory"));
 }
 
 }  // namespace attnlab

@@ -7,11 +7,11 @@
 
 namespace attnlab {
 
-/// Writes `content` to `path` atomically. Throws std::runtime_error naming the
+/// Writes `content` to `path` atomically. Throws std::invalid_argument naming the
 /// path and the system error; the previous file (if any) is left untouched.
 void write_file_atomic(const std::string& path, std::string_view content);
 
-/// Creates directory `dir` (and parents) if missing; throws naming it on failure.
+/// Creates directory `dir` (and parents) if missing; throws std::invalid_argument naming it.
 void ensure_directory(const std::string& dir);
 
 }  // namespace attnlab
