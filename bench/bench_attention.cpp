@@ -2,9 +2,9 @@
 // FLOPs per design.md §5: 2·Nq·Nk·(d + dv) per head, causal counts the visible half.
 #include "shapes.hpp"
 
+#include <benchmark/benchmark.h>
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>
-#include <benchmark/benchmark.h>
 
 #include <string>
 
@@ -37,15 +37,16 @@ bool affordable(const attn::KernelInfo& k, const attnlab::Shape& s) {
 }
 
 int register_all() {
-  const char* shapes[] = {"lab-3", "lab-4", "bert-128", "bert-512", "llm-1024", "llm-1024-causal", "llm-4096",
-                          "llm-4096-causal", "decode-4096", "decode-32768"};
+  const char* shapes[] = {"lab-3",           "lab-4",    "bert-128",        "bert-512",    "llm-1024",
+                          "llm-1024-causal", "llm-4096", "llm-4096-causal", "decode-4096", "decode-32768"};
   for (const attn::KernelInfo& k : attn::kernels())
     for (const char* name : shapes) {
       const attnlab::Shape s = attnlab::parse_shape(name);
       if (!affordable(k, s)) continue;
       for (int threads : {1, 2}) {
-        benchmark::RegisterBenchmark(("attention/" + std::string(k.name) + "/" + s.name + "/threads:" + std::to_string(threads)).c_str(),
-                                     run_attention, &k, s, threads)
+        benchmark::RegisterBenchmark(
+            ("attention/" + std::string(k.name) + "/" + s.name + "/threads:" + std::to_string(threads)).c_str(),
+            run_attention, &k, s, threads)
             ->UseRealTime()
             ->MeasureProcessCPUTime()
             ->Unit(benchmark::kMicrosecond);

@@ -44,9 +44,12 @@ TEST_F(Fixture, MismatchedDimensions) {
 }
 
 TEST_F(Fixture, HeadsMustDivide) {
-  expect_error([&] {
-    attention(view3d(q.data(), 3, 2, 4), view3d(k.data(), 2, 2, 4), view3d(v.data(), 2, 2, 4), view3d(out.data(), 3, 2, 4));
-  }, "k: heads 2 must divide q heads 3");
+  expect_error(
+      [&] {
+        attention(view3d(q.data(), 3, 2, 4), view3d(k.data(), 2, 2, 4), view3d(v.data(), 2, 2, 4),
+                  view3d(out.data(), 3, 2, 4));
+      },
+      "k: heads 2 must divide q heads 3");
 }
 
 TEST_F(Fixture, SizeProductsThatOverflow) {

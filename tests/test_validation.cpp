@@ -88,7 +88,9 @@ const Variant kVariants[] = {
     {"mask_bottom_right", make(1, 1, 1, 7, 90, 24, 24, Causal::bottom_right, true, true)},
     {"decode", make(1, 8, 2, 1, 1000, 64, 64, Causal::bottom_right, false, false)},
 };
-void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+void PrintTo(const Variant& v, std::ostream* os) {
+  *os << v.name;
+}
 
 class Variants : public ::testing::TestWithParam<std::tuple<std::string, Variant>> {};
 TEST_P(Variants, MatchesReference) {
@@ -97,9 +99,7 @@ TEST_P(Variants, MatchesReference) {
 }
 INSTANTIATE_TEST_SUITE_P(Grid, Variants,
                          ::testing::Combine(::testing::ValuesIn(kernels_under_test()), ::testing::ValuesIn(kVariants)),
-                         [](const auto& p) {
-                           return std::get<0>(p.param) + "_" + std::get<1>(p.param).name;
-                         });
+                         [](const auto& p) { return std::get<0>(p.param) + "_" + std::get<1>(p.param).name; });
 
 // --- large logits: [90, 100] overflows exp unless the max is subtracted ------
 class LargeLogits : public ::testing::TestWithParam<std::string> {};

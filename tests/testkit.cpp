@@ -8,7 +8,8 @@ namespace attn::test {
 
 std::string Case::name() const {
   std::string s = "B" + std::to_string(B) + "_H" + std::to_string(H) + "_Hkv" + std::to_string(Hkv) + "_Nq" +
-                  std::to_string(Nq) + "_Nk" + std::to_string(Nk) + "_d" + std::to_string(d) + "_dv" + std::to_string(dv);
+                  std::to_string(Nq) + "_Nk" + std::to_string(Nk) + "_d" + std::to_string(d) + "_dv" +
+                  std::to_string(dv);
   if (causal == Causal::top_left) s += "_causalTL";
   if (causal == Causal::bottom_right) s += "_causalBR";
   if (mask) s += "_mask";
@@ -31,8 +32,10 @@ Buffers::Buffers(const Case& cc) : c(cc) {
     attnlab::fill_uniform(mask, c.seed * 5 + 4, -2.0f, 2.0f);
     // About one key in four masked out, but never a whole row unless Nk is tiny.
     for (std::size_t i = 0; i < mask.size(); ++i) {
-      if ((i * 2654435761u + c.seed) % 4 == 0) mask[i] = -INFINITY;
-      else mask[i] += c.logit_offset;
+      if ((i * 2654435761u + c.seed) % 4 == 0)
+        mask[i] = -INFINITY;
+      else
+        mask[i] += c.logit_offset;
     }
   }
 }
@@ -94,8 +97,10 @@ void expect_matches_reference(const Buffers& got, const Buffers& ref, const std:
             sum += std::abs(static_cast<double>(ref.q[ref.index(c.H, c.Nq, c.d, b, h, i, t)]) *
                             ref.k[ref.index(c.Hkv, c.Nk, c.d, b, hk, j, t)]);
           A = std::max(A, std::abs(scale) * sum);
-          if (c.mask && std::isfinite(ref.mask[i * c.Nk + j])) mask_max = std::max(mask_max, std::abs(static_cast<double>(ref.mask[i * c.Nk + j])));
-          for (i64 t = 0; t < c.dv; ++t) vmax = std::max(vmax, std::abs(static_cast<double>(ref.v[ref.index(c.Hkv, c.Nk, c.dv, b, hk, j, t)])));
+          if (c.mask && std::isfinite(ref.mask[i * c.Nk + j]))
+            mask_max = std::max(mask_max, std::abs(static_cast<double>(ref.mask[i * c.Nk + j])));
+          for (i64 t = 0; t < c.dv; ++t)
+            vmax = std::max(vmax, std::abs(static_cast<double>(ref.v[ref.index(c.Hkv, c.Nk, c.dv, b, hk, j, t)])));
         }
         const double delta = u * ((c.d + 2) * A + mask_max);
         const double tol_o = vmax * (2 * delta + (2.0 * c.Nk + 16) * u);
@@ -104,16 +109,17 @@ void expect_matches_reference(const Buffers& got, const Buffers& ref, const std:
           const float x = got.out[at], r = ref.out[at];
           const bool ok = (std::isnan(x) && std::isnan(r)) || x == r || std::abs(static_cast<double>(x) - r) <= tol_o;
           if (!ok && reported++ < 5)
-            ADD_FAILURE() << what << " " << c.name() << ": out[b=" << b << ",h=" << h << ",i=" << i << ",t=" << t << "] = " << x
-                          << ", reference " << r << ", |diff| " << std::abs(static_cast<double>(x) - r) << " > bound " << tol_o;
+            ADD_FAILURE() << what << " " << c.name() << ": out[b=" << b << ",h=" << h << ",i=" << i << ",t=" << t
+                          << "] = " << x << ", reference " << r << ", |diff| " << std::abs(static_cast<double>(x) - r)
+                          << " > bound " << tol_o;
         }
         const i64 li = (b * c.H + h) * c.Nq + i;
         const float x = got.lse[li], r = ref.lse[li];
         const double tol_l = delta + u * std::abs(static_cast<double>(r)) + (c.Nk + 8.0) * u;
         const bool ok = (std::isnan(x) && std::isnan(r)) || x == r || std::abs(static_cast<double>(x) - r) <= tol_l;
         if (!ok && reported++ < 5)
-          ADD_FAILURE() << what << " " << c.name() << ": lse[b=" << b << ",h=" << h << ",i=" << i << "] = " << x << ", reference "
-                        << r << " > bound " << tol_l;
+          ADD_FAILURE() << what << " " << c.name() << ": lse[b=" << b << ",h=" << h << ",i=" << i << "] = " << x
+                        << ", reference " << r << " > bound " << tol_l;
       }
     }
 }

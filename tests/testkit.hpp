@@ -3,9 +3,9 @@
 // stable fp32 attention against the fp64 reference.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>
-#include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
@@ -22,14 +22,17 @@ using i64 = std::int64_t;
 struct Case {
   i64 B = 1, H = 1, Hkv = 1, Nq = 1, Nk = 1, d = 4, dv = 4;
   Causal causal = Causal::none;
-  bool mask = false;       ///< additive random mask with some -inf entries
-  bool permuted = false;   ///< tensors stored as [B, N, H, d] and viewed as [B, H, N, d]
-  float value_range = 1.0f;  ///< q, k, v uniform in [-range, range)
+  bool mask = false;          ///< additive random mask with some -inf entries
+  bool permuted = false;      ///< tensors stored as [B, N, H, d] and viewed as [B, H, N, d]
+  float value_range = 1.0f;   ///< q, k, v uniform in [-range, range)
   float logit_offset = 0.0f;  ///< added to every logit through the mask (needs mask)
   std::uint64_t seed = 7;
   std::optional<float> scale;
 
-  Case& shape(i64 nq, i64 nk, i64 dd) { Nq = nq, Nk = nk, d = dv = dd; return *this; }
+  Case& shape(i64 nq, i64 nk, i64 dd) {
+    Nq = nq, Nk = nk, d = dv = dd;
+    return *this;
+  }
   std::string name() const;
 };
 

@@ -20,11 +20,13 @@ namespace {
 
 using i64 = std::int64_t;
 
-[[noreturn]] void fail(const std::string& what) { throw Error(what); }
+[[noreturn]] void fail(const std::string& what) {
+  throw Error(what);
+}
 
 std::string shape_str(const std::array<i64, 4>& s) {
-  return "[" + std::to_string(s[0]) + ", " + std::to_string(s[1]) + ", " + std::to_string(s[2]) +
-         ", " + std::to_string(s[3]) + "]";
+  return "[" + std::to_string(s[0]) + ", " + std::to_string(s[1]) + ", " + std::to_string(s[2]) + ", " +
+         std::to_string(s[3]) + "]";
 }
 
 /// a * b, or an Error naming `what` when it does not fit in int64.
@@ -57,11 +59,10 @@ template <class T>
 Extent check_view(const TensorView<T>& t, const char* name) {
   for (int i = 0; i < 4; ++i) {
     if (t.shape[i] < 0)
-      fail(std::string(name) + ": dimension " + std::to_string(i) + " is negative (shape " +
-           shape_str(t.shape) + ")");
+      fail(std::string(name) + ": dimension " + std::to_string(i) + " is negative (shape " + shape_str(t.shape) + ")");
     if (t.strides[i] < 0)
-      fail(std::string(name) + ": stride " + std::to_string(i) + " is negative (strides " +
-           shape_str(t.strides) + "); only non-negative strides are supported");
+      fail(std::string(name) + ": stride " + std::to_string(i) + " is negative (strides " + shape_str(t.strides) +
+           "); only non-negative strides are supported");
   }
   const i64 count = element_count(t.shape, name);
   checked_mul(count, static_cast<i64>(sizeof(float)), name);
@@ -84,15 +85,14 @@ Extent check_view(const TensorView<T>& t, const char* name) {
 /// stride must step over everything the smaller dimensions cover.
 void check_no_self_overlap(const Tensor& t, const char* name) {
   std::array<int, 4> order{0, 1, 2, 3};
-  std::sort(order.begin(), order.end(), [&](int a, int b) {
-    return t.strides[a] != t.strides[b] ? t.strides[a] < t.strides[b] : a > b;
-  });
+  std::sort(order.begin(), order.end(),
+            [&](int a, int b) { return t.strides[a] != t.strides[b] ? t.strides[a] < t.strides[b] : a > b; });
   i64 covered = 1;  // elements spanned by the dimensions visited so far
   for (int i : order) {
     if (t.shape[i] <= 1) continue;
     if (t.strides[i] < covered)
-      fail(std::string(name) + ": strides " + shape_str(t.strides) + " make elements of shape " +
-           shape_str(t.shape) + " overlap; an output must not alias itself");
+      fail(std::string(name) + ": strides " + shape_str(t.strides) + " make elements of shape " + shape_str(t.shape) +
+           " overlap; an output must not alias itself");
     covered = t.strides[i] * (t.shape[i] - 1) + covered;
   }
 }
@@ -113,14 +113,19 @@ std::size_t default_memory_budget() {
 
 const char* to_string(Causal c) {
   switch (c) {
-    case Causal::none: return "none";
-    case Causal::top_left: return "top-left";
-    case Causal::bottom_right: return "bottom-right";
+    case Causal::none:
+      return "none";
+    case Causal::top_left:
+      return "top-left";
+    case Causal::bottom_right:
+      return "bottom-right";
   }
   return "?";
 }
 
-const char* version() { return ATTN_VERSION; }
+const char* version() {
+  return ATTN_VERSION;
+}
 
 double Problem::flops() const {
   // Visible (query, key) pairs per head; query i sees keys j <= i + offset under causal masking.
@@ -192,7 +197,8 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
   if (k.shape[3] != d) mismatch("k", "head dim " + std::to_string(k.shape[3]) + " != q head dim " + std::to_string(d));
   if (Hkv == 0 && H != 0) mismatch("k", "has 0 heads but q has " + std::to_string(H));
   if (Hkv != 0 && H % Hkv != 0)
-    mismatch("k", "heads " + std::to_string(Hkv) + " must divide q heads " + std::to_string(H) + " (grouped-query attention)");
+    mismatch("k", "heads " + std::to_string(Hkv) + " must divide q heads " + std::to_string(H) +
+                      " (grouped-query attention)");
   const std::array<i64, 4> out_want{B, H, Nq, dv};
   if (out.shape != out_want) mismatch("out", "shape " + shape_str(out.shape) + ", expected " + shape_str(out_want));
   if (wants_lse) {
@@ -219,11 +225,12 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
   Mask mask = options.mask;
   if (mask.data != nullptr || mask.rows != 0 || mask.cols != 0) {
     if (mask.rows != Nq || mask.cols != Nk)
-      fail("options.mask: shape [" + std::to_string(mask.rows) + ", " + std::to_string(mask.cols) + "], expected [Nq, Nk] = [" +
-           std::to_string(Nq) + ", " + std::to_string(Nk) + "]");
+      fail("options.mask: shape [" + std::to_string(mask.rows) + ", " + std::to_string(mask.cols) +
+           "], expected [Nq, Nk] = [" + std::to_string(Nq) + ", " + std::to_string(Nk) + "]");
     if (mask.row_stride == 0) mask.row_stride = mask.cols;
     if (mask.row_stride < mask.cols)
-      fail("options.mask: row_stride " + std::to_string(mask.row_stride) + " is smaller than cols " + std::to_string(mask.cols));
+      fail("options.mask: row_stride " + std::to_string(mask.row_stride) + " is smaller than cols " +
+           std::to_string(mask.cols));
     if (mask.data == nullptr && Nq * Nk != 0) fail("options.mask: data is null but the shape is not empty");
     if (Nq > 0) {
       checked_add(checked_mul(Nq - 1, mask.row_stride, "options.mask"), Nk, "options.mask");
@@ -257,7 +264,9 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
   Workspace ws;
   if (const std::size_t bytes = kernel.workspace_bytes(p); bytes > 0) {
     ws = Workspace::allocate(bytes);
-    if (!ws) fail("kernel '" + std::string(kernel.name) + "': could not allocate " + std::to_string(bytes) + " bytes of workspace");
+    if (!ws)
+      fail("kernel '" + std::string(kernel.name) + "': could not allocate " + std::to_string(bytes) +
+           " bytes of workspace");
     args.workspace = ws.get();
     args.workspace_size = bytes;
   }

@@ -8,9 +8,9 @@
 #include "kernel_decls.hpp"
 #include "masking.hpp"
 
-#include <attn/softmax.hpp>
 #include <cblas.h>
 #include <omp.h>
+#include <attn/softmax.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -27,10 +27,14 @@ using detail::masked_out;
 using detail::visible_keys;
 
 /// Heads computed at once: one per thread when there are enough of them.
-i64 heads_in_flight(i64 heads, int threads) { return threads > 1 && heads >= threads ? threads : 1; }
+i64 heads_in_flight(i64 heads, int threads) {
+  return threads > 1 && heads >= threads ? threads : 1;
+}
 
 /// Leading dimension BLAS accepts for a row-major panel of `rows` × `cols`.
-i64 leading_dim(i64 stride, i64 rows, i64 cols) { return rows > 1 ? stride : std::max<i64>(cols, 1); }
+i64 leading_dim(i64 stride, i64 rows, i64 cols) {
+  return rows > 1 ? stride : std::max<i64>(cols, 1);
+}
 
 /// S = scale · Q Kᵀ for one head; a plain loop when a view's row stride is too
 /// small for BLAS (broadcast rows with stride 0 are valid inputs).
@@ -119,7 +123,7 @@ void blas_rows(const KernelArgs& a, i64 b, i64 h, i64 i0, i64 i1, float* s_head)
 class SingleThreadedBlas {
  public:
   SingleThreadedBlas() : saved_(omp_get_max_threads()) {
-    omp_set_num_threads(1);  // the OpenMP build of OpenBLAS follows this ICV
+    omp_set_num_threads(1);                                         // the OpenMP build of OpenBLAS follows this ICV
     if (openblas_get_parallel() == 1) openblas_set_num_threads(1);  // the pthreads build
   }
   ~SingleThreadedBlas() { omp_set_num_threads(saved_); }

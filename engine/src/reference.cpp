@@ -118,7 +118,9 @@ void textbook_run(const KernelArgs& a) noexcept {
       }
 }
 
-std::size_t no_workspace(const Problem&) { return 0; }
+std::size_t no_workspace(const Problem&) {
+  return 0;
+}
 
 }  // namespace
 

@@ -94,8 +94,10 @@ void write_json(const std::string& path, const CompareOptions& o, int threads, c
       j.field("refused", r.refused).end_object();
       continue;
     }
-    if (r.error) j.field("max_abs_error", r.error->max_abs).field("max_rel_error", r.error->max_rel);
-    else j.field("error_note", r.error_note);
+    if (r.error)
+      j.field("max_abs_error", r.error->max_abs).field("max_rel_error", r.error->max_rel);
+    else
+      j.field("error_note", r.error_note);
     j.field("median_seconds", r.median_s).field("gflops", r.gflops).field("reps", r.reps);
     j.field("workspace_bytes", static_cast<long long>(r.workspace)).end_object();
   }
@@ -146,15 +148,17 @@ void run_compare(const CompareOptions& o) {
         rows.push_back(row);
         continue;
       }
-      std::vector<double> times =
-          k->name == "reference" ? ref_times : time_kernel(in, opts, o.reps, o.max_seconds);
+      std::vector<double> times = k->name == "reference" ? ref_times : time_kernel(in, opts, o.reps, o.max_seconds);
       row.reps = static_cast<int>(times.size());
       row.median_s = median(times);
       row.gflops = shape.flops() / row.median_s * 1e-9;
       row.workspace = k->workspace_bytes(problem);
-      if (k->name == "reference") row.error_note = "(oracle)";
-      else if (ref) row.error = compare_to(in.out, *ref);
-      else row.error_note = "no reference (too slow)";
+      if (k->name == "reference")
+        row.error_note = "(oracle)";
+      else if (ref)
+        row.error = compare_to(in.out, *ref);
+      else
+        row.error_note = "no reference (too slow)";
       rows.push_back(row);
     }
   }
@@ -166,7 +170,8 @@ void run_compare(const CompareOptions& o) {
       continue;
     }
     t.add_row({r.kernel, r.shape, r.error ? sci(r.error->max_abs) : r.error_note, r.error ? sci(r.error->max_rel) : "",
-               duration(r.median_s), fixed(r.gflops, 2), std::to_string(r.reps), bytes(static_cast<double>(r.workspace))});
+               duration(r.median_s), fixed(r.gflops, 2), std::to_string(r.reps),
+               bytes(static_cast<double>(r.workspace))});
   }
   std::cout << "attnlab compare: seed " << o.seed << ", " << threads << " thread(s); errors against the fp64 reference"
             << " (rel = max abs / max |reference|)\n\n";
@@ -181,7 +186,8 @@ void run_compare(const CompareOptions& o) {
 
 void add_compare_command(CLI::App& app) {
   auto opts = std::make_shared<CompareOptions>();
-  CLI::App* cmd = app.add_subcommand("compare", "Run every kernel on the same seeded inputs and compare errors and speed");
+  CLI::App* cmd =
+      app.add_subcommand("compare", "Run every kernel on the same seeded inputs and compare errors and speed");
   cmd->add_option("--shapes", opts->shapes,
                   "Comma-separated shapes: lab-3, lab-4, bert-128|512, llm-1024..8192, long-16384..131072, "
                   "decode-4096|32768|131072, with -causal or -dNN suffixes, or Nq x Nk x d [x H]")

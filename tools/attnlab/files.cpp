@@ -17,7 +17,9 @@ void write_file_atomic(const std::string& path, std::string_view content) {
   const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
   std::string tmpl = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
   const int fd = mkstemp(tmpl.data());
-  if (fd < 0) throw std::invalid_argument(path + ": cannot create a temporary file in '" + dir.string() + "': " + std::strerror(errno));
+  if (fd < 0)
+    throw std::invalid_argument(path + ": cannot create a temporary file in '" + dir.string() +
+                                "': " + std::strerror(errno));
   auto fail = [&](const char* what) {
     const int err = errno;
     ::close(fd);
@@ -50,7 +52,8 @@ void ensure_directory(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec || !std::filesystem::is_directory(dir))
-    throw std::invalid_argument(dir + ": cannot create the output directory: " + (ec ? ec.message() : "not a directory"));
+    throw std::invalid_argument(dir +
+                                ": cannot create the output directory: " + (ec ? ec.message() : "not a directory"));
 }
 
 }  // namespace attnlab

@@ -11,8 +11,8 @@
 namespace attnlab {
 
 struct ErrorStats {
-  double max_abs = 0;  ///< max |x - ref|; +inf where exactly one side is NaN
-  double max_rel = 0;  ///< max_abs / max |ref| (normwise, stable near zeros)
+  double max_abs = 0;            ///< max |x - ref|; +inf where exactly one side is NaN
+  double max_rel = 0;            ///< max_abs / max |ref| (normwise, stable near zeros)
   std::size_t nan_mismatch = 0;  ///< elements where exactly one side is NaN
 };
 

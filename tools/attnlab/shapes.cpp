@@ -56,9 +56,9 @@ double Shape::io_bytes() const {
 }
 
 std::vector<std::string> named_shapes() {
-  return {"lab-3",       "lab-4",       "bert-128",     "bert-512",     "llm-1024",    "llm-2048",
-          "llm-4096",    "llm-8192",    "long-16384",   "long-32768",   "long-65536",  "long-131072",
-          "decode-4096", "decode-32768", "decode-131072"};
+  return {"lab-3",      "lab-4",       "bert-128",    "bert-512",     "llm-1024",
+          "llm-2048",   "llm-4096",    "llm-8192",    "long-16384",   "long-32768",
+          "long-65536", "long-131072", "decode-4096", "decode-32768", "decode-131072"};
 }
 
 Shape parse_shape(const std::string& text) {
@@ -91,12 +91,18 @@ Shape parse_shape(const std::string& text) {
   if (dash == std::string::npos) unknown(text);
   const std::string family = s.substr(0, dash);
   const i64 n = to_int(s.substr(dash + 1), text);
-  if (family == "lab" && (n == 3 || n == 4)) r.q_len = r.kv_len = n, r.head_dim = 4;
-  else if (family == "bert") r.q_len = r.kv_len = n, r.heads = r.kv_heads = 12, r.head_dim = 64;
-  else if (family == "llm") r.q_len = r.kv_len = n, r.head_dim = 128;
-  else if (family == "long") r.q_len = r.kv_len = n, r.head_dim = 64;
-  else if (family == "decode") r.q_len = 1, r.kv_len = n, r.heads = r.kv_heads = 8, r.head_dim = 128;
-  else unknown(text);
+  if (family == "lab" && (n == 3 || n == 4))
+    r.q_len = r.kv_len = n, r.head_dim = 4;
+  else if (family == "bert")
+    r.q_len = r.kv_len = n, r.heads = r.kv_heads = 12, r.head_dim = 64;
+  else if (family == "llm")
+    r.q_len = r.kv_len = n, r.head_dim = 128;
+  else if (family == "long")
+    r.q_len = r.kv_len = n, r.head_dim = 64;
+  else if (family == "decode")
+    r.q_len = 1, r.kv_len = n, r.heads = r.kv_heads = 8, r.head_dim = 128;
+  else
+    unknown(text);
   if (d_override) r.head_dim = d_override;
   r.value_dim = r.head_dim;
   // KV-cache decoding aligns the query with the newest key.
@@ -157,6 +163,8 @@ attn::ConstTensor Inputs::vv() const {
 attn::Tensor Inputs::outv() {
   return attn::Tensor::contiguous(out.data(), shape.batch, shape.heads, shape.q_len, shape.value_dim);
 }
-attn::Tensor Inputs::lsev() { return attn::lse_view(lse.data(), shape.batch, shape.heads, shape.q_len); }
+attn::Tensor Inputs::lsev() {
+  return attn::lse_view(lse.data(), shape.batch, shape.heads, shape.q_len);
+}
 
 }  // namespace attnlab

@@ -15,7 +15,9 @@ bool looks_numeric(const std::string& s) {
   return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || s == "nan" || s == "inf";
 }
 
-std::string nonfinite(double v) { return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"); }
+std::string nonfinite(double v) {
+  return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+}
 
 }  // namespace
 
@@ -69,10 +71,14 @@ std::string sci(double v) {
 
 std::string duration(double s) {
   char buf[64];
-  if (s < 1e-6) std::snprintf(buf, sizeof buf, "%.0f ns", s * 1e9);
-  else if (s < 1e-3) std::snprintf(buf, sizeof buf, "%.2f us", s * 1e6);
-  else if (s < 1) std::snprintf(buf, sizeof buf, "%.2f ms", s * 1e3);
-  else std::snprintf(buf, sizeof buf, "%.2f s", s);
+  if (s < 1e-6)
+    std::snprintf(buf, sizeof buf, "%.0f ns", s * 1e9);
+  else if (s < 1e-3)
+    std::snprintf(buf, sizeof buf, "%.2f us", s * 1e6);
+  else if (s < 1)
+    std::snprintf(buf, sizeof buf, "%.2f ms", s * 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f s", s);
   return buf;
 }
 
@@ -81,8 +87,10 @@ std::string bytes(double n) {
   int u = 0;
   while (n >= 1024 && u < 4) n /= 1024, ++u;
   char buf[64];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%.0f B", n);
-  else std::snprintf(buf, sizeof buf, "%.1f %s", n, unit[u]);
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%.0f B", n);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", n, unit[u]);
   return buf;
 }
 

@@ -32,8 +32,7 @@ struct TensorView {
   std::array<std::int64_t, 4> strides{0, 0, 0, 1};
 
   /// A dense, row-major view.
-  static TensorView contiguous(T* data, std::int64_t b, std::int64_t h, std::int64_t n,
-                               std::int64_t d) {
+  static TensorView contiguous(T* data, std::int64_t b, std::int64_t h, std::int64_t n, std::int64_t d) {
     return {data, {b, h, n, d}, {h * n * d, n * d, d, 1}};
   }
   std::int64_t batch() const { return shape[0]; }
@@ -99,10 +98,8 @@ struct Options {
 
 /// Computes out = softmax(q kᵀ · scale + mask) v, and lse if given.
 /// Validates every argument before touching memory; throws attn::Error.
-void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out,
-               const Options& options = {});
-void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse,
-               const Options& options = {});
+void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, const Options& options = {});
+void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options = {});
 
 /// Half of physical memory: the default Options::memory_budget.
 std::size_t default_memory_budget();

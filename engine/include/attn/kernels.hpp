@@ -68,11 +68,9 @@ std::span<const KernelInfo> kernels();
 const KernelInfo* find_kernel(std::string_view name);
 
 /// Why `kernel` cannot run `problem` within `memory_budget` bytes, or "" if it can.
-std::string unsupported_reason(const KernelInfo& kernel, const Problem& problem,
-                               std::size_t memory_budget);
+std::string unsupported_reason(const KernelInfo& kernel, const Problem& problem, std::size_t memory_budget);
 
 /// The kernel "auto" resolves to for this problem (throws attn::Error if none).
-const KernelInfo& select_kernel(std::string_view name, const Problem& problem,
-                                std::size_t memory_budget);
+const KernelInfo& select_kernel(std::string_view name, const Problem& problem, std::size_t memory_budget);
 
 }  // namespace attn
