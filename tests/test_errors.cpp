@@ -82,12 +82,18 @@ TEST_F(Fixture, BadOptions) {
   expect_error([&] { attention(Q(), K(), V(), O(), o); }, "options.kernel: unknown kernel 'nope'");
   o = {};
   o.threads = -1;
-  expect_error([&] { attention(Q(), K(), V(), O(), o); }, "options.threads");
+  expect_error([&] { attention(Q(), K(), V(), O(), o); }, "options.threads: must be in [0, 1024]");
+  o.threads = 1 << 20;
+  expect_error([&] { attention(Q(), K(), V(), O(), o); }, "options.threads: must be in [0, 1024]");
   o = {};
   o.mask = Mask{k.data(), 4, 3, 0};
   expect_error([&] { attention(Q(), K(), V(), O(), o); }, "options.mask: shape [4, 3]");
   o.mask = Mask{nullptr, 4, 4, 0};
   expect_error([&] { attention(Q(), K(), V(), O(), o); }, "options.mask: data is null");
+  o.mask = Mask{k.data(), 4, 4, -3};
+  expect_error([&] { attention(Q(), K(), V(), O(), o); }, "options.mask: row_stride -3");
+  o.mask = Mask{k.data(), 4, 4, std::numeric_limits<i64>::max() / 2};
+  expect_error([&] { attention(Q(), K(), V(), O(), o); }, "options.mask: size product overflows");
   o.mask = Mask{out.data(), 4, 4, 0};
   expect_error([&] { attention(Q(), K(), V(), O(), o); }, "out: overlaps options.mask");
 }

@@ -14,6 +14,13 @@
 #include <string>
 #include <vector>
 
+namespace attn {
+/// Readable parameter names in gtest and ctest output.
+inline void PrintTo(Causal c, std::ostream* os) {
+  *os << to_string(c);
+}
+}  // namespace attn
+
 namespace attn::test {
 
 using i64 = std::int64_t;

@@ -97,8 +97,13 @@ void check_no_self_overlap(const Tensor& t, const char* name) {
   }
 }
 
+/// Thread counts beyond this are a mistake (and would make OpenMP spawn them).
+constexpr int kMaxThreads = 1024;
+
 int resolve_threads(int threads) {
-  if (threads < 0) fail("options.threads: must be >= 0 (0 = OpenMP default), got " + std::to_string(threads));
+  if (threads < 0 || threads > kMaxThreads)
+    fail("options.threads: must be in [0, " + std::to_string(kMaxThreads) + "] (0 = OpenMP default), got " +
+         std::to_string(threads));
   return threads == 0 ? std::max(1, omp_get_max_threads()) : threads;
 }
 
@@ -231,14 +236,10 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
     if (mask.row_stride < mask.cols)
       fail("options.mask: row_stride " + std::to_string(mask.row_stride) + " is smaller than cols " +
            std::to_string(mask.cols));
-    if (mask.data == nullptr && Nq * Nk != 0) fail("options.mask: data is null but the shape is not empty");
-    if (Nq > 0) {
-      checked_add(checked_mul(Nq - 1, mask.row_stride, "options.mask"), Nk, "options.mask");
-      const auto mlo = reinterpret_cast<std::uintptr_t>(mask.data);
-      const Extent em{mlo, mlo + static_cast<std::uintptr_t>(((Nq - 1) * mask.row_stride + Nk) * 4)};
-      if (eo.overlaps(em)) fail("out: overlaps options.mask");
-      if (el.overlaps(em)) fail("lse: overlaps options.mask");
-    }
+    // The mask is a [Nq, Nk] view: same null, overflow and extent checks as a tensor.
+    const Extent em = check_view(ConstTensor{mask.data, {1, 1, Nq, Nk}, {0, 0, mask.row_stride, 1}}, "options.mask");
+    if (eo.overlaps(em)) fail("out: overlaps options.mask");
+    if (el.overlaps(em)) fail("lse: overlaps options.mask");
   }
   const int threads = resolve_threads(options.threads);
   const std::size_t budget = options.memory_budget ? options.memory_budget : default_memory_budget();
