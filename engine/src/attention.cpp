@@ -110,10 +110,14 @@ int resolve_threads(int threads) {
 }  // namespace
 
 std::size_t default_memory_budget() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page = sysconf(_SC_PAGE_SIZE);
-  if (pages <= 0 || page <= 0) return std::size_t{4} << 30;
-  return static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 2;
+  // Physical memory does not change under us; sysconf costs a system call.
+  static const std::size_t budget = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page <= 0) return std::size_t{4} << 30;
+    return static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 2;
+  }();
+  return budget;
 }
 
 const char* to_string(Causal c) {
@@ -143,15 +147,29 @@ double Problem::flops() const {
   return 2.0 * pairs * static_cast<double>(head_dim + value_dim) * static_cast<double>(batch * heads);
 }
 
+namespace {
+
+/// What `kernel` lacks for `p`, or nullptr. Allocates nothing: "auto" runs
+/// this for every kernel on every call, including the lab-sized ones.
+const char* missing_capability(const KernelInfo& kernel, const Problem& p) {
+  if (p.causal != Causal::none && !kernel.caps.causal) return "does not support causal masking";
+  if (p.has_mask && !kernel.caps.mask) return "does not support an additive mask";
+  if (p.kv_heads != p.heads && !kernel.caps.gqa) return "does not support grouped-query attention (Hkv != H)";
+  if (p.wants_lse && !kernel.caps.lse) return "does not produce the log-sum-exp output";
+  return nullptr;
+}
+
+bool supports(const KernelInfo& kernel, const Problem& p, std::size_t budget) {
+  return missing_capability(kernel, p) == nullptr && kernel.workspace_bytes(p) <= budget;
+}
+
+}  // namespace
+
 std::string unsupported_reason(const KernelInfo& kernel, const Problem& p, std::size_t budget) {
-  const std::string who = "kernel '" + std::string(kernel.name) + "'";
-  if (p.causal != Causal::none && !kernel.caps.causal) return who + " does not support causal masking";
-  if (p.has_mask && !kernel.caps.mask) return who + " does not support an additive mask";
-  if (p.kv_heads != p.heads && !kernel.caps.gqa) return who + " does not support grouped-query attention (Hkv != H)";
-  if (p.wants_lse && !kernel.caps.lse) return who + " does not produce the log-sum-exp output";
-  const std::size_t need = kernel.workspace_bytes(p);
-  if (need > budget)
-    return who + " needs " + std::to_string(need) + " bytes of workspace for this shape, over the memory budget of " +
+  const std::string who = "kernel '" + std::string(kernel.name) + "' ";
+  if (const char* missing = missing_capability(kernel, p)) return who + missing;
+  if (const std::size_t need = kernel.workspace_bytes(p); need > budget)
+    return who + "needs " + std::to_string(need) + " bytes of workspace for this shape, over the memory budget of " +
            std::to_string(budget) + " bytes (options.memory_budget)";
   return {};
 }
@@ -164,20 +182,19 @@ const KernelInfo& select_kernel(std::string_view name, const Problem& p, std::si
       for (const KernelInfo& info : kernels()) names += (names.empty() ? "" : ", ") + std::string(info.name);
       fail("options.kernel: unknown kernel '" + std::string(name) + "' (registered: auto, " + names + ")");
     }
-    if (std::string why = unsupported_reason(*k, p, budget); !why.empty()) fail("options.kernel: " + why);
+    if (!supports(*k, p, budget)) fail("options.kernel: " + unsupported_reason(*k, p, budget));
     return *k;
   }
   const KernelInfo* best = nullptr;
-  std::string reasons;
-  for (const KernelInfo& k : kernels()) {
-    if (k.auto_priority < 0) continue;
-    if (std::string why = unsupported_reason(k, p, budget); !why.empty()) {
-      reasons += "; " + why;
-      continue;
-    }
-    if (best == nullptr || k.auto_priority > best->auto_priority) best = &k;
+  for (const KernelInfo& k : kernels())
+    if (k.auto_priority >= 0 && supports(k, p, budget) && (best == nullptr || k.auto_priority > best->auto_priority))
+      best = &k;
+  if (best == nullptr) {
+    std::string reasons;
+    for (const KernelInfo& k : kernels())
+      if (k.auto_priority >= 0) reasons += "; " + unsupported_reason(k, p, budget);
+    fail("options.kernel: no kernel supports this call" + reasons);
   }
-  if (best == nullptr) fail("options.kernel: no kernel supports this call" + reasons);
   return *best;
 }
 
