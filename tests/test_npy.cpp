@@ -1,0 +1,213 @@
+// .npy reader and writer: round trips against files NumPy writes and reads
+// (tests/npy/npy_fixtures.py run by Debian's /usr/bin/python3), and every
+// malformed header or size refused with a message naming the file and field.
+#include "npy.hpp"
+#include "process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+
+namespace attn::test {
+namespace {
+
+namespace npy = attnlab::npy;
+
+const std::string kScript = std::string(ATTN_TESTS_DIR) + "/npy/npy_fixtures.py";
+
+/// The fixture values: arange(n) * 0.25 - 3, exact in float32.
+std::vector<float> expected_values(std::int64_t n) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = static_cast<float>(i) * 0.25f - 3.0f;
+  return v;
+}
+
+class NumpyFixtures : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir;
+    const CommandResult r = run_command(std::string(ATTN_PYTHON) + " " + shell_quote(kScript) + " make " +
+                                        shell_quote(dir_->path().string()) + " 2>&1");
+    ASSERT_EQ(r.status, 0) << "fixture script failed (is python3-numpy installed?):\n" << r.output;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static std::string file(const std::string& name) { return *dir_ / (name + ".npy"); }
+  /// Expects reading `name` to fail with a message holding the path and `needle`.
+  static void expect_refused(const std::string& name, const std::string& needle) {
+    try {
+      npy::read(file(name));
+      ADD_FAILURE() << name << ": read without an error; expected one mentioning '" << needle << "'";
+    } catch (const npy::Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(file(name)), std::string::npos) << "message does not name the file: " << msg;
+      EXPECT_NE(msg.find(needle), std::string::npos) << "message: " << msg;
+    }
+  }
+  static TempDir* dir_;
+};
+TempDir* NumpyFixtures::dir_ = nullptr;
+
+TEST_F(NumpyFixtures, ReadsFloat32InEveryVersionAndRank) {
+  const std::vector<std::pair<std::string, std::vector<std::int64_t>>> cases = {
+      {"f4_2d", {3, 4}},  {"f4_1d", {5}},     {"f4_scalar", {}},         {"f4_4d", {2, 3, 4, 5}},
+      {"f4_empty", {0, 3}}, {"f4_v2", {3, 4}}, {"f4_v3", {3, 4}}, {"keys_reordered", {3, 4}}};
+  for (const auto& [name, shape] : cases) {
+    SCOPED_TRACE(name);
+    const npy::Array a = npy::read(file(name));
+    EXPECT_EQ(a.shape, shape);
+    EXPECT_FALSE(a.converted);
+    std::int64_t n = 1;
+    for (auto d : shape) n *= d;
+    EXPECT_EQ(a.data, expected_values(n));
+    const npy::Header h = npy::inspect(file(name));
+    EXPECT_EQ(h.count, n);
+    EXPECT_EQ(h.shape, shape);
+  }
+}
+
+TEST_F(NumpyFixtures, ConvertsFloat64AndSaysSo) {
+  const npy::Array a = npy::read(file("f8_2d"));
+  EXPECT_TRUE(a.converted);
+  EXPECT_EQ(a.shape, (std::vector<std::int64_t>{3, 4}));
+  EXPECT_EQ(a.data, expected_values(12));
+  EXPECT_EQ(a.overflowed, 0u);
+
+  // 1e300 does not fit in float32: it becomes inf and is counted; NaN and inf stay what they were.
+  const npy::Array o = npy::read(file("f8_overflow"));
+  ASSERT_EQ(o.data.size(), 5u);
+  EXPECT_EQ(o.overflowed, 2u);
+  EXPECT_EQ(o.data[0], std::numeric_limits<float>::infinity());
+  EXPECT_EQ(o.data[1], -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(o.data[2], 1.5f);
+  EXPECT_TRUE(std::isnan(o.data[3]));
+  EXPECT_EQ(o.data[4], std::numeric_limits<float>::infinity());
+}
+
+TEST_F(NumpyFixtures, RefusesWhatItCannotRepresent) {
+  expect_refused("big_endian", "field 'descr': dtype '>f4' is big-endian");
+  expect_refused("fortran", "field 'fortran_order': Fortran (column-major) order is not supported");
+  expect_refused("int32", "field 'descr': dtype '<i4' is not supported");
+  expect_refused("float16", "field 'descr': dtype '<f2' is not supported");
+  expect_refused("object", "field 'descr': object arrays ('|O') are not supported");
+  expect_refused("structured", "field 'descr': structured dtypes");
+  expect_refused("truncated", "truncated: the header declares shape (3, 4) of '<f4', expected 48 bytes of data, file has 20");
+  expect_refused("does_not_exist", "cannot open: No such file or directory");
+}
+
+TEST_F(NumpyFixtures, NumpyReadsWhatWeWrite) {
+  TempDir out;
+  const std::vector<std::vector<std::int64_t>> shapes = {{3, 4}, {5}, {}, {0, 3}, {2, 3, 4, 5}, {1, 1, 1, 1, 1, 1, 7}};
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    std::int64_t n = 1;
+    for (auto d : shapes[i]) n *= d;
+    const auto v = expected_values(n);
+    const std::string path = out / ("out_" + std::to_string(i) + ".npy");
+    npy::write(path, v, shapes[i]);
+    const npy::Array back = npy::read(path);  // and our own reader agrees
+    EXPECT_EQ(back.shape, shapes[i]);
+    EXPECT_EQ(back.data, v);
+  }
+  const CommandResult r = run_command(std::string(ATTN_PYTHON) + " " + shell_quote(kScript) + " check " +
+                                      shell_quote(out.path().string()) + " 2>&1");
+  EXPECT_EQ(r.status, 0) << r.output;
+  std::size_t oks = 0;
+  for (std::size_t p = r.output.find("ok out_"); p != std::string::npos; p = r.output.find("ok out_", p + 1)) ++oks;
+  EXPECT_EQ(oks, shapes.size()) << r.output;
+}
+
+// ---- Hand-made headers: every field checked, nothing allocated from a bad size.
+
+std::string image(const std::string& dict, std::string_view data = {}, int major = 1, std::uint32_t header_len = 0) {
+  std::string s = "\x93NUMPY";
+  s += static_cast<char>(major);
+  s += '\0';
+  const std::uint32_t len = header_len ? header_len : static_cast<std::uint32_t>(dict.size());
+  for (int i = 0; i < (major == 1 ? 2 : 4); ++i) s += static_cast<char>((len >> (8 * i)) & 0xff);
+  return s + dict + std::string(data);
+}
+
+void expect_parse_error(const std::string& bytes, const std::string& needle) {
+  try {
+    npy::parse(bytes, "x.npy");
+    ADD_FAILURE() << "parsed without an error; expected one mentioning '" << needle << "'";
+  } catch (const npy::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind("x.npy: ", 0), 0u) << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << "message: " << msg;
+  }
+}
+
+TEST(NpyHeader, EveryFieldIsChecked) {
+  const std::string ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n";
+  const std::string two(8, '\0');
+  EXPECT_EQ(npy::parse(image(ok, two), "x.npy").data, (std::vector<float>{0, 0}));
+  EXPECT_EQ(npy::parse(image("{\"shape\":(2,),\"descr\":\"<f4\",\"fortran_order\":False}", two), "x.npy").shape,
+            (std::vector<std::int64_t>{2}));
+
+  expect_parse_error("\x93NUMPX\x01\x00\x00\x00", "field 'magic': not a .npy file");
+  expect_parse_error("short", "field 'magic'");
+  expect_parse_error(image(ok, two, 4), "field 'version': format version 4.0 is not supported");
+  expect_parse_error(std::string("\x93NUMPY\x02\x00\x10", 9), "field 'header_len': the file ends inside");
+  expect_parse_error(image(ok, two, 2, 70000), "field 'header_len': 70000 bytes, more than the 65536 accepted");
+  expect_parse_error(image(ok, two, 1, 500), "truncated: the header declares 500 bytes of header");
+  expect_parse_error(image(ok, std::string(4, '\0')), "expected 8 bytes of data, file has 4");
+  expect_parse_error(image(ok, std::string(12, '\0')), "trailing data: the header declares shape (2,) of '<f4', expected 8 bytes");
+  expect_parse_error(image("{'descr': '<f4', 'shape': (2,), }", two), "field 'fortran_order': missing");
+  expect_parse_error(image("{'descr': '<f4', 'fortran_order': False}", two), "field 'shape': missing");
+  expect_parse_error(image("{'shape': (2,), 'fortran_order': False}", two), "field 'descr': missing");
+  expect_parse_error(image("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", two),
+                     "key 'descr' appears twice");
+  expect_parse_error(image("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", two),
+                     "unexpected key 'x'");
+  expect_parse_error(image("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}", two), "expected True or False");
+  expect_parse_error(image("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}", two), "negative dimension");
+  expect_parse_error(image("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", two),
+                     "does not fit in a 64-bit integer");
+  expect_parse_error(image("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296)}", two),
+                     "field 'shape': the element count of (4294967296, 4294967296) overflows");
+  expect_parse_error(image("{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693952,)}", two),
+                     "field 'shape': the byte size of (2305843009213693952,) overflows");
+  // A huge but representable shape is refused by the size check, before any allocation.
+  expect_parse_error(image("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,)}", two),
+                     "expected 4000000000000 bytes of data, file has 8");
+  expect_parse_error(image("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} junk", two),
+                     "expected only padding after the closing '}'");
+  expect_parse_error(image("{'descr': '<f4', 'fortran_order': False, 'shape': (2", two), "expected ',' or ')'");
+  expect_parse_error(image("{'descr': '\\x3cf4', 'fortran_order': False, 'shape': (2,)}", two), "without escapes");
+}
+
+TEST(NpyWriter, HeaderIsPaddedTo64AndShapeMustMatch) {
+  const std::vector<float> v(6, 1.0f);
+  for (const std::vector<std::int64_t>& shape : {std::vector<std::int64_t>{6}, {2, 3}, {1, 2, 1, 3}}) {
+    const std::string s = npy::encode(v, shape);
+    const npy::Header h = npy::parse_header(s, "mem");
+    EXPECT_EQ(h.data_offset % 64, 0);
+    EXPECT_EQ(h.major, 1);
+    EXPECT_EQ(s.size(), static_cast<std::size_t>(h.data_offset) + 24);
+    EXPECT_EQ(s[static_cast<std::size_t>(h.data_offset) - 1], '\n');
+  }
+  EXPECT_THROW(npy::encode(v, std::vector<std::int64_t>{2, 2}), std::invalid_argument);
+  EXPECT_THROW(npy::encode(v, std::vector<std::int64_t>{-1, -6}), std::invalid_argument);
+}
+
+TEST(NpyWriter, AFailedWriteLeavesTheOldFile) {
+  TempDir dir;
+  const std::string path = dir / "keep.npy";
+  const std::vector<float> v{1, 2, 3};
+  npy::write(path, v, std::vector<std::int64_t>{3});
+  EXPECT_THROW(npy::write(path, v, std::vector<std::int64_t>{4}), std::invalid_argument);
+  EXPECT_EQ(npy::read(path).data, v);
+  EXPECT_THROW(npy::write(dir / "missing-dir/x.npy", v, std::vector<std::int64_t>{3}), std::runtime_error);
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
+  EXPECT_EQ(files, 1u) << "a temporary file was left behind";
+}
+
+}  // namespace
+}  // namespace attn::test

@@ -1,0 +1,379 @@
+#include "npy.hpp"
+
+#include "files.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+namespace attnlab::npy {
+
+static_assert(std::endian::native == std::endian::little, ".npy '<f4' data is read and written without byte swapping");
+
+namespace {
+
+using i64 = std::int64_t;
+constexpr std::string_view kMagic = "\x93NUMPY";
+
+[[noreturn]] void fail(const std::string& name, const std::string& what) { throw Error(name + ": " + what); }
+
+std::uint32_t little_endian(std::string_view b, std::size_t at, std::size_t n) {
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < n; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + i])) << (8 * i);
+  return v;
+}
+
+/// A printable rendering of untrusted text for messages: at most 40 characters, non-ASCII escaped.
+std::string quoted(std::string_view s) {
+  std::string out = "'";
+  for (std::size_t i = 0; i < s.size() && i < 40; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      static const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out + (s.size() > 40 ? "...'" : "'");
+}
+
+/// The header dict is a Python literal; this reads exactly the subset NumPy writes.
+class DictParser {
+ public:
+  DictParser(std::string_view text, const std::string& name) : s_(text), name_(name) {}
+
+  void parse(std::string& descr, bool& fortran, std::vector<i64>& shape) {
+    bool seen_descr = false, seen_fortran = false, seen_shape = false;
+    skip_space();
+    expect('{', "the dict to start with '{'");
+    for (;;) {
+      skip_space();
+      if (peek() == '}') break;
+      const std::string key = string_literal("a quoted key");
+      skip_space();
+      expect(':', "':' after key '" + key + "'");
+      skip_space();
+      if (key == "descr") {
+        if (seen_descr) fail(name_, "header: key 'descr' appears twice");
+        seen_descr = true;
+        if (peek() == '[') fail(name_, "field 'descr': structured dtypes (a list of fields) are not supported; save a plain float32 array");
+        descr = string_literal("a dtype string such as '<f4'");
+      } else if (key == "fortran_order") {
+        if (seen_fortran) fail(name_, "header: key 'fortran_order' appears twice");
+        seen_fortran = true;
+        fortran = boolean();
+      } else if (key == "shape") {
+        if (seen_shape) fail(name_, "header: key 'shape' appears twice");
+        seen_shape = true;
+        shape = tuple();
+      } else {
+        fail(name_, "header: unexpected key " + quoted(key) + " (a .npy header has exactly 'descr', 'fortran_order' and 'shape')");
+      }
+      skip_space();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      if (peek() != '}') expected("',' or '}' after the value of '" + key + "'");
+    }
+    ++pos_;
+    skip_space();
+    if (pos_ != s_.size()) expected("only padding after the closing '}'");
+    if (!seen_descr) fail(name_, "field 'descr': missing from the header");
+    if (!seen_fortran) fail(name_, "field 'fortran_order': missing from the header");
+    if (!seen_shape) fail(name_, "field 'shape': missing from the header");
+  }
+
+ private:
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  void skip_space() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+  }
+  [[noreturn]] void expected(const std::string& what) const {
+    const std::string found = pos_ < s_.size() ? quoted(s_.substr(pos_, 12)) : "the end of the header";
+    fail(name_, "header: expected " + what + " at byte " + std::to_string(pos_) + ", found " + found);
+  }
+  void expect(char c, const std::string& what) {
+    if (peek() != c) expected(what);
+    ++pos_;
+  }
+  std::string string_literal(const std::string& what) {
+    const char q = peek();
+    if (q != '\'' && q != '"') expected(what);
+    const std::size_t end = s_.find(q, pos_ + 1);
+    if (end == std::string_view::npos) expected("a closing quote");
+    std::string v(s_.substr(pos_ + 1, end - pos_ - 1));
+    if (v.find('\\') != std::string::npos) expected("a string without escapes");
+    pos_ = end + 1;
+    return v;
+  }
+  bool boolean() {
+    for (auto [word, value] : {std::pair{std::string_view("True"), true}, {std::string_view("False"), false}})
+      if (s_.substr(pos_, word.size()) == word) {
+        pos_ += word.size();
+        return value;
+      }
+    expected("True or False for 'fortran_order'");
+  }
+  std::vector<i64> tuple() {
+    expect('(', "a tuple such as (2, 3) for 'shape'");
+    std::vector<i64> dims;
+    for (;;) {
+      skip_space();
+      if (peek() == ')') break;
+      if (dims.size() == kMaxDims)
+        fail(name_, "field 'shape': more than " + std::to_string(kMaxDims) + " dimensions");
+      dims.push_back(integer());
+      skip_space();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      if (peek() != ')') expected("',' or ')' in 'shape'");
+    }
+    ++pos_;
+    return dims;
+  }
+  i64 integer() {
+    if (peek() == '-') fail(name_, "field 'shape': negative dimension at byte " + std::to_string(pos_));
+    if (peek() < '0' || peek() > '9') expected("a non-negative integer in 'shape'");
+    i64 v = 0;
+    while (peek() >= '0' && peek() <= '9') {
+      if (__builtin_mul_overflow(v, i64{10}, &v) || __builtin_add_overflow(v, i64{peek() - '0'}, &v))
+        fail(name_, "field 'shape': a dimension does not fit in a 64-bit integer");
+      ++pos_;
+    }
+    if (peek() == 'L') ++pos_;  // Python 2 long literal, written by old NumPy
+    return v;
+  }
+
+  std::string_view s_;
+  const std::string& name_;
+  std::size_t pos_ = 0;
+};
+
+DType dtype_of(const std::string& descr, const std::string& name) {
+  if (descr == "<f4") return DType::f4;
+  if (descr == "<f8") return DType::f8;
+  const std::string field = "field 'descr': ";
+  if (descr == ">f4" || descr == ">f8")
+    fail(name, field + "dtype '" + descr + "' is big-endian; only little-endian '<f4' (float32) and '<f8' (float64) are "
+                       "supported (save arr.astype('<f4'))");
+  if (descr.size() >= 2 && descr[1] == 'O')
+    fail(name, field + "object arrays ('" + descr + "') are not supported; save a float32 array");
+  fail(name, field + "dtype " + quoted(descr) + " is not supported; expected '<f4' (float32) or '<f8' (float64) "
+                     "(save arr.astype(numpy.float32))");
+}
+
+std::string describe(const Header& h) {
+  return "shape " + shape_string(h.shape) + " of " + (h.dtype == DType::f4 ? "'<f4'" : "'<f8'");
+}
+
+/// The data must be exactly what the header declares: no truncation, no trailing bytes.
+void check_data_size(const Header& h, i64 available, const std::string& name) {
+  if (available == h.data_bytes) return;
+  fail(name, std::string(available < h.data_bytes ? "truncated" : "trailing data") + ": the header declares " +
+                 describe(h) + ", expected " + std::to_string(h.data_bytes) + " bytes of data, file has " +
+                 std::to_string(available));
+}
+
+/// float64 -> float32 with the out-of-range case defined (a plain cast of a
+/// finite value beyond FLT_MAX is undefined behaviour).
+float narrow(double x, std::size_t& overflowed) {
+  constexpr double kMax = std::numeric_limits<float>::max();
+  if (std::isnan(x)) return std::numeric_limits<float>::quiet_NaN();
+  if (x > kMax || x < -kMax) {
+    if (std::isfinite(x)) ++overflowed;
+    return x > 0 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+  }
+  return static_cast<float>(x);
+}
+
+void convert_f8(const char* bytes, std::size_t n, float* out, std::size_t& overflowed) {
+  for (std::size_t i = 0; i < n; ++i) {
+    double x;
+    std::memcpy(&x, bytes + 8 * i, 8);
+    out[i] = narrow(x, overflowed);
+  }
+}
+
+/// An open file descriptor, closed on scope exit.
+struct File {
+  int fd = -1;
+  ~File() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+/// Reads up to `n` bytes at `offset`; returns how many were read (fewer only at end of file).
+std::size_t read_at(int fd, char* dst, std::size_t n, i64 offset, const std::string& name) {
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t r = ::pread(fd, dst + done, n - done, static_cast<off_t>(offset + static_cast<i64>(done)));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      fail(name, std::string("read failed: ") + std::strerror(errno));
+    }
+    if (r == 0) break;
+    done += static_cast<std::size_t>(r);
+  }
+  return done;
+}
+
+/// Opens `path` for reading and returns its size; the file must be a regular file.
+i64 open_regular(const std::string& path, File& f) {
+  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f.fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
+  return static_cast<i64>(st.st_size);
+}
+
+/// Reads the header of an open file and checks the file size against it.
+Header read_header(int fd, i64 file_size, const std::string& path) {
+  std::string prefix(static_cast<std::size_t>(std::min<i64>(file_size, 12 + static_cast<i64>(kMaxHeaderBytes))), '\0');
+  prefix.resize(read_at(fd, prefix.data(), prefix.size(), 0, path));
+  Header h = parse_header(prefix, path);
+  check_data_size(h, file_size - h.data_offset, path);
+  return h;
+}
+
+}  // namespace
+
+std::string shape_string(std::span<const std::int64_t> shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+Header parse_header(std::string_view bytes, const std::string& name) {
+  if (bytes.substr(0, kMagic.size()) != kMagic)
+    fail(name, "field 'magic': not a .npy file (expected the bytes \\x93NUMPY at the start, found " +
+                   quoted(bytes.substr(0, 6)) + ")");
+  if (bytes.size() < 8) fail(name, "field 'version': the file ends inside the version bytes");
+  Header h;
+  h.major = static_cast<unsigned char>(bytes[6]);
+  h.minor = static_cast<unsigned char>(bytes[7]);
+  if (h.major < 1 || h.major > 3 || h.minor != 0)
+    fail(name, "field 'version': format version " + std::to_string(h.major) + "." + std::to_string(h.minor) +
+                   " is not supported (expected 1.0, 2.0 or 3.0)");
+  const std::size_t len_size = h.major == 1 ? 2 : 4;
+  if (bytes.size() < 8 + len_size) fail(name, "field 'header_len': the file ends inside the header length");
+  const std::size_t header_len = little_endian(bytes, 8, len_size);
+  if (header_len > kMaxHeaderBytes)
+    fail(name, "field 'header_len': " + std::to_string(header_len) + " bytes, more than the " +
+                   std::to_string(kMaxHeaderBytes) + " accepted");
+  const std::size_t start = 8 + len_size;
+  if (bytes.size() - start < header_len)
+    fail(name, "truncated: the header declares " + std::to_string(header_len) + " bytes of header, file has " +
+                   std::to_string(bytes.size() - start));
+  h.data_offset = static_cast<i64>(start + header_len);
+
+  std::string descr;
+  bool fortran = false;
+  DictParser(bytes.substr(start, header_len), name).parse(descr, fortran, h.shape);
+  h.dtype = dtype_of(descr, name);
+  if (fortran)
+    fail(name, "field 'fortran_order': Fortran (column-major) order is not supported; save numpy.ascontiguousarray(arr)");
+  h.count = 1;
+  for (i64 d : h.shape)
+    if (__builtin_mul_overflow(h.count, d, &h.count))
+      fail(name, "field 'shape': the element count of " + shape_string(h.shape) + " overflows a 64-bit integer");
+  if (__builtin_mul_overflow(h.count, static_cast<i64>(h.item_size()), &h.data_bytes))
+    fail(name, "field 'shape': the byte size of " + shape_string(h.shape) + " overflows a 64-bit integer");
+  return h;
+}
+
+Array parse(std::string_view bytes, const std::string& name) {
+  const Header h = parse_header(bytes, name);
+  check_data_size(h, static_cast<i64>(bytes.size()) - h.data_offset, name);
+  Array a;
+  a.shape = h.shape;
+  a.data.resize(static_cast<std::size_t>(h.count));  // bounded by bytes.size() above
+  const char* src = bytes.data() + h.data_offset;
+  if (h.dtype == DType::f4) {
+    if (h.data_bytes > 0) std::memcpy(a.data.data(), src, static_cast<std::size_t>(h.data_bytes));
+  } else {
+    a.converted = true;
+    convert_f8(src, a.data.size(), a.data.data(), a.overflowed);
+  }
+  return a;
+}
+
+Header inspect(const std::string& path) {
+  File f;
+  const i64 size = open_regular(path, f);
+  return read_header(f.fd, size, path);
+}
+
+Array read(const std::string& path) {
+  File f;
+  const i64 size = open_regular(path, f);
+  const Header h = read_header(f.fd, size, path);
+  Array a;
+  a.shape = h.shape;
+  a.data.resize(static_cast<std::size_t>(h.count));  // the file holds exactly count * item_size bytes
+  std::size_t got = 0;
+  if (h.dtype == DType::f4) {
+    got = read_at(f.fd, reinterpret_cast<char*>(a.data.data()), static_cast<std::size_t>(h.data_bytes), h.data_offset, path);
+  } else {
+    a.converted = true;
+    constexpr std::size_t kChunk = 8192;  // doubles per read
+    const auto buf = std::make_unique<char[]>(kChunk * 8);
+    for (std::size_t i = 0; i < a.data.size(); i += kChunk) {
+      const std::size_t n = std::min(kChunk, a.data.size() - i);
+      const std::size_t r = read_at(f.fd, buf.get(), n * 8, h.data_offset + static_cast<i64>(i * 8), path);
+      got += r;
+      if (r != n * 8) break;
+      convert_f8(buf.get(), n, a.data.data() + i, a.overflowed);
+    }
+  }
+  if (got != static_cast<std::size_t>(h.data_bytes))  // the file shrank while we read it
+    fail(path, "truncated while reading: expected " + std::to_string(h.data_bytes) + " bytes of data, read " +
+                   std::to_string(got));
+  return a;
+}
+
+std::string encode(std::span<const float> data, std::span<const std::int64_t> shape) {
+  i64 count = 1;
+  for (i64 d : shape)
+    if (d < 0 || __builtin_mul_overflow(count, d, &count))
+      throw std::invalid_argument("npy::encode: invalid shape " + shape_string(shape));
+  if (static_cast<std::uint64_t>(count) != data.size())
+    throw std::invalid_argument("npy::encode: shape " + shape_string(shape) + " has " + std::to_string(count) +
+                                " elements but the data has " + std::to_string(data.size()));
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_string(shape) + ", }";
+  // 10 bytes of magic, version and length, then the dict, spaces and '\n' up to a multiple of 64.
+  const std::size_t total = (10 + dict.size() + 1 + 63) / 64 * 64;
+  const std::size_t header_len = total - 10;
+  if (header_len > 65535) throw std::invalid_argument("npy::encode: shape " + shape_string(shape) + " is too long for a 1.0 header");
+  dict.append(header_len - dict.size() - 1, ' ');
+  dict += '\n';
+  std::string out;
+  out.reserve(total + data.size_bytes());
+  out.append(kMagic);
+  out += '\x01';
+  out += '\x00';
+  out += static_cast<char>(header_len & 0xff);
+  out += static_cast<char>(header_len >> 8);
+  out += dict;
+  out.append(reinterpret_cast<const char*>(data.data()), data.size_bytes());
+  return out;
+}
+
+void write(const std::string& path, std::span<const float> data, std::span<const std::int64_t> shape) {
+  write_file_atomic(path, encode(data, shape));
+}
+
+}  // namespace attnlab::npy

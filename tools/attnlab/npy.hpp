@@ -1,0 +1,79 @@
+// NumPy .npy files: read fp32 arrays (fp64 converted) and write fp32 arrays.
+//
+// Format (numpy.lib.format): "\x93NUMPY", major, minor, a little-endian header
+// length (uint16 for 1.0, uint32 for 2.0/3.0), then an ASCII (3.0: UTF-8)
+// Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// padded with spaces and '\n', then the raw data in C order.
+//
+// The reader trusts nothing in the file: the header length is capped, the
+// shape product is checked for overflow, and the declared data size must equal
+// what the file holds before any buffer is allocated. Every error names the
+// file and the field and says what was expected and what was found.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attnlab::npy {
+
+/// A malformed, unsupported or unreadable .npy input (an input error: exit status 2).
+class Error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// Longest header accepted (NumPy itself refuses more than 10000 bytes by default).
+inline constexpr std::size_t kMaxHeaderBytes = 65536;
+/// Most dimensions accepted (NumPy's own limit is 32 before 2.0, 64 after).
+inline constexpr std::size_t kMaxDims = 64;
+
+enum class DType { f4, f8 };
+
+/// What the header declares, after validation.
+struct Header {
+  int major = 1, minor = 0;
+  DType dtype = DType::f4;
+  std::vector<std::int64_t> shape;  ///< empty: a scalar, one element
+  std::int64_t count = 1;           ///< product of shape (checked)
+  std::int64_t data_offset = 0;     ///< bytes before the data
+  std::int64_t data_bytes = 0;      ///< count * item size (checked)
+  std::size_t item_size() const { return dtype == DType::f4 ? 4 : 8; }
+};
+
+struct Array {
+  std::vector<std::int64_t> shape;
+  std::vector<float> data;
+  bool converted = false;        ///< the file held float64, converted to float32
+  std::size_t overflowed = 0;    ///< finite float64 values too large for float32 (now +-inf)
+};
+
+/// Decodes and validates the header at the start of `bytes` (which may hold
+/// only a prefix of the file). `name` (the path) prefixes every message.
+Header parse_header(std::string_view bytes, const std::string& name);
+
+/// A whole .npy image held in memory; its size must match the header exactly.
+Array parse(std::string_view bytes, const std::string& name);
+
+/// Reads and validates only the header of `path`, and checks the file size
+/// against it (cheap; use it to size work before reading).
+Header inspect(const std::string& path);
+
+/// Reads `path`. Throws npy::Error naming the path and what is wrong.
+Array read(const std::string& path);
+
+/// The .npy 1.0 image of a C-order float32 array (header padded to 64 bytes).
+/// Throws std::invalid_argument when shape does not describe data.size() elements.
+std::string encode(std::span<const float> data, std::span<const std::int64_t> shape);
+
+/// Writes `data` as a .npy file atomically (temporary file, then rename).
+void write(const std::string& path, std::span<const float> data, std::span<const std::int64_t> shape);
+
+/// "(2, 3)", "(5,)", "()": a shape as NumPy prints it.
+std::string shape_string(std::span<const std::int64_t> shape);
+
+}  // namespace attnlab::npy
