@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("attnlab ") + attn::version());
   app.require_subcommand(1);
   attnlab::add_compare_command(app);
+  attnlab::add_run_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
