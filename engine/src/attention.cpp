@@ -84,6 +84,8 @@ Extent check_view(const TensorView<T>& t, const char* name) {
 /// An output view must not write one element twice: sorted by stride, each
 /// stride must step over everything the smaller dimensions cover.
 void check_no_self_overlap(const Tensor& t, const char* name) {
+  // An empty view writes nothing (and its strides were never bounded by check_view).
+  if (std::find(t.shape.begin(), t.shape.end(), 0) != t.shape.end()) return;
   std::array<int, 4> order{0, 1, 2, 3};
   std::sort(order.begin(), order.end(),
             [&](int a, int b) { return t.strides[a] != t.strides[b] ? t.strides[a] < t.strides[b] : a > b; });
@@ -227,8 +229,9 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
     const std::array<i64, 4> lse_want{B, H, Nq, 1};
     if (lse.shape != lse_want) mismatch("lse", "shape " + shape_str(lse.shape) + ", expected " + shape_str(lse_want));
   }
-  if (d == 0 && B * H * Nq * Nk != 0) mismatch("q", "head dimension d must be at least 1");
-  if (dv == 0 && B * H * Nq != 0) mismatch("v", "value dimension dv must be at least 1");
+  // Zero tests, not products: with d = dv = 0 every view is empty and B, H, N are unbounded.
+  if (d == 0 && B != 0 && H != 0 && Nq != 0 && Nk != 0) mismatch("q", "head dimension d must be at least 1");
+  if (dv == 0 && B != 0 && H != 0 && Nq != 0) mismatch("v", "value dimension dv must be at least 1");
 
   // Outputs must not alias inputs, each other, or themselves.
   check_no_self_overlap(out, "out");
@@ -264,7 +267,17 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
   Problem p;
   p.batch = B, p.heads = H, p.kv_heads = Hkv, p.q_len = Nq, p.kv_len = Nk, p.head_dim = d, p.value_dim = dv;
   p.causal = options.causal, p.has_mask = mask.data != nullptr, p.wants_lse = wants_lse, p.threads = threads;
-  const KernelInfo& kernel = select_kernel(options.kernel, p, budget);
+  // An empty call computes nothing and its other sizes are unbounded (every view
+  // is empty), so the kernel is chosen (name and capabilities checked) on a
+  // stand-in of size <= 1 that no workspace formula can overflow on; GQA is kept.
+  Problem chosen_for = p;
+  if (B == 0 || H == 0 || Nq == 0) {
+    chosen_for.batch = std::min<i64>(B, 1), chosen_for.q_len = std::min<i64>(Nq, 1);
+    chosen_for.kv_len = std::min<i64>(Nk, 1), chosen_for.head_dim = std::min<i64>(d, 1);
+    chosen_for.value_dim = std::min<i64>(dv, 1);
+    chosen_for.heads = H == 0 ? 0 : (Hkv == H ? 1 : 2), chosen_for.kv_heads = Hkv == H ? chosen_for.heads : 1;
+  }
+  const KernelInfo& kernel = select_kernel(options.kernel, chosen_for, budget);
 
   // Empty problems: nothing to compute; no keys: output 0 and LSE -inf.
   if (B == 0 || H == 0 || Nq == 0) return;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 
@@ -12,8 +13,9 @@ class Workspace {
   Workspace() = default;
   /// nullptr-holding Workspace when the allocation fails (never throws).
   static Workspace allocate(std::size_t bytes) {
-    const std::size_t rounded = (bytes + 63) / 64 * 64;
     Workspace w;
+    if (bytes > SIZE_MAX - 63) return w;  // rounding up would wrap to a tiny allocation
+    const std::size_t rounded = (bytes + 63) / 64 * 64;
     w.ptr_.reset(static_cast<std::byte*>(std::aligned_alloc(64, rounded)));
     return w;
   }
