@@ -1,17 +1,17 @@
 // `attnlab run` as a user runs it: the built binary on .npy files, its output
 // parsed, its exit status checked (0 ok, 2 bad input), and its results
 // compared with the library called in-process on the same data.
+#include <gtest/gtest.h>
+
+#include <attn/attention.hpp>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
 #include "files.hpp"
 #include "npy.hpp"
 #include "process.hpp"
 #include "shapes.hpp"
-
-#include <attn/attention.hpp>
-#include <gtest/gtest.h>
-
-#include <cmath>
-#include <filesystem>
-#include <limits>
 
 namespace attn::test {
 namespace {
@@ -48,20 +48,24 @@ struct Run : ::testing::Test {
   void expect_refused(const std::string& args, const std::vector<std::string>& needles) {
     const CommandResult r = attnlab(args);
     EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
-    for (const std::string& n : needles) EXPECT_NE(r.output.find(n), std::string::npos) << "missing '" << n << "' in:\n" << r.output;
+    for (const std::string& n : needles)
+      EXPECT_NE(r.output.find(n), std::string::npos) << "missing '" << n << "' in:\n" << r.output;
     EXPECT_FALSE(std::filesystem::exists(path("o.npy"))) << "an output was written by a refused run: " << args;
   }
 };
 
 /// The library's own answer for dense [B, H, N, d] inputs.
 std::vector<float> direct(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
-                          std::array<i64, 4> qs, i64 hkv, i64 nk, i64 dv, Options opts, std::vector<float>* lse = nullptr) {
+                          std::array<i64, 4> qs, i64 hkv, i64 nk, i64 dv, Options opts,
+                          std::vector<float>* lse = nullptr) {
   std::vector<float> out(static_cast<std::size_t>(qs[0] * qs[1] * qs[2] * dv));
   const Tensor lv = lse ? (lse->assign(static_cast<std::size_t>(qs[0] * qs[1] * qs[2]), 0.0f),
                            lse_view(lse->data(), qs[0], qs[1], qs[2]))
                         : Tensor{};
-  attention(ConstTensor::contiguous(q.data(), qs[0], qs[1], qs[2], qs[3]), ConstTensor::contiguous(k.data(), qs[0], hkv, nk, qs[3]),
-            ConstTensor::contiguous(v.data(), qs[0], hkv, nk, dv), Tensor::contiguous(out.data(), qs[0], qs[1], qs[2], dv), lv, opts);
+  attention(ConstTensor::contiguous(q.data(), qs[0], qs[1], qs[2], qs[3]),
+            ConstTensor::contiguous(k.data(), qs[0], hkv, nk, qs[3]),
+            ConstTensor::contiguous(v.data(), qs[0], hkv, nk, dv),
+            Tensor::contiguous(out.data(), qs[0], qs[1], qs[2], dv), lv, opts);
   return out;
 }
 
@@ -72,9 +76,9 @@ TEST_F(Run, EveryRankMatchesTheLibrary) {
     i64 hkv;
   };
   const std::vector<Shape> shapes = {
-      {{7, 4}, {5, 4}, {5, 3}, {1, 1, 7, 4}, 1},                            // 2-D, Nq != Nk, dv != d
-      {{4, 6, 8}, {2, 9, 8}, {2, 9, 8}, {1, 4, 6, 8}, 2},                   // 3-D, grouped-query
-      {{2, 3, 5, 4}, {2, 3, 5, 4}, {2, 3, 5, 4}, {2, 3, 5, 4}, 3},          // 4-D
+      {{7, 4}, {5, 4}, {5, 3}, {1, 1, 7, 4}, 1},                    // 2-D, Nq != Nk, dv != d
+      {{4, 6, 8}, {2, 9, 8}, {2, 9, 8}, {1, 4, 6, 8}, 2},           // 3-D, grouped-query
+      {{2, 3, 5, 4}, {2, 3, 5, 4}, {2, 3, 5, 4}, {2, 3, 5, 4}, 3},  // 4-D
   };
   for (const Shape& s : shapes) {
     SCOPED_TRACE(npy::shape_string(s.q));
@@ -124,7 +128,8 @@ TEST_F(Run, MaskScaleAndFloat64Inputs) {
     }
     attnlab::write_file_atomic(path("q8.npy"), f8);
   }
-  const CommandResult r = attnlab("run --q q8.npy --k k.npy --v v.npy --mask m.npy --scale 0.3 --kernel blas --out o.npy");
+  const CommandResult r =
+      attnlab("run --q q8.npy --k k.npy --v v.npy --mask m.npy --scale 0.3 --kernel blas --out o.npy");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("--q (q8.npy): float64 converted to float32"), std::string::npos) << r.output;
   EXPECT_EQ(field(r.output, "scale"), "0.3");
@@ -167,28 +172,35 @@ TEST_F(Run, BadArgumentsAndFilesExitWithStatus2) {
   expect_refused(base + "--q missing.npy", {"--q: missing.npy: cannot open: No such file or directory"});
   expect_refused(base + "--q trunc.npy", {"--q: trunc.npy: truncated", "expected 80 bytes of data, file has 68"});
   expect_refused(base + "--q one.npy", {"--q (one.npy): shape (8,) has 1 dimension(s); expected 2-D [N, d]"});
-  expect_refused("run --q q.npy --k k3.npy --v v.npy --out o.npy", {"--k (k3.npy): shape (1, 5, 8) has 3 dimensions, expected 2"});
-  expect_refused("run --q q.npy --k kd.npy --v v.npy --out o.npy", {"--k (kd.npy): the head dimension d is 6 (shape (5, 6)), expected 8"});
+  expect_refused("run --q q.npy --k k3.npy --v v.npy --out o.npy",
+                 {"--k (k3.npy): shape (1, 5, 8) has 3 dimensions, expected 2"});
+  expect_refused("run --q q.npy --k kd.npy --v v.npy --out o.npy",
+                 {"--k (kd.npy): the head dimension d is 6 (shape (5, 6)), expected 8"});
   expect_refused(base + "--q q.npy --mask m.npy", {"--mask (m.npy): shape (4, 4), expected [Nq, Nk] = (4, 5)"});
-  expect_refused(base + "--q q.npy --kernel fastest", {"--kernel: unknown kernel 'fastest'; expected one of auto, reference"});
-  expect_refused(base + "--q q.npy --threads -1", {"--threads: expected >= 0"});
+  expect_refused(base + "--q q.npy --kernel fastest",
+                 {"--kernel: unknown kernel 'fastest'; expected one of auto, reference"});
+  expect_refused(base + "--q q.npy --threads -1", {"--threads: expected 0 (OpenMP default) to 1024, got -1"});
+  expect_refused(base + "--q q.npy --threads 100000", {"--threads: expected 0 (OpenMP default) to 1024, got 100000"});
   expect_refused(base + "--q q.npy --scale nan", {"--scale: expected a finite"});
-  expect_refused(base + "--q q.npy --causal diagonal", {"--causal: expected none, top-left or bottom-right, got 'diagonal'"});
-  expect_refused("run --q q.npy --k k.npy --v v.npy --out nowhere/o.npy", {"--out: the directory 'nowhere' does not exist"});
+  expect_refused(base + "--q q.npy --causal diagonal",
+                 {"--causal: expected none, top-left or bottom-right, got 'diagonal'"});
+  expect_refused("run --q q.npy --k k.npy --v v.npy --out nowhere/o.npy",
+                 {"--out: the directory 'nowhere' does not exist"});
   expect_refused(base + "--q q.npy --lse o.npy", {"--lse: 'o.npy' is the same file as --out"});
   expect_refused("run --k k.npy --v v.npy --out o.npy", {"--q is required"});
   // Inputs 4*8 + 2 * 5*8 floats, output 4*8 floats twice (array and file image), blas's 4 x 5 scores.
   const std::size_t need = 4 * (32 + 80) + 2 * 4 * 32 + 4 * 20;
-  expect_refused(base + "--q q.npy --kernel blas --memory-budget 600",
-                 {"--memory-budget: this run needs " + std::to_string(need) + " bytes", "over the memory budget of 600 bytes"});
+  expect_refused(
+      base + "--q q.npy --kernel blas --memory-budget 600",
+      {"--memory-budget: this run needs " + std::to_string(need) + " bytes", "over the memory budget of 600 bytes"});
   EXPECT_EQ(attnlab(base + "--q q.npy --kernel blas --memory-budget " + std::to_string(need)).status, 0);
 }
 
 TEST_F(Run, HelpListsEveryOption) {
   const CommandResult r = attnlab("run --help");
   EXPECT_EQ(r.status, 0);
-  for (const char* opt : {"--q", "--k", "--v", "--out", "--lse", "--kernel", "--causal", "--mask", "--scale", "--threads",
-                          "--check", "--allow-nonfinite", "--memory-budget", "--reps"})
+  for (const char* opt : {"--q", "--k", "--v", "--out", "--lse", "--kernel", "--causal", "--mask", "--scale",
+                          "--threads", "--check", "--allow-nonfinite", "--memory-budget", "--reps"})
     EXPECT_NE(r.output.find(opt), std::string::npos) << opt;
 }
 

@@ -2,11 +2,11 @@
 // bitwise the results of serial calls (no shared mutable state but the
 // registry, built once), and running out of memory budget is an attn::Error
 // in every thread, never std::bad_alloc or a crash.
-#include "testkit.hpp"
-
 #include <fstream>
 #include <new>
 #include <thread>
+
+#include "testkit.hpp"
 
 // Under AddressSanitizer a failed huge allocation must return null (as glibc
 // does) rather than abort, so that the engine's own handling is what is tested.

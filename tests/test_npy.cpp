@@ -1,15 +1,15 @@
 // .npy reader and writer: round trips against files NumPy writes and reads
 // (tests/npy/npy_fixtures.py run by Debian's /usr/bin/python3), and every
 // malformed header or size refused with a message naming the file and field.
-#include "npy.hpp"
-#include "process.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <limits>
+
+#include "npy.hpp"
+#include "process.hpp"
 
 namespace attn::test {
 namespace {
@@ -55,7 +55,7 @@ TempDir* NumpyFixtures::dir_ = nullptr;
 
 TEST_F(NumpyFixtures, ReadsFloat32InEveryVersionAndRank) {
   const std::vector<std::pair<std::string, std::vector<std::int64_t>>> cases = {
-      {"f4_2d", {3, 4}},  {"f4_1d", {5}},     {"f4_scalar", {}},         {"f4_4d", {2, 3, 4, 5}},
+      {"f4_2d", {3, 4}},    {"f4_1d", {5}},    {"f4_scalar", {}}, {"f4_4d", {2, 3, 4, 5}},
       {"f4_empty", {0, 3}}, {"f4_v2", {3, 4}}, {"f4_v3", {3, 4}}, {"keys_reordered", {3, 4}}};
   for (const auto& [name, shape] : cases) {
     SCOPED_TRACE(name);
@@ -96,7 +96,8 @@ TEST_F(NumpyFixtures, RefusesWhatItCannotRepresent) {
   expect_refused("float16", "field 'descr': dtype '<f2' is not supported");
   expect_refused("object", "field 'descr': object arrays ('|O') are not supported");
   expect_refused("structured", "field 'descr': structured dtypes");
-  expect_refused("truncated", "truncated: the header declares shape (3, 4) of '<f4', expected 48 bytes of data, file has 20");
+  expect_refused("truncated",
+                 "truncated: the header declares shape (3, 4) of '<f4', expected 48 bytes of data, file has 20");
   expect_refused("does_not_exist", "cannot open: No such file or directory");
 }
 
@@ -157,7 +158,8 @@ TEST(NpyHeader, EveryFieldIsChecked) {
   expect_parse_error(image(ok, two, 2, 70000), "field 'header_len': 70000 bytes, more than the 65536 accepted");
   expect_parse_error(image(ok, two, 1, 500), "truncated: the header declares 500 bytes of header");
   expect_parse_error(image(ok, std::string(4, '\0')), "expected 8 bytes of data, file has 4");
-  expect_parse_error(image(ok, std::string(12, '\0')), "trailing data: the header declares shape (2,) of '<f4', expected 8 bytes");
+  expect_parse_error(image(ok, std::string(12, '\0')),
+                     "trailing data: the header declares shape (2,) of '<f4', expected 8 bytes");
   expect_parse_error(image("{'descr': '<f4', 'shape': (2,), }", two), "field 'fortran_order': missing");
   expect_parse_error(image("{'descr': '<f4', 'fortran_order': False}", two), "field 'shape': missing");
   expect_parse_error(image("{'shape': (2,), 'fortran_order': False}", two), "field 'descr': missing");

@@ -7,13 +7,13 @@
 // than kMaxElements, or has more elements, gets no buffer (data = nullptr, which attention() must
 // refuse when the view is not empty); a view whose extent overflows int64 gets
 // a one-element buffer, and attention() must refuse it before touching it.
-#include <attn/attention.hpp>
-#include <attn/kernels.hpp>
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include <attn/attention.hpp>
+#include <attn/kernels.hpp>
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <memory>
@@ -29,19 +29,27 @@ constexpr i128 kI64Max = std::numeric_limits<i64>::max();
 
 i64 pick_dim(FuzzedDataProvider& f) {
   switch (f.ConsumeIntegralInRange<int>(0, 19)) {
-    case 0: return f.ConsumeIntegralInRange<i64>(1 << 20, std::numeric_limits<i64>::max());
-    case 1: return -f.ConsumeIntegralInRange<i64>(1, 3);
-    default: return f.ConsumeIntegralInRange<i64>(0, 7);
+    case 0:
+      return f.ConsumeIntegralInRange<i64>(1 << 20, std::numeric_limits<i64>::max());
+    case 1:
+      return -f.ConsumeIntegralInRange<i64>(1, 3);
+    default:
+      return f.ConsumeIntegralInRange<i64>(0, 7);
   }
 }
 
 i64 pick_stride(FuzzedDataProvider& f, i64 natural) {
   switch (f.ConsumeIntegralInRange<int>(0, 9)) {
-    case 0: return f.ConsumeIntegralInRange<i64>(0, 40);
-    case 1: return f.ConsumeIntegralInRange<i64>(1 << 20, std::numeric_limits<i64>::max());
-    case 2: return -f.ConsumeIntegralInRange<i64>(1, 40);
-    case 3: return 0;
-    default: return natural;
+    case 0:
+      return f.ConsumeIntegralInRange<i64>(0, 40);
+    case 1:
+      return f.ConsumeIntegralInRange<i64>(1 << 20, std::numeric_limits<i64>::max());
+    case 2:
+      return -f.ConsumeIntegralInRange<i64>(1, 40);
+    case 3:
+      return 0;
+    default:
+      return natural;
   }
 }
 
@@ -112,8 +120,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Base sizes, shared by all views (so that they agree); now and then a huge one,
   // which with a zero elsewhere gives empty views whose other sizes are unbounded.
   auto base_size = [&](i64 hi) {
-    return f.ConsumeIntegralInRange<int>(0, 15) == 0 ? f.ConsumeIntegralInRange<i64>(1 << 20, std::numeric_limits<i64>::max())
-                                                     : f.ConsumeIntegralInRange<i64>(0, hi);
+    return f.ConsumeIntegralInRange<int>(0, 15) == 0
+               ? f.ConsumeIntegralInRange<i64>(1 << 20, std::numeric_limits<i64>::max())
+               : f.ConsumeIntegralInRange<i64>(0, hi);
   };
   const i64 B = base_size(3), H = base_size(4);
   const i64 Hkv = f.ConsumeBool() ? H : base_size(4);
@@ -127,8 +136,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   attn::Options o;
   if (f.ConsumeBool()) {
-    const float choices[] = {0.0f, 0.5f, -1.0f, 1e30f, std::numeric_limits<float>::quiet_NaN(),
-                             std::numeric_limits<float>::infinity()};
+    const float choices[] = {
+        0.0f, 0.5f, -1.0f, 1e30f, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()};
     o.scale = choices[f.ConsumeIntegralInRange<int>(0, 5)];
   }
   o.causal = static_cast<attn::Causal>(f.ConsumeIntegralInRange<int>(0, 2));
@@ -153,13 +162,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (i128 i = 0; i < n; ++i)
         mask[static_cast<std::size_t>(i)] = i % 5 == 0 ? -std::numeric_limits<float>::infinity() : 0.1f * (i % 3);
       m.data = f.ConsumeIntegralInRange<int>(0, 9) == 0 ? nullptr : mask.get();
-      if (!valid) o.mask = m;
-      else if (extent <= kMaxElements) o.mask = m;
+      if (!valid)
+        o.mask = m;
+      else if (extent <= kMaxElements)
+        o.mask = m;
     }
   }
 
   const bool must_throw = q.must_throw || k.must_throw || v.must_throw || out.must_throw || lse.must_throw;
-  const attn::ConstTensor qv{q.data, q.shape, q.strides}, kv{k.data, k.shape, k.strides}, vv{v.data, v.shape, v.strides};
+  const attn::ConstTensor qv{q.data, q.shape, q.strides}, kv{k.data, k.shape, k.strides},
+      vv{v.data, v.shape, v.strides};
   const attn::Tensor ov{out.data, out.shape, out.strides};
   const attn::Tensor lv = with_lse ? attn::Tensor{lse.data, lse.shape, lse.strides} : attn::Tensor{};
   if (std::getenv("ATTN_FUZZ_VERBOSE")) {  // to turn a finding into a regression test

@@ -5,27 +5,26 @@
 // non-finite values. Errors name the argument and file and say what was
 // expected and what was found (exit status 2); failures after that are
 // internal (exit status 1).
+#include <omp.h>
+#include <unistd.h>
+
+#include <attn/attention.hpp>
+#include <attn/kernels.hpp>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include "commands.hpp"
 #include "files.hpp"
 #include "metrics.hpp"
 #include "npy.hpp"
 #include "table.hpp"
-
-#include <attn/attention.hpp>
-#include <attn/kernels.hpp>
-
-#include <omp.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <cmath>
-#include <filesystem>
-#include <limits>
-#include <iostream>
-#include <memory>
-#include <sstream>
-#include <string>
-#include <vector>
 
 namespace attnlab {
 
@@ -90,7 +89,8 @@ void check_output_path(const std::string& flag, const std::string& path) {
   const fs::path p(path);
   if (path.empty()) usage_error(flag + ": the path is empty");
   std::error_code ec;
-  if (fs::is_directory(p, ec)) usage_error(flag + ": '" + path + "' is a directory; expected a file name such as out.npy");
+  if (fs::is_directory(p, ec))
+    usage_error(flag + ": '" + path + "' is a directory; expected a file name such as out.npy");
   const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   if (!fs::is_directory(dir, ec)) usage_error(flag + ": the directory '" + dir.string() + "' does not exist");
   if (::access(dir.c_str(), W_OK | X_OK) != 0)
@@ -106,8 +106,10 @@ struct NonFinite {
 NonFinite count_nonfinite(const std::vector<float>& x, bool minus_inf_ok) {
   NonFinite n;
   for (float f : x) {
-    if (std::isnan(f)) ++n.nan;
-    else if (std::isinf(f) && !(minus_inf_ok && f < 0)) ++n.inf;
+    if (std::isnan(f))
+      ++n.nan;
+    else if (std::isinf(f) && !(minus_inf_ok && f < 0))
+      ++n.inf;
   }
   return n;
 }
@@ -119,7 +121,11 @@ std::string shape_text(const std::array<i64, 4>& s, std::size_t rank) {
 void run_attention(const RunOptions& o) {
   // 1. Arguments that need no file.
   if (o.reps < 1) usage_error("--reps: expected >= 1, got " + std::to_string(o.reps));
-  if (o.threads < 0) usage_error("--threads: expected >= 0 (0 = OpenMP default), got " + std::to_string(o.threads));
+  // An OpenMP runtime aborts when it cannot create the threads asked for; far more than cores never helps.
+  constexpr int kMaxThreads = 1024;
+  if (o.threads < 0 || o.threads > kMaxThreads)
+    usage_error("--threads: expected 0 (OpenMP default) to " + std::to_string(kMaxThreads) + ", got " +
+                std::to_string(o.threads));
   if (o.has_scale && !std::isfinite(static_cast<float>(o.scale)))
     usage_error("--scale: expected a finite float32 value, got " + std::to_string(o.scale));
   const attn::Causal causal = parse_causal(o.causal);
@@ -166,8 +172,8 @@ void run_attention(const RunOptions& o) {
     const Input& m = inputs[3];
     const std::vector<i64> want{Nq, Nk};
     if (m.header.shape != want)
-      usage_error(m.label() + ": shape " + npy::shape_string(m.header.shape) + ", expected [Nq, Nk] = " +
-                  npy::shape_string(want));
+      usage_error(m.label() + ": shape " + npy::shape_string(m.header.shape) +
+                  ", expected [Nq, Nk] = " + npy::shape_string(want));
   }
 
   // 3. Memory: inputs, outputs (and their encoded copies), the kernel's workspace, the check.
@@ -221,13 +227,16 @@ void run_attention(const RunOptions& o) {
         << " NaN, " << nf.inf << (in.flag == "--mask" ? " +inf" : " inf");
     if (in.array.overflowed) msg << "; " << in.array.overflowed << " of them float64 values too large for float32";
     msg << ")";
-    if (!o.allow_nonfinite) refused += (refused.empty() ? "" : "\n") + msg.str();
-    else std::cerr << "run: note: " << msg.str() << "\n";
+    if (!o.allow_nonfinite)
+      refused += (refused.empty() ? "" : "\n") + msg.str();
+    else
+      std::cerr << "run: note: " << msg.str() << "\n";
   }
   if (!refused.empty()) usage_error(refused + "\npass --allow-nonfinite to compute anyway (NaN rows stay NaN)");
 
   // 5. Compute.
-  std::vector<float> out(static_cast<std::size_t>(out_elems)), lse(problem.wants_lse ? static_cast<std::size_t>(lse_elems) : 0);
+  std::vector<float> out(static_cast<std::size_t>(out_elems)),
+      lse(problem.wants_lse ? static_cast<std::size_t>(lse_elems) : 0);
   const attn::ConstTensor qv = attn::ConstTensor::contiguous(q.array.data.data(), B, H, Nq, d);
   const attn::ConstTensor kv = attn::ConstTensor::contiguous(k.array.data.data(), B, Hkv, Nk, d);
   const attn::ConstTensor vv = attn::ConstTensor::contiguous(v.array.data.data(), B, Hkv, Nk, dv);
@@ -279,8 +288,8 @@ void run_attention(const RunOptions& o) {
             << "scale: " << (o.has_scale ? static_cast<float>(o.scale) : 1.0f / std::sqrt(static_cast<float>(d)))
             << (o.has_scale ? "" : " (1/sqrt(d))") << "\n"
             << "threads: " << problem.threads << "\n"
-            << "time: " << duration(seconds) << " (median of " << times.size() << " run" << (times.size() > 1 ? "s" : "")
-            << ")\n"
+            << "time: " << duration(seconds) << " (median of " << times.size() << " run"
+            << (times.size() > 1 ? "s" : "") << ")\n"
             << "GFLOP/s: " << fixed(seconds > 0 ? flops / seconds * 1e-9 : 0.0, 2) << " (" << sci(flops) << " FLOP)\n";
   if (err)
     std::cout << "check: max abs err " << sci(err->max_abs) << ", max rel err " << sci(err->max_rel)
@@ -288,8 +297,8 @@ void run_attention(const RunOptions& o) {
               << " against the fp64 reference\n";
   std::cout << "out: " << o.out << " " << shape_text(out_shape, rank) << "\n";
   if (!o.lse.empty())
-    std::cout << "lse: " << o.lse << " " << npy::shape_string(std::span<const i64>(out_shape.data() + 4 - rank, rank - 1))
-              << "\n";
+    std::cout << "lse: " << o.lse << " "
+              << npy::shape_string(std::span<const i64>(out_shape.data() + 4 - rank, rank - 1)) << "\n";
 }
 
 }  // namespace

@@ -1,7 +1,5 @@
 #include "npy.hpp"
 
-#include "files.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +10,8 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+
+#include "files.hpp"
 
 namespace attnlab::npy {
 
@@ -66,7 +66,9 @@ class DictParser {
       if (key == "descr") {
         if (seen_descr) fail(name_, "header: key 'descr' appears twice");
         seen_descr = true;
-        if (peek() == '[') fail(name_, "field 'descr': structured dtypes (a list of fields) are not supported; save a plain float32 array");
+        if (peek() == '[')
+          fail(name_,
+               "field 'descr': structured dtypes (a list of fields) are not supported; save a plain float32 array");
         descr = string_literal("a dtype string such as '<f4'");
       } else if (key == "fortran_order") {
         if (seen_fortran) fail(name_, "header: key 'fortran_order' appears twice");
@@ -77,7 +79,8 @@ class DictParser {
         seen_shape = true;
         shape = tuple();
       } else {
-        fail(name_, "header: unexpected key " + quoted(key) + " (a .npy header has exactly 'descr', 'fortran_order' and 'shape')");
+        fail(name_, "header: unexpected key " + quoted(key) +
+                        " (a .npy header has exactly 'descr', 'fortran_order' and 'shape')");
       }
       skip_space();
       if (peek() == ',') {
@@ -131,8 +134,7 @@ class DictParser {
     for (;;) {
       skip_space();
       if (peek() == ')') break;
-      if (dims.size() == kMaxDims)
-        fail(name_, "field 'shape': more than " + std::to_string(kMaxDims) + " dimensions");
+      if (dims.size() == kMaxDims) fail(name_, "field 'shape': more than " + std::to_string(kMaxDims) + " dimensions");
       dims.push_back(integer());
       skip_space();
       if (peek() == ',') {
@@ -167,12 +169,14 @@ DType dtype_of(const std::string& descr, const std::string& name) {
   if (descr == "<f8") return DType::f8;
   const std::string field = "field 'descr': ";
   if (descr == ">f4" || descr == ">f8")
-    fail(name, field + "dtype '" + descr + "' is big-endian; only little-endian '<f4' (float32) and '<f8' (float64) are "
-                       "supported (save arr.astype('<f4'))");
+    fail(name, field + "dtype '" + descr +
+                   "' is big-endian; only little-endian '<f4' (float32) and '<f8' (float64) are "
+                   "supported (save arr.astype('<f4'))");
   if (descr.size() >= 2 && descr[1] == 'O')
     fail(name, field + "object arrays ('" + descr + "') are not supported; save a float32 array");
-  fail(name, field + "dtype " + quoted(descr) + " is not supported; expected '<f4' (float32) or '<f8' (float64) "
-                     "(save arr.astype(numpy.float32))");
+  fail(name, field + "dtype " + quoted(descr) +
+                 " is not supported; expected '<f4' (float32) or '<f8' (float64) "
+                 "(save arr.astype(numpy.float32))");
 }
 
 std::string describe(const Header& h) {
@@ -285,7 +289,8 @@ Header parse_header(std::string_view bytes, const std::string& name) {
   DictParser(bytes.substr(start, header_len), name).parse(descr, fortran, h.shape);
   h.dtype = dtype_of(descr, name);
   if (fortran)
-    fail(name, "field 'fortran_order': Fortran (column-major) order is not supported; save numpy.ascontiguousarray(arr)");
+    fail(name,
+         "field 'fortran_order': Fortran (column-major) order is not supported; save numpy.ascontiguousarray(arr)");
   h.count = 1;
   for (i64 d : h.shape)
     if (__builtin_mul_overflow(h.count, d, &h.count))
@@ -326,7 +331,8 @@ Array read(const std::string& path) {
   a.data.resize(static_cast<std::size_t>(h.count));  // the file holds exactly count * item_size bytes
   std::size_t got = 0;
   if (h.dtype == DType::f4) {
-    got = read_at(f.fd, reinterpret_cast<char*>(a.data.data()), static_cast<std::size_t>(h.data_bytes), h.data_offset, path);
+    got = read_at(f.fd, reinterpret_cast<char*>(a.data.data()), static_cast<std::size_t>(h.data_bytes), h.data_offset,
+                  path);
   } else {
     a.converted = true;
     constexpr std::size_t kChunk = 8192;  // doubles per read
@@ -357,7 +363,8 @@ std::string encode(std::span<const float> data, std::span<const std::int64_t> sh
   // 10 bytes of magic, version and length, then the dict, spaces and '\n' up to a multiple of 64.
   const std::size_t total = (10 + dict.size() + 1 + 63) / 64 * 64;
   const std::size_t header_len = total - 10;
-  if (header_len > 65535) throw std::invalid_argument("npy::encode: shape " + shape_string(shape) + " is too long for a 1.0 header");
+  if (header_len > 65535)
+    throw std::invalid_argument("npy::encode: shape " + shape_string(shape) + " is too long for a 1.0 header");
   dict.append(header_len - dict.size() - 1, ' ');
   dict += '\n';
   std::string out;

@@ -48,8 +48,8 @@ struct Header {
 struct Array {
   std::vector<std::int64_t> shape;
   std::vector<float> data;
-  bool converted = false;        ///< the file held float64, converted to float32
-  std::size_t overflowed = 0;    ///< finite float64 values too large for float32 (now +-inf)
+  bool converted = false;      ///< the file held float64, converted to float32
+  std::size_t overflowed = 0;  ///< finite float64 values too large for float32 (now +-inf)
 };
 
 /// Decodes and validates the header at the start of `bytes` (which may hold
