@@ -8,9 +8,10 @@
 
 #include "testkit.hpp"
 
-// Under AddressSanitizer a failed huge allocation must return null (as glibc
-// does) rather than abort, so that the engine's own handling is what is tested.
+// Under AddressSanitizer and ThreadSanitizer a failed huge allocation must return
+// null (as glibc does) rather than abort, so that the engine's own handling is tested.
 extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
+extern "C" const char* __tsan_default_options() { return "allocator_may_return_null=1"; }
 
 namespace attn::test {
 namespace {
