@@ -192,7 +192,9 @@ void run_attention(const RunOptions& o) {
     try {
       kernel = &attn::select_kernel(o.kernel, problem, std::numeric_limits<std::size_t>::max());
     } catch (const attn::Error&) {
-      usage_error(std::string("--kernel: ") + e.what());
+      std::string why = e.what();  // "options.kernel: ..." in the engine's terms
+      if (why.rfind("options.kernel: ", 0) == 0) why.erase(0, 16);
+      usage_error("--kernel: " + why);
     }
   }
   const double out_elems = static_cast<double>(B) * H * Nq * dv, lse_elems = static_cast<double>(B) * H * Nq;
