@@ -1,17 +1,17 @@
 // `attnlab run` as a user runs it: the built binary on .npy files, its output
 // parsed, its exit status checked (0 ok, 2 bad input), and its results
 // compared with the library called in-process on the same data.
-#include <gtest/gtest.h>
-
-#include <attn/attention.hpp>
-#include <cmath>
-#include <filesystem>
-#include <limits>
-
 #include "files.hpp"
 #include "npy.hpp"
 #include "process.hpp"
 #include "shapes.hpp"
+
+#include <gtest/gtest.h>
+#include <attn/attention.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
 
 namespace attn::test {
 namespace {

@@ -2,16 +2,20 @@
 // bitwise the results of serial calls (no shared mutable state but the
 // registry, built once), and running out of memory budget is an attn::Error
 // in every thread, never std::bad_alloc or a crash.
+#include "testkit.hpp"
+
 #include <fstream>
 #include <new>
 #include <thread>
 
-#include "testkit.hpp"
-
 // Under AddressSanitizer and ThreadSanitizer a failed huge allocation must return
 // null (as glibc does) rather than abort, so that the engine's own handling is tested.
-extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
-extern "C" const char* __tsan_default_options() { return "allocator_may_return_null=1"; }
+extern "C" const char* __asan_default_options() {
+  return "allocator_may_return_null=1";
+}
+extern "C" const char* __tsan_default_options() {
+  return "allocator_may_return_null=1";
+}
 
 namespace attn::test {
 namespace {

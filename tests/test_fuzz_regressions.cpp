@@ -3,6 +3,7 @@
 // signed overflow (undefined behaviour: UBSan in CI reports it), a hang, or a
 // read out of bounds; now each is a no-op or an attn::Error.
 #include "testkit.hpp"
+
 #include "workspace.hpp"  // engine/src: the allocation helper itself
 
 namespace attn::test {

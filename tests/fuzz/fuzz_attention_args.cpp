@@ -8,9 +8,9 @@
 // refuse when the view is not empty); a view whose extent overflows int64 gets
 // a one-element buffer, and attention() must refuse it before touching it.
 #include <fuzzer/FuzzedDataProvider.h>
-
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdio>

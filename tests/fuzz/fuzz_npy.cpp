@@ -1,12 +1,12 @@
 // libFuzzer harness: any bytes into the .npy reader. It must either throw
 // npy::Error or return an array whose size matches its shape and which
 // survives a write/read round trip bit for bit; never crash or over-read.
+#include "npy.hpp"
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
-
-#include "npy.hpp"
 
 namespace npy = attnlab::npy;
 

@@ -5,11 +5,18 @@
 // non-finite values. Errors name the argument and file and say what was
 // expected and what was found (exit status 2); failures after that are
 // internal (exit status 1).
-#include <omp.h>
-#include <unistd.h>
+#include "commands.hpp"
+#include "files.hpp"
+#include "metrics.hpp"
+#include "npy.hpp"
+#include "table.hpp"
 
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>
+
+#include <omp.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -19,12 +26,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "commands.hpp"
-#include "files.hpp"
-#include "metrics.hpp"
-#include "npy.hpp"
-#include "table.hpp"
 
 namespace attnlab {
 
@@ -45,7 +46,9 @@ struct RunOptions {
   std::size_t memory_budget = 0;  // 0: half of physical memory, as the engine
 };
 
-[[noreturn]] void usage_error(const std::string& what) { throw std::invalid_argument(what); }
+[[noreturn]] void usage_error(const std::string& what) {
+  throw std::invalid_argument(what);
+}
 
 /// One input file: its flag, path and header, then its data.
 struct Input {

@@ -1,5 +1,7 @@
 #include "npy.hpp"
 
+#include "files.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,8 +13,6 @@
 #include <limits>
 #include <memory>
 
-#include "files.hpp"
-
 namespace attnlab::npy {
 
 static_assert(std::endian::native == std::endian::little, ".npy '<f4' data is read and written without byte swapping");
@@ -22,7 +22,9 @@ namespace {
 using i64 = std::int64_t;
 constexpr std::string_view kMagic = "\x93NUMPY";
 
-[[noreturn]] void fail(const std::string& name, const std::string& what) { throw Error(name + ": " + what); }
+[[noreturn]] void fail(const std::string& name, const std::string& what) {
+  throw Error(name + ": " + what);
+}
 
 std::uint32_t little_endian(std::string_view b, std::size_t at, std::size_t n) {
   std::uint32_t v = 0;
