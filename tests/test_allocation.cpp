@@ -11,9 +11,7 @@ namespace {
 std::atomic<long> g_allocations{0};
 }
 
-// Out of line: inlined into callers, GCC would pair this malloc with the
-// delete below and warn (-Wmismatched-new-delete).
-[[gnu::noinline]] void* operator new(std::size_t n) {
+void* operator new(std::size_t n) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
