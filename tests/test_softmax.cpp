@@ -413,6 +413,10 @@ std::vector<std::pair<std::string, Kernel>> kernels() {
     k.emplace_back("avx2_3pass", simd::stable_avx2_3pass);
     k.emplace_back("avx2_2pass", simd::stable_avx2_2pass);
   }
+  if (simd::have_avx512f()) {
+    k.emplace_back("avx512_3pass", simd::stable_avx512_3pass);
+    k.emplace_back("avx512_2pass", simd::stable_avx512_2pass);
+  }
   return k;
 }
 
@@ -427,18 +431,25 @@ TEST(SoftmaxSimd, ExpP7MeetsItsContract) {
     std::memcpy(&v, &b, 4);
     xs.push_back(v);
   }
-  for (float v = 0.0f; v < 88.7f; v += 0.0173f) xs.push_back(v);
-  std::vector<float> ys(xs.size());
+  for (float v = 0.0f; v < 88.0f; v += 0.0173f) xs.push_back(v);
+  xs.push_back(-kInf<float>);
+  std::vector<float> ys(xs.size()), zs(xs.size());
   if (simd::have_avx2_fma()) simd::exp_p7_avx2(xs.data(), ys.data(), xs.size());
+  if (simd::have_avx512f()) simd::exp_p7_avx512(xs.data(), zs.data(), xs.size());
   double worst_ulp = 0;
   for (std::size_t i = 0; i < xs.size(); ++i) {
     const float s = simd::exp_p7(xs[i]);
     if (simd::have_avx2_fma()) {
       ASSERT_EQ(std::memcmp(&s, &ys[i], 4), 0) << "avx2 differs from the scalar spec at " << xs[i];
     }
+    if (simd::have_avx512f()) {
+      ASSERT_EQ(std::memcmp(&s, &zs[i], 4), 0) << "avx512 differs from the scalar spec at " << xs[i];
+    }
     const L e = std::exp(static_cast<L>(xs[i]));
     const L err = std::abs(static_cast<L>(s) - e);
-    if (e >= std::numeric_limits<float>::min()) {
+    if (xs[i] < sm::exp_normal_threshold<float>()) {
+      ASSERT_EQ(s, 0.0f) << "flushed range, x=" << xs[i];
+    } else if (e >= std::numeric_limits<float>::min()) {
       const float ef = static_cast<float>(e);
       const L ulp = static_cast<L>(std::nextafter(ef, kInf<float>)) - ef;
       worst_ulp = std::max(worst_ulp, static_cast<double>(err / ulp));
@@ -451,7 +462,9 @@ TEST(SoftmaxSimd, ExpP7MeetsItsContract) {
   EXPECT_EQ(simd::exp_p7(0.0f), 1.0f);
   EXPECT_EQ(simd::exp_p7(-kInf<float>), 0.0f);
   EXPECT_TRUE(std::isnan(simd::exp_p7(std::numeric_limits<float>::quiet_NaN())));
-  EXPECT_EQ(simd::exp_p7(89.0f), kInf<float>);
+  EXPECT_EQ(simd::kFlush, sm::exp_normal_threshold<float>());
+  EXPECT_GT(simd::exp_p7(simd::kFlush), 0.0f);
+  EXPECT_EQ(simd::exp_p7(std::nextafter(simd::kFlush, -kInf<float>)), 0.0f);
 }
 
 TEST(SoftmaxSimd, EveryKernelWithinTheStableInplaceBound) {

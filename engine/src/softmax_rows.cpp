@@ -37,20 +37,31 @@ bool have_avx2_fma() noexcept {
   return ok;
 }
 
+bool have_avx512f() noexcept {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+  }();
+  return ok;
+}
+
 }  // namespace simd
 
 namespace {
 
-/// Rows up to this many floats stay in L1/L2 through three passes and take the
-/// cheaper-in-exps three-pass kernel; longer rows take the two-pass kernel, which
-/// moves a third less memory. Chosen by bench_softmax (docs/softmax-stability.md).
-constexpr std::size_t kTwoPassFrom = std::size_t{1} << 16;
+/// Rows shorter than this (1 MiB) stay in L2 through three passes and take the
+/// three-pass kernel; longer rows take the blocked two-pass kernel, which streams
+/// the row from memory twice instead of three times. Both run at the same speed
+/// from 16K to 256K floats on the development machine (bench_softmax, recorded in
+/// docs/softmax-stability.md); past L2 the two-pass kernel is faster.
+constexpr std::size_t kTwoPassFrom = std::size_t{1} << 18;
 
 }  // namespace
 
 float stable_inplace(float* x, std::size_t n) noexcept {
   simd::RowStats s;
-  if (simd::have_avx2_fma()) s = n >= kTwoPassFrom ? simd::stable_avx2_2pass(x, n) : simd::stable_avx2_3pass(x, n);
+  if (simd::have_avx512f()) s = n >= kTwoPassFrom ? simd::stable_avx512_2pass(x, n) : simd::stable_avx512_3pass(x, n);
+  else if (simd::have_avx2_fma()) s = n >= kTwoPassFrom ? simd::stable_avx2_2pass(x, n) : simd::stable_avx2_3pass(x, n);
   else s = simd::stable_scalar(x, n);
   if (s.l != s.l || s.m == std::numeric_limits<float>::infinity()) {  // NaN in the row, or inf − inf
     for (std::size_t j = 0; j < n; ++j) x[j] = std::numeric_limits<float>::quiet_NaN();
