@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("attnlab ") + attn::version());
   app.require_subcommand(1);
   attnlab::add_compare_command(app);
+  attnlab::add_softmax_command(app);
+  attnlab::add_scaling_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

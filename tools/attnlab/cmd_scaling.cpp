@@ -1,0 +1,2 @@
+#include "commands.hpp"
+namespace attnlab { void add_scaling_command(CLI::App&) {} }
