@@ -416,10 +416,11 @@ void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) 
 
   os << "Why softmax must be computed stably: " << F << ", unit roundoff u = 2^-" << f.digits << " = " << num(u, 3) << "\n\n";
   os << "1. exp has a narrow range in " << F << " (largest finite value " << num(f.max(), 6) << "):\n";
-  const double past = f.round(std::ceil(th.overflow * 100) / 100);  // 88.73 for fp32
+  double past = f.round(std::ceil(th.overflow * 100) / 100);  // 88.73 for fp32
   os << "   exp(x) overflows to inf for x > " << num(th.overflow, 9) << (th.exact ? " (the largest " + F + " x with finite exp)" : " (real-valued boundary)") << ":\n";
   double below = f.round(th.overflow);  // the largest stored value with a finite exp
   if (below > th.overflow) below -= std::ldexp(1.0, std::ilogb(below) - f.digits + 1);
+  if (past <= th.overflow) past = below + std::ldexp(1.0, std::ilogb(below) - f.digits + 1);  // bf16: 89
   os << "   exp(" << num(below, 9) << ") = " << num(f.round(std::exp(below)), 7)
      << ", exp(" << num(past, 6) << ") = " << num(f.round(std::exp(past)), 7) << "\n";
   os << "   exp(x) is subnormal (fewer significant bits) for x < " << num(th.normal, 9) << " and is 0 for x < " << num(th.zero, 9) << ".\n\n";
