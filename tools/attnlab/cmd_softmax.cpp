@@ -523,9 +523,15 @@ void run_softmax(const SoftmaxOptions& o) {
   if (o.random > 100000) std::cerr << "attnlab softmax: " << x.size() << " values, computing…\n";
   std::ostream& os = std::cout;
   if (o.explain) explain(x, f, o.show, os);
-  else
+  else {
+    double a = -kInf, lo = kInf;
+    for (double v : x) {
+      a = v > a ? v : a;
+      lo = v < lo ? v : lo;
+    }
     os << "softmax of " << x.size() << " values in " << f.name << (f.name == "fp16" || f.name == "bf16" ? " (simulated)" : "")
-       << ": x = " << list(x, o.show) << "\n\n";
+       << ": x = " << list(x, o.show) << "\nmax a = " << num(a, 9) << ", min x_i − a = " << num(lo - a, 6) << "\n\n";
+  }
   print_tables(x, f, o.show, os);
   os << "\nBounds: relative, per weight, from engine/include/attn/softmax.hpp (u = " << sci(f.unit_roundoff())
      << "); 'within' also allows an absolute " << sci(f.min_normal()) << " for weights below the normal range.\n";
