@@ -2,9 +2,8 @@
 // "GB/s" counts the compulsory traffic of an out-of-place or in-place softmax,
 // one read and one write of the row (8 bytes per fp32 element), so that it can
 // be set against a copy's bandwidth; "pass_GB/s" counts what the kernel's passes
-// actually stream (3-pass: 3 reads + 2 writes; the
-// scalar variants: naive 2 reads + 1 write, safe 3 + 1, online 2 + 1;
-// the blocked 2-pass kernel: 2 reads + 2 writes, the second pair mostly in cache).
+// actually stream (3-pass: 3 reads + 2 writes; the blocked 2-pass kernel: 2 reads
+// + 2 writes; the scalar variants: naive 2 reads + 1 write, safe 3 + 1, online 2 + 1).
 // Copy rows are the throwaway bandwidth yardstick (std::memcpy, same sizes).
 #include "softmax_simd.hpp"
 
@@ -79,6 +78,7 @@ void sizes(benchmark::internal::Benchmark* b) {
 int register_all() {
   namespace simd = sm::simd;
   auto reg = [](const std::string& name, auto fn) { return benchmark::RegisterBenchmark(name.c_str(), fn)->Apply(sizes); };
+  reg("copy/memcpy", copy);  // first: nothing before it has run AVX-512 code
   reg("softmax/naive", [](benchmark::State& s) { out_of_place<sm::naive<float>>(s, 3); });
   reg("softmax/safe", [](benchmark::State& s) { out_of_place<sm::safe<float>>(s, 4); });
   reg("softmax/online", [](benchmark::State& s) { out_of_place<sm::online<float>>(s, 3); });
@@ -90,11 +90,10 @@ int register_all() {
     reg("softmax/avx2_3pass", [](benchmark::State& s) { in_place(s, simd::stable_avx2_3pass, 5); });
     reg("softmax/avx2_2pass", [](benchmark::State& s) { in_place(s, simd::stable_avx2_2pass, 4); });
   }
-  if (simd::have_avx512f()) {
+  if (simd::have_avx512f()) {  // last: see softmax_rows.cpp on what AVX-512 does to later code here
     reg("softmax/avx512_3pass", [](benchmark::State& s) { in_place(s, simd::stable_avx512_3pass, 5); });
     reg("softmax/avx512_2pass", [](benchmark::State& s) { in_place(s, simd::stable_avx512_2pass, 4); });
   }
-  reg("copy/memcpy", copy);
   return 0;
 }
 
