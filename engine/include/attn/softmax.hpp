@@ -72,7 +72,7 @@ template <class T> struct Partial {
 };
 
 /// One pass over x computing its Partial with a running max and a rescaled
-/// running sum (Milakov & Gimelshein 2018, Algorithm 3): when the max grows
+/// running sum (Milakov & Gimelshein 2018): when the max grows
 /// from m to m', l ← l·exp(m − m') + exp(x_j − m').
 /// l is within (4.4n + 2)·u relative of the exact Σ exp(x_j − m): `safe`'s error plus
 /// an exp and a multiply for each of at most n − 1 max updates.
