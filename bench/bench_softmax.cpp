@@ -7,8 +7,8 @@
 // Copy rows are the throwaway bandwidth yardstick (std::memcpy, same sizes).
 #include "softmax_simd.hpp"
 
-#include <attn/softmax.hpp>
 #include <benchmark/benchmark.h>
+#include <attn/softmax.hpp>
 
 #include <cstring>
 #include <random>
@@ -49,7 +49,8 @@ void out_of_place(benchmark::State& state, double passes) {
 
 /// In-place kernels: the row is overwritten by its softmax each iteration; its
 /// values stay in [0, 1] after the first, which changes nothing in the work done.
-template <class K> void in_place(benchmark::State& state, K kernel, double passes) {
+template <class K>
+void in_place(benchmark::State& state, K kernel, double passes) {
   const auto n = static_cast<std::size_t>(state.range(0));
   std::vector<float> x = row(n);
   for (auto _ : state) {
@@ -77,7 +78,9 @@ void sizes(benchmark::internal::Benchmark* b) {
 
 int register_all() {
   namespace simd = sm::simd;
-  auto reg = [](const std::string& name, auto fn) { return benchmark::RegisterBenchmark(name.c_str(), fn)->Apply(sizes); };
+  auto reg = [](const std::string& name, auto fn) {
+    return benchmark::RegisterBenchmark(name.c_str(), fn)->Apply(sizes);
+  };
   reg("copy/memcpy", copy);  // first: nothing before it has run AVX-512 code
   reg("softmax/naive", [](benchmark::State& s) { out_of_place<sm::naive<float>>(s, 3); });
   reg("softmax/safe", [](benchmark::State& s) { out_of_place<sm::safe<float>>(s, 4); });

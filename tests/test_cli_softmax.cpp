@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <iterator>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -81,7 +81,9 @@ std::vector<double> numbers(const std::string& list) {
   return v;
 }
 
-double value(const std::string& cell) { return std::strtod(cell.c_str(), nullptr); }
+double value(const std::string& cell) {
+  return std::strtod(cell.c_str(), nullptr);
+}
 
 // Columns of the variants table.
 enum { kName, kPasses, kWeights, kSum, kOverflow, kUnderflow, kRelErr, kBound, kWithin };
@@ -122,10 +124,12 @@ TEST(CliSoftmax, ShiftInvarianceOneTwoThree) {
 TEST(CliSoftmax, ExplainQuotesTheThresholdsAndTheAnswer) {
   const Result r = attnlab("softmax --explain 1000 1001 1002");
   ASSERT_EQ(r.status, 0) << r.err;
-  for (const char* needle : {"overflows to inf for x > 88.7228317", "exp(88.73) = inf", "subnormal (fewer significant bits) for x < -87.3365402",
-                             "is 0 for x < -103.972076", "exp(x) = [inf, inf, inf]", "safe weights = [0.090, 0.245, 0.665]",
-                             "x − c = [1, 2, 3]  →  [0.090, 0.245, 0.665]", "bit-identical", "the naive formula gives 0/0 = [nan, nan, nan]",
-                             "2 passes over x instead of 3", "BHH: a + log1p(Σ_{i≠k} exp(x_i − a)) = 9.35762e-14"})
+  for (const char* needle :
+       {"overflows to inf for x > 88.7228317", "exp(88.73) = inf",
+        "subnormal (fewer significant bits) for x < -87.3365402", "is 0 for x < -103.972076",
+        "exp(x) = [inf, inf, inf]", "safe weights = [0.090, 0.245, 0.665]",
+        "x − c = [1, 2, 3]  →  [0.090, 0.245, 0.665]", "bit-identical", "the naive formula gives 0/0 = [nan, nan, nan]",
+        "2 passes over x instead of 3", "BHH: a + log1p(Σ_{i≠k} exp(x_i − a)) = 9.35762e-14"})
     EXPECT_NE(r.out.find(needle), std::string::npos) << "missing: " << needle;
 }
 
@@ -171,11 +175,12 @@ TEST(CliSoftmax, BadArgumentsExitTwoWithAMessage) {
     const char* args;
     const char* message;
   };
-  for (const Bad& b : {Bad{"softmax 1 abc", "value 2 ('abc') is not a number"}, Bad{"softmax", "no input"},
-                       Bad{"softmax --precision fp8 1", "unknown precision 'fp8'"}, Bad{"softmax --random 5 1 2", "not both"},
-                       Bad{"softmax --random 5 --scale -1", "--scale"}, Bad{"softmax --bogus 1", "bogus"},
-                       Bad{"scaling --dims 4,0", "--dims: '0' is not a dimension"}, Bad{"scaling --keys 1", "--keys"},
-                       Bad{"scaling --out /nonexistent-dir/x.svg", "--out: /nonexistent-dir/x.svg"}}) {
+  for (const Bad& b :
+       {Bad{"softmax 1 abc", "value 2 ('abc') is not a number"}, Bad{"softmax", "no input"},
+        Bad{"softmax --precision fp8 1", "unknown precision 'fp8'"}, Bad{"softmax --random 5 1 2", "not both"},
+        Bad{"softmax --random 5 --scale -1", "--scale"}, Bad{"softmax --bogus 1", "bogus"},
+        Bad{"scaling --dims 4,0", "--dims: '0' is not a dimension"}, Bad{"scaling --keys 1", "--keys"},
+        Bad{"scaling --out /nonexistent-dir/x.svg", "--out: /nonexistent-dir/x.svg"}}) {
     const Result r = attnlab(b.args);
     EXPECT_EQ(r.status, 2) << b.args;
     EXPECT_NE(r.err.find(b.message), std::string::npos) << b.args << ": " << r.err;
@@ -192,7 +197,7 @@ TEST(CliScaling, RawDotProductsGrowAsSqrtDAndScalingKeepsRowsSoft) {
   for (const char* d : {"4", "64", "1024"}) {
     const auto& row = t[d];
     const double sd = std::sqrt(value(d));
-    EXPECT_NEAR(value(row[2]), sd, 0.1 * sd) << d;         // std(q·k) ≈ √d
+    EXPECT_NEAR(value(row[2]), sd, 0.1 * sd) << d;          // std(q·k) ≈ √d
     EXPECT_GT(value(row[4]), 0.85 * std::log(128.0)) << d;  // scaled: entropy stays near log n
     EXPECT_LT(value(row[6]), 0.15) << d;                    // scaled: no weight dominates
     EXPECT_GT(value(row[5]), prev_top) << d;                // unscaled: sharper as d grows

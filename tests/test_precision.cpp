@@ -54,16 +54,16 @@ TEST(Precision, Fp16Edges) {
   EXPECT_EQ(f.round(65519.0), 65504.0);   // below max + ulp/2 = 65520
   EXPECT_EQ(f.round(65520.0), INFINITY);  // the tie goes to the even neighbour 65536: inf
   EXPECT_EQ(f.denorm_min(), std::ldexp(1.0, -24));
-  EXPECT_EQ(f.round(std::ldexp(1.0, -25)), 0.0);                     // tie with 0 → 0
-  EXPECT_EQ(f.round(std::ldexp(1.5, -25)), std::ldexp(1.0, -24));     // above the tie
-  EXPECT_EQ(f.round(std::ldexp(3.0, -25)), std::ldexp(2.0, -24));     // 1.5 quanta → 2 (even)
-  EXPECT_EQ(f.round(2049.0), 2048.0);  // 11 bits: spacing 2 above 2048, tie → even
+  EXPECT_EQ(f.round(std::ldexp(1.0, -25)), 0.0);                   // tie with 0 → 0
+  EXPECT_EQ(f.round(std::ldexp(1.5, -25)), std::ldexp(1.0, -24));  // above the tie
+  EXPECT_EQ(f.round(std::ldexp(3.0, -25)), std::ldexp(2.0, -24));  // 1.5 quanta → 2 (even)
+  EXPECT_EQ(f.round(2049.0), 2048.0);                              // 11 bits: spacing 2 above 2048, tie → even
   EXPECT_EQ(f.round(2051.0), 2052.0);
 }
 
 TEST(Precision, Bf16Edges) {
   const auto& f = format_named("bf16");
-  EXPECT_EQ(f.round(1.0 + std::ldexp(1.0, -8)), 1.0);                          // tie → even
+  EXPECT_EQ(f.round(1.0 + std::ldexp(1.0, -8)), 1.0);                            // tie → even
   EXPECT_EQ(f.round(1.0 + 3 * std::ldexp(1.0, -8)), 1.0 + std::ldexp(1.0, -6));  // tie → even (up)
   EXPECT_EQ(f.round(1001.0), 1000.0);
   EXPECT_EQ(f.round(1002.0), 1000.0);  // tie between 1000 and 1004 → 1000 (even)

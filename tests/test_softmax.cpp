@@ -4,8 +4,8 @@
 // cases of the attention contract.
 #include "softmax_simd.hpp"
 
-#include <attn/softmax.hpp>
 #include <gtest/gtest.h>
+#include <attn/softmax.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -23,11 +23,14 @@ namespace {
 
 using L = long double;
 
-template <class T> const L kU = std::ldexp(1.0L, -std::numeric_limits<T>::digits);  // unit roundoff
-template <class T> constexpr T kInf = std::numeric_limits<T>::infinity();
+template <class T>
+const L kU = std::ldexp(1.0L, -std::numeric_limits<T>::digits);  // unit roundoff
+template <class T>
+constexpr T kInf = std::numeric_limits<T>::infinity();
 
 /// A seeded row: uniform in [centre − scale, centre + scale].
-template <class T> std::vector<T> random_row(std::size_t n, double scale, double centre, std::uint64_t seed) {
+template <class T>
+std::vector<T> random_row(std::size_t n, double scale, double centre, std::uint64_t seed) {
   std::mt19937_64 gen(seed);
   std::uniform_real_distribution<double> dist(centre - scale, centre + scale);
   std::vector<T> x(n);
@@ -35,7 +38,10 @@ template <class T> std::vector<T> random_row(std::size_t n, double scale, double
   return x;
 }
 
-template <class T> T max_of(const std::vector<T>& x) { return *std::max_element(x.begin(), x.end()); }
+template <class T>
+T max_of(const std::vector<T>& x) {
+  return *std::max_element(x.begin(), x.end());
+}
 
 /// Checks ŷ_i against the reference with |ŷ_i − y_i| ≤ c_i·u·y_i + floor, where
 /// c_i = bound(|x_i − a|); the floor (smallest normal) covers exps that land in the
@@ -61,7 +67,8 @@ void expect_weights_within(const std::vector<T>& x, const std::vector<T>& got, c
   EXPECT_LE(worst, 1.0L) << what;
 }
 
-template <class T> class SoftmaxTyped : public ::testing::Test {};
+template <class T>
+class SoftmaxTyped : public ::testing::Test {};
 using Types = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(SoftmaxTyped, Types);
 
@@ -137,7 +144,7 @@ std::vector<RowCase> row_cases() {
   std::vector<RowCase> cases;
   for (std::size_t n : {1u, 2u, 3u, 7u, 8u, 9u, 31u, 33u, 100u, 1000u, 4099u, 70000u})
     for (double scale : {0.5, 4.0, 30.0}) cases.push_back({n, scale, 0.0});
-  cases.push_back({257, 5.0, 1000.0});  // far from 0: naive overflows, the others must not
+  cases.push_back({257, 5.0, 1000.0});   // far from 0: naive overflows, the others must not
   cases.push_back({257, 5.0, -1000.0});  // naive underflows to 0/0
   return cases;
 }
@@ -149,18 +156,23 @@ TYPED_TEST(SoftmaxTyped, VariantsWithinTheirBounds) {
     const std::vector<T> x = random_row<T>(c.n, c.scale, c.centre, seed++);
     const L n = static_cast<L>(c.n);
     std::vector<T> y(c.n);
-    const std::string tag = " n=" + std::to_string(c.n) + " scale=" + std::to_string(c.scale) + " centre=" + std::to_string(c.centre);
+    const std::string tag =
+        " n=" + std::to_string(c.n) + " scale=" + std::to_string(c.scale) + " centre=" + std::to_string(c.centre);
     sm::safe(x.data(), y.data(), c.n);
-    expect_weights_within<T>(x, y, [&](L d) { return d + 2 * n + 6; }, "safe" + tag);
+    expect_weights_within<T>(
+        x, y, [&](L d) { return d + 2 * n + 6; }, "safe" + tag);
     sm::online(x.data(), y.data(), c.n);
-    expect_weights_within<T>(x, y, [&](L d) { return d + 6 * n + 6; }, "online" + tag);
+    expect_weights_within<T>(
+        x, y, [&](L d) { return d + 6 * n + 6; }, "online" + tag);
     // naive: only where no exp overflows and every exp is a normal number.
-    const bool naive_ok = std::all_of(x.begin(), x.end(), [](T v) {
-      return v <= sm::exp_overflow_threshold<T>() && v >= sm::exp_normal_threshold<T>();
-    }) && std::log(n) + max_of(x) < sm::exp_overflow_threshold<T>();
+    const bool naive_ok =
+        std::all_of(x.begin(), x.end(),
+                    [](T v) { return v <= sm::exp_overflow_threshold<T>() && v >= sm::exp_normal_threshold<T>(); }) &&
+        std::log(n) + max_of(x) < sm::exp_overflow_threshold<T>();
     sm::naive(x.data(), y.data(), c.n);
     if (naive_ok) {
-      expect_weights_within<T>(x, y, [&](L) { return n + 4; }, "naive" + tag);
+      expect_weights_within<T>(
+          x, y, [&](L) { return n + 4; }, "naive" + tag);
     } else {
       EXPECT_TRUE(std::any_of(y.begin(), y.end(), [](T v) { return std::isnan(v); })) << "naive should fail" << tag;
     }
@@ -179,7 +191,8 @@ TYPED_TEST(SoftmaxTyped, OnlineEqualsSafeWithinBothBounds) {
     const T a = x.back();
     for (std::size_t i = 0; i < n; ++i) {
       const L d = std::abs(static_cast<L>(x[i]) - a);
-      const L tol = ((d + 2 * n + 6) + (d + 6 * n + 6)) * kU<T> * ys[i] * (1 + 1e-3L) + 2 * std::numeric_limits<T>::min();
+      const L tol =
+          ((d + 2 * n + 6) + (d + 6 * n + 6)) * kU<T> * ys[i] * (1 + 1e-3L) + 2 * std::numeric_limits<T>::min();
       ASSERT_LE(std::abs(static_cast<L>(yo[i]) - ys[i]), tol) << "n=" << n << " i=" << i;
     }
   }
@@ -187,10 +200,13 @@ TYPED_TEST(SoftmaxTyped, OnlineEqualsSafeWithinBothBounds) {
 
 // ---- The online merge --------------------------------------------------------
 
-template <class T> L merge_bound(L lse, std::size_t n, std::size_t merges) {
+template <class T>
+L merge_bound(L lse, std::size_t n, std::size_t merges) {
   // m is exact; l carries online_partial's (4.4n + 2)u plus 5u per merge; the
   // final log and add add 2u·log(l) + u|lse|.
-  return (std::abs(lse) + 5 * static_cast<L>(n) + 5 * static_cast<L>(merges) + 4 + 2 * std::log(static_cast<L>(n) + 1)) * kU<T>;
+  return (std::abs(lse) + 5 * static_cast<L>(n) + 5 * static_cast<L>(merges) + 4 +
+          2 * std::log(static_cast<L>(n) + 1)) *
+         kU<T>;
 }
 
 TYPED_TEST(SoftmaxTyped, MergeIsAssociativeAndEqualsTheWholeRow) {
@@ -205,7 +221,8 @@ TYPED_TEST(SoftmaxTyped, MergeIsAssociativeAndEqualsTheWholeRow) {
   for (int i = 0; i < 6; ++i) cut.push_back(std::uniform_int_distribution<std::size_t>(0, n)(gen));
   std::sort(cut.begin(), cut.end());
   std::vector<sm::Partial<T>> parts;
-  for (std::size_t i = 0; i + 1 < cut.size(); ++i) parts.push_back(sm::online_partial(x.data() + cut[i], cut[i + 1] - cut[i]));
+  for (std::size_t i = 0; i + 1 < cut.size(); ++i)
+    parts.push_back(sm::online_partial(x.data() + cut[i], cut[i + 1] - cut[i]));
 
   sm::Partial<T> left;  // ((p0 ∘ p1) ∘ p2) ∘ …
   for (const auto& p : parts) left = sm::merge(left, p);
@@ -255,16 +272,22 @@ TYPED_TEST(SoftmaxTyped, LogSumExpFormsWithinBounds) {
         bool skipped = false;
         for (T v : x) {
           D = std::max(D, a - v);
-          if (!skipped && v == a) skipped = true;
-          else s1 += std::exp(static_cast<L>(v) - a);
+          if (!skipped && v == a)
+            skipped = true;
+          else
+            s1 += std::exp(static_cast<L>(v) - a);
         }
         const L c = std::log1p(s1), u = kU<T>, f = a + c;
-        const std::string tag = " n=" + std::to_string(n) + " scale=" + std::to_string(scale) + " centre=" + std::to_string(centre);
-        EXPECT_LE(std::abs(sm::logsumexp(x.data(), n) - f), u * std::abs(f) + 2 * u * c + 2 * (N + 1) * u * std::min<L>(1, s1 * (1 + D))) << tag;
-        EXPECT_LE(std::abs(sm::logsumexp_shifted(x.data(), n) - f), u * std::abs(f) + 2 * u * std::log(N) + (2 * N + 2) * u) << tag;
-        const bool basic_ok = std::all_of(x.begin(), x.end(), [](T v) {
-          return v >= sm::exp_normal_threshold<T>();
-        }) && a + std::log(N) < sm::exp_overflow_threshold<T>();
+        const std::string tag =
+            " n=" + std::to_string(n) + " scale=" + std::to_string(scale) + " centre=" + std::to_string(centre);
+        EXPECT_LE(std::abs(sm::logsumexp(x.data(), n) - f),
+                  u * std::abs(f) + 2 * u * c + 2 * (N + 1) * u * std::min<L>(1, s1 * (1 + D)))
+            << tag;
+        EXPECT_LE(std::abs(sm::logsumexp_shifted(x.data(), n) - f),
+                  u * std::abs(f) + 2 * u * std::log(N) + (2 * N + 2) * u)
+            << tag;
+        const bool basic_ok = std::all_of(x.begin(), x.end(), [](T v) { return v >= sm::exp_normal_threshold<T>(); }) &&
+                              a + std::log(N) < sm::exp_overflow_threshold<T>();
         const T fb = sm::logsumexp_basic(x.data(), n);
         if (basic_ok) {
           EXPECT_LE(std::abs(fb - f), 3 * u * std::abs(f) + (N + 1) * u) << tag;
@@ -312,7 +335,8 @@ std::vector<std::pair<std::string, RowFn>> float_variants() {
       {"naive", [](const float* x, float* y, std::size_t n) { sm::naive(x, y, n); }},
       {"safe", [](const float* x, float* y, std::size_t n) { sm::safe(x, y, n); }},
       {"online", [](const float* x, float* y, std::size_t n) { sm::online(x, y, n); }},
-      {"stable_inplace", [](const float* x, float* y, std::size_t n) {
+      {"stable_inplace",
+       [](const float* x, float* y, std::size_t n) {
          std::copy(x, x + n, y);
          sm::stable_inplace(y, n);
        }},
@@ -327,7 +351,8 @@ TEST(SoftmaxEdges, NaNPropagatesToTheWholeRow) {
       for (const auto& [name, f] : float_variants()) {
         std::vector<float> y(n, 0.5f);
         f(x.data(), y.data(), n);
-        for (std::size_t i = 0; i < n; ++i) ASSERT_TRUE(std::isnan(y[i])) << name << " n=" << n << " nan at " << at << " i=" << i;
+        for (std::size_t i = 0; i < n; ++i)
+          ASSERT_TRUE(std::isnan(y[i])) << name << " n=" << n << " nan at " << at << " i=" << i;
       }
       EXPECT_TRUE(std::isnan(sm::logsumexp(x.data(), n)));
       EXPECT_TRUE(std::isnan(sm::lse(sm::online_partial(x.data(), n))));
@@ -348,8 +373,10 @@ TEST(SoftmaxEdges, MinusInfGetsExactlyZeroAndTheRestIsTheSoftmaxOfTheRest) {
     std::vector<float> x = random_row<float>(n, 3.0, 0.0, n);
     std::vector<float> rest;
     for (std::size_t i = 0; i < n; ++i)
-      if (i % 3 == 1) x[i] = -kInf<float>;
-      else rest.push_back(x[i]);
+      if (i % 3 == 1)
+        x[i] = -kInf<float>;
+      else
+        rest.push_back(x[i]);
     std::vector<float> want(rest.size());
     sm::safe(rest.data(), want.data(), rest.size());
     for (const auto& [name, f] : float_variants()) {
@@ -479,14 +506,16 @@ TEST(SoftmaxSimd, EveryKernelWithinTheStableInplaceBound) {
         std::vector<float> y = x;
         const simd::RowStats s = k(y.data(), n);
         EXPECT_EQ(s.m, max_of(x)) << name;
-        expect_weights_within<float>(x, y, [&](L d) { return d + 2 * static_cast<L>(n) + 12; }, name + " n=" + std::to_string(n));
+        expect_weights_within<float>(
+            x, y, [&](L d) { return d + 2 * static_cast<L>(n) + 12; }, name + " n=" + std::to_string(n));
       }
       std::vector<float> y = x;
       std::vector<L> ref(n);
       const L f = sm::reference(x.data(), ref.data(), n);
       const float lse = sm::stable_inplace(y.data(), n);
       EXPECT_LE(std::abs(lse - f), kU<float> * (std::abs(f) + 2 * static_cast<L>(n) + 12)) << n;
-      expect_weights_within<float>(x, y, [&](L d) { return d + 2 * static_cast<L>(n) + 12; }, "stable_inplace n=" + std::to_string(n));
+      expect_weights_within<float>(
+          x, y, [&](L d) { return d + 2 * static_cast<L>(n) + 12; }, "stable_inplace n=" + std::to_string(n));
     }
 }
 

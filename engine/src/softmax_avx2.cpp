@@ -34,7 +34,9 @@ struct Avx2 {
   static reg flush_below(reg x, float thr, reg v) noexcept {
     return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(thr), _CMP_LT_OQ), v);
   }
-  static reg pow2_from_magic(reg z) noexcept { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(z), 23)); }
+  static reg pow2_from_magic(reg z) noexcept {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(z), 23));
+  }
   static float hmax(reg v) noexcept {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -51,8 +53,14 @@ struct Avx2 {
 
 }  // namespace
 
-void exp_p7_avx2(const float* x, float* y, std::size_t n) noexcept { exp_array<Avx2>(x, y, n); }
-RowStats stable_avx2_3pass(float* x, std::size_t n) noexcept { return stable_3pass<Avx2>(x, n); }
-RowStats stable_avx2_2pass(float* x, std::size_t n) noexcept { return stable_2pass<Avx2>(x, n); }
+void exp_p7_avx2(const float* x, float* y, std::size_t n) noexcept {
+  exp_array<Avx2>(x, y, n);
+}
+RowStats stable_avx2_3pass(float* x, std::size_t n) noexcept {
+  return stable_3pass<Avx2>(x, n);
+}
+RowStats stable_avx2_2pass(float* x, std::size_t n) noexcept {
+  return stable_2pass<Avx2>(x, n);
+}
 
 }  // namespace attn::softmax::simd

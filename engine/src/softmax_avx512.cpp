@@ -36,16 +36,20 @@ struct Avx512 {
   static reg flush_below(reg x, float thr, reg v) noexcept {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(thr), _CMP_NLT_UQ), v);
   }
-  static reg pow2_from_magic(reg z) noexcept { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(z), 23)); }
+  static reg pow2_from_magic(reg z) noexcept {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(z), 23));
+  }
   static float hmax(reg v) noexcept {
-    __m256 h = _mm256_max_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m256 h =
+        _mm256_max_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     return _mm_cvtss_f32(m);
   }
   static float hsum(reg v) noexcept {
-    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m256 h =
+        _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -55,8 +59,14 @@ struct Avx512 {
 
 }  // namespace
 
-void exp_p7_avx512(const float* x, float* y, std::size_t n) noexcept { exp_array<Avx512>(x, y, n); }
-RowStats stable_avx512_3pass(float* x, std::size_t n) noexcept { return stable_3pass<Avx512>(x, n); }
-RowStats stable_avx512_2pass(float* x, std::size_t n) noexcept { return stable_2pass<Avx512>(x, n); }
+void exp_p7_avx512(const float* x, float* y, std::size_t n) noexcept {
+  exp_array<Avx512>(x, y, n);
+}
+RowStats stable_avx512_3pass(float* x, std::size_t n) noexcept {
+  return stable_3pass<Avx512>(x, n);
+}
+RowStats stable_avx512_2pass(float* x, std::size_t n) noexcept {
+  return stable_2pass<Avx512>(x, n);
+}
 
 }  // namespace attn::softmax::simd

@@ -17,7 +17,8 @@
 namespace attn::softmax::simd {
 namespace {
 
-template <class V> inline typename V::reg exp_v(typename V::reg x) noexcept {
+template <class V>
+inline typename V::reg exp_v(typename V::reg x) noexcept {
   const auto z = V::fma(x, V::set1(kLog2e), V::set1(kMagic));
   const auto k = V::sub(z, V::set1(kMagic));
   auto r = V::fnma(k, V::set1(kLn2Hi), x);
@@ -33,14 +34,16 @@ template <class V> inline typename V::reg exp_v(typename V::reg x) noexcept {
   return V::flush_below(x, kFlush, V::mul(p, V::pow2_from_magic(z)));
 }
 
-template <class V> void exp_array(const float* x, float* y, std::size_t n) noexcept {
+template <class V>
+void exp_array(const float* x, float* y, std::size_t n) noexcept {
   std::size_t j = 0;
   for (; j + V::W <= n; j += V::W) V::store(y + j, exp_v<V>(V::load(x + j)));
   if (j < n) V::store_tail(y + j, exp_v<V>(V::load_tail(x + j, n - j)), n - j);
 }
 
 /// Max of x[0, n) ignoring NaN (−inf when empty), four accumulators.
-template <class V> float row_max(const float* x, std::size_t n) noexcept {
+template <class V>
+float row_max(const float* x, std::size_t n) noexcept {
   constexpr std::size_t W = V::W;
   const auto ninf = V::set1(-std::numeric_limits<float>::infinity());
   auto m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
@@ -57,7 +60,8 @@ template <class V> float row_max(const float* x, std::size_t n) noexcept {
 }
 
 /// Σ exp(x − m) over x[0, n); with Store, also writes the exps back to x.
-template <class V, bool Store> float sum_exp(float* x, std::size_t n, float m) noexcept {
+template <class V, bool Store>
+float sum_exp(float* x, std::size_t n, float m) noexcept {
   constexpr std::size_t W = V::W;
   const auto vm = V::set1(m);
   auto s0 = V::zero(), s1 = s0, s2 = s0, s3 = s0;
@@ -92,7 +96,8 @@ template <class V, bool Store> float sum_exp(float* x, std::size_t n, float m) n
 }
 
 /// x ← x·c.
-template <class V> void scale_row(float* x, std::size_t n, float c) noexcept {
+template <class V>
+void scale_row(float* x, std::size_t n, float c) noexcept {
   constexpr std::size_t W = V::W;
   const auto vc = V::set1(c);
   std::size_t j = 0;
@@ -120,8 +125,9 @@ inline bool degenerate(const float* x, std::size_t n, float m, RowStats& out) no
   return false;
 }
 
-template <class V> RowStats stable_3pass(float* x, std::size_t n) noexcept {
-  const float m = row_max<V>(x, n);          // pass 1
+template <class V>
+RowStats stable_3pass(float* x, std::size_t n) noexcept {
+  const float m = row_max<V>(x, n);  // pass 1
   RowStats out;
   if (degenerate(x, n, m, out)) return out;
   const float l = sum_exp<V, true>(x, n, m);  // pass 2: the max term is exactly 1, l ∈ [1, n]
@@ -136,7 +142,8 @@ template <class V> RowStats stable_3pass(float* x, std::size_t n) noexcept {
 inline constexpr std::size_t kMinBlock = 2048;
 inline constexpr std::size_t kMaxBlocks = 4096;
 
-template <class V> RowStats stable_2pass(float* x, std::size_t n) noexcept {
+template <class V>
+RowStats stable_2pass(float* x, std::size_t n) noexcept {
   std::size_t block = (n + kMaxBlocks - 1) / kMaxBlocks;
   block = block < kMinBlock ? kMinBlock : (block + V::W - 1) / V::W * V::W;
   float mb[kMaxBlocks];

@@ -66,8 +66,10 @@ constexpr std::size_t kTwoPassFrom = std::size_t{1} << 18;
 
 float stable_inplace(float* x, std::size_t n) noexcept {
   simd::RowStats s;
-  if (simd::have_avx2_fma()) s = n >= kTwoPassFrom ? simd::stable_avx2_2pass(x, n) : simd::stable_avx2_3pass(x, n);
-  else s = simd::stable_scalar(x, n);
+  if (simd::have_avx2_fma())
+    s = n >= kTwoPassFrom ? simd::stable_avx2_2pass(x, n) : simd::stable_avx2_3pass(x, n);
+  else
+    s = simd::stable_scalar(x, n);
   if (s.l != s.l || s.m == std::numeric_limits<float>::infinity()) {  // NaN in the row, or inf − inf
     for (std::size_t j = 0; j < n; ++j) x[j] = std::numeric_limits<float>::quiet_NaN();
     return std::numeric_limits<float>::quiet_NaN();

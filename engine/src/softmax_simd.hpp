@@ -29,10 +29,10 @@ namespace attn::softmax::simd {
 // x < −87.33654 and −inf → 0; NaN → NaN; exp(0) = 1. Also valid for 0 < x ≤ 88
 // (not used). The SIMD versions compute bit-identical results (same FMAs).
 inline constexpr float kLog2e = 1.44269504088896341f;
-inline constexpr float kMagic = 12582912.0f + 127.0f;        // 1.5·2^23 + bias
-inline constexpr float kLn2Hi = 0.693145751953125f;          // 0x3F317200
-inline constexpr float kLn2Lo = 1.4286068202862268e-06f;     // ln 2 − kLn2Hi
-inline constexpr float kFlush = -0x1.5d589ep+6f;             // −87.3365402: exp_normal_threshold<float>()
+inline constexpr float kMagic = 12582912.0f + 127.0f;     // 1.5·2^23 + bias
+inline constexpr float kLn2Hi = 0.693145751953125f;       // 0x3F317200
+inline constexpr float kLn2Lo = 1.4286068202862268e-06f;  // ln 2 − kLn2Hi
+inline constexpr float kFlush = -0x1.5d589ep+6f;          // −87.3365402: exp_normal_threshold<float>()
 inline constexpr float kC[8] = {1.0f, 1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720, 1.0f / 5040};
 
 /// The readable specification of the vector exp (same operations, same order).

@@ -48,7 +48,8 @@ std::vector<int> parse_dims(const std::string& text) {
       used = 0;
     }
     if (used != item.size() || item.empty() || v < 1 || v > 65536)
-      throw std::invalid_argument("--dims: '" + item + "' is not a dimension (integers 1..65536, comma-separated, e.g. 4,16,64)");
+      throw std::invalid_argument("--dims: '" + item +
+                                  "' is not a dimension (integers 1..65536, comma-separated, e.g. 4,16,64)");
     dims.push_back(static_cast<int>(v));
   }
   if (dims.empty()) throw std::invalid_argument("--dims: the list is empty");
@@ -81,7 +82,8 @@ Stats measure(int d, int nq, int nk, std::uint64_t seed) {
   for (int i = 0; i < nq; ++i) {
     for (int j = 0; j < nk; ++j) {
       double dot = 0;
-      for (int t = 0; t < d; ++t) dot += q[static_cast<std::size_t>(i) * d + t] * k[static_cast<std::size_t>(j) * d + t];
+      for (int t = 0; t < d; ++t)
+        dot += q[static_cast<std::size_t>(i) * d + t] * k[static_cast<std::size_t>(j) * d + t];
       raw[j] = dot;
       scaled[j] = dot * scale;
       sum += dot;
@@ -112,20 +114,27 @@ std::string chart(const std::vector<Stats>& rows, int nk) {
   std::ostringstream s;
   s.setf(std::ios::fixed);
   s.precision(1);
-  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W << ' ' << H
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
+    << ' ' << H
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     << "<text x=\"" << L << "\" y=\"24\" font-size=\"15\">Softmax of q·k over " << nk
     << " keys: with and without the 1/√d scale</text>\n";
   for (int i = 0; i <= 4; ++i) {  // y grid
     const double v = i / 4.0;
-    s << "<line x1=\"" << L << "\" y1=\"" << Y(v) << "\" x2=\"" << L + pw << "\" y2=\"" << Y(v) << "\" stroke=\"#ddd\"/>\n"
-      << "<text x=\"" << L - 8 << "\" y=\"" << Y(v) + 4 << "\" text-anchor=\"end\">" << (i == 0 ? "0" : i == 4 ? "1" : std::to_string(i * 25) + "%")
+    s << "<line x1=\"" << L << "\" y1=\"" << Y(v) << "\" x2=\"" << L + pw << "\" y2=\"" << Y(v)
+      << "\" stroke=\"#ddd\"/>\n"
+      << "<text x=\"" << L - 8 << "\" y=\"" << Y(v) + 4 << "\" text-anchor=\"end\">"
+      << (i == 0   ? "0"
+          : i == 4 ? "1"
+                   : std::to_string(i * 25) + "%")
       << "</text>\n";
   }
   for (const Stats& r : rows)  // x ticks
     s << "<text x=\"" << X(r.d) << "\" y=\"" << T + ph + 18 << "\" text-anchor=\"middle\">" << r.d << "</text>\n";
-  s << "<text x=\"" << L + pw / 2 << "\" y=\"" << H - 16 << "\" text-anchor=\"middle\">head dimension d (log scale)</text>\n"
-    << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << pw << "\" height=\"" << ph << "\" fill=\"none\" stroke=\"#888\"/>\n";
+  s << "<text x=\"" << L + pw / 2 << "\" y=\"" << H - 16
+    << "\" text-anchor=\"middle\">head dimension d (log scale)</text>\n"
+    << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << pw << "\" height=\"" << ph
+    << "\" fill=\"none\" stroke=\"#888\"/>\n";
   struct Series {
     const char* label;
     const char* colour;
@@ -140,15 +149,17 @@ std::string chart(const std::vector<Stats>& rows, int nk) {
   };
   int k = 0;
   for (const Series& se : series) {
-    s << "<polyline fill=\"none\" stroke=\"" << se.colour << "\" stroke-width=\"2\"" << (*se.dash ? " stroke-dasharray=\"" : "")
-      << se.dash << (*se.dash ? "\"" : "") << " points=\"";
+    s << "<polyline fill=\"none\" stroke=\"" << se.colour << "\" stroke-width=\"2\""
+      << (*se.dash ? " stroke-dasharray=\"" : "") << se.dash << (*se.dash ? "\"" : "") << " points=\"";
     for (const Stats& r : rows) s << X(r.d) << ',' << Y(std::clamp(se.value(r, hmax), 0.0, 1.0)) << ' ';
     s << "\"/>\n";
     for (const Stats& r : rows)
-      s << "<circle cx=\"" << X(r.d) << "\" cy=\"" << Y(std::clamp(se.value(r, hmax), 0.0, 1.0)) << "\" r=\"3\" fill=\"" << se.colour << "\"/>\n";
+      s << "<circle cx=\"" << X(r.d) << "\" cy=\"" << Y(std::clamp(se.value(r, hmax), 0.0, 1.0)) << "\" r=\"3\" fill=\""
+        << se.colour << "\"/>\n";
     const double ly = T + 14 + 22 * k++;
-    s << "<line x1=\"" << L + pw + 12 << "\" y1=\"" << ly << "\" x2=\"" << L + pw + 40 << "\" y2=\"" << ly << "\" stroke=\"" << se.colour
-      << "\" stroke-width=\"2\"" << (*se.dash ? " stroke-dasharray=\"" : "") << se.dash << (*se.dash ? "\"" : "") << "/>\n"
+    s << "<line x1=\"" << L + pw + 12 << "\" y1=\"" << ly << "\" x2=\"" << L + pw + 40 << "\" y2=\"" << ly
+      << "\" stroke=\"" << se.colour << "\" stroke-width=\"2\"" << (*se.dash ? " stroke-dasharray=\"" : "") << se.dash
+      << (*se.dash ? "\"" : "") << "/>\n"
       << "<text x=\"" << L + pw + 46 << "\" y=\"" << ly + 4 << "\">" << se.label << "</text>\n";
   }
   s << "</svg>\n";
@@ -157,8 +168,10 @@ std::string chart(const std::vector<Stats>& rows, int nk) {
 
 void run_scaling(const ScalingOptions& o) {
   const std::vector<int> dims = parse_dims(o.dims);
-  if (o.queries < 1 || o.queries > 100000) throw std::invalid_argument("--queries: must be in 1..100000, got " + std::to_string(o.queries));
-  if (o.keys < 2 || o.keys > 100000) throw std::invalid_argument("--keys: must be in 2..100000, got " + std::to_string(o.keys));
+  if (o.queries < 1 || o.queries > 100000)
+    throw std::invalid_argument("--queries: must be in 1..100000, got " + std::to_string(o.queries));
+  if (o.keys < 2 || o.keys > 100000)
+    throw std::invalid_argument("--keys: must be in 2..100000, got " + std::to_string(o.keys));
   std::vector<Stats> rows;
   for (int d : dims) {
     std::cerr << "attnlab scaling: d = " << d << "\n";
@@ -170,13 +183,13 @@ void run_scaling(const ScalingOptions& o) {
             << "; one-hot: 0).\n\n";
   Table t({"d", "√d", "std(q·k)", "entropy q·k", "entropy q·k/√d", "largest weight q·k", "largest weight q·k/√d"});
   for (const Stats& r : rows)
-    t.add_row({std::to_string(r.d), fixed(std::sqrt(r.d), 2), fixed(r.raw_std, 2), fixed(r.entropy_raw, 3), fixed(r.entropy_scaled, 3),
-               fixed(r.top_raw, 3), fixed(r.top_scaled, 3)});
+    t.add_row({std::to_string(r.d), fixed(std::sqrt(r.d), 2), fixed(r.raw_std, 2), fixed(r.entropy_raw, 3),
+               fixed(r.entropy_scaled, 3), fixed(r.top_raw, 3), fixed(r.top_scaled, 3)});
   t.print(std::cout);
   if (!o.out.empty()) {
     try {
       write_file_atomic(o.out, chart(rows, o.keys));
-    } catch (const std::runtime_error& e) {
+    } catch (const std::invalid_argument& e) {  // names the path and the system error
       throw std::invalid_argument(std::string("--out: ") + e.what());
     }
     std::cout << "\nchart written to " << o.out << "\n";
@@ -187,7 +200,8 @@ void run_scaling(const ScalingOptions& o) {
 
 void add_scaling_command(CLI::App& app) {
   auto o = std::make_shared<ScalingOptions>();
-  CLI::App* cmd = app.add_subcommand("scaling", "Why q·k is divided by √d: softmax sharpness with and without the scale");
+  CLI::App* cmd =
+      app.add_subcommand("scaling", "Why q·k is divided by √d: softmax sharpness with and without the scale");
   cmd->footer(
       "Random unit-variance q and k: std(q·k) grows as √d, so unscaled softmax rows collapse to one-hot\n"
       "(entropy → 0, largest weight → 1) while q·k/√d keeps them the same for every d.\n"

@@ -60,8 +60,7 @@ double parse_value(const std::string& text, std::size_t index) {
 }
 
 Row input_row(const SoftmaxOptions& o, const Format& f) {
-  if (!o.values.empty() && o.random)
-    throw std::invalid_argument("give either values or --random N, not both");
+  if (!o.values.empty() && o.random) throw std::invalid_argument("give either values or --random N, not both");
   if (o.values.empty() && !o.random)
     throw std::invalid_argument("no input: give values (e.g. `attnlab softmax 1000 1001 1002`) or --random N");
   if (!(o.scale >= 0) || !std::isfinite(o.scale))
@@ -70,7 +69,8 @@ Row input_row(const SoftmaxOptions& o, const Format& f) {
   if (o.show < 1) throw std::invalid_argument("--show: must be >= 1");
   Row x;
   if (o.random) {
-    if (o.random > (std::size_t{1} << 26)) throw std::invalid_argument("--random: at most 67108864 values, got " + std::to_string(o.random));
+    if (o.random > (std::size_t{1} << 26))
+      throw std::invalid_argument("--random: at most 67108864 values, got " + std::to_string(o.random));
     std::mt19937_64 gen(o.seed);
     std::normal_distribution<double> dist(o.offset, o.scale);
     x.resize(o.random);
@@ -95,7 +95,8 @@ std::string num(double v, int digits = 6) {
 /// "[a, b, …]": `digits` significant digits, or with fixed_point that many decimals.
 std::string list(const Row& v, std::size_t show, int digits = 6, bool fixed_point = false) {
   std::string s = "[";
-  for (std::size_t i = 0; i < v.size() && i < show; ++i) s += (i ? ", " : "") + (fixed_point ? fixed(v[i], digits) : num(v[i], digits));
+  for (std::size_t i = 0; i < v.size() && i < show; ++i)
+    s += (i ? ", " : "") + (fixed_point ? fixed(v[i], digits) : num(v[i], digits));
   if (v.size() > show) s += ", … (" + std::to_string(v.size() - show) + " more)";
   return s + "]";
 }
@@ -118,10 +119,17 @@ struct LseForm {
   std::function<double(const Row&)> f;
 };
 
-template <class T> std::vector<T> as(const Row& x) { return std::vector<T>(x.begin(), x.end()); }
-template <class T> void back(const std::vector<T>& y, Row& out) { out.assign(y.begin(), y.end()); }
+template <class T>
+std::vector<T> as(const Row& x) {
+  return std::vector<T>(x.begin(), x.end());
+}
+template <class T>
+void back(const std::vector<T>& y, Row& out) {
+  out.assign(y.begin(), y.end());
+}
 
-template <class T> double lib_call(T (*fn)(const T*, T*, std::size_t), const Row& x, Row& out) {
+template <class T>
+double lib_call(T (*fn)(const T*, T*, std::size_t), const Row& x, Row& out) {
   const std::vector<T> xt = as<T>(x);
   std::vector<T> y(x.size());
   const double lse = fn(xt.data(), y.data(), x.size());
@@ -210,28 +218,36 @@ struct Sim {
     double s = 0;
     bool skipped = false;
     for (double v : x) {
-      if (!skipped && v == a) skipped = true;
-      else s = r(s + exp(r(v - a)));
+      if (!skipped && v == a)
+        skipped = true;
+      else
+        s = r(s + exp(r(v - a)));
     }
     return r(a + r(std::log1p(s)));
   }
 };
 
-template <class T> std::function<double(const Row&, Row&)> lib(T (*fn)(const T*, T*, std::size_t)) {
+template <class T>
+std::function<double(const Row&, Row&)> lib(T (*fn)(const T*, T*, std::size_t)) {
   return [fn](const Row& x, Row& y) { return lib_call<T>(fn, x, y); };
 }
 
-template <class T> std::function<double(const Row&)> lib_lse(T (*fn)(const T*, std::size_t)) {
+template <class T>
+std::function<double(const Row&)> lib_lse(T (*fn)(const T*, std::size_t)) {
   return [fn](const Row& x) {
     const std::vector<T> t = as<T>(x);
     return static_cast<double>(fn(t.data(), t.size()));
   };
 }
 
-template <class T> void library_variants(double u, std::vector<Variant>& vs, std::vector<LseForm>& lse) {
-  vs.push_back({"naive", "2", lib<T>(sm::naive<T>), [u](const Row& x, double) { return (double(x.size()) + 4) * u; }, false});
-  vs.push_back({"safe", "3", lib<T>(sm::safe<T>), [u](const Row& x, double d) { return (d + 2 * double(x.size()) + 6) * u; }, true});
-  vs.push_back({"online", "2", lib<T>(sm::online<T>), [u](const Row& x, double d) { return (d + 6 * double(x.size()) + 6) * u; }, true});
+template <class T>
+void library_variants(double u, std::vector<Variant>& vs, std::vector<LseForm>& lse) {
+  vs.push_back(
+      {"naive", "2", lib<T>(sm::naive<T>), [u](const Row& x, double) { return (double(x.size()) + 4) * u; }, false});
+  vs.push_back({"safe", "3", lib<T>(sm::safe<T>),
+                [u](const Row& x, double d) { return (d + 2 * double(x.size()) + 6) * u; }, true});
+  vs.push_back({"online", "2", lib<T>(sm::online<T>),
+                [u](const Row& x, double d) { return (d + 6 * double(x.size()) + 6) * u; }, true});
   if constexpr (std::is_same_v<T, float>) {
     vs.push_back({"vectorised", "3, or 2 from 2^18",
                   [](const Row& x, Row& y) {
@@ -279,9 +295,11 @@ struct Thresholds {
 
 Thresholds thresholds(const Format& f) {
   if (f.name == "fp32")
-    return {sm::exp_overflow_threshold<float>(), sm::exp_normal_threshold<float>(), sm::exp_zero_threshold<float>(), true};
+    return {sm::exp_overflow_threshold<float>(), sm::exp_normal_threshold<float>(), sm::exp_zero_threshold<float>(),
+            true};
   if (f.name == "fp64")
-    return {sm::exp_overflow_threshold<double>(), sm::exp_normal_threshold<double>(), sm::exp_zero_threshold<double>(), true};
+    return {sm::exp_overflow_threshold<double>(), sm::exp_normal_threshold<double>(), sm::exp_zero_threshold<double>(),
+            true};
   // Real-valued boundaries: max + ulp/2 = 2^emax·(2 − 2^-p) rounds to inf; min − denorm/2
   // rounds up to min; denorm/2 rounds (tie to even) to 0.
   return {std::log(std::ldexp(2.0 - std::ldexp(1.0, -f.digits), f.max_exp)),
@@ -302,9 +320,12 @@ Events exp_events(const Row& x, const Format& f, bool shifted) {
     if (std::isnan(v) || v == -kInf) continue;  // NaN is not an overflow; −inf is a mask, not an underflow
     const double arg = shifted ? f.round(v - a) : v;
     const double ev = f.round(std::exp(arg));
-    if (std::isinf(ev)) ++e.overflow;
-    else if (ev == 0) ++e.zero;
-    else if (ev < f.min_normal()) ++e.subnormal;
+    if (std::isinf(ev))
+      ++e.overflow;
+    else if (ev == 0)
+      ++e.zero;
+    else if (ev < f.min_normal())
+      ++e.subnormal;
   }
   return e;
 }
@@ -360,7 +381,8 @@ void print_tables(const Row& x, const Format& f, std::size_t show, std::ostream&
   std::vector<long double> ref(x.size());
   const long double lse_ref = sm::reference(x.data(), ref.data(), x.size());
 
-  Table t({"variant", "passes", "weights", "Σ weights", "exp overflow", "exp underflow", "max rel err", "stated bound", "within"});
+  Table t({"variant", "passes", "weights", "Σ weights", "exp overflow", "exp underflow", "max rel err", "stated bound",
+           "within"});
   for (const Variant& v : vs) {
     Row y;
     v.softmax(x, y);
@@ -382,7 +404,9 @@ void print_tables(const Row& x, const Format& f, std::size_t show, std::ostream&
     const double v = form.f(x);
     const long double ae = std::abs(static_cast<long double>(v) - lse_ref);
     l.add_row({form.name, num(v, 9), std::isnan(v) ? "nan" : sci(static_cast<double>(ae)),
-               std::isnan(v) ? "nan" : sci(lse_ref != 0 ? static_cast<double>(ae / std::abs(lse_ref)) : static_cast<double>(ae))});
+               std::isnan(v)
+                   ? "nan"
+                   : sci(lse_ref != 0 ? static_cast<double>(ae / std::abs(lse_ref)) : static_cast<double>(ae))});
   }
   l.add_row({"reference (long double)", num(static_cast<double>(lse_ref), 12), "-", "-"});
   l.print(os);
@@ -414,16 +438,19 @@ void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) 
     return y;
   };
 
-  os << "Why softmax must be computed stably: " << F << ", unit roundoff u = 2^-" << f.digits << " = " << num(u, 3) << "\n\n";
+  os << "Why softmax must be computed stably: " << F << ", unit roundoff u = 2^-" << f.digits << " = " << num(u, 3)
+     << "\n\n";
   os << "1. exp has a narrow range in " << F << " (largest finite value " << num(f.max(), 6) << "):\n";
   double past = f.round(std::ceil(th.overflow * 100) / 100);  // 88.73 for fp32
-  os << "   exp(x) overflows to inf for x > " << num(th.overflow, 9) << (th.exact ? " (the largest " + F + " x with finite exp)" : " (real-valued boundary)") << ":\n";
+  os << "   exp(x) overflows to inf for x > " << num(th.overflow, 9)
+     << (th.exact ? " (the largest " + F + " x with finite exp)" : " (real-valued boundary)") << ":\n";
   double below = f.round(th.overflow);  // the largest stored value with a finite exp
   if (below > th.overflow) below -= std::ldexp(1.0, std::ilogb(below) - f.digits + 1);
   if (past <= th.overflow) past = below + std::ldexp(1.0, std::ilogb(below) - f.digits + 1);  // bf16: 89
-  os << "   exp(" << num(below, 9) << ") = " << num(f.round(std::exp(below)), 7)
-     << ", exp(" << num(past, 6) << ") = " << num(f.round(std::exp(past)), 7) << "\n";
-  os << "   exp(x) is subnormal (fewer significant bits) for x < " << num(th.normal, 9) << " and is 0 for x < " << num(th.zero, 9) << ".\n\n";
+  os << "   exp(" << num(below, 9) << ") = " << num(f.round(std::exp(below)), 7) << ", exp(" << num(past, 6)
+     << ") = " << num(f.round(std::exp(past)), 7) << "\n";
+  os << "   exp(x) is subnormal (fewer significant bits) for x < " << num(th.normal, 9) << " and is 0 for x < "
+     << num(th.zero, 9) << ".\n\n";
 
   const Row ex = expf_(x);
   long double s_naive = 0;
@@ -431,11 +458,14 @@ void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) 
   os << "2. The naive formula exponentiates x itself. Your row (" << n << " values, stored in " << F << "):\n"
      << "   x      = " << list(x, show) << "\n"
      << "   exp(x) = " << list(ex, show) << "\n"
-     << "   Σ exp(x) = " << num(f.round(static_cast<double>(s_naive))) << "  →  naive weights " << list(run(0, x), show) << "\n";
+     << "   Σ exp(x) = " << num(f.round(static_cast<double>(s_naive))) << "  →  naive weights " << list(run(0, x), show)
+     << "\n";
   std::size_t over = 0;
   for (double v : x) over += v > th.overflow;
-  if (over) os << "   " << over << " of the x_i exceed " << num(th.overflow, 6) << ": exp overflows, inf/inf = nan.\n";
-  else os << "   No x_i exceeds " << num(th.overflow, 6) << ", so the naive formula survives this row.\n";
+  if (over)
+    os << "   " << over << " of the x_i exceed " << num(th.overflow, 6) << ": exp overflows, inf/inf = nan.\n";
+  else
+    os << "   No x_i exceeds " << num(th.overflow, 6) << ", so the naive formula survives this row.\n";
   os << "\n";
 
   Row shifted(n);
@@ -452,7 +482,11 @@ void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) 
 
   if (std::isfinite(a)) {
     const double c = a - static_cast<double>(n);
-    const Row moved = rnd([&] { Row m(n); for (std::size_t i = 0; i < n; ++i) m[i] = x[i] - c; return m; }());
+    const Row moved = rnd([&] {
+      Row m(n);
+      for (std::size_t i = 0; i < n; ++i) m[i] = x[i] - c;
+      return m;
+    }());
     const Row y1 = run(1, x), y2 = run(1, moved);
     bool same = true;
     double diff = 0;
@@ -462,7 +496,8 @@ void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) 
     }
     os << "4. Softmax only sees differences: softmax(x − c) = softmax(x) for any c. With c = " << num(c, 9) << ":\n"
        << "   x − c = " << list(moved, show) << "  →  " << list(y2, show, 3, true) << "\n"
-       << "   " << (same ? "bit-identical to step 3" : "max difference from step 3: " + sci(diff) + " (x − c rounds)") << ".\n\n";
+       << "   " << (same ? "bit-identical to step 3" : "max difference from step 3: " + sci(diff) + " (x − c rounds)")
+       << ".\n\n";
 
     const double drop = 2 * th.zero - a;  // moves the max to 2·(zero threshold): every exp(x_i) is 0
     Row low(n);
@@ -470,11 +505,13 @@ void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) 
     low = rnd(low);
     std::size_t tiny = 0;
     for (double v : shifted) tiny += v < th.normal;
-    os << "5. Underflow is the mirror image. Shifted down to max " << num(2 * th.zero, 6) << ", every exp(x_i) is 0 in " << F << ",\n"
+    os << "5. Underflow is the mirror image. Shifted down to max " << num(2 * th.zero, 6) << ", every exp(x_i) is 0 in "
+       << F << ",\n"
        << "   and the naive formula gives 0/0 = " << list(run(0, low), show, 3, true) << "; the safe one still gives "
        << list(run(1, low), show, 3, true) << ".\n"
-       << "   After the shift only tiny weights underflow (x_i − a < " << num(th.normal, 6) << "), an absolute error below "
-       << num(f.min_normal(), 3) << ": in your row, " << tiny << " of " << n << ".\n\n";
+       << "   After the shift only tiny weights underflow (x_i − a < " << num(th.normal, 6)
+       << "), an absolute error below " << num(f.min_normal(), 3) << ": in your row, " << tiny << " of " << n
+       << ".\n\n";
   }
 
   os << "6. Online softmax (Milakov & Gimelshein 2018) finds the max and the sum in one pass: a running max m\n"
@@ -512,8 +549,10 @@ void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) 
      << "   and Blanchard, Higham & Higham (2021) recommend a + log1p(Σ_{i≠k} exp(x_i − a)), k = argmax, which\n"
      << "   keeps the small sum's accuracy. For x = [0, −30] the exact value is log(1 + e^-30) = 9.3576e-14:\n";
   const Row demo = {0.0, -30.0};
-  for (std::size_t i = 0; i < forms.size() && i < 3; ++i) os << "   " << forms[i].name << " = " << num(forms[i].f(demo), 6) << "\n";
-  os << "   (1 + 9.36e-14 rounds to 1 in " << F << (f.digits < 47 ? ", so log gives 0" : "") << "; log1p never forms 1 + s.)\n\n";
+  for (std::size_t i = 0; i < forms.size() && i < 3; ++i)
+    os << "   " << forms[i].name << " = " << num(forms[i].f(demo), 6) << "\n";
+  os << "   (1 + 9.36e-14 rounds to 1 in " << F << (f.digits < 47 ? ", so log gives 0" : "")
+     << "; log1p never forms 1 + s.)\n\n";
   os << "The table: every variant on your row, against a long-double reference (u = 2^-64).\n\n";
 }
 
@@ -522,15 +561,17 @@ void run_softmax(const SoftmaxOptions& o) {
   const Row x = input_row(o, f);
   if (o.random > 100000) std::cerr << "attnlab softmax: " << x.size() << " values, computing…\n";
   std::ostream& os = std::cout;
-  if (o.explain) explain(x, f, o.show, os);
+  if (o.explain)
+    explain(x, f, o.show, os);
   else {
     double a = -kInf, lo = kInf;
     for (double v : x) {
       a = v > a ? v : a;
       lo = v < lo ? v : lo;
     }
-    os << "softmax of " << x.size() << " values in " << f.name << (f.name == "fp16" || f.name == "bf16" ? " (simulated)" : "")
-       << ": x = " << list(x, o.show) << "\nmax a = " << num(a, 9) << ", min x_i − a = " << num(lo - a, 6) << "\n\n";
+    os << "softmax of " << x.size() << " values in " << f.name
+       << (f.name == "fp16" || f.name == "bf16" ? " (simulated)" : "") << ": x = " << list(x, o.show)
+       << "\nmax a = " << num(a, 9) << ", min x_i − a = " << num(lo - a, 6) << "\n\n";
   }
   print_tables(x, f, o.show, os);
   os << "\nBounds: relative, per weight, from engine/include/attn/softmax.hpp (u = " << sci(f.unit_roundoff())
@@ -541,7 +582,8 @@ void run_softmax(const SoftmaxOptions& o) {
 
 void add_softmax_command(CLI::App& app) {
   auto o = std::make_shared<SoftmaxOptions>();
-  CLI::App* cmd = app.add_subcommand("softmax", "Every softmax / log-sum-exp variant on one row: overflow, underflow, error vs bound");
+  CLI::App* cmd = app.add_subcommand(
+      "softmax", "Every softmax / log-sum-exp variant on one row: overflow, underflow, error vs bound");
   cmd->footer(
       "Examples:\n"
       "  attnlab softmax 1000 1001 1002             naive overflows to nan, the others agree\n"

@@ -16,9 +16,9 @@ struct Format {
   int min_exp;  ///< exponent of the smallest normal, 2^min_exp (fp16: −14)
   int max_exp;  ///< exponent of the largest finite value's leading bit (fp16: 15)
 
-  double max() const;          ///< largest finite value (fp16: 65504)
-  double min_normal() const;   ///< 2^min_exp
-  double denorm_min() const;   ///< 2^(min_exp − digits + 1)
+  double max() const;            ///< largest finite value (fp16: 65504)
+  double min_normal() const;     ///< 2^min_exp
+  double denorm_min() const;     ///< 2^(min_exp − digits + 1)
   double unit_roundoff() const;  ///< 2^−digits
   /// x rounded to this format: nearest, ties to even; |x| ≥ max + ulp(max)/2 → ±inf;
   /// values below min_normal rounded on the subnormal grid; NaN, ±inf, ±0 unchanged.

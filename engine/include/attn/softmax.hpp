@@ -39,13 +39,16 @@ float stable_inplace(float* x, std::size_t n) noexcept;
 
 /// Largest x with exp(x) finite in T: log(max finite) rounded down to T.
 /// float: 88.72283 (exp(88.7228394) = 3.4028e38; the next float up overflows).
-template <class T> T exp_overflow_threshold() noexcept;
+template <class T>
+T exp_overflow_threshold() noexcept;
 /// Smallest x with exp(x) a normal number (below it the result is subnormal).
 /// float: -87.33654 (= log 2^-126 rounded up to float).
-template <class T> T exp_normal_threshold() noexcept;
+template <class T>
+T exp_normal_threshold() noexcept;
 /// Smallest x with exp(x) != 0 in round-to-nearest (below it exp underflows to 0).
 /// float: -103.97208 (log of half the smallest subnormal, 2^-150).
-template <class T> T exp_zero_threshold() noexcept;
+template <class T>
+T exp_zero_threshold() noexcept;
 
 // ---- Softmax variants: y may equal x (in place) -----------------------------
 
@@ -54,7 +57,8 @@ template <class T> T exp_zero_threshold() noexcept;
 /// underflows (0/0 = NaN) when every exp(x_i) is 0. Where no exp overflows or
 /// underflows it is the most accurate: |ŷ_i − y_i| ≤ (n + 4)·u·y_i (BHH §4: exp 2u,
 /// recursive sum of n positive terms (n − 1)u, division u).
-template <class T> T naive(const T* x, T* y, std::size_t n) noexcept;
+template <class T>
+T naive(const T* x, T* y, std::size_t n) noexcept;
 
 /// safe: three passes: a = max, s = Σ exp(x_j − a), y_i = exp(x_i − a) / s.
 /// Never overflows: the largest term is exactly exp(0) = 1, so s ∈ [1, n].
@@ -62,11 +66,13 @@ template <class T> T naive(const T* x, T* y, std::size_t n) noexcept;
 /// of the subtraction, amplified by exp (BHH: the shift is not free, but it costs
 /// no more than the conditioning of softmax itself, whose relative condition
 /// number for y_i is ≈ |x_i| + Σ y_j|x_j|).
-template <class T> T safe(const T* x, T* y, std::size_t n) noexcept;
+template <class T>
+T safe(const T* x, T* y, std::size_t n) noexcept;
 
 /// Partial online-softmax state of a set of entries: m = their max and
 /// l = Σ exp(x_j − m). The empty set (and a set of only -inf) is {-inf, 0}.
-template <class T> struct Partial {
+template <class T>
+struct Partial {
   T m = -std::numeric_limits<T>::infinity();
   T l = 0;
 };
@@ -76,7 +82,8 @@ template <class T> struct Partial {
 /// from m to m', l ← l·exp(m − m') + exp(x_j − m').
 /// l is within (4.4n + 2)·u relative of the exact Σ exp(x_j − m): `safe`'s error plus
 /// an exp and a multiply for each of at most n − 1 max updates.
-template <class T> Partial<T> online_partial(const T* x, std::size_t n) noexcept;
+template <class T>
+Partial<T> online_partial(const T* x, std::size_t n) noexcept;
 
 /// Merges the states of two disjoint sets: m = max(m1, m2),
 /// l = l1·exp(m1 − m) + l2·exp(m2 − m). Associative and commutative in exact
@@ -84,15 +91,18 @@ template <class T> Partial<T> online_partial(const T* x, std::size_t n) noexcept
 /// adds at most 5u relative to l (two exps, two multiplies, one add) plus
 /// u·|m1 − m2| for the subtraction. This is what split-KV / distributed
 /// attention use to combine chunks.
-template <class T> Partial<T> merge(Partial<T> a, Partial<T> b) noexcept;
+template <class T>
+Partial<T> merge(Partial<T> a, Partial<T> b) noexcept;
 
 /// log-sum-exp of the set a Partial describes: m + log(l) (-inf for the empty set).
-template <class T> T lse(Partial<T> p) noexcept;
+template <class T>
+T lse(Partial<T> p) noexcept;
 
 /// online: two passes: online_partial, then y_i = exp(x_i − m) / l. One pass
 /// fewer than `safe` over memory, for one more exp per max update.
 /// |ŷ_i − y_i| ≤ (|x_i − a| + 6n + 6)·u·y_i.
-template <class T> T online(const T* x, T* y, std::size_t n) noexcept;
+template <class T>
+T online(const T* x, T* y, std::size_t n) noexcept;
 
 // ---- log-sum-exp and log-softmax -------------------------------------------
 
@@ -100,26 +110,31 @@ template <class T> T online(const T* x, T* y, std::size_t n) noexcept;
 /// x_j > exp_overflow_threshold<T>(); -inf when every exp underflows.
 /// Where it does not: |f̂ − f| ≤ 3u|f| + (n + 1)·u (the sum's relative error,
 /// (n + 1)u, becomes an absolute error after the log; BHH §2).
-template <class T> T logsumexp_basic(const T* x, std::size_t n) noexcept;
+template <class T>
+T logsumexp_basic(const T* x, std::size_t n) noexcept;
 
 /// Shifted: a + log(Σ exp(x_j − a)). |f̂ − f| ≤ u|f| + 2u·log(n) + (2n + 2)·u: an
 /// absolute error of order n·u even when f itself is tiny (a ≈ 0, one entry dominating).
-template <class T> T logsumexp_shifted(const T* x, std::size_t n) noexcept;
+template <class T>
+T logsumexp_shifted(const T* x, std::size_t n) noexcept;
 
 /// BHH's recommended form: a + log1p(Σ_{j≠k} exp(x_j − a)), k = argmax (first).
 /// log1p keeps the relative accuracy of the small sum s' = Σ_{j≠k}, so when one
 /// entry dominates (s' ≪ 1) the result is a + s'(1 + O(u)) instead of a + log(1 + s')
 /// with 1 + s' rounded. With c = log1p(s') and D = max_j |x_j − a|:
 /// |f̂ − f| ≤ u|f| + 2u·c + 2(n + 1)·u·min(1, s'·(1 + D)).
-template <class T> T logsumexp(const T* x, std::size_t n) noexcept;
+template <class T>
+T logsumexp(const T* x, std::size_t n) noexcept;
 
 /// Basic log-softmax: y_i = x_i − logsumexp_basic(x): overflows with it; elsewhere
 /// |ŷ_i − y_i| ≤ u|y_i| + 3u|f| + (n + 1)·u.
-template <class T> void log_softmax_basic(const T* x, T* y, std::size_t n) noexcept;
+template <class T>
+void log_softmax_basic(const T* x, T* y, std::size_t n) noexcept;
 
 /// BHH form: y_i = (x_i − a) − log1p(Σ_{j≠k} exp(x_j − a)).
 /// |ŷ_i − y_i| ≤ u(|y_i| + |x_i − a| + 2c) + 2(n + 1)·u·min(1, s'·(1 + D)) (c, D as above).
-template <class T> void log_softmax(const T* x, T* y, std::size_t n) noexcept;
+template <class T>
+void log_softmax(const T* x, T* y, std::size_t n) noexcept;
 
 // ---- High-precision reference ----------------------------------------------
 
@@ -127,6 +142,7 @@ template <class T> void log_softmax(const T* x, T* y, std::size_t n) noexcept;
 /// by the max; returns the log-sum-exp. The oracle for tests and `attnlab softmax`:
 /// its own error, (|x_i − a| + 2n + 4)·2^-64 relative, is below 2^-40 for any
 /// row that fits in memory with |x_i − a| < 2^20.
-template <class T> long double reference(const T* x, long double* y, std::size_t n) noexcept;
+template <class T>
+long double reference(const T* x, long double* y, std::size_t n) noexcept;
 
 }  // namespace attn::softmax
