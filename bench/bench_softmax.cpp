@@ -81,7 +81,7 @@ int register_all() {
   auto reg = [](const std::string& name, auto fn) {
     return benchmark::RegisterBenchmark(name.c_str(), fn)->Apply(sizes);
   };
-  reg("copy/memcpy", copy);  // first: nothing before it has run AVX-512 code
+  reg("copy/memcpy", copy);
   reg("softmax/naive", [](benchmark::State& s) { out_of_place<sm::naive<float>>(s, 3); });
   reg("softmax/safe", [](benchmark::State& s) { out_of_place<sm::safe<float>>(s, 4); });
   reg("softmax/online", [](benchmark::State& s) { out_of_place<sm::online<float>>(s, 3); });
@@ -93,7 +93,7 @@ int register_all() {
     reg("softmax/avx2_3pass", [](benchmark::State& s) { in_place(s, simd::stable_avx2_3pass, 5); });
     reg("softmax/avx2_2pass", [](benchmark::State& s) { in_place(s, simd::stable_avx2_2pass, 4); });
   }
-  if (simd::have_avx512f()) {  // last: see softmax_rows.cpp on what AVX-512 does to later code here
+  if (simd::have_avx512f()) {
     reg("softmax/avx512_3pass", [](benchmark::State& s) { in_place(s, simd::stable_avx512_3pass, 5); });
     reg("softmax/avx512_2pass", [](benchmark::State& s) { in_place(s, simd::stable_avx512_2pass, 4); });
   }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -23,7 +24,10 @@ struct Result {
 
 /// Runs `attnlab ARGS`, capturing stdout and stderr.
 Result attnlab(const std::string& args) {
-  const std::string err_file = ::testing::TempDir() + "attnlab_stderr.txt";
+  // ctest runs the cases of this file in parallel processes: one stderr file each.
+  static int calls = 0;
+  const std::string err_file =
+      ::testing::TempDir() + "attnlab_stderr_" + std::to_string(getpid()) + "_" + std::to_string(calls++) + ".txt";
   const std::string cmd = std::string(ATTNLAB_EXE) + " " + args + " 2>" + err_file;
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -34,6 +38,7 @@ Result attnlab(const std::string& args) {
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   std::ifstream e(err_file);
   r.err.assign(std::istreambuf_iterator<char>(e), {});
+  std::remove(err_file.c_str());
   return r;
 }
 
@@ -188,7 +193,7 @@ TEST(CliSoftmax, BadArgumentsExitTwoWithAMessage) {
 }
 
 TEST(CliScaling, RawDotProductsGrowAsSqrtDAndScalingKeepsRowsSoft) {
-  const std::string svg = ::testing::TempDir() + "attnlab_scaling.svg";
+  const std::string svg = ::testing::TempDir() + "attnlab_scaling_" + std::to_string(getpid()) + ".svg";
   const Result r = attnlab("scaling --dims 4,64,1024 --queries 32 --keys 128 --out " + svg);
   ASSERT_EQ(r.status, 0) << r.err;
   Rows t = tables(r.out)["d"];
@@ -211,6 +216,7 @@ TEST(CliScaling, RawDotProductsGrowAsSqrtDAndScalingKeepsRowsSoft) {
   for (std::size_t p = 0; (p = content.find("<polyline", p)) != std::string::npos; ++p) ++lines;
   EXPECT_EQ(lines, 4u);
   EXPECT_NE(content.find("</svg>"), std::string::npos);
+  std::remove(svg.c_str());
 }
 
 }  // namespace

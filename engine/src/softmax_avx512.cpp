@@ -1,5 +1,7 @@
 // The AVX-512F instantiation of softmax_kernels.inl. Compiled with -mavx512f
-// -mfma: nothing here may run before have_avx512f() said yes.
+// -mfma: nothing here may run before have_avx512f() said yes. Also compiled with
+// -ffixed-xmm16 … -ffixed-xmm31 (engine/CMakeLists.txt): vzeroupper does not
+// clean zmm16-31, and leaving them dirty slowed later libm calls ~100x here.
 // GCC 12's avx512fintrin.h builds some results from _mm512_undefined_*(), which
 // -Wuninitialized reports at every use (GCC PR 105593, fixed in GCC 13).
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13

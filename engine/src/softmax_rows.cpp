@@ -56,17 +56,13 @@ namespace {
 /// 16K to 4M floats on the development machine; from DRAM (16M) two passes win.
 constexpr std::size_t kTwoPassFrom = std::size_t{1} << 18;
 
-// The AVX-512 kernels are built and tested but not dispatched: on the development
-// machine (a VM), after AVX-512 code has run, libm's expf in the same thread ran
-// ~100x slower (4 ns → 410 ns per call) until a vzeroall, although GCC's
-// vzeroupper is there; AVX2 code shows no such effect. Until that is understood,
-// a 1.4x faster softmax is not worth slowing everything after it.
-
 }  // namespace
 
 float stable_inplace(float* x, std::size_t n) noexcept {
   simd::RowStats s;
-  if (simd::have_avx2_fma())
+  if (simd::have_avx512f())
+    s = n >= kTwoPassFrom ? simd::stable_avx512_2pass(x, n) : simd::stable_avx512_3pass(x, n);
+  else if (simd::have_avx2_fma())
     s = n >= kTwoPassFrom ? simd::stable_avx2_2pass(x, n) : simd::stable_avx2_3pass(x, n);
   else
     s = simd::stable_scalar(x, n);
