@@ -95,6 +95,41 @@ float sum_exp(float* x, std::size_t n, float m) noexcept {
   return V::hsum(V::add(V::add(s0, s1), V::add(s2, s3)));
 }
 
+/// sum_exp<V, true> over x[0, n) with max m, and at the same time the max of the
+/// next block y[0, ny): the exps work from L1 while the next block streams in from
+/// memory, so the two overlap instead of following each other.
+template <class V>
+float sum_exp_with_next_max(float* x, std::size_t n, float m, const float* y, std::size_t ny, float& ymax) noexcept {
+  constexpr std::size_t W = V::W;
+  const std::size_t common = (n < ny ? n : ny) / (4 * W) * (4 * W);
+  const auto vm = V::set1(m);
+  const auto ninf = V::set1(-std::numeric_limits<float>::infinity());
+  auto s0 = V::zero(), s1 = s0, s2 = s0, s3 = s0;
+  auto m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
+  for (std::size_t j = 0; j < common; j += 4 * W) {
+    m0 = V::max(V::load(y + j), m0);
+    m1 = V::max(V::load(y + j + W), m1);
+    m2 = V::max(V::load(y + j + 2 * W), m2);
+    m3 = V::max(V::load(y + j + 3 * W), m3);
+    const auto e0 = exp_v<V>(V::sub(V::load(x + j), vm));
+    const auto e1 = exp_v<V>(V::sub(V::load(x + j + W), vm));
+    const auto e2 = exp_v<V>(V::sub(V::load(x + j + 2 * W), vm));
+    const auto e3 = exp_v<V>(V::sub(V::load(x + j + 3 * W), vm));
+    V::store(x + j, e0);
+    V::store(x + j + W, e1);
+    V::store(x + j + 2 * W, e2);
+    V::store(x + j + 3 * W, e3);
+    s0 = V::add(s0, e0);
+    s1 = V::add(s1, e1);
+    s2 = V::add(s2, e2);
+    s3 = V::add(s3, e3);
+  }
+  const float rest_max = row_max<V>(y + common, ny - common);
+  const float head_max = V::hmax(V::max(V::max(m0, m1), V::max(m2, m3)));
+  ymax = rest_max > head_max ? rest_max : head_max;
+  return V::hsum(V::add(V::add(s0, s1), V::add(s2, s3))) + sum_exp<V, true>(x + common, n - common, m);
+}
+
 /// x ← x·c.
 template <class V>
 void scale_row(float* x, std::size_t n, float c) noexcept {
@@ -148,22 +183,29 @@ RowStats stable_2pass(float* x, std::size_t n) noexcept {
   block = block < kMinBlock ? kMinBlock : (block + V::W - 1) / V::W * V::W;
   float mb[kMaxBlocks];
   // Pass 1 over memory: per block, its max m_b (memory), then e = exp(x − m_b)
-  // stored in place and summed (L1); the block states merge online into (m, l):
+  // stored in place and summed (L1) while the next block's max is taken (so the
+  // memory stream and the exps overlap); the block states merge online into (m, l):
   // (m, l) ∘ (m_b, l_b) = (max, l·e^{m − max} + l_b·e^{m_b − max}).
   float m = -std::numeric_limits<float>::infinity(), l = 0.0f;
+  if (n) mb[0] = row_max<V>(x, n < block ? n : block);
   for (std::size_t b = 0, i = 0; b < n; b += block, ++i) {
     const std::size_t len = n - b < block ? n - b : block;
+    const std::size_t next = b + block < n ? (n - b - block < block ? n - b - block : block) : 0;
     float* xb = x + b;
-    mb[i] = row_max<V>(xb, len);
     if (mb[i] == std::numeric_limits<float>::infinity()) return {mb[i], std::numeric_limits<float>::quiet_NaN()};
     if (mb[i] == -std::numeric_limits<float>::infinity()) {  // no mass here: weights 0, unless a NaN hides
       for (std::size_t j = 0; j < len; ++j) {
         if (xb[j] != xb[j]) l = xb[j];
         xb[j] = 0.0f;
       }
+      if (next) mb[i + 1] = row_max<V>(xb + len, next);
       continue;
     }
-    const float lb = sum_exp<V, true>(xb, len, mb[i]);
+    float lb;
+    if (next)
+      lb = sum_exp_with_next_max<V>(xb, len, mb[i], xb + len, next, mb[i + 1]);
+    else
+      lb = sum_exp<V, true>(xb, len, mb[i]);
     float f[V::W];
     if (mb[i] > m) {
       V::store(f, exp_v<V>(V::set1(m - mb[i])));  // m = −inf: exactly 0
