@@ -51,9 +51,9 @@ namespace {
 
 /// Rows shorter than this (1 MiB) stay in L2 through three passes and take the
 /// three-pass kernel; longer rows take the blocked two-pass kernel, which streams
-/// the row from memory twice instead of three times. bench_softmax
-/// (docs/softmax-stability.md §10): the two are within noise of each other from
-/// 16K to 4M floats on the development machine; from DRAM (16M) two passes win.
+/// the row from memory twice instead of three times and overlaps that stream with
+/// the exps. bench_softmax (docs/softmax-stability.md §10): the two are within
+/// noise of each other from 16K to 256K floats; past L2 two passes win clearly.
 constexpr std::size_t kTwoPassFrom = std::size_t{1} << 18;
 
 }  // namespace
