@@ -54,7 +54,8 @@ void expect_weights_within(const std::vector<T>& x, const std::vector<T>& got, c
   const L a = max_of(x);
   L worst = 0;
   for (std::size_t i = 0; i < x.size(); ++i) {
-    const L tol = bound(std::abs(static_cast<L>(x[i]) - a)) * kU<T> * ref[i] + std::numeric_limits<T>::min();
+    const L tol = bound(std::isfinite(x[i]) ? std::abs(static_cast<L>(x[i]) - a) : 0) * kU<T> * ref[i] +
+                  std::numeric_limits<T>::min();
     const L err = std::abs(static_cast<L>(got[i]) - ref[i]);
     worst = std::max(worst, err / tol);
     if (!(err <= tol)) {
@@ -497,7 +498,7 @@ TEST(SoftmaxSimd, ExpP7MeetsItsContract) {
 TEST(SoftmaxSimd, EveryKernelWithinTheStableInplaceBound) {
   std::vector<std::size_t> sizes;
   for (std::size_t n = 1; n <= 70; ++n) sizes.push_back(n);  // every tail and unroll remainder
-  for (std::size_t n : {127u, 1000u, 65535u, 65536u, 100003u}) sizes.push_back(n);
+  for (std::size_t n : {127u, 1000u, 65535u, 65536u, 100003u, 262147u}) sizes.push_back(n);
   std::uint64_t seed = 1;
   for (std::size_t n : sizes)
     for (double scale : {1.0, 40.0}) {
@@ -541,6 +542,43 @@ TEST(SoftmaxSimd, KernelsNeverTouchPastTheRow) {
         EXPECT_EQ(buf[n + 8 + i], 12345.0f) << name;
       }
     }
+}
+
+}  // namespace
+
+namespace {
+
+// The blocked two-pass kernels treat a block with no finite entry separately;
+// rows of 10 blocks with such blocks first, in the middle and last.
+TEST(SoftmaxSimd, BlocksWithoutMassNaNAndInfInTheTwoPassKernels) {
+  std::vector<std::pair<std::string, Kernel>> two_pass;
+  for (const auto& [name, k] : kernels())
+    if (name.find("2pass") != std::string::npos) two_pass.emplace_back(name, k);
+  if (two_pass.empty()) GTEST_SKIP() << "no SIMD two-pass kernel on this CPU";
+  const std::size_t n = 10 * 2048 + 5;
+  for (const auto& [name, k] : two_pass) {
+    std::vector<float> x = random_row<float>(n, 5.0, 0.0, 21);
+    for (std::size_t i = 0; i < 3 * 2048; ++i) x[i] = -kInf<float>;         // blocks 0-2
+    for (std::size_t i = 5 * 2048; i < 6 * 2048; ++i) x[i] = -kInf<float>;  // block 5
+    for (std::size_t i = 10 * 2048; i < n; ++i) x[i] = -kInf<float>;        // the tail block
+    std::vector<float> y = x;
+    const simd::RowStats s = k(y.data(), n);
+    EXPECT_GT(s.l, 0.0f) << name;
+    expect_weights_within<float>(
+        x, y, [&](L d) { return d + 2 * static_cast<L>(n) + 12; }, name);
+    for (std::size_t i = 0; i < n; ++i)
+      if (x[i] == -kInf<float>) ASSERT_EQ(y[i], 0.0f) << name << " i=" << i;
+
+    std::vector<float> z = x;  // a NaN hidden in a block of only −inf
+    z[5 * 2048 + 7] = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_TRUE(std::isnan(k(z.data(), n).l)) << name;
+    z = x;  // +inf in the last block with mass
+    z[9 * 2048 + 1] = kInf<float>;
+    const simd::RowStats t = k(z.data(), n);
+    EXPECT_TRUE(std::isnan(t.l) || t.m == kInf<float>) << name;
+    std::vector<float> all(n, -kInf<float>);
+    EXPECT_EQ(k(all.data(), n).l, 0.0f) << name;
+  }
 }
 
 }  // namespace
