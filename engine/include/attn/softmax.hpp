@@ -38,15 +38,15 @@ float stable_inplace(float* x, std::size_t n) noexcept;
 // ---- The thresholds every lesson starts from -------------------------------
 
 /// Largest x with exp(x) finite in T: log(max finite) rounded down to T.
-/// float: 88.72283 (exp(88.7228394) = 3.4028e38; the next float up overflows).
+/// float: 88.7228317 (exp = 3.4028e38; exp of the next float, 88.7228394, is inf).
 template <class T>
 T exp_overflow_threshold() noexcept;
 /// Smallest x with exp(x) a normal number (below it the result is subnormal).
-/// float: -87.33654 (= log 2^-126 rounded up to float).
+/// float: -87.3365402 (≈ log 2^-126).
 template <class T>
 T exp_normal_threshold() noexcept;
 /// Smallest x with exp(x) != 0 in round-to-nearest (below it exp underflows to 0).
-/// float: -103.97208 (log of half the smallest subnormal, 2^-150).
+/// float: -103.972076 (≈ log 2^-150, half the smallest subnormal).
 template <class T>
 T exp_zero_threshold() noexcept;
 
@@ -55,7 +55,7 @@ T exp_zero_threshold() noexcept;
 /// naive: y_i = exp(x_i) / Σ exp(x_j) (two passes, no shift). Returns log Σ exp(x_j).
 /// Overflows (weights NaN) as soon as some x_i > exp_overflow_threshold<T>(), and
 /// underflows (0/0 = NaN) when every exp(x_i) is 0. Where no exp overflows or
-/// underflows it is the most accurate: |ŷ_i − y_i| ≤ (n + 4)·u·y_i (BHH §4: exp 2u,
+/// underflows it is the most accurate: |ŷ_i − y_i| ≤ (n + 4)·u·y_i (exp 2u,
 /// recursive sum of n positive terms (n − 1)u, division u).
 template <class T>
 T naive(const T* x, T* y, std::size_t n) noexcept;
@@ -63,9 +63,10 @@ T naive(const T* x, T* y, std::size_t n) noexcept;
 /// safe: three passes: a = max, s = Σ exp(x_j − a), y_i = exp(x_i − a) / s.
 /// Never overflows: the largest term is exactly exp(0) = 1, so s ∈ [1, n].
 /// |ŷ_i − y_i| ≤ (|x_i − a| + 2n + 6)·u·y_i. The |x_i − a|·u term is the rounding
-/// of the subtraction, amplified by exp (BHH: the shift is not free, but it costs
-/// no more than the conditioning of softmax itself, whose relative condition
-/// number for y_i is ≈ |x_i| + Σ y_j|x_j|).
+/// of the subtraction, amplified by exp. The shift is not free, but it costs about
+/// what the conditioning of softmax already costs (BHH conclude the shifted
+/// formulas are about as accurate as the unshifted ones; the relative condition
+/// number of y_i with respect to the logits is |x_i| + Σ y_j|x_j|, our derivation).
 template <class T>
 T safe(const T* x, T* y, std::size_t n) noexcept;
 
@@ -109,7 +110,7 @@ T online(const T* x, T* y, std::size_t n) noexcept;
 /// Basic (unshifted) log Σ exp(x_j). Overflows to +inf as soon as some
 /// x_j > exp_overflow_threshold<T>(); -inf when every exp underflows.
 /// Where it does not: |f̂ − f| ≤ 3u|f| + (n + 1)·u (the sum's relative error,
-/// (n + 1)u, becomes an absolute error after the log; BHH §2).
+/// (n + 1)u, becomes an absolute error after the log).
 template <class T>
 T logsumexp_basic(const T* x, std::size_t n) noexcept;
 
@@ -140,8 +141,8 @@ void log_softmax(const T* x, T* y, std::size_t n) noexcept;
 
 /// Softmax of the given values in long double (x87 extended, u = 2^-64), shifted
 /// by the max; returns the log-sum-exp. The oracle for tests and `attnlab softmax`:
-/// its own error, (|x_i − a| + 2n + 4)·2^-64 relative, is below 2^-40 for any
-/// row that fits in memory with |x_i − a| < 2^20.
+/// its own error, (|x_i − a| + 2n + 4)·2^-64 relative, is below 2^-40 for rows
+/// with n < 2^22 and |x_i − a| < 2^22.
 template <class T>
 long double reference(const T* x, long double* y, std::size_t n) noexcept;
 
