@@ -567,7 +567,9 @@ TEST(SoftmaxSimd, BlocksWithoutMassNaNAndInfInTheTwoPassKernels) {
     expect_weights_within<float>(
         x, y, [&](L d) { return d + 2 * static_cast<L>(n) + 12; }, name);
     for (std::size_t i = 0; i < n; ++i)
-      if (x[i] == -kInf<float>) ASSERT_EQ(y[i], 0.0f) << name << " i=" << i;
+      if (x[i] == -kInf<float>) {
+        ASSERT_EQ(y[i], 0.0f) << name << " i=" << i;
+      }
 
     std::vector<float> z = x;  // a NaN hidden in a block of only −inf
     z[5 * 2048 + 7] = std::numeric_limits<float>::quiet_NaN();
