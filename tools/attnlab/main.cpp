@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   attnlab::add_compare_command(app);
   attnlab::add_run_command(app);
+  attnlab::add_softmax_command(app);
+  attnlab::add_scaling_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

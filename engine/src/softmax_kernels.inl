@@ -1,0 +1,232 @@
+// The SIMD row softmax kernels, written once over a vector-traits type V and
+// included by softmax_avx2.cpp and softmax_avx512.cpp (each compiled with its own
+// -m flags). Everything here has internal linkage, so the two ISAs' copies never
+// meet at link time. Contracts: softmax_simd.hpp.
+//
+// V provides: type reg, constexpr std::size_t W (floats per register), and
+// static functions load/store (unaligned), load_tail/store_tail (first `rem` < W
+// lanes, padding −inf, no access past them), set1, zero, add, sub, mul, fma
+// (a·b + c), fnma (c − a·b), max (returns its second operand when either is NaN),
+// flush_below(x, thr, v) (0 where x < thr, ordered), pow2_from_magic(z), hmax, hsum.
+#pragma once
+
+#include "softmax_simd.hpp"
+
+#include <limits>
+
+namespace attn::softmax::simd {
+namespace {
+
+template <class V>
+inline typename V::reg exp_v(typename V::reg x) noexcept {
+  const auto z = V::fma(x, V::set1(kLog2e), V::set1(kMagic));
+  const auto k = V::sub(z, V::set1(kMagic));
+  auto r = V::fnma(k, V::set1(kLn2Hi), x);
+  r = V::fnma(k, V::set1(kLn2Lo), r);
+  auto p = V::set1(kC[7]);
+  p = V::fma(p, r, V::set1(kC[6]));
+  p = V::fma(p, r, V::set1(kC[5]));
+  p = V::fma(p, r, V::set1(kC[4]));
+  p = V::fma(p, r, V::set1(kC[3]));
+  p = V::fma(p, r, V::set1(kC[2]));
+  p = V::fma(p, r, V::set1(kC[1]));
+  p = V::fma(p, r, V::set1(kC[0]));
+  return V::flush_below(x, kFlush, V::mul(p, V::pow2_from_magic(z)));
+}
+
+template <class V>
+void exp_array(const float* x, float* y, std::size_t n) noexcept {
+  std::size_t j = 0;
+  for (; j + V::W <= n; j += V::W) V::store(y + j, exp_v<V>(V::load(x + j)));
+  if (j < n) V::store_tail(y + j, exp_v<V>(V::load_tail(x + j, n - j)), n - j);
+}
+
+/// Max of x[0, n) ignoring NaN (−inf when empty), four accumulators.
+template <class V>
+float row_max(const float* x, std::size_t n) noexcept {
+  constexpr std::size_t W = V::W;
+  const auto ninf = V::set1(-std::numeric_limits<float>::infinity());
+  auto m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
+  std::size_t j = 0;
+  for (; j + 4 * W <= n; j += 4 * W) {
+    m0 = V::max(V::load(x + j), m0);
+    m1 = V::max(V::load(x + j + W), m1);
+    m2 = V::max(V::load(x + j + 2 * W), m2);
+    m3 = V::max(V::load(x + j + 3 * W), m3);
+  }
+  for (; j + W <= n; j += W) m0 = V::max(V::load(x + j), m0);
+  if (j < n) m1 = V::max(V::load_tail(x + j, n - j), m1);
+  return V::hmax(V::max(V::max(m0, m1), V::max(m2, m3)));
+}
+
+/// Σ exp(x − m) over x[0, n); with Store, also writes the exps back to x.
+template <class V, bool Store>
+float sum_exp(float* x, std::size_t n, float m) noexcept {
+  constexpr std::size_t W = V::W;
+  const auto vm = V::set1(m);
+  auto s0 = V::zero(), s1 = s0, s2 = s0, s3 = s0;
+  std::size_t j = 0;
+  for (; j + 4 * W <= n; j += 4 * W) {
+    const auto e0 = exp_v<V>(V::sub(V::load(x + j), vm));
+    const auto e1 = exp_v<V>(V::sub(V::load(x + j + W), vm));
+    const auto e2 = exp_v<V>(V::sub(V::load(x + j + 2 * W), vm));
+    const auto e3 = exp_v<V>(V::sub(V::load(x + j + 3 * W), vm));
+    if constexpr (Store) {
+      V::store(x + j, e0);
+      V::store(x + j + W, e1);
+      V::store(x + j + 2 * W, e2);
+      V::store(x + j + 3 * W, e3);
+    }
+    s0 = V::add(s0, e0);
+    s1 = V::add(s1, e1);
+    s2 = V::add(s2, e2);
+    s3 = V::add(s3, e3);
+  }
+  for (; j + W <= n; j += W) {
+    const auto e = exp_v<V>(V::sub(V::load(x + j), vm));
+    if constexpr (Store) V::store(x + j, e);
+    s0 = V::add(s0, e);
+  }
+  if (j < n) {
+    const auto e = exp_v<V>(V::sub(V::load_tail(x + j, n - j), vm));  // padding: exp(−inf) = 0
+    if constexpr (Store) V::store_tail(x + j, e, n - j);
+    s1 = V::add(s1, e);
+  }
+  return V::hsum(V::add(V::add(s0, s1), V::add(s2, s3)));
+}
+
+/// sum_exp<V, true> over x[0, n) with max m, and at the same time the max of the
+/// next block y[0, ny): the exps work from L1 while the next block streams in from
+/// memory, so the two overlap instead of following each other.
+template <class V>
+float sum_exp_with_next_max(float* x, std::size_t n, float m, const float* y, std::size_t ny, float& ymax) noexcept {
+  constexpr std::size_t W = V::W;
+  const std::size_t common = (n < ny ? n : ny) / (4 * W) * (4 * W);
+  const auto vm = V::set1(m);
+  const auto ninf = V::set1(-std::numeric_limits<float>::infinity());
+  auto s0 = V::zero(), s1 = s0, s2 = s0, s3 = s0;
+  auto m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
+  for (std::size_t j = 0; j < common; j += 4 * W) {
+    m0 = V::max(V::load(y + j), m0);
+    m1 = V::max(V::load(y + j + W), m1);
+    m2 = V::max(V::load(y + j + 2 * W), m2);
+    m3 = V::max(V::load(y + j + 3 * W), m3);
+    const auto e0 = exp_v<V>(V::sub(V::load(x + j), vm));
+    const auto e1 = exp_v<V>(V::sub(V::load(x + j + W), vm));
+    const auto e2 = exp_v<V>(V::sub(V::load(x + j + 2 * W), vm));
+    const auto e3 = exp_v<V>(V::sub(V::load(x + j + 3 * W), vm));
+    V::store(x + j, e0);
+    V::store(x + j + W, e1);
+    V::store(x + j + 2 * W, e2);
+    V::store(x + j + 3 * W, e3);
+    s0 = V::add(s0, e0);
+    s1 = V::add(s1, e1);
+    s2 = V::add(s2, e2);
+    s3 = V::add(s3, e3);
+  }
+  const float rest_max = row_max<V>(y + common, ny - common);
+  const float head_max = V::hmax(V::max(V::max(m0, m1), V::max(m2, m3)));
+  ymax = rest_max > head_max ? rest_max : head_max;
+  return V::hsum(V::add(V::add(s0, s1), V::add(s2, s3))) + sum_exp<V, true>(x + common, n - common, m);
+}
+
+/// x ← x·c.
+template <class V>
+void scale_row(float* x, std::size_t n, float c) noexcept {
+  constexpr std::size_t W = V::W;
+  const auto vc = V::set1(c);
+  std::size_t j = 0;
+  for (; j + 2 * W <= n; j += 2 * W) {
+    V::store(x + j, V::mul(V::load(x + j), vc));
+    V::store(x + j + W, V::mul(V::load(x + j + W), vc));
+  }
+  for (; j + W <= n; j += W) V::store(x + j, V::mul(V::load(x + j), vc));
+  if (j < n) V::store_tail(x + j, V::mul(V::load_tail(x + j, n - j), vc), n - j);
+}
+
+/// The rows the arithmetic cannot normalise: +inf max (NaN), or no finite-or-+inf
+/// entry (l = 0 unless a NaN hides among the −infs). x is left untouched.
+inline bool degenerate(const float* x, std::size_t n, float m, RowStats& out) noexcept {
+  if (m == std::numeric_limits<float>::infinity()) {
+    out = {m, std::numeric_limits<float>::quiet_NaN()};
+    return true;
+  }
+  if (m == -std::numeric_limits<float>::infinity()) {
+    out = {m, 0.0f};
+    for (std::size_t j = 0; j < n; ++j)
+      if (x[j] != x[j]) out.l = x[j];
+    return true;
+  }
+  return false;
+}
+
+template <class V>
+RowStats stable_3pass(float* x, std::size_t n) noexcept {
+  const float m = row_max<V>(x, n);  // pass 1
+  RowStats out;
+  if (degenerate(x, n, m, out)) return out;
+  const float l = sum_exp<V, true>(x, n, m);  // pass 2: the max term is exactly 1, l ∈ [1, n]
+  scale_row<V>(x, n, 1.0f / l);               // pass 3
+  return {m, l};
+}
+
+/// Blocks of the two-pass kernel: at least 2048 floats (8 KiB, still in L1 when
+/// the block's exp pass re-reads it after its max), and at most kMaxBlocks of
+/// them so that their maxima fit in a stack array (rows up to 2^23 floats keep
+/// 2048-float blocks; longer rows get proportionally longer blocks, in L2).
+inline constexpr std::size_t kMinBlock = 2048;
+inline constexpr std::size_t kMaxBlocks = 4096;
+
+template <class V>
+RowStats stable_2pass(float* x, std::size_t n) noexcept {
+  std::size_t block = (n + kMaxBlocks - 1) / kMaxBlocks;
+  block = block < kMinBlock ? kMinBlock : (block + V::W - 1) / V::W * V::W;
+  float mb[kMaxBlocks];
+  // Pass 1 over memory: per block, its max m_b (memory), then e = exp(x − m_b)
+  // stored in place and summed (L1) while the next block's max is taken (so the
+  // memory stream and the exps overlap); the block states merge online into (m, l):
+  // (m, l) ∘ (m_b, l_b) = (max, l·e^{m − max} + l_b·e^{m_b − max}).
+  float m = -std::numeric_limits<float>::infinity(), l = 0.0f;
+  if (n) mb[0] = row_max<V>(x, n < block ? n : block);
+  for (std::size_t b = 0, i = 0; b < n; b += block, ++i) {
+    const std::size_t len = n - b < block ? n - b : block;
+    const std::size_t next = b + block < n ? (n - b - block < block ? n - b - block : block) : 0;
+    float* xb = x + b;
+    if (mb[i] == std::numeric_limits<float>::infinity()) return {mb[i], std::numeric_limits<float>::quiet_NaN()};
+    if (mb[i] == -std::numeric_limits<float>::infinity()) {  // no mass here: weights 0, unless a NaN hides
+      for (std::size_t j = 0; j < len; ++j) {
+        if (xb[j] != xb[j]) l = xb[j];
+        xb[j] = 0.0f;
+      }
+      if (next) mb[i + 1] = row_max<V>(xb + len, next);
+      continue;
+    }
+    float lb;
+    if (next)
+      lb = sum_exp_with_next_max<V>(xb, len, mb[i], xb + len, next, mb[i + 1]);
+    else
+      lb = sum_exp<V, true>(xb, len, mb[i]);
+    float f[V::W];
+    if (mb[i] > m) {
+      V::store(f, exp_v<V>(V::set1(m - mb[i])));  // m = −inf: exactly 0
+      l = l * f[0] + lb;
+      m = mb[i];
+    } else {
+      V::store(f, exp_v<V>(V::set1(mb[i] - m)));
+      l = l + lb * f[0];
+    }
+  }
+  if (m == -std::numeric_limits<float>::infinity() || l != l) return {m, l};  // l: 0, or NaN carried
+  // Pass 2: y = e · e^{m_b − m} / l, one multiplier per block.
+  const float inv = 1.0f / l;
+  for (std::size_t b = 0, i = 0; b < n; b += block, ++i) {
+    if (mb[i] == -std::numeric_limits<float>::infinity()) continue;  // already 0
+    float f[V::W];
+    V::store(f, exp_v<V>(V::set1(mb[i] - m)));
+    scale_row<V>(x + b, n - b < block ? n - b : block, f[0] * inv);
+  }
+  return {m, l};
+}
+
+}  // namespace
+}  // namespace attn::softmax::simd
