@@ -112,6 +112,7 @@ struct Variant {
   std::function<double(const Row&, Row&)> softmax;  // returns the log-sum-exp
   std::function<double(const Row&, double)> bound;  // stated relative bound for entry x_i given a
   bool shifted;                                     // exp of x − max (else of x)
+  bool flushes = false;                             // its exp returns 0 below the normal range
 };
 
 struct LseForm {
@@ -256,7 +257,7 @@ void library_variants(double u, std::vector<Variant>& vs, std::vector<LseForm>& 
                     back(t, y);
                     return l;
                   },
-                  [u](const Row& x, double d) { return (d + 2 * double(x.size()) + 12) * u; }, true});
+                  [u](const Row& x, double d) { return (d + 2 * double(x.size()) + 12) * u; }, true, true});
   }
   lse.push_back({"basic: log Σ exp(x_i)", lib_lse<T>(sm::logsumexp_basic<T>)});
   lse.push_back({"shifted: a + log Σ exp(x_i − a)", lib_lse<T>(sm::logsumexp_shifted<T>)});
@@ -306,12 +307,13 @@ Thresholds thresholds(const Format& f) {
           std::log(f.min_normal() - f.denorm_min() / 2), std::log(f.denorm_min() / 2), false};
 }
 
-/// What happened to the exps a variant takes: of x itself (naive) or of x − max.
+/// What happened to the exps a variant takes: of x itself (naive) or of x − max;
+/// `flushes`: the variant's exp returns 0 where the result would be subnormal.
 struct Events {
   std::size_t overflow = 0, subnormal = 0, zero = 0;
 };
 
-Events exp_events(const Row& x, const Format& f, bool shifted) {
+Events exp_events(const Row& x, const Format& f, bool shifted, bool flushes) {
   double a = -kInf;
   for (double v : x) a = v > a ? v : a;
   Events e;
@@ -322,7 +324,7 @@ Events exp_events(const Row& x, const Format& f, bool shifted) {
     const double ev = f.round(std::exp(arg));
     if (std::isinf(ev))
       ++e.overflow;
-    else if (ev == 0)
+    else if (ev == 0 || (flushes && ev < f.min_normal()))
       ++e.zero;
     else if (ev < f.min_normal())
       ++e.subnormal;
@@ -388,7 +390,7 @@ void print_tables(const Row& x, const Format& f, std::size_t show, std::ostream&
     v.softmax(x, y);
     long double sum = 0;
     for (double w : y) sum += w;
-    const Events ev = exp_events(x, f, v.shifted);
+    const Events ev = exp_events(x, f, v.shifted, v.flushes);
     const Error err = weight_error(x, y, ref, f, v.bound);
     t.add_row({v.name, v.passes, list(y, show), num(static_cast<double>(sum), 7), std::to_string(ev.overflow),
                underflow_text(ev), err.nan ? "nan" : sci(err.max_rel), sci(err.bound),
