@@ -152,9 +152,11 @@ struct Sim {
     return a;
   }
   bool special(double a, bool nan, Row& y, std::size_t n, double& lse) const {
-    if (nan || a == kInf) return y.assign(n, kNaN), lse = kNaN, true;
-    if (a == -kInf) return y.assign(n, 0.0), lse = -kInf, true;
-    return false;
+    if (!nan && a != kInf && a != -kInf) return false;
+    const bool poisoned = nan || a == kInf;  // NaN weights; else the masked row: 0 weights
+    y.assign(n, poisoned ? kNaN : 0.0);
+    lse = poisoned ? kNaN : -kInf;
+    return true;
   }
   double naive(const Row& x, Row& y) const {
     double s = 0;
@@ -164,7 +166,10 @@ struct Sim {
       mass |= v > -kInf;
       nan |= v != v;
     }
-    if (!mass && !nan) return y.assign(x.size(), 0.0), -kInf;
+    if (!mass && !nan) {
+      y.assign(x.size(), 0.0);
+      return -kInf;
+    }
     y.resize(x.size());
     for (std::size_t i = 0; i < x.size(); ++i) y[i] = r(exp(x[i]) / s);
     return r(std::log(s));
@@ -192,8 +197,10 @@ struct Sim {
       }
     }
     if (m == kInf) l = kNaN;
-    if (l != l) return y.assign(x.size(), kNaN), kNaN;
-    if (m == -kInf) return y.assign(x.size(), 0.0), -kInf;
+    if (l != l || m == -kInf) {  // NaN seen, or the masked row
+      y.assign(x.size(), l != l ? kNaN : 0.0);
+      return l != l ? kNaN : -kInf;
+    }
     const double inv = r(1 / l);
     y.resize(x.size());
     for (std::size_t i = 0; i < x.size(); ++i) y[i] = r(exp(r(x[i] - m)) * inv);
