@@ -1,5 +1,7 @@
 // End to end: runs the built `attnlab softmax` and `attnlab scaling`, parses their
 // tables and checks the numbers (and the exit status and message of bad input).
+#include "npy.hpp"
+
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
@@ -175,6 +177,26 @@ TEST(CliSoftmax, RandomRowWithinEveryBound) {
   EXPECT_NE(v["naive"][kOverflow], "0");  // N(0, 30²) over 5000 values exceeds 88.72 somewhere
 }
 
+TEST(CliSoftmax, RowFromANpyFile) {
+  const std::string row = ::testing::TempDir() + "softmax_row_" + std::to_string(getpid()) + ".npy";
+  const std::string matrix = ::testing::TempDir() + "softmax_matrix_" + std::to_string(getpid()) + ".npy";
+  const float x[3] = {1000, 1001, 1002}, m[6] = {};
+  const std::int64_t row_shape[2] = {1, 3}, matrix_shape[2] = {2, 3};
+  attnlab::npy::write(row, x, row_shape);  // a [1, 3] array is one row
+  attnlab::npy::write(matrix, m, matrix_shape);
+  const Result f = attnlab("softmax --file " + row), v = attnlab("softmax 1000 1001 1002");
+  ASSERT_EQ(f.status, 0) << f.err;
+  EXPECT_EQ(tables(f.out)["variant"]["safe"][kWeights], tables(v.out)["variant"]["safe"][kWeights]);
+  const Result bad = attnlab("softmax --file " + matrix);
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("expected one row"), std::string::npos) << bad.err;
+  const Result both = attnlab("softmax --file " + row + " 1 2");
+  EXPECT_EQ(both.status, 2);
+  EXPECT_NE(both.err.find("give one input"), std::string::npos) << both.err;
+  std::remove(row.c_str());
+  std::remove(matrix.c_str());
+}
+
 TEST(CliSoftmax, BadArgumentsExitTwoWithAMessage) {
   struct Bad {
     const char* args;
@@ -182,7 +204,7 @@ TEST(CliSoftmax, BadArgumentsExitTwoWithAMessage) {
   };
   for (const Bad& b :
        {Bad{"softmax 1 abc", "value 2 ('abc') is not a number"}, Bad{"softmax", "no input"},
-        Bad{"softmax --precision fp8 1", "unknown precision 'fp8'"}, Bad{"softmax --random 5 1 2", "not both"},
+        Bad{"softmax --precision fp8 1", "unknown precision 'fp8'"}, Bad{"softmax --random 5 1 2", "give one input"},
         Bad{"softmax --random 5 --scale -1", "--scale"}, Bad{"softmax --bogus 1", "bogus"},
         Bad{"scaling --dims 4,0", "--dims: '0' is not a dimension"}, Bad{"scaling --keys 1", "--keys"},
         Bad{"scaling --out /nonexistent-dir/x.svg", "--out: /nonexistent-dir/x.svg"}}) {

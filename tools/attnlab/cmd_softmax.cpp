@@ -4,6 +4,7 @@
 // with the row's own numbers. fp32 and fp64 run the library itself; fp16 and bf16
 // are simulated (every operation's result rounded to the format).
 #include "commands.hpp"
+#include "npy.hpp"
 #include "precision.hpp"
 #include "table.hpp"
 
@@ -37,6 +38,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 struct SoftmaxOptions {
   std::vector<std::string> values;
+  std::string file;  // a .npy row
   std::size_t random = 0;
   double scale = 1.0, offset = 0.0;
   std::uint64_t seed = 1;
@@ -60,9 +62,11 @@ double parse_value(const std::string& text, std::size_t index) {
 }
 
 Row input_row(const SoftmaxOptions& o, const Format& f) {
-  if (!o.values.empty() && o.random) throw std::invalid_argument("give either values or --random N, not both");
-  if (o.values.empty() && !o.random)
-    throw std::invalid_argument("no input: give values (e.g. `attnlab softmax 1000 1001 1002`) or --random N");
+  const int sources = !o.values.empty() + (o.random > 0) + !o.file.empty();
+  if (sources > 1) throw std::invalid_argument("give one input: values, --random N or --file row.npy");
+  if (sources == 0)
+    throw std::invalid_argument(
+        "no input: give values (e.g. `attnlab softmax 1000 1001 1002`), --random N or --file row.npy");
   if (!(o.scale >= 0) || !std::isfinite(o.scale))
     throw std::invalid_argument("--scale: must be a finite number >= 0, got " + std::to_string(o.scale));
   if (!std::isfinite(o.offset)) throw std::invalid_argument("--offset: must be finite");
@@ -75,6 +79,15 @@ Row input_row(const SoftmaxOptions& o, const Format& f) {
     std::normal_distribution<double> dist(o.offset, o.scale);
     x.resize(o.random);
     for (double& v : x) v = dist(gen);
+  } else if (!o.file.empty()) {
+    const npy::Array a = npy::read(o.file);
+    if (a.shape.size() > 1 && std::count_if(a.shape.begin(), a.shape.end(), [](std::int64_t s) { return s != 1; }) > 1)
+      throw std::invalid_argument("--file: " + o.file +
+                                  ": expected one row (1-D, or one non-unit dimension), got shape " +
+                                  npy::shape_string(a.shape));
+    if (a.data.empty()) throw std::invalid_argument("--file: " + o.file + ": the row is empty");
+    if (a.converted) std::cerr << "attnlab softmax: " << o.file << " holds float64; read as float32\n";
+    x.assign(a.data.begin(), a.data.end());
   } else {
     for (std::size_t i = 0; i < o.values.size(); ++i) x.push_back(parse_value(o.values[i], i));
   }
@@ -601,8 +614,9 @@ void add_softmax_command(CLI::App& app) {
       "  attnlab softmax --random 4096 --scale 30   a long random row\n"
       "  attnlab softmax -- -inf -1 -2              values that start with '-' go after --\n"
       "fp32 and fp64 run the library (engine/include/attn/softmax.hpp); fp16 and bf16 simulate it by\n"
-      "rounding every result to the format. Reading a row from .npy is not supported yet.");
+      "rounding every result to the format.");
   cmd->add_option("values", o->values, "The row (numbers; inf, -inf and nan allowed)");
+  cmd->add_option("--file", o->file, "Read the row from a .npy file (float32 or float64, one row)");
   cmd->add_option("--random", o->random, "Use N random values from a normal distribution instead");
   cmd->add_option("--scale", o->scale, "Standard deviation of the random values")->capture_default_str();
   cmd->add_option("--offset", o->offset, "Mean of the random values")->capture_default_str();
