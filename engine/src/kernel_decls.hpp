@@ -8,5 +8,6 @@ namespace attn {
 KernelInfo reference_kernel_info();
 KernelInfo textbook_kernel_info();
 KernelInfo blas_kernel_info();
+KernelInfo fused_kernel_info();
 
 }  // namespace attn

@@ -15,6 +15,7 @@ std::span<const KernelInfo> kernels() {
       reference_kernel_info(),
       textbook_kernel_info(),
       blas_kernel_info(),
+      fused_kernel_info(),
   };
   return registry;
 }

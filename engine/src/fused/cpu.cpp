@@ -1,0 +1,76 @@
+// Run-time dispatch: which microkernel table this CPU runs, from cpuid, chosen
+// once. ATTN_ISA=scalar|avx2 forces one (an unsupported or unknown name is
+// ignored with a note on stderr, so a misspelt variable never crashes a run).
+#include "ukernels.hpp"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace attn::fused {
+
+namespace {
+
+struct Dispatch {
+  std::array<Ukernels, 2> tables{};
+  std::array<bool, 2> has{};
+  std::array<Isa, 2> supported{};
+  std::size_t count = 0;
+  const Ukernels* active = nullptr;
+
+  Dispatch() {
+    tables[0] = scalar_ukernels();
+    has[0] = true;
+    __builtin_cpu_init();
+    // AVX2 and FMA both, and the OS saving ymm state (GCC's check includes XGETBV).
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+      tables[1] = avx2_ukernels();
+      has[1] = true;
+    }
+    for (int i = 0; i < 2; ++i)
+      if (has[i]) supported[count++] = static_cast<Isa>(i);
+    active = &tables[static_cast<int>(supported[count - 1])];
+    if (const char* want = std::getenv("ATTN_ISA"); want != nullptr && *want != '\0') {
+      bool found = false;
+      for (int i = 0; i < 2; ++i)
+        if (std::strcmp(want, isa_name(static_cast<Isa>(i))) == 0 && has[i]) {
+          active = &tables[i];
+          found = true;
+        }
+      if (!found)
+        std::fprintf(stderr, "attnlab: ATTN_ISA=%s is not an ISA this CPU supports (scalar, avx2); using %s\n", want,
+                     isa_name(active->isa));
+    }
+  }
+};
+
+const Dispatch& dispatch() {
+  static const Dispatch d;  // C++11 magic statics: initialised once, thread-safely
+  return d;
+}
+
+}  // namespace
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return "scalar";
+    case Isa::avx2: return "avx2";
+  }
+  return "?";
+}
+
+const Ukernels* ukernels_for(Isa isa) {
+  const Dispatch& d = dispatch();
+  const int i = static_cast<int>(isa);
+  return i >= 0 && i < 2 && d.has[i] ? &d.tables[i] : nullptr;
+}
+
+std::span<const Isa> supported_isas() {
+  const Dispatch& d = dispatch();
+  return {d.supported.data(), d.count};
+}
+
+const Ukernels& active_ukernels() { return *dispatch().active; }
+
+}  // namespace attn::fused

@@ -1,0 +1,428 @@
+// fused: FlashAttention-2 on the CPU. One pass over K and V per block of Br
+// query rows; the Nq × Nk score matrix never exists, only a Br × Bc tile of it.
+//
+// Layers (style.md): microkernels (ukernels.hpp, one table per ISA) → the
+// block loop with the online softmax (block_rows) → the parallel driver over
+// (b, h, q-block[, KV chunk]) work items (run_blocked) → dispatch (cpu.cpp).
+//
+// Units: Q is packed pre-multiplied by scale·log2(e), so every score, running
+// max m and the exponent are in log2 units and the softmax uses exp2:
+//   p_j = 2^(s_j − m),  l = Σ p_j,  O = Σ p_j V_j / l,  LSE = (m + log2 l)·ln 2.
+//
+// Determinism: work items, KV chunks and merge order depend on the shape only,
+// never on the thread count, and each item is computed by one thread, so the
+// result is bitwise the same for any number of threads.
+#include "kernel_decls.hpp"
+#include "masking.hpp"
+
+#include "fused/blocking.hpp"
+#include "fused/exp2_poly.hpp"
+#include "fused/ukernels.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+
+namespace attn {
+
+namespace fused {
+
+namespace {
+
+using detail::kv_head;
+using detail::mask_row;
+using detail::masked_out;
+using detail::visible_keys;
+
+constexpr float kLog2e = 1.44269504088896340736f;
+constexpr float kLn2 = 0.693147180559945309417f;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Tiny inputs (the lab sentences): direct loops on the stack, no workspace.
+constexpr i64 kTinyMaxN = 16, kTinyMaxDim = 64, kTinyMaxWork = i64{1} << 16;
+// Decode: when all queries fit one block and the KV sequence is long, split it
+// into at most kMaxSplits chunks of at least kMinChunk keys, merged exactly.
+constexpr i64 kMinChunk = 1024, kMaxSplits = 32;
+
+i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
+
+/// ATTN_FUSED_BLOCKS="Br,Bc" (for the block-size sweep), read once; {0, 0} when unset or invalid.
+std::pair<int, int> blocks_from_env() {
+  static const std::pair<int, int> env = [] {
+    int br = 0, bc = 0;
+    if (const char* s = std::getenv("ATTN_FUSED_BLOCKS"); s != nullptr && std::sscanf(s, "%d,%d", &br, &bc) == 2 &&
+                                                           br > 0 && bc > 0 && br <= 4096 && bc <= 4096)
+      return std::pair{br, bc};
+    return std::pair{0, 0};
+  }();
+  return env;
+}
+
+/// Everything that follows from the shape: block sizes, work items, workspace layout.
+/// Depends on the thread count only through the number of workspace slots.
+struct Plan {
+  i64 BH = 0, nq = 0, nk = 0, d = 0, dv = 0;
+  i64 br = 0, bc = 0, mr = 0, nr = 0;
+  i64 nqb = 0;         ///< query blocks per head
+  i64 nsplit = 1;      ///< KV chunks per query block (1: no split)
+  i64 chunk = 0;       ///< keys per chunk, a multiple of bc
+  bool tiny = false;
+  // Per-thread workspace, in floats, each part a multiple of 16 (64 bytes).
+  i64 ldo = 0, off_kp = 0, off_s = 0, off_o = 0, off_m = 0, off_l = 0, per_thread = 0;
+  i64 slots = 0;          ///< threads that get a slot
+  i64 partial_row = 0;    ///< floats per partial row: O (dv), m, l, rounded
+  i64 partial_floats = 0; ///< B·H·nqb·nsplit·br partial rows, when split
+  std::size_t bytes() const {
+    return tiny ? 0 : static_cast<std::size_t>(slots * per_thread + partial_floats) * sizeof(float);
+  }
+};
+
+Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const Ukernels& uk) {
+  Plan p;
+  p.BH = B * H, p.nq = nq, p.nk = nk, p.d = d, p.dv = dv, p.mr = uk.mr, p.nr = uk.nr;
+  p.tiny = nq <= kTinyMaxN && nk <= kTinyMaxN && d <= kTinyMaxDim && dv <= kTinyMaxDim &&
+           p.BH * nq * nk * (d + dv) <= kTinyMaxWork;
+  for (const BlockSizes& row : kBlockTable)
+    if (row.isa == uk.isa && d <= row.max_d) {
+      p.br = row.br, p.bc = row.bc;
+      break;
+    }
+  if (auto [br, bc] = blocks_from_env(); br > 0) p.br = br, p.bc = bc;
+  p.br = round_up(std::max<i64>(p.br, 1), p.mr);
+  p.bc = round_up(std::max<i64>(p.bc, 1), p.nr);
+  // Fewer query rows than a block: shrink the block to the rows (in whole tiles).
+  p.br = std::min(p.br, round_up(nq, p.mr));
+  p.nqb = ceil_div(nq, p.br);
+  if (p.nqb == 1 && nk >= 2 * kMinChunk) {
+    const i64 want = std::min(kMaxSplits, nk / kMinChunk);
+    p.chunk = round_up(ceil_div(nk, want), p.bc);
+    p.nsplit = ceil_div(nk, p.chunk);
+  }
+  p.ldo = round_up(dv, 16);
+  const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * d, 16), s = p.br * p.bc, o = p.br * p.ldo;
+  const i64 ml = round_up(p.br, 16);
+  p.off_kp = qp, p.off_s = p.off_kp + kp, p.off_o = p.off_s + s, p.off_m = p.off_o + o, p.off_l = p.off_m + ml;
+  p.per_thread = p.off_l + ml;
+  const i64 items = p.BH * p.nqb * p.nsplit;
+  p.slots = std::max<i64>(1, std::min<i64>(threads, items));
+  if (p.nsplit > 1) {
+    p.partial_row = round_up(dv + 2, 16);
+    p.partial_floats = p.BH * p.nqb * p.nsplit * p.br * p.partial_row;
+  }
+  return p;
+}
+
+/// One thread's slice of the workspace.
+struct Scratch {
+  float *qp, *kp, *s, *o, *m, *l;
+  Scratch(const Plan& p, float* base)
+      : qp(base), kp(base + p.off_kp), s(base + p.off_s), o(base + p.off_o), m(base + p.off_m), l(base + p.off_l) {}
+};
+
+/// Q rows [i0, i0 + rows) of head (b, h) into MR-row panels, times c = scale·log2(e);
+/// rows past the end are zero. Panel ip, element (k, r) at qp[(ip·d + k)·MR + r].
+void pack_q(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, float c, float* qp) {
+  const i64 d = p.d, mr = p.mr, panels = ceil_div(rows, mr);
+  for (i64 ip = 0; ip < panels; ++ip) {
+    float* panel = qp + ip * d * mr;
+    for (i64 r = 0; r < mr; ++r) {
+      const i64 row = ip * mr + r;
+      if (row < rows) {
+        const float* q = a.q.row(b, h, i0 + row);
+        for (i64 k = 0; k < d; ++k) panel[k * mr + r] = c * q[k];
+      } else {
+        for (i64 k = 0; k < d; ++k) panel[k * mr + r] = 0.0f;
+      }
+    }
+  }
+}
+
+/// Keys [j0, j0 + n) of K head hk as Kᵀ in NR-column panels; columns past n are zero.
+/// Panel jp, element (k, c) at kp[(jp·d + k)·NR + c].
+void pack_kt(const KernelArgs& a, const Plan& p, i64 b, i64 hk, i64 j0, i64 n, float* kp) {
+  const i64 d = p.d, nr = p.nr, panels = ceil_div(n, nr);
+  for (i64 jp = 0; jp < panels; ++jp) {
+    float* panel = kp + jp * d * nr;
+    for (i64 c = 0; c < nr; ++c) {
+      const i64 col = jp * nr + c;
+      if (col < n) {
+        const float* k = a.k.row(b, hk, j0 + col);
+        for (i64 t = 0; t < d; ++t) panel[t * nr + c] = k[t];
+      } else {
+        for (i64 t = 0; t < d; ++t) panel[t * nr + c] = 0.0f;
+      }
+    }
+  }
+}
+
+bool all_finite(const float* v, i64 ldv, i64 rows, i64 cols) {
+  bool ok = true;
+  for (i64 j = 0; j < rows; ++j)
+    for (i64 t = 0; t < cols; ++t) ok &= (v[j * ldv + t] - v[j * ldv + t]) == 0.0f;  // NaN for inf and NaN
+  return ok;
+}
+
+/// The online softmax over keys [j0, j1) for query rows [i0, i0 + rows) of head (b, h).
+/// Leaves in w: o (unnormalised Σ p V), m (running max, log2 units), l (Σ p).
+/// Returns false when no KV block was visible to any row (o is then unset).
+bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 rows, i64 j0, i64 j1,
+                const Scratch& w) {
+  const i64 nq = p.nq, nk = p.nk, d = p.d, dv = p.dv, mr = p.mr, nr = p.nr, bc = p.bc, lds = p.bc, ldo = p.ldo;
+  const i64 hk = kv_head(a, h), ldv = a.v.strides[2];
+  const bool has_mask = a.mask.data != nullptr;
+  // Causal keys are a prefix per row, growing with the row: the last row sees the most.
+  const i64 vis_first = visible_keys(a.causal, i0, nq, nk), vis_last = visible_keys(a.causal, i0 + rows - 1, nq, nk);
+  j1 = std::min(j1, vis_last);  // blocks no row sees are skipped
+  if (j0 >= j1) return false;
+
+  pack_q(a, p, b, h, i0, rows, a.scale * kLog2e, w.qp);
+  std::fill_n(w.m, rows, kNegInf);
+  std::fill_n(w.l, rows, 0.0f);
+  const i64 q_panels = ceil_div(rows, mr);
+  bool first = true;
+  for (i64 kb = j0; kb < j1; kb += bc) {
+    const i64 n = std::min(bc, j1 - kb);
+    pack_kt(a, p, b, hk, kb, n, w.kp);
+    // S = (c·Q) Kᵀ, panel by panel: the Kᵀ panel stays in L1 across the Q panels.
+    for (i64 jp = 0; jp < ceil_div(n, nr); ++jp)
+      for (i64 ip = 0; ip < q_panels; ++ip)
+        uk.qk(d, w.qp + ip * mr * d, w.kp + jp * nr * d, w.s + ip * mr * lds + jp * nr, lds,
+              static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(nr));
+
+    // Masking only where some key of the block is hidden from some row: selected-away
+    // keys become -inf (overwriting, so a NaN/inf logit there disappears).
+    const bool causal_cut = kb + n > vis_first;
+    const bool masking = causal_cut || has_mask;
+    if (masking)
+      for (i64 r = 0; r < rows; ++r) {
+        float* srow = w.s + r * lds;
+        const i64 vis = visible_keys(a.causal, i0 + r, nq, nk) - kb;
+        const float* mrow = mask_row(a.mask, i0 + r);
+        for (i64 c = 0; c < n; ++c) {
+          if (c >= vis || masked_out(mrow, kb + c)) srow[c] = kNegInf;
+          else if (mrow) srow[c] += mrow[kb + c] * kLog2e;
+        }
+      }
+
+    // Online softmax, row by row: m grows → rescale o and l by 2^(m_old − m_new).
+    for (i64 r = 0; r < rows; ++r) {
+      float* srow = w.s + r * lds;
+      const float m_old = w.m[r], bm = uk.rowmax(srow, n);
+      if (bm > m_old) {
+        if (!first && m_old != kNegInf) {  // m_old = -inf: o and l are still 0, nothing to scale
+          const float alpha = exp2c::exp2_scalar(m_old - bm);
+          w.l[r] *= alpha;
+          float* orow = w.o + r * ldo;
+          for (i64 t = 0; t < dv; ++t) orow[t] *= alpha;
+        }
+        w.m[r] = bm;
+      }
+      // m = -inf: every key so far is masked; exp2(-inf - 0) = 0, never exp2(-inf - (-inf)).
+      const float mu = w.m[r] == kNegInf ? 0.0f : w.m[r];
+      w.l[r] += uk.exp2_store_sum(srow, n, mu);
+    }
+
+    // O (=|+=) P V. A masked key has p = 0, but 0 · NaN = NaN: when V holds a
+    // non-finite value in a block with masked keys, skip those keys explicitly.
+    const float* v0 = a.v.row(b, hk, kb);
+    if (masking && !all_finite(v0, ldv, n, dv)) {
+      for (i64 r = 0; r < rows; ++r) {
+        float* orow = w.o + r * ldo;
+        if (first) std::fill_n(orow, dv, 0.0f);
+        const float* prow = w.s + r * lds;
+        const i64 vis = visible_keys(a.causal, i0 + r, nq, nk) - kb;
+        const float* mrow = mask_row(a.mask, i0 + r);
+        for (i64 c = 0; c < n; ++c) {
+          if (c >= vis || masked_out(mrow, kb + c)) continue;
+          for (i64 t = 0; t < dv; ++t) orow[t] += prow[c] * v0[c * ldv + t];
+        }
+      }
+    } else {
+      // Column strips outermost: a Bc × NR strip of V stays in L1 across the row panels.
+      for (i64 c0 = 0; c0 < dv; c0 += nr)
+        for (i64 ip = 0; ip < q_panels; ++ip)
+          uk.pv(n, w.s + ip * mr * lds, lds, v0 + c0, ldv, w.o + ip * mr * ldo + c0, ldo,
+                static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(std::min(nr, dv - c0)), !first);
+    }
+    first = false;
+  }
+  return true;
+}
+
+/// Final rows: O / l and LSE = (m + log2 l)·ln 2; rows that saw no key get 0 and -inf.
+void write_rows(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, const Scratch& w, bool any) {
+  for (i64 r = 0; r < rows; ++r) {
+    float* out = a.out.row(b, h, i0 + r);
+    const float m = any ? w.m[r] : kNegInf;
+    // Every key masked: 0 and -inf. (m = -inf with l = NaN is a row of NaN logits: it falls through.)
+    if (!any || (m == kNegInf && w.l[r] == 0.0f)) {
+      std::fill_n(out, p.dv, 0.0f);
+      if (a.lse.data) *a.lse.row(b, h, i0 + r) = kNegInf;
+      continue;
+    }
+    const float l = w.l[r];
+    const float* orow = w.o + r * p.ldo;
+    for (i64 t = 0; t < p.dv; ++t) out[t] = orow[t] / l;
+    if (a.lse.data) *a.lse.row(b, h, i0 + r) = (m + std::log2(l)) * kLn2;
+  }
+}
+
+/// Partial results of one KV chunk: per row O (dv floats), then m, then l.
+float* partial_rows(const Plan& p, float* partials, i64 bh, i64 qb, i64 split) {
+  return partials + ((bh * p.nqb + qb) * p.nsplit + split) * p.br * p.partial_row;
+}
+
+void save_partial(const Plan& p, i64 rows, const Scratch& w, bool any, float* dst) {
+  for (i64 r = 0; r < rows; ++r) {
+    float* row = dst + r * p.partial_row;
+    row[p.dv] = any ? w.m[r] : kNegInf;
+    row[p.dv + 1] = any ? w.l[r] : 0.0f;
+    if (any) std::copy_n(w.o + r * p.ldo, p.dv, row);
+  }
+}
+
+/// Merges the chunks of one row in chunk order: M = max m_s, L = Σ l_s 2^(m_s − M),
+/// O = Σ O_s 2^(m_s − M) / L. Chunks that saw no key (m_s = -inf) are skipped.
+void merge_row(const KernelArgs& a, const Plan& p, float* partials, i64 bh, i64 qb, i64 r) {
+  const i64 b = bh / a.q.shape[1], h = bh % a.q.shape[1], i = qb * p.br + r;
+  float M = kNegInf;
+  bool nan = false;  // a NaN logit (its chunk's l is NaN) poisons the row
+  for (i64 s = 0; s < p.nsplit; ++s) {
+    const float* row = partial_rows(p, partials, bh, qb, s) + r * p.partial_row;
+    M = std::max(M, row[p.dv]);
+    nan |= std::isnan(row[p.dv + 1]);
+  }
+  float* out = a.out.row(b, h, i);
+  if (nan) {
+    std::fill_n(out, p.dv, std::numeric_limits<float>::quiet_NaN());
+    if (a.lse.data) *a.lse.row(b, h, i) = std::numeric_limits<float>::quiet_NaN();
+    return;
+  }
+  if (M == kNegInf) {
+    std::fill_n(out, p.dv, 0.0f);
+    if (a.lse.data) *a.lse.row(b, h, i) = kNegInf;
+    return;
+  }
+  float L = 0.0f;
+  std::fill_n(out, p.dv, 0.0f);
+  for (i64 s = 0; s < p.nsplit; ++s) {
+    const float* row = partial_rows(p, partials, bh, qb, s) + r * p.partial_row;
+    if (row[p.dv] == kNegInf) continue;
+    const float wgt = exp2c::exp2_scalar(row[p.dv] - M);  // NaN when M = +inf: so is the reference
+    L += wgt * row[p.dv + 1];
+    for (i64 t = 0; t < p.dv; ++t) out[t] += wgt * row[t];
+  }
+  for (i64 t = 0; t < p.dv; ++t) out[t] /= L;
+  if (a.lse.data) *a.lse.row(b, h, i) = (M + std::log2(L)) * kLn2;
+}
+
+void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
+  const i64 H = a.q.shape[1];
+  const i64 items = p.BH * p.nqb * p.nsplit;
+  float* const base = static_cast<float*>(a.workspace);
+  float* const partials = base + p.slots * p.per_thread;
+  // Heaviest first: a query block's cost grows with its index under causal masking.
+  auto item = [&](i64 t, const Scratch& w) {
+    const i64 qb = p.nqb - 1 - t / (p.BH * p.nsplit), rest = t % (p.BH * p.nsplit);
+    const i64 bh = rest / p.nsplit, split = rest % p.nsplit, b = bh / H, h = bh % H;
+    const i64 i0 = qb * p.br, rows = std::min(p.br, p.nq - i0);
+    const i64 j0 = p.nsplit > 1 ? split * p.chunk : 0, j1 = p.nsplit > 1 ? std::min(p.nk, j0 + p.chunk) : p.nk;
+    const bool any = block_rows(a, p, uk, b, h, i0, rows, j0, j1, w);
+    if (p.nsplit > 1) save_partial(p, rows, w, any, partial_rows(p, partials, bh, qb, split));
+    else write_rows(a, p, b, h, i0, rows, w, any);
+  };
+  const i64 merge_rows = p.nsplit > 1 ? p.BH * p.nqb * p.br : 0;
+  auto merge = [&](i64 t) {
+    const i64 bh = t / (p.nqb * p.br), qb = t / p.br % p.nqb, r = t % p.br;
+    if (qb * p.br + r < p.nq) merge_row(a, p, partials, bh, qb, r);
+  };
+  if (p.slots == 1) {
+    const Scratch w(p, base);
+    for (i64 t = 0; t < items; ++t) item(t, w);
+    for (i64 t = 0; t < merge_rows; ++t) merge(t);
+    return;
+  }
+#pragma omp parallel num_threads(static_cast<int>(p.slots))
+  {
+    const Scratch w(p, base + omp_get_thread_num() * p.per_thread);
+#pragma omp for schedule(dynamic, 1)
+    for (i64 t = 0; t < items; ++t) item(t, w);
+#pragma omp for schedule(static)
+    for (i64 t = 0; t < merge_rows; ++t) merge(t);
+  }
+}
+
+/// The lab sentences: everything on the stack, one row at a time, masked keys never read.
+void run_tiny(const KernelArgs& a, const Ukernels& uk) {
+  const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2], nk = a.k.shape[2];
+  const i64 d = a.q.shape[3], dv = a.v.shape[3];
+  const float c = a.scale * kLog2e;
+  float s[kTinyMaxN], acc[kTinyMaxDim];
+  for (i64 b = 0; b < B; ++b)
+    for (i64 h = 0; h < H; ++h)
+      for (i64 i = 0; i < nq; ++i) {
+        const i64 hk = kv_head(a, h), vis = visible_keys(a.causal, i, nq, nk);
+        const float* q = a.q.row(b, h, i);
+        const float* mrow = mask_row(a.mask, i);
+        for (i64 j = 0; j < nk; ++j) {
+          if (j >= vis || masked_out(mrow, j)) {
+            s[j] = kNegInf;
+            continue;
+          }
+          const float* k = a.k.row(b, hk, j);
+          float dot = 0.0f;
+          for (i64 t = 0; t < d; ++t) dot += q[t] * k[t];
+          s[j] = dot * c + (mrow ? mrow[j] * kLog2e : 0.0f);
+        }
+        float* out = a.out.row(b, h, i);
+        const float m = uk.rowmax(s, nk);  // ignores NaN: a NaN logit shows up in l below
+        const float l = uk.exp2_store_sum(s, nk, m == kNegInf ? 0.0f : m);
+        if (m == kNegInf && l == 0.0f) {  // every key masked
+          std::fill_n(out, dv, 0.0f);
+          if (a.lse.data) *a.lse.row(b, h, i) = kNegInf;
+          continue;
+        }
+        std::fill_n(acc, dv, 0.0f);
+        for (i64 j = 0; j < vis; ++j) {
+          if (masked_out(mrow, j)) continue;
+          const float* v = a.v.row(b, hk, j);
+          for (i64 t = 0; t < dv; ++t) acc[t] += s[j] * v[t];
+        }
+        for (i64 t = 0; t < dv; ++t) out[t] = acc[t] / l;
+        if (a.lse.data) *a.lse.row(b, h, i) = (m + std::log2(l)) * kLn2;
+      }
+}
+
+void fused_run(const KernelArgs& a) noexcept {
+  const Ukernels& uk = active_ukernels();
+  const Plan p = make_plan(a.q.shape[0], a.q.shape[1], a.q.shape[2], a.k.shape[2], a.q.shape[3], a.v.shape[3],
+                           a.threads, uk);
+  if (p.tiny) return run_tiny(a, uk);
+  run_blocked(a, p, uk);
+}
+
+std::size_t fused_workspace(const Problem& pr) {
+  if (pr.batch * pr.heads * pr.q_len * pr.kv_len == 0) return 0;
+  return make_plan(pr.batch, pr.heads, pr.q_len, pr.kv_len, pr.head_dim, pr.value_dim, pr.threads, active_ukernels())
+      .bytes();
+}
+
+}  // namespace
+
+}  // namespace fused
+
+KernelInfo fused_kernel_info() {
+  return {"fused",
+          "FlashAttention-2: packed Q Kᵀ and P V SIMD microkernels, online exp2 softmax, O(N·d) memory",
+          {.causal = true, .mask = true, .gqa = true, .lse = true, .threads = true},
+          fused::fused_workspace,
+          fused::fused_run,
+          20};
+}
+
+}  // namespace attn

@@ -1,0 +1,58 @@
+// The portable microkernels: plain loops that state what every SIMD table
+// computes (ukernels.hpp). Compiled with the baseline flags.
+#include "exp2_poly.hpp"
+#include "ukernels.hpp"
+
+#include <limits>
+
+namespace attn::fused {
+
+namespace {
+
+constexpr int kMR = 6, kNR = 16;  // same tile as AVX2 so the driver's packing is shared
+
+void qk_scalar(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int m, int n) {
+  for (int r = 0; r < m; ++r)
+    for (int c = 0; c < n; ++c) {
+      float acc = 0.0f;
+      for (i64 k = 0; k < kc; ++k) acc += qp[k * kMR + r] * kp[k * kNR + c];
+      s[r * lds + c] = acc;
+    }
+}
+
+void pv_scalar(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int m, int n,
+               bool accumulate) {
+  for (int r = 0; r < m; ++r)
+    for (int c = 0; c < n; ++c) {
+      float acc = 0.0f;
+      for (i64 j = 0; j < kc; ++j) acc += p[r * ldp + j] * v[j * ldv + c];
+      o[r * ldo + c] = accumulate ? o[r * ldo + c] + acc : acc;
+    }
+}
+
+float rowmax_scalar(const float* x, i64 n) {
+  float m = -std::numeric_limits<float>::infinity();
+  for (i64 j = 0; j < n; ++j) m = x[j] > m ? x[j] : m;  // NaN compares false: ignored
+  return m;
+}
+
+float exp2_store_sum_scalar(float* x, i64 n, float m) {
+  float sum = 0.0f;
+  for (i64 j = 0; j < n; ++j) {
+    x[j] = exp2c::exp2_scalar(x[j] - m);
+    sum += x[j];
+  }
+  return sum;
+}
+
+void exp2_scalar_array(const float* x, float* y, i64 n) {
+  for (i64 j = 0; j < n; ++j) y[j] = exp2c::exp2_scalar(x[j]);
+}
+
+}  // namespace
+
+Ukernels scalar_ukernels() {
+  return {Isa::scalar, kMR, kNR, qk_scalar, pv_scalar, rowmax_scalar, exp2_store_sum_scalar, exp2_scalar_array, 2};
+}
+
+}  // namespace attn::fused

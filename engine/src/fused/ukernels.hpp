@@ -1,0 +1,77 @@
+// The fused kernel's microkernels: the contract every ISA implements.
+//
+// A microkernel knows only packed panels or plain row-major tiles, a depth kc
+// and strides; edges, masking, online-softmax bookkeeping, packing and threads
+// belong to the driver (driver.cpp). ukernel_scalar.cpp is the readable
+// specification; ukernel_avx2.cpp must agree with it within the stated accuracy.
+//
+// Shared rules for every function below:
+// - Pointers need only float alignment (SIMD code uses unaligned loads).
+// - Reads and writes stay inside the elements the contract names: never past
+//   the end of a caller's buffer (tails use masked loads/stores or scalar code).
+// - No allocation, no exceptions, no global state.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace attn::fused {
+
+using i64 = std::int64_t;
+
+/// Instruction sets with a microkernel table, in increasing order of preference.
+enum class Isa : int { scalar = 0, avx2 = 1 };
+
+/// Name as ATTN_ISA spells it ("scalar", "avx2").
+const char* isa_name(Isa isa);
+
+/// One ISA's microkernels.
+struct Ukernels {
+  Isa isa;
+  /// Register tile of both the Q Kᵀ and the P V microkernel: MR rows × NR columns.
+  int mr, nr;
+
+  /// S tile = Q panel · Kᵀ panel (sgemm with packed operands, β = 0).
+  ///   qp: kc × MR, element (k, r) at qp[k * MR + r]   (rows r >= m may hold anything finite)
+  ///   kp: kc × NR, element (k, c) at kp[k * NR + c]   (columns c >= n may hold anything finite)
+  ///   s[r * lds + c] = Σ_k qp(k, r) · kp(k, c) for r < m <= MR, c < n <= NR; nothing else is written.
+  /// Accuracy: an fp32 dot product of kc terms (error ≤ γ_kc Σ|q k|).
+  void (*qk)(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int m, int n);
+
+  /// O tile (=|+=) P · V over kc keys, V read in place from the caller's tensor.
+  ///   o[r * ldo + c] = (accumulate ? o[r * ldo + c] : 0) + Σ_{j<kc} p[r * ldp + j] · v[j * ldv + c]
+  ///   for r < m <= MR, c < n <= NR. Reads exactly p rows r < m (j < kc) and v rows j < kc (c < n);
+  ///   with accumulate == false the old o is never read (it may hold NaN). ldv may be 0.
+  void (*pv)(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int m, int n,
+             bool accumulate);
+
+  /// max(x[0..n)), ignoring NaN; -inf when n == 0 or every element is -inf or NaN.
+  float (*rowmax)(const float* x, i64 n);
+
+  /// x[j] = exp2(x[j] - m) for j < n, returning the fp32 sum of the new values (a fixed
+  /// summation order, so the result depends only on the inputs). m is finite or +inf.
+  float (*exp2_store_sum)(float* x, i64 n, float m);
+
+  /// y[j] = exp2(x[j]) for j < n (x and y may be the same array). Contract, for this ISA:
+  ///   x in [-126, 0]: |y - 2^x| <= exp2_max_ulp ulp(2^x)  (proven by an exhaustive test)
+  ///   x < -126 (including -inf): y = +0 exactly (flushed: 2^x would be subnormal)
+  ///   x NaN: y NaN.   x > 0: outside the domain (the result is unspecified, but finite or NaN).
+  void (*exp2)(const float* x, float* y, i64 n);
+  int exp2_max_ulp;
+};
+
+/// Tables compiled into this binary (each only valid to call where the CPU supports it).
+Ukernels scalar_ukernels();
+Ukernels avx2_ukernels();
+
+/// The table for `isa`, or nullptr when the CPU (or the build) lacks it.
+const Ukernels* ukernels_for(Isa isa);
+
+/// Every ISA this CPU can run, scalar first.
+std::span<const Isa> supported_isas();
+
+/// The table the fused kernel uses: the best supported ISA, or the one ATTN_ISA names
+/// (read once, thread-safely, at the first call).
+const Ukernels& active_ukernels();
+
+}  // namespace attn::fused
