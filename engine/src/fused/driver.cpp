@@ -142,24 +142,6 @@ void pack_q(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, 
   }
 }
 
-/// Keys [j0, j0 + n) of K head hk as Kᵀ in NR-column panels; columns past n are zero.
-/// Panel jp, element (k, c) at kp[(jp·d + k)·NR + c].
-void pack_kt(const KernelArgs& a, const Plan& p, i64 b, i64 hk, i64 j0, i64 n, float* kp) {
-  const i64 d = p.d, nr = p.nr, panels = ceil_div(n, nr);
-  for (i64 jp = 0; jp < panels; ++jp) {
-    float* panel = kp + jp * d * nr;
-    for (i64 c = 0; c < nr; ++c) {
-      const i64 col = jp * nr + c;
-      if (col < n) {
-        const float* k = a.k.row(b, hk, j0 + col);
-        for (i64 t = 0; t < d; ++t) panel[t * nr + c] = k[t];
-      } else {
-        for (i64 t = 0; t < d; ++t) panel[t * nr + c] = 0.0f;
-      }
-    }
-  }
-}
-
 bool all_finite(const float* v, i64 ldv, i64 rows, i64 cols) {
   bool ok = true;
   for (i64 j = 0; j < rows; ++j)
@@ -187,7 +169,7 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
   bool first = true;
   for (i64 kb = j0; kb < j1; kb += bc) {
     const i64 n = std::min(bc, j1 - kb);
-    pack_kt(a, p, b, hk, kb, n, w.kp);
+    uk.pack_kt(n, d, a.k.row(b, hk, kb), a.k.strides[2], w.kp);
     // S = (c·Q) Kᵀ, panel by panel: the Kᵀ panel stays in L1 across the Q panels.
     for (i64 jp = 0; jp < ceil_div(n, nr); ++jp)
       for (i64 ip = 0; ip < q_panels; ++ip)

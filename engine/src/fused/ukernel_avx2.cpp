@@ -87,6 +87,7 @@ void qk_6x16(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int n)
     return;
   }
   const TailMask mask(n);
+#pragma GCC unroll 6
   for (int r = 0; r < M; ++r) {
     _mm256_maskstore_ps(s + r * lds, mask.lo, c[r][0]);
     _mm256_maskstore_ps(s + r * lds + 8, mask.hi, c[r][1]);
@@ -160,6 +161,47 @@ void pv_avx2(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o,
   }
 }
 
+/// r[i] (row i, elements 0..7) becomes column i: r[t][i] = old r[i][t].
+inline void transpose8x8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/// Kᵀ panels by 8 × 8 register transposes; the d tail by masked loads, missing keys as zeros.
+void pack_kt_avx2(i64 n, i64 d, const float* k, i64 ldk, float* kp) {
+  for (i64 jp = 0; jp * kNR < n; ++jp) {
+    float* panel = kp + jp * d * kNR;
+    for (int half = 0; half < 2; ++half) {
+      const i64 j0 = jp * kNR + half * 8;
+      const i64 rows = n - j0 < 0 ? 0 : (n - j0 < 8 ? n - j0 : 8);
+      for (i64 t0 = 0; t0 < d; t0 += 8) {
+        const int cols = static_cast<int>(d - t0 < 8 ? d - t0 : 8);
+        const TailMask mask(cols);
+        __m256 r[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) {
+          const float* src = k + (j0 + i) * ldk + t0;
+          r[i] = i >= rows ? _mm256_setzero_ps() : cols == 8 ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, mask.lo);
+        }
+        transpose8x8(r);
+#pragma GCC unroll 8
+        for (int t = 0; t < 8; ++t)
+          if (t < cols) _mm256_storeu_ps(panel + (t0 + t) * kNR + half * 8, r[t]);
+      }
+    }
+  }
+}
+
 float rowmax_avx2(const float* x, i64 n) {
   const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
   __m256 m0 = ninf, m1 = ninf;
@@ -210,7 +252,7 @@ void exp2_avx2(const float* x, float* y, i64 n) {
 }  // namespace
 
 Ukernels avx2_ukernels() {
-  return {Isa::avx2, kMR, kNR, qk_avx2, pv_avx2, rowmax_avx2, exp2_store_sum_avx2, exp2_avx2, 2};
+  return {Isa::avx2, kMR, kNR, qk_avx2, pv_avx2, pack_kt_avx2, rowmax_avx2, exp2_store_sum_avx2, exp2_avx2, 2};
 }
 
 }  // namespace attn::fused

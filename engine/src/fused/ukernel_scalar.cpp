@@ -30,6 +30,16 @@ void pv_scalar(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* 
     }
 }
 
+void pack_kt_scalar(i64 n, i64 d, const float* k, i64 ldk, float* kp) {
+  for (i64 jp = 0; jp * kNR < n; ++jp) {
+    float* panel = kp + jp * d * kNR;
+    for (i64 c = 0; c < kNR; ++c) {
+      const i64 j = jp * kNR + c;
+      for (i64 t = 0; t < d; ++t) panel[t * kNR + c] = j < n ? k[j * ldk + t] : 0.0f;
+    }
+  }
+}
+
 float rowmax_scalar(const float* x, i64 n) {
   float m = -std::numeric_limits<float>::infinity();
   for (i64 j = 0; j < n; ++j) m = x[j] > m ? x[j] : m;  // NaN compares false: ignored
@@ -52,7 +62,7 @@ void exp2_scalar_array(const float* x, float* y, i64 n) {
 }  // namespace
 
 Ukernels scalar_ukernels() {
-  return {Isa::scalar, kMR, kNR, qk_scalar, pv_scalar, rowmax_scalar, exp2_store_sum_scalar, exp2_scalar_array, 2};
+  return {Isa::scalar, kMR, kNR, qk_scalar, pv_scalar, pack_kt_scalar, rowmax_scalar, exp2_store_sum_scalar, exp2_scalar_array, 2};
 }
 
 }  // namespace attn::fused

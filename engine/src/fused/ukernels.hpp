@@ -45,6 +45,11 @@ struct Ukernels {
   void (*pv)(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int m, int n,
              bool accumulate);
 
+  /// Kᵀ panels for the qk microkernel from n key rows of d floats (row j at k + j·ldk, ldk may be 0):
+  /// ceil(n / NR) panels; element (t, c) of panel jp at kp[(jp·d + t)·NR + c] = k[(jp·NR + c)·ldk + t],
+  /// and 0 for key columns past n. Reads exactly rows j < n, columns t < d.
+  void (*pack_kt)(i64 n, i64 d, const float* k, i64 ldk, float* kp);
+
   /// max(x[0..n)), ignoring NaN; -inf when n == 0 or every element is -inf or NaN.
   float (*rowmax)(const float* x, i64 n);
 

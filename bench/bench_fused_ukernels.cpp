@@ -1,0 +1,125 @@
+// The fused kernel's microkernels alone, for every ISA this CPU runs: the Q Kᵀ
+// register tile and P·V tile (GFLOP/s, operands in L1 as the driver keeps
+// them), a whole Br × Bc block of each (operands in L2), and exp2 (elements/s).
+// Run: build/bench/attn_bench_fused_ukernels --benchmark_repetitions=5 --benchmark_report_aggregates_only
+#include "fused/ukernels.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using attn::fused::i64;
+using attn::fused::Ukernels;
+
+std::vector<float> random_floats(std::size_t n, float lo, float hi, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> x(n);
+  for (float& e : x) e = dist(gen);
+  return x;
+}
+
+/// One MR × NR tile of S = Q Kᵀ over depth d.
+void qk_tile(benchmark::State& state, const Ukernels* uk) {
+  const i64 d = state.range(0);
+  const auto qp = random_floats(d * uk->mr, -1, 1, 1), kp = random_floats(d * uk->nr, -1, 1, 2);
+  std::vector<float> s(uk->mr * uk->nr);
+  for (auto _ : state) {
+    uk->qk(d, qp.data(), kp.data(), s.data(), uk->nr, uk->mr, uk->nr);
+    benchmark::DoNotOptimize(s.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2e-9 * static_cast<double>(d * uk->mr * uk->nr), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// One MR × NR tile of O += P V over kc keys (P and V rows as the driver lays them out).
+void pv_tile(benchmark::State& state, const Ukernels* uk) {
+  const i64 kc = state.range(0), ldv = 128;
+  const auto p = random_floats(uk->mr * kc, 0, 1, 3), v = random_floats(kc * ldv, -1, 1, 4);
+  std::vector<float> o(uk->mr * uk->nr);
+  for (auto _ : state) {
+    uk->pv(kc, p.data(), kc, v.data(), ldv, o.data(), uk->nr, uk->mr, uk->nr, true);
+    benchmark::DoNotOptimize(o.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2e-9 * static_cast<double>(kc * uk->mr * uk->nr), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// A whole Br × Bc block of S (d = 128), panels looped as driver.cpp does.
+void qk_block(benchmark::State& state, const Ukernels* uk) {
+  const i64 br = state.range(0), bc = state.range(1), d = 128;
+  const auto qp = random_floats(br * d, -1, 1, 1), kp = random_floats(bc * d, -1, 1, 2);
+  std::vector<float> s(br * bc);
+  for (auto _ : state) {
+    for (i64 jp = 0; jp < bc / uk->nr; ++jp)
+      for (i64 ip = 0; ip < br / uk->mr; ++ip)
+        uk->qk(d, qp.data() + ip * uk->mr * d, kp.data() + jp * uk->nr * d, s.data() + ip * uk->mr * bc + jp * uk->nr,
+               bc, uk->mr, uk->nr);
+    benchmark::DoNotOptimize(s.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2e-9 * static_cast<double>(br * bc * d), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// A whole Br × dv block of O += P V over Bc keys (dv = 128).
+void pv_block(benchmark::State& state, const Ukernels* uk) {
+  const i64 br = state.range(0), bc = state.range(1), dv = 128;
+  const auto p = random_floats(br * bc, 0, 1, 3), v = random_floats(bc * dv, -1, 1, 4);
+  std::vector<float> o(br * dv);
+  for (auto _ : state) {
+    for (i64 c0 = 0; c0 < dv; c0 += uk->nr)
+      for (i64 ip = 0; ip < br / uk->mr; ++ip)
+        uk->pv(bc, p.data() + ip * uk->mr * bc, bc, v.data() + c0, dv, o.data() + ip * uk->mr * dv + c0, dv, uk->mr,
+               uk->nr, true);
+    benchmark::DoNotOptimize(o.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2e-9 * static_cast<double>(br * bc * dv), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// exp2(x − m) with the stored sum, on one S row of n logits.
+void exp2_row(benchmark::State& state, const Ukernels* uk) {
+  const i64 n = state.range(0);
+  const auto src = random_floats(n, -30, 0, 5);
+  std::vector<float> x(n);
+  for (auto _ : state) {
+    std::copy(src.begin(), src.end(), x.begin());
+    benchmark::DoNotOptimize(uk->exp2_store_sum(x.data(), n, 0.0f));
+    benchmark::ClobberMemory();
+  }
+  state.counters["elements/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+int register_all() {
+  for (attn::fused::Isa isa : attn::fused::supported_isas()) {
+    const Ukernels* uk = attn::fused::ukernels_for(isa);
+    const std::string tile = std::to_string(uk->mr) + "x" + std::to_string(uk->nr) + "_" + attn::fused::isa_name(isa);
+    benchmark::RegisterBenchmark(("qk_tile/" + tile).c_str(), qk_tile, uk)->ArgName("d")->Arg(64)->Arg(128);
+    benchmark::RegisterBenchmark(("pv_tile/" + tile).c_str(), pv_tile, uk)->ArgName("kc")->Arg(64)->Arg(256);
+    benchmark::RegisterBenchmark(("qk_block/" + tile).c_str(), qk_block, uk)
+        ->ArgNames({"Br", "Bc"})
+        ->ArgsProduct({{48, 96, 192}, {128, 256, 512}});
+    benchmark::RegisterBenchmark(("pv_block/" + tile).c_str(), pv_block, uk)
+        ->ArgNames({"Br", "Bc"})
+        ->ArgsProduct({{48, 96, 192}, {128, 256, 512}});
+    benchmark::RegisterBenchmark(("exp2_row/" + std::string(attn::fused::isa_name(isa))).c_str(), exp2_row, uk)
+        ->ArgName("n")
+        ->Arg(256)
+        ->Arg(4096);
+  }
+  return 0;
+}
+
+const int registered = register_all();
+
+}  // namespace
+
+BENCHMARK_MAIN();
