@@ -24,4 +24,11 @@ inline constexpr BlockSizes kBlockTable[] = {
     {Isa::avx2, i64{1} << 40, 96, 256},
 };
 
+/// The row of kBlockTable for this ISA and head dimension (before any ATTN_FUSED_BLOCKS override).
+constexpr BlockSizes block_sizes(Isa isa, i64 d) {
+  for (const BlockSizes& row : kBlockTable)
+    if (row.isa == isa && d <= row.max_d) return row;
+  return kBlockTable[0];
+}
+
 }  // namespace attn::fused

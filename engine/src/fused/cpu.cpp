@@ -4,6 +4,7 @@
 #include "ukernels.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,7 +18,7 @@ struct Dispatch {
   std::array<bool, 2> has{};
   std::array<Isa, 2> supported{};
   std::size_t count = 0;
-  const Ukernels* active = nullptr;
+  std::atomic<const Ukernels*> active{nullptr};
 
   Dispatch() {
     tables[0] = scalar_ukernels();
@@ -30,7 +31,7 @@ struct Dispatch {
     }
     for (int i = 0; i < 2; ++i)
       if (has[i]) supported[count++] = static_cast<Isa>(i);
-    active = &tables[static_cast<int>(supported[count - 1])];
+    active = &tables[static_cast<int>(supported[count - 1])];  // the last supported is the best
     if (const char* want = std::getenv("ATTN_ISA"); want != nullptr && *want != '\0') {
       bool found = false;
       for (int i = 0; i < 2; ++i)
@@ -40,13 +41,13 @@ struct Dispatch {
         }
       if (!found)
         std::fprintf(stderr, "attnlab: ATTN_ISA=%s is not an ISA this CPU supports (scalar, avx2); using %s\n", want,
-                     isa_name(active->isa));
+                     isa_name(active.load()->isa));
     }
   }
 };
 
-const Dispatch& dispatch() {
-  static const Dispatch d;  // C++11 magic statics: initialised once, thread-safely
+Dispatch& dispatch() {
+  static Dispatch d;  // C++11 magic statics: initialised once, thread-safely
   return d;
 }
 
@@ -71,6 +72,13 @@ std::span<const Isa> supported_isas() {
   return {d.supported.data(), d.count};
 }
 
-const Ukernels& active_ukernels() { return *dispatch().active; }
+const Ukernels& active_ukernels() { return *dispatch().active.load(std::memory_order_acquire); }
+
+bool force_isa(Isa isa) {
+  const Ukernels* table = ukernels_for(isa);
+  if (table == nullptr) return false;
+  dispatch().active.store(table, std::memory_order_release);
+  return true;
+}
 
 }  // namespace attn::fused

@@ -87,11 +87,8 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
   p.BH = B * H, p.nq = nq, p.nk = nk, p.d = d, p.dv = dv, p.mr = uk.mr, p.nr = uk.nr;
   p.tiny = nq <= kTinyMaxN && nk <= kTinyMaxN && d <= kTinyMaxDim && dv <= kTinyMaxDim &&
            p.BH * nq * nk * (d + dv) <= kTinyMaxWork;
-  for (const BlockSizes& row : kBlockTable)
-    if (row.isa == uk.isa && d <= row.max_d) {
-      p.br = row.br, p.bc = row.bc;
-      break;
-    }
+  const BlockSizes table = block_sizes(uk.isa, d);
+  p.br = table.br, p.bc = table.bc;
   if (auto [br, bc] = blocks_from_env(); br > 0) p.br = br, p.bc = bc;
   p.br = round_up(std::max<i64>(p.br, 1), p.mr);
   p.bc = round_up(std::max<i64>(p.bc, 1), p.nr);
@@ -104,7 +101,7 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
     p.nsplit = ceil_div(nk, p.chunk);
   }
   p.ldo = round_up(dv, 16);
-  const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * d, 16), s = p.br * p.bc, o = p.br * p.ldo;
+  const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * std::max(d, dv), 16), s = p.br * p.bc, o = p.br * p.ldo;
   const i64 ml = round_up(p.br, 16);
   p.off_kp = qp, p.off_s = p.off_kp + kp, p.off_o = p.off_s + s, p.off_m = p.off_o + o, p.off_l = p.off_m + ml;
   p.per_thread = p.off_l + ml;
@@ -210,19 +207,23 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
     }
 
     // O (=|+=) P V. A masked key has p = 0, but 0 · NaN = NaN: when V holds a
-    // non-finite value in a block with masked keys, skip those keys explicitly.
+    // non-finite value in a block with masked keys, those V rows must not be multiplied in.
     const float* v0 = a.v.row(b, hk, kb);
     if (masking && !all_finite(v0, ldv, n, dv)) {
+      // Row by row on a copy of the V block whose rows masked for that row are zero:
+      // the same microkernel, the same sums (fma(0, 0, o) = o = fma(0, v, o) for finite v),
+      // so the result is bitwise what finite values there would give.
+      float* vs = w.kp;  // the packed Kᵀ is spent; the buffer holds Bc · max(d, dv)
       for (i64 r = 0; r < rows; ++r) {
-        float* orow = w.o + r * ldo;
-        if (first) std::fill_n(orow, dv, 0.0f);
-        const float* prow = w.s + r * lds;
         const i64 vis = visible_keys(a.causal, i0 + r, nq, nk) - kb;
         const float* mrow = mask_row(a.mask, i0 + r);
         for (i64 c = 0; c < n; ++c) {
-          if (c >= vis || masked_out(mrow, kb + c)) continue;
-          for (i64 t = 0; t < dv; ++t) orow[t] += prow[c] * v0[c * ldv + t];
+          if (c >= vis || masked_out(mrow, kb + c)) std::fill_n(vs + c * dv, dv, 0.0f);
+          else std::copy_n(v0 + c * ldv, dv, vs + c * dv);
         }
+        for (i64 c0 = 0; c0 < dv; c0 += nr)
+          uk.pv(n, w.s + r * lds, lds, vs + c0, dv, w.o + r * ldo + c0, ldo, 1, static_cast<int>(std::min(nr, dv - c0)),
+                !first);
       }
     } else {
       // Column strips outermost: a Bc × NR strip of V stays in L1 across the row panels.

@@ -56,13 +56,14 @@ float exp2_store_sum_scalar(float* x, i64 n, float m) {
 }
 
 void exp2_scalar_array(const float* x, float* y, i64 n) {
+#pragma omp simd
   for (i64 j = 0; j < n; ++j) y[j] = exp2c::exp2_scalar(x[j]);
 }
 
 }  // namespace
 
 Ukernels scalar_ukernels() {
-  return {Isa::scalar, kMR, kNR, qk_scalar, pv_scalar, pack_kt_scalar, rowmax_scalar, exp2_store_sum_scalar, exp2_scalar_array, 2};
+  return {Isa::scalar, kMR, kNR, qk_scalar, pv_scalar, pack_kt_scalar, rowmax_scalar, exp2_store_sum_scalar, exp2_scalar_array, 1.25f};
 }
 
 }  // namespace attn::fused

@@ -62,7 +62,7 @@ struct Ukernels {
   ///   x < -126 (including -inf): y = +0 exactly (flushed: 2^x would be subnormal)
   ///   x NaN: y NaN.   x > 0: outside the domain (the result is unspecified, but finite or NaN).
   void (*exp2)(const float* x, float* y, i64 n);
-  int exp2_max_ulp;
+  float exp2_max_ulp;
 };
 
 /// Tables compiled into this binary (each only valid to call where the CPU supports it).
@@ -78,5 +78,9 @@ std::span<const Isa> supported_isas();
 /// The table the fused kernel uses: the best supported ISA, or the one ATTN_ISA names
 /// (read once, thread-safely, at the first call).
 const Ukernels& active_ukernels();
+
+/// For tests and benchmarks: makes `isa` the active table (returns false, changing
+/// nothing, when the CPU lacks it). Not for use while another thread runs the kernel.
+bool force_isa(Isa isa);
 
 }  // namespace attn::fused

@@ -1,0 +1,149 @@
+// Test helpers for the fused kernel: a buffer that ends exactly at a
+// PROT_NONE guard page (an over-read faults), and tester builders for the
+// microkernel families in the style of XNNPACK's GemmMicrokernelTester.
+#pragma once
+
+#include "fused/ukernels.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <vector>
+
+namespace attn::test {
+
+using fused::i64;
+
+/// n floats whose last element is the last 4 bytes before an inaccessible page.
+class GuardedFloats {
+ public:
+  explicit GuardedFloats(std::size_t n) : n_(n) {
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    const std::size_t data_pages = (n * sizeof(float) + page - 1) / page;
+    bytes_ = (data_pages + 1) * page;
+    void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("mmap failed");
+    base_ = static_cast<std::byte*>(p);
+    if (mprotect(base_ + data_pages * page, page, PROT_NONE) != 0) throw std::runtime_error("mprotect failed");
+    data_ = reinterpret_cast<float*>(base_ + data_pages * page) - n;
+  }
+  ~GuardedFloats() { munmap(base_, bytes_); }
+  GuardedFloats(const GuardedFloats&) = delete;
+  GuardedFloats& operator=(const GuardedFloats&) = delete;
+  float* data() { return data_; }
+  float& operator[](std::size_t i) { return data_[i]; }
+  std::size_t size() const { return n_; }
+
+ private:
+  std::byte* base_ = nullptr;
+  std::size_t bytes_ = 0, n_ = 0;
+  float* data_ = nullptr;
+};
+
+inline void fill_random(float* x, std::size_t n, std::uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  for (std::size_t i = 0; i < n; ++i) x[i] = dist(gen);
+}
+
+constexpr float kSentinel = -12345.0f;  // what the kernel must not overwrite
+constexpr double kU = 0x1p-24;          // fp32 unit roundoff
+
+/// Higham's γ_k = k u / (1 − k u): the bound on the relative error of a k-term fp32 dot product.
+inline double gamma(i64 k) { return static_cast<double>(k) * kU / (1.0 - static_cast<double>(k) * kU); }
+
+/// S tile = Q panel · Kᵀ panel: checks every written element against an fp64 dot product
+/// within γ_k Σ|q k| and that nothing outside the m × n sub-tile is written.
+class QkTester {
+ public:
+  QkTester& m(int v) { m_ = v; return *this; }
+  QkTester& n(int v) { n_ = v; return *this; }
+  QkTester& k(i64 v) { k_ = v; return *this; }
+  QkTester& lds(i64 v) { lds_ = v; return *this; }
+
+  void Test(const fused::Ukernels& uk) const {
+    const i64 lds = lds_ ? lds_ : uk.nr + 3;
+    // Operands end at a guard page: reading past the packed panels faults.
+    GuardedFloats qp(static_cast<std::size_t>(k_ * uk.mr)), kp(static_cast<std::size_t>(k_ * uk.nr));
+    GuardedFloats s(static_cast<std::size_t>((uk.mr - 1) * lds + uk.nr));
+    fill_random(qp.data(), qp.size(), 11);
+    fill_random(kp.data(), kp.size(), 12);
+    std::fill_n(s.data(), s.size(), kSentinel);
+    uk.qk(k_, qp.data(), kp.data(), s.data(), lds, m_, n_);
+    for (int r = 0; r < uk.mr; ++r)
+      for (int c = 0; c < uk.nr; ++c) {
+        const float got = s[static_cast<std::size_t>(r * lds + c)];
+        if (r >= m_ || c >= n_) {
+          EXPECT_EQ(got, kSentinel) << "wrote outside the " << m_ << "x" << n_ << " tile at (" << r << ", " << c << ")";
+          continue;
+        }
+        double exact = 0, mag = 0;
+        for (i64 t = 0; t < k_; ++t) {
+          const double prod = static_cast<double>(qp[static_cast<std::size_t>(t * uk.mr + r)]) * kp[static_cast<std::size_t>(t * uk.nr + c)];
+          exact += prod;
+          mag += std::abs(prod);
+        }
+        EXPECT_LE(std::abs(got - exact), gamma(k_) * mag) << "m=" << m_ << " n=" << n_ << " k=" << k_ << " at (" << r << ", " << c << ")";
+      }
+  }
+
+ private:
+  int m_ = 1, n_ = 1;
+  i64 k_ = 1, lds_ = 0;
+};
+
+/// O tile (=|+=) P · V with V read in place: the same checks, with V's last row
+/// ending at a guard page and only n columns of it readable in the last row.
+class PvTester {
+ public:
+  PvTester& m(int v) { m_ = v; return *this; }
+  PvTester& n(int v) { n_ = v; return *this; }
+  PvTester& k(i64 v) { k_ = v; return *this; }
+  PvTester& ldv(i64 v) { ldv_ = v; return *this; }
+  PvTester& accumulate(bool v) { acc_ = v; return *this; }
+
+  void Test(const fused::Ukernels& uk) const {
+    const i64 ldp = k_ + 5, ldo = uk.nr + 7, ldv = ldv_ ? ldv_ : n_ + 2;
+    GuardedFloats p(static_cast<std::size_t>((m_ - 1) * ldp + k_));  // exactly m rows of P
+    GuardedFloats v(static_cast<std::size_t>((k_ - 1) * ldv + n_));  // exactly k rows, n columns in the last
+    GuardedFloats o(static_cast<std::size_t>((uk.mr - 1) * ldo + uk.nr));
+    fill_random(p.data(), p.size(), 21, 0.0f, 1.0f);
+    fill_random(v.data(), v.size(), 22);
+    std::vector<float> before(o.size());
+    fill_random(before.data(), before.size(), 23);
+    for (int r = 0; r < uk.mr; ++r)
+      for (int c = 0; c < uk.nr; ++c) {
+        const std::size_t at = static_cast<std::size_t>(r * ldo + c);
+        // β = 0 must overwrite, never scale: a NaN there would poison a multiply by 0.
+        o[at] = r < m_ && c < n_ ? (acc_ ? before[at] : NAN) : kSentinel;
+      }
+    uk.pv(k_, p.data(), ldp, v.data(), ldv, o.data(), ldo, m_, n_, acc_);
+    for (int r = 0; r < uk.mr; ++r)
+      for (int c = 0; c < uk.nr; ++c) {
+        const std::size_t at = static_cast<std::size_t>(r * ldo + c);
+        if (r >= m_ || c >= n_) {
+          EXPECT_EQ(o[at], kSentinel) << "wrote outside the " << m_ << "x" << n_ << " tile at (" << r << ", " << c << ")";
+          continue;
+        }
+        double exact = acc_ ? before[at] : 0.0, mag = std::abs(exact);
+        for (i64 j = 0; j < k_; ++j) {
+          const double prod = static_cast<double>(p[static_cast<std::size_t>(r * ldp + j)]) * v[static_cast<std::size_t>(j * ldv + c)];
+          exact += prod;
+          mag += std::abs(prod);
+        }
+        EXPECT_LE(std::abs(o[at] - exact), gamma(k_ + 1) * mag)
+            << "m=" << m_ << " n=" << n_ << " k=" << k_ << " acc=" << acc_ << " at (" << r << ", " << c << ")";
+      }
+  }
+
+ private:
+  int m_ = 1, n_ = 1;
+  i64 k_ = 1, ldv_ = 0;
+  bool acc_ = false;
+};
+
+}  // namespace attn::test

@@ -1,0 +1,506 @@
+// The fused kernel beyond the shared grid: its exp2 contract (every float of
+// the domain), the microkernels on every sub-tile, block boundaries, guard
+// pages, thread-count determinism including split-KV decode, its error next to
+// blas, large logits, masked leading blocks and its memory bounds. Every test
+// that runs the kernel runs once per ISA this CPU supports.
+#include "fused/blocking.hpp"
+#include "fused/ukernels.hpp"
+#include "fused_testers.hpp"
+#include "testkit.hpp"
+
+#include <attn/kernels.hpp>
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+
+// Counts heap allocations in this test program (for the tiny path's "no allocation").
+namespace {
+std::atomic<long> g_allocations{0};
+}
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace attn::test {
+namespace {
+
+using fused::Isa;
+using fused::Ukernels;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+/// Makes one ISA the active table for the scope of a test.
+class ScopedIsa {
+ public:
+  explicit ScopedIsa(Isa isa) : saved_(fused::active_ukernels().isa) { EXPECT_TRUE(fused::force_isa(isa)); }
+  ~ScopedIsa() { fused::force_isa(saved_); }
+
+ private:
+  Isa saved_;
+};
+
+std::vector<Isa> isas() {
+  const auto s = fused::supported_isas();
+  return {s.begin(), s.end()};
+}
+
+class PerIsa : public ::testing::TestWithParam<Isa> {
+ protected:
+  const Ukernels& uk() const { return *fused::ukernels_for(GetParam()); }
+  fused::BlockSizes blocks(i64 d) const { return fused::block_sizes(GetParam(), d); }
+};
+INSTANTIATE_TEST_SUITE_P(Fused, PerIsa, ::testing::ValuesIn(isas()),
+                         [](const auto& p) { return std::string(fused::isa_name(p.param)); });
+
+// --- exp2: the accuracy contract, over every float of the domain -------------
+
+std::uint32_t bits(float x) { return std::bit_cast<std::uint32_t>(x); }
+
+/// 2^x in fp64 to about 1e-16 relative (1e-8 of an fp32 ulp), branch-free so the sweep
+/// vectorises: n = round(x) by the 1.5·2^52 trick, f = x − n in [−½, ½] exactly,
+/// e^(f ln 2) by its Taylor series to degree 13 (remainder < 0.35^14 / 14! < 4e-18),
+/// 2^n from the exponent field (the low 12 bits of bits(t) + 1023 are n + 1023).
+inline double exp2_reference(float x) {
+  const double t = static_cast<double>(x) + 0x1.8p52, n = t - 0x1.8p52, g = (x - n) * 0.69314718055994530942;
+  double s = 1.0 / 6227020800.0;  // 1/13!
+  s = s * g + 1.0 / 479001600, s = s * g + 1.0 / 39916800, s = s * g + 1.0 / 3628800, s = s * g + 1.0 / 362880;
+  s = s * g + 1.0 / 40320, s = s * g + 1.0 / 5040, s = s * g + 1.0 / 720, s = s * g + 1.0 / 120;
+  s = s * g + 1.0 / 24, s = s * g + 1.0 / 6, s = s * g + 0.5, s = s * g + 1.0, s = s * g + 1.0;
+  return s * std::bit_cast<double>((std::bit_cast<std::uint64_t>(t) + 1023u) << 52);
+}
+
+/// |y − ref| in units of ulp(ref) = 2^(e − 23), e the fp64 exponent of ref (a normal float here).
+inline double ulp_error(float y, double ref) {
+  const std::uint64_t e = std::bit_cast<std::uint64_t>(ref) >> 52;  // biased, sign bit 0
+  return std::abs(static_cast<double>(y) - ref) * std::bit_cast<double>((2 * 1023u + 23u - e) << 52);
+}
+
+TEST(Fused, Exp2ReferenceAgreesWithLibm) {
+  double worst = 0;
+  for (std::uint32_t b = 0x80000000u; b <= bits(-126.0f); b += 4099) {
+    const float x = std::bit_cast<float>(b);
+    worst = std::max(worst, std::abs(exp2_reference(x) / std::exp2(static_cast<double>(x)) - 1.0));
+  }
+  EXPECT_LT(worst, 1e-15);
+  EXPECT_EQ(ulp_error(1.0f + 0x1p-23f, 1.0), 1.0);
+  EXPECT_EQ(ulp_error(0.5f, 0.5 + 0x1p-25), 0.5);
+}
+
+TEST(Fused, Exp2MeetsItsUlpContractOnEveryFloatInItsDomainForEveryIsa) {
+  // Every x in [-126, -0]: bit patterns 0x80000000 (-0) .. bits(-126.0f), about 1.1e9 floats,
+  // the fp64 reference computed once per float and compared with every ISA's exp2.
+  const std::vector<Isa> all = isas();
+  const std::size_t nisa = all.size();
+  const std::uint32_t first = 0x80000000u, last = bits(-126.0f);
+  const i64 chunk = 1 << 14, chunks = (static_cast<i64>(last) - first + chunk) / chunk;
+  std::vector<double> worst(nisa, 0.0);
+  std::vector<float> worst_x(nisa, 0.0f);
+#pragma omp parallel num_threads(2)
+  {
+    std::vector<float> x(chunk), y(chunk);
+    std::vector<double> ref(chunk);
+    std::vector<double> my_worst(nisa, 0.0);
+    std::vector<float> my_x(nisa, 0.0f);
+#pragma omp for schedule(dynamic, 64)
+    for (i64 c = 0; c < chunks; ++c) {
+      const std::uint32_t b0 = first + static_cast<std::uint32_t>(c * chunk);
+      const i64 n = std::min<i64>(chunk, static_cast<i64>(last) - b0 + 1);
+      for (i64 i = 0; i < n; ++i) x[i] = std::bit_cast<float>(b0 + static_cast<std::uint32_t>(i));
+      if (std::abs(x[n - 1]) < 0x1p-25f) {  // chunks are monotone in |x|: this one is all tiny
+        // 2^x = 1 + x ln2 + (x ln2)²/2 + O(2^-77) for |x| < 2^-25: three quarters of the floats, cheaply.
+#pragma omp simd
+        for (i64 i = 0; i < n; ++i) {
+          const double g = x[i] * 0.69314718055994530942;
+          ref[i] = 1.0 + g + 0.5 * g * g;
+        }
+      } else {
+#pragma omp simd
+        for (i64 i = 0; i < n; ++i) ref[i] = exp2_reference(x[i]);
+      }
+      for (std::size_t s = 0; s < nisa; ++s) {
+        fused::ukernels_for(all[s])->exp2(x.data(), y.data(), n);
+        double w = 0;
+#pragma omp simd reduction(max : w)
+        for (i64 i = 0; i < n; ++i) w = std::max(w, std::isnan(y[i]) ? 1e300 : ulp_error(y[i], ref[i]));
+        if (w > my_worst[s]) {  // rare: find where
+          for (i64 i = 0; i < n; ++i)
+            if (!(ulp_error(y[i], ref[i]) < w)) my_x[s] = x[i];
+          my_worst[s] = w;
+        }
+      }
+    }
+#pragma omp critical
+    for (std::size_t s = 0; s < nisa; ++s)
+      if (my_worst[s] > worst[s]) worst[s] = my_worst[s], worst_x[s] = my_x[s];
+  }
+  for (std::size_t s = 0; s < nisa; ++s) {
+    std::printf("exp2 %s: max error %.4f ulp on [-126, 0], at x = %a\n", fused::isa_name(all[s]), worst[s],
+                static_cast<double>(worst_x[s]));
+    RecordProperty(std::string("max_ulp_") + fused::isa_name(all[s]), std::to_string(worst[s]));
+    EXPECT_LE(worst[s], fused::ukernels_for(all[s])->exp2_max_ulp) << fused::isa_name(all[s]) << " at x = " << worst_x[s];
+  }
+}
+
+TEST_P(PerIsa, Exp2FlushesToPlusZeroBelowTheUnderflowBoundAndPassesNaN) {
+  // Every float below -126 down to -inf gives exactly +0.
+  const std::uint32_t first = bits(-126.0f) + 1, last = bits(-kInf);
+  const i64 chunk = 1 << 16, chunks = (static_cast<i64>(last) - first + chunk) / chunk;
+  long bad = 0;
+#pragma omp parallel num_threads(2) reduction(+ : bad)
+  {
+    std::vector<float> x(chunk), y(chunk);
+#pragma omp for schedule(dynamic, 16)
+    for (i64 c = 0; c < chunks; ++c) {
+      const std::uint32_t b0 = first + static_cast<std::uint32_t>(c * chunk);
+      const i64 n = std::min<i64>(chunk, static_cast<i64>(last) - b0 + 1);
+      for (i64 i = 0; i < n; ++i) x[i] = std::bit_cast<float>(b0 + static_cast<std::uint32_t>(i));
+      uk().exp2(x.data(), y.data(), n);
+      for (i64 i = 0; i < n; ++i) bad += bits(y[i]) != 0u;
+    }
+  }
+  EXPECT_EQ(bad, 0) << "values below -126 that did not flush to +0";
+  std::vector<float> x = {std::bit_cast<float>(0x7fc00000u), std::bit_cast<float>(0xffc00000u),
+                          std::bit_cast<float>(0x7f800001u), std::bit_cast<float>(0xffffffffu), -0.0f, 0.0f, -126.0f};
+  std::vector<float> y(x.size());
+  uk().exp2(x.data(), y.data(), static_cast<i64>(x.size()));
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(std::isnan(y[i])) << "NaN pattern " << i;
+  EXPECT_EQ(y[4], 1.0f);
+  EXPECT_EQ(y[5], 1.0f);
+  EXPECT_EQ(y[6], 0x1p-126f);
+}
+
+TEST_P(PerIsa, Exp2StoreSumAndRowmaxOnEveryTailLength) {
+  for (i64 n = 1; n <= 40; ++n) {
+    const std::size_t len = static_cast<std::size_t>(n);
+    GuardedFloats x(len), y(len);  // rows end at a guard page: the tails must not over-read
+    std::vector<float> src(len), ref(len);
+    fill_random(src.data(), len, 31 + static_cast<std::uint32_t>(n), -20.0f, 3.0f);
+    if (n > 3) src[2] = -kInf;  // a masked logit contributes 0
+    for (bool with_nan : {false, true}) {
+      std::copy(src.begin(), src.end(), x.data());
+      if (with_nan) x[len / 2] = kNaN;
+      float want = -kInf;
+      for (std::size_t j = 0; j < len; ++j)
+        if (x[j] > want) want = x[j];  // NaN compares false: ignored
+      const float m = uk().rowmax(x.data(), n);
+      ASSERT_EQ(m, want) << "n=" << n;
+      for (std::size_t j = 0; j < len; ++j) ref[j] = x[j] - m;
+      uk().exp2(ref.data(), ref.data(), n);
+      const float sum = uk().exp2_store_sum(x.data(), n, m);
+      double exact = 0;
+      for (std::size_t j = 0; j < len; ++j) {
+        if (std::isnan(ref[j])) EXPECT_TRUE(std::isnan(x[j]));
+        else EXPECT_EQ(x[j], ref[j]) << "n=" << n << " j=" << j;  // the stored values are exp2's
+        exact += x[j];
+      }
+      if (with_nan) EXPECT_TRUE(std::isnan(sum)) << "n=" << n << ": a NaN logit must reach the sum";
+      else EXPECT_LE(std::abs(sum - exact), gamma(n) * exact) << "n=" << n;
+    }
+  }
+  EXPECT_EQ(uk().rowmax(nullptr, 0), -kInf);
+}
+
+// --- microkernels: every sub-tile, depths around the unroll and the tile -----
+
+TEST_P(PerIsa, QkEverySubTile) {
+  for (i64 k : {1, 2, 7, 8, 9, 16, 17, 64, 129})
+    for (int m = 1; m <= uk().mr; ++m)
+      for (int n = 1; n <= uk().nr; ++n) QkTester().m(m).n(n).k(k).Test(uk());
+}
+
+TEST_P(PerIsa, PvEverySubTile) {
+  for (bool acc : {false, true})
+    for (i64 k : {1, 2, 5, 16, 17, 64})
+      for (int m = 1; m <= uk().mr; ++m)
+        for (int n = 1; n <= uk().nr; ++n) PvTester().m(m).n(n).k(k).accumulate(acc).Test(uk());
+  PvTester().m(uk().mr).n(uk().nr).k(33).ldv(0).Test(uk());  // a broadcast V row (stride 0) is valid
+}
+
+TEST_P(PerIsa, PackKtIsTheTransposeWithZeroPadding) {
+  for (i64 n : {1, 7, 15, 16, 17, 33, 48})
+    for (i64 d : {1, 7, 8, 9, 31, 64, 65}) {
+      const i64 ldk = d + 3, panels = (n + uk().nr - 1) / uk().nr;
+      GuardedFloats k(static_cast<std::size_t>((n - 1) * ldk + d));  // the last row ends at the guard page
+      fill_random(k.data(), k.size(), 41);
+      std::vector<float> kp(static_cast<std::size_t>(panels * d * uk().nr), kNaN);
+      uk().pack_kt(n, d, k.data(), ldk, kp.data());
+      for (i64 jp = 0; jp < panels; ++jp)
+        for (i64 t = 0; t < d; ++t)
+          for (i64 c = 0; c < uk().nr; ++c) {
+            const i64 j = jp * uk().nr + c;
+            const float want = j < n ? k[static_cast<std::size_t>(j * ldk + t)] : 0.0f;
+            ASSERT_EQ(kp[static_cast<std::size_t>((jp * d + t) * uk().nr + c)], want) << "n=" << n << " d=" << d;
+          }
+    }
+}
+
+// --- the whole kernel, per ISA ----------------------------------------------
+
+void expect_fused_matches_reference(const Case& c, const std::string& what, int threads = 0) {
+  Buffers ref(c), got(c);
+  run(ref, "reference");
+  run(got, "fused", threads);
+  expect_matches_reference(got, ref, what);
+}
+
+TEST_P(PerIsa, BlockBoundariesPlusMinusOne) {
+  ScopedIsa isa(GetParam());
+  const i64 nr = uk().nr;
+  for (i64 d : {nr - 1, nr, nr + 1, i64{64}, i64{129}}) {
+    const fused::BlockSizes b = blocks(d);
+    for (i64 nq : {i64{b.br} - 1, i64{b.br}, i64{b.br} + 1})
+      for (i64 nk : {i64{b.bc} - 1, i64{b.bc}, i64{b.bc} + 1, 2 * i64{b.bc} + 1}) {
+        Case c = Case{}.shape(nq, nk, d);
+        expect_fused_matches_reference(c, "boundaries");
+        c.causal = nq < nk ? Causal::bottom_right : Causal::top_left;
+        expect_fused_matches_reference(c, "boundaries causal");
+      }
+  }
+}
+
+TEST_P(PerIsa, DecodeSplitKvMatchesReference) {
+  ScopedIsa isa(GetParam());
+  for (i64 nk : {2048, 4099, 9001})
+    for (i64 nq : {1, 2, 5}) {
+      Case c = Case{}.shape(nq, nk, 40);
+      c.H = 4, c.Hkv = 2;
+      expect_fused_matches_reference(c, "decode");
+      c.causal = Causal::bottom_right;
+      c.mask = true;
+      expect_fused_matches_reference(c, "decode causal mask");
+    }
+}
+
+TEST_P(PerIsa, DecodeSplitKvFullyMaskedAndNaNRows) {
+  ScopedIsa isa(GetParam());
+  Case c = Case{}.shape(3, 5000, 16);
+  c.mask = true;
+  Buffers b(c);
+  std::fill_n(b.mask.begin(), c.Nk, -kInf);  // row 0: every key masked
+  for (i64 t = 0; t < c.d; ++t) b.q[2 * c.d + t] = t == 3 ? kNaN : b.q[2 * c.d + t];  // row 2: a NaN query
+  run(b, "fused");
+  for (i64 t = 0; t < c.dv; ++t) {
+    EXPECT_EQ(b.out[t], 0.0f);
+    EXPECT_TRUE(std::isfinite(b.out[c.dv + t]));
+    EXPECT_TRUE(std::isnan(b.out[2 * c.dv + t]));
+  }
+  EXPECT_EQ(b.lse[0], -kInf);
+  EXPECT_TRUE(std::isnan(b.lse[2]));
+}
+
+TEST_P(PerIsa, InputsEndingAtAGuardPage) {
+  ScopedIsa isa(GetParam());
+  struct Shape {
+    i64 nq, nk, d, dv;
+    Causal causal;
+    bool mask;
+  };
+  for (const Shape& s : {Shape{3, 3, 4, 4, Causal::none, false}, Shape{37, 301, 19, 13, Causal::bottom_right, true},
+                         Shape{37, 301, 19, 13, Causal::none, false}, Shape{1, 4100, 19, 13, Causal::none, true},
+                         Shape{200, 70, 16, 16, Causal::top_left, false}}) {
+    Case c = Case{}.shape(s.nq, s.nk, s.d);
+    c.dv = s.dv, c.causal = s.causal, c.mask = s.mask;
+    Buffers ref(c);
+    run(ref, "reference");
+    GuardedFloats q(ref.q.size()), k(ref.k.size()), v(ref.v.size()), m(std::max<std::size_t>(ref.mask.size(), 1));
+    std::copy(ref.q.begin(), ref.q.end(), q.data());
+    std::copy(ref.k.begin(), ref.k.end(), k.data());
+    std::copy(ref.v.begin(), ref.v.end(), v.data());
+    std::copy(ref.mask.begin(), ref.mask.end(), m.data());
+    Buffers got(c);
+    Options o = got.options("fused");
+    if (s.mask) o.mask.data = m.data();
+    attention(view2d(static_cast<const float*>(q.data()), s.nq, s.d), view2d(static_cast<const float*>(k.data()), s.nk, s.d),
+              view2d(static_cast<const float*>(v.data()), s.nk, s.dv), view2d(got.out.data(), s.nq, s.dv),
+              lse_view(got.lse.data(), 1, 1, s.nq), o);
+    expect_matches_reference(got, ref, "guard pages");
+  }
+}
+
+TEST_P(PerIsa, BitwiseSameForThreads1237) {
+  ScopedIsa isa(GetParam());
+  auto make = [](i64 H, i64 Hkv, i64 nq, i64 nk, i64 d, Causal causal, bool mask) {
+    Case c = Case{}.shape(nq, nk, d);
+    c.H = H, c.Hkv = Hkv, c.causal = causal, c.mask = mask;
+    return c;
+  };
+  for (const Case& c : {make(2, 2, 200, 333, 40, Causal::none, false), make(2, 1, 300, 300, 32, Causal::top_left, false),
+                        make(1, 1, 100, 700, 24, Causal::bottom_right, true), make(3, 1, 1, 5000, 64, Causal::none, false),
+                        make(2, 2, 3, 6000, 16, Causal::bottom_right, true)}) {
+    Buffers one(c);
+    run(one, "fused", 1);
+    for (int threads : {2, 3, 7}) {
+      Buffers many(c);
+      run(many, "fused", threads);
+      EXPECT_EQ(one.out, many.out) << c.name() << ", " << threads << " threads";
+      EXPECT_EQ(one.lse, many.lse) << c.name() << ", " << threads << " threads";
+    }
+  }
+}
+
+/// max |kernel − reference| over out, for one case.
+double max_error(const Case& c, const std::string& kernel) {
+  Buffers ref(c), got(c);
+  run(ref, "reference");
+  run(got, kernel);
+  double e = 0;
+  for (std::size_t i = 0; i < ref.out.size(); ++i) e = std::max(e, std::abs(static_cast<double>(got.out[i]) - ref.out[i]));
+  return e;
+}
+
+TEST_P(PerIsa, ErrorNoWorseThanBlas) {
+  ScopedIsa isa(GetParam());
+  // Both compute fp32 logits with one dot product each and fp32 sums of Nk terms, so
+  // their error bounds (testkit.cpp) are the same up to the terms that differ: fused
+  // rounds once more per logit (Q·scale·log2 e) and its exp2 is 2 ulp where expf is 1.
+  // Each at most doubles one term of the bound, so the factor allowed is 2; the
+  // additive u·max|V| covers cases where blas happens to be nearly exact.
+  for (float range : {1.0f, 4.0f})
+    for (Causal causal : {Causal::none, Causal::top_left})
+      for (i64 n : {129, 520}) {
+        Case c = Case{}.shape(n, n, 64);
+        c.value_range = range, c.causal = causal;
+        const double fused_err = max_error(c, "fused"), blas_err = max_error(c, "blas");
+        EXPECT_LE(fused_err, 2.0 * blas_err + kU) << c.name() << ": fused " << fused_err << ", blas " << blas_err;
+      }
+}
+
+TEST_P(PerIsa, LogitsBetween90And100) {
+  ScopedIsa isa(GetParam());
+  // d = 1, scale 1: logit q·k with q, k in [9.5, 10] lies in [90.25, 100]; exp would
+  // overflow at 88.7 unless the running max is subtracted, across several KV blocks.
+  const i64 bc = blocks(1).bc;
+  Case c = Case{}.shape(7, 3 * bc + 5, 1);
+  c.scale = 1.0f;
+  Buffers ref(c), got(c);
+  for (Buffers* b : {&ref, &got}) {
+    fill_random(b->q.data(), b->q.size(), 51, 9.5f, 10.0f);
+    fill_random(b->k.data(), b->k.size(), 52, 9.5f, 10.0f);
+  }
+  run(ref, "reference");
+  run(got, "fused");
+  for (float x : got.out) ASSERT_TRUE(std::isfinite(x));
+  expect_matches_reference(got, ref, "logits in [90, 100]");
+}
+
+TEST_P(PerIsa, RowsWhoseLeadingKvBlocksAreFullyMasked) {
+  ScopedIsa isa(GetParam());
+  const i64 bc = blocks(16).bc, nk = 3 * bc + 7;
+  const i64 leading[] = {0, 1, bc - 1, bc, bc + 1, 2 * bc + 3, nk - 1, nk};  // keys [0, L) masked in row i
+  Case c = Case{}.shape(static_cast<i64>(std::size(leading)), nk, 16);
+  c.mask = true;
+  Buffers ref(c), got(c);
+  for (Buffers* b : {&ref, &got}) {
+    for (i64 i = 0; i < c.Nq; ++i)
+      for (i64 j = 0; j < nk; ++j) {
+        float& m = b->mask[static_cast<std::size_t>(i * nk + j)];
+        m = j < leading[i] ? -kInf : (std::isfinite(m) ? m : 0.5f);
+      }
+  }
+  run(ref, "reference");
+  run(got, "fused");
+  expect_matches_reference(got, ref, "masked leading blocks");
+  for (i64 t = 0; t < c.dv; ++t) EXPECT_EQ(got.out[static_cast<std::size_t>((c.Nq - 1) * c.dv + t)], 0.0f);
+  EXPECT_EQ(got.lse[static_cast<std::size_t>(c.Nq - 1)], -kInf);
+}
+
+TEST_P(PerIsa, MaskedNonFiniteKeysInLeadingBlocksNeverReachTheOutput) {
+  ScopedIsa isa(GetParam());
+  const i64 bc = blocks(16).bc, nk = 2 * bc + 9;
+  Case c = Case{}.shape(5, nk, 16);
+  c.mask = true;
+  Buffers b(c), clean(c);
+  for (Buffers* x : {&b, &clean})
+    for (i64 i = 0; i < c.Nq; ++i)
+      for (i64 j = 0; j < nk; ++j) {
+        float& m = x->mask[static_cast<std::size_t>(i * nk + j)];
+        m = j < bc + 2 ? -kInf : 0.25f;  // the whole first block and two keys of the second, for every row
+      }
+  for (i64 j = 0; j < bc + 2; ++j)
+    for (i64 t = 0; t < c.d; ++t) {
+      b.k[static_cast<std::size_t>(j * c.d + t)] = t % 2 ? kNaN : kInf;
+      b.v[static_cast<std::size_t>(j * c.dv + t)] = t % 2 ? -kInf : kNaN;
+      clean.k[static_cast<std::size_t>(j * c.d + t)] = clean.v[static_cast<std::size_t>(j * c.dv + t)] = 7.0f;
+    }
+  run(b, "fused");
+  run(clean, "fused");
+  EXPECT_EQ(b.out, clean.out);
+  EXPECT_EQ(b.lse, clean.lse);
+  for (float x : b.out) EXPECT_TRUE(std::isfinite(x));
+}
+
+TEST_P(PerIsa, BottomRightRowsThatSeeNoKeyInTheBlockedPath) {
+  ScopedIsa isa(GetParam());
+  Case c = Case{}.shape(300, 100, 24);  // rows 0..199 see no key
+  c.causal = Causal::bottom_right;
+  expect_fused_matches_reference(c, "bottom-right Nq > Nk");
+  Buffers b(c);
+  run(b, "fused");
+  EXPECT_EQ(b.out[0], 0.0f);
+  EXPECT_EQ(b.lse[199], -kInf);
+  EXPECT_TRUE(std::isfinite(b.lse[200]));
+}
+
+// --- memory and selection -----------------------------------------------------
+
+Problem problem(i64 H, i64 nq, i64 nk, i64 d, int threads) {
+  Problem p;
+  p.heads = p.kv_heads = H, p.q_len = nq, p.kv_len = nk, p.head_dim = p.value_dim = d, p.threads = threads;
+  return p;
+}
+
+TEST(Fused, WorkspaceIsBoundedAndIndependentOfSequenceLength) {
+  const KernelInfo* k = find_kernel("fused");
+  ASSERT_NE(k, nullptr);
+  for (Isa isa : isas()) {
+    ScopedIsa scoped(isa);
+    const std::size_t long_one = k->workspace_bytes(problem(1, 131072, 131072, 64, 1));
+    EXPECT_LT(long_one, std::size_t{4} << 20) << fused::isa_name(isa);
+    EXPECT_EQ(long_one, k->workspace_bytes(problem(1, 8192, 8192, 64, 1))) << fused::isa_name(isa);
+    // Decode: the split-KV partials are bounded by a fixed number of chunks, not by Nk.
+    EXPECT_EQ(k->workspace_bytes(problem(8, 1, 131072, 128, 2)), k->workspace_bytes(problem(8, 1, 1 << 20, 128, 2)));
+    EXPECT_LT(k->workspace_bytes(problem(8, 1, 131072, 128, 2)), std::size_t{4} << 20);
+  }
+}
+
+TEST(Fused, TinyInputsNeedNoWorkspaceAndNoAllocation) {
+  const KernelInfo* k = find_kernel("fused");
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(k->workspace_bytes(problem(1, 3, 3, 4, 1)), 0u);
+  EXPECT_EQ(k->workspace_bytes(problem(1, 4, 4, 4, 2)), 0u);
+  float q[12], kk[12], v[12], out[12], lse[3];
+  fill_random(q, 12, 1);
+  fill_random(kk, 12, 2);
+  fill_random(v, 12, 3);
+  Options o;  // kernel "auto" must resolve to fused
+  o.threads = 1;
+  const long before = g_allocations.load();
+  attention(view2d(static_cast<const float*>(q), 3, 4), view2d(static_cast<const float*>(kk), 3, 4),
+            view2d(static_cast<const float*>(v), 3, 4), view2d(out, 3, 4), lse_view(lse, 1, 1, 3), o);
+  EXPECT_EQ(g_allocations.load() - before, 0);
+  EXPECT_EQ(select_kernel("auto", problem(1, 3, 3, 4, 1), default_memory_budget()).name, "fused");
+  EXPECT_EQ(select_kernel("auto", problem(8, 4096, 4096, 128, 2), default_memory_budget()).name, "fused");
+}
+
+TEST(Fused, ForceIsaRefusesWhatTheCpuLacksAndDispatchPicksTheBest) {
+  const auto s = fused::supported_isas();
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s.front(), Isa::scalar);
+  if (std::getenv("ATTN_ISA") == nullptr) {
+    EXPECT_EQ(fused::active_ukernels().isa, s.back());
+  }
+  for (Isa isa : s) EXPECT_NE(fused::ukernels_for(isa), nullptr);
+}
+
+}  // namespace
+}  // namespace attn::test
