@@ -1,5 +1,5 @@
 // Run-time dispatch: which microkernel table this CPU runs, from cpuid, chosen
-// once. ATTN_ISA=scalar|avx2 forces one (an unsupported or unknown name is
+// once. ATTN_ISA=scalar|avx2|avx512 forces one (an unsupported or unknown name is
 // ignored with a note on stderr, so a misspelt variable never crashes a run).
 #include "ukernels.hpp"
 
@@ -13,10 +13,12 @@ namespace attn::fused {
 
 namespace {
 
+constexpr int kIsas = 3;
+
 struct Dispatch {
-  std::array<Ukernels, 2> tables{};
-  std::array<bool, 2> has{};
-  std::array<Isa, 2> supported{};
+  std::array<Ukernels, kIsas> tables{};
+  std::array<bool, kIsas> has{};
+  std::array<Isa, kIsas> supported{};
   std::size_t count = 0;
   std::atomic<const Ukernels*> active{nullptr};
 
@@ -29,18 +31,23 @@ struct Dispatch {
       tables[1] = avx2_ukernels();
       has[1] = true;
     }
-    for (int i = 0; i < 2; ++i)
+    if (has[1] && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) {
+      tables[2] = avx512_ukernels();
+      has[2] = true;
+    }
+    for (int i = 0; i < kIsas; ++i)
       if (has[i]) supported[count++] = static_cast<Isa>(i);
     active = &tables[static_cast<int>(supported[count - 1])];  // the last supported is the best
     if (const char* want = std::getenv("ATTN_ISA"); want != nullptr && *want != '\0') {
       bool found = false;
-      for (int i = 0; i < 2; ++i)
+      for (int i = 0; i < kIsas; ++i)
         if (std::strcmp(want, isa_name(static_cast<Isa>(i))) == 0 && has[i]) {
           active = &tables[i];
           found = true;
         }
       if (!found)
-        std::fprintf(stderr, "attnlab: ATTN_ISA=%s is not an ISA this CPU supports (scalar, avx2); using %s\n", want,
+        std::fprintf(stderr, "attnlab: ATTN_ISA=%s is not an ISA this CPU supports (scalar, avx2, avx512); using %s\n", want,
                      isa_name(active.load()->isa));
     }
   }
@@ -57,6 +64,7 @@ const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::scalar: return "scalar";
     case Isa::avx2: return "avx2";
+    case Isa::avx512: return "avx512";
   }
   return "?";
 }
@@ -64,7 +72,7 @@ const char* isa_name(Isa isa) {
 const Ukernels* ukernels_for(Isa isa) {
   const Dispatch& d = dispatch();
   const int i = static_cast<int>(isa);
-  return i >= 0 && i < 2 && d.has[i] ? &d.tables[i] : nullptr;
+  return i >= 0 && i < kIsas && d.has[i] ? &d.tables[i] : nullptr;
 }
 
 std::span<const Isa> supported_isas() {

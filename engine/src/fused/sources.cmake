@@ -5,9 +5,12 @@ target_sources(attn_engine PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/cpu.cpp
   ${CMAKE_CURRENT_LIST_DIR}/driver.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_scalar.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx2.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx512.cpp)
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/ukernel_avx2.cpp
   PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/ukernel_avx512.cpp
+  PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512vl;-mavx512bw;-mavx512dq;-mavx2;-mfma")
 # The scalar specification is written with selects (x < c ? c : x) so that a
 # loop over it vectorises; GCC only if-converts them without trapping math (we
 # never inspect FP exception flags; results are unchanged).

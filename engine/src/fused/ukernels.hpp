@@ -3,7 +3,7 @@
 // A microkernel knows only packed panels or plain row-major tiles, a depth kc
 // and strides; edges, masking, online-softmax bookkeeping, packing and threads
 // belong to the driver (driver.cpp). ukernel_scalar.cpp is the readable
-// specification; ukernel_avx2.cpp must agree with it within the stated accuracy.
+// specification; ukernel_avx2.cpp and ukernel_avx512.cpp must agree with it within the stated accuracy.
 //
 // Shared rules for every function below:
 // - Pointers need only float alignment (SIMD code uses unaligned loads).
@@ -20,9 +20,9 @@ namespace attn::fused {
 using i64 = std::int64_t;
 
 /// Instruction sets with a microkernel table, in increasing order of preference.
-enum class Isa : int { scalar = 0, avx2 = 1 };
+enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2 };
 
-/// Name as ATTN_ISA spells it ("scalar", "avx2").
+/// Name as ATTN_ISA spells it ("scalar", "avx2", "avx512").
 const char* isa_name(Isa isa);
 
 /// One ISA's microkernels.
@@ -68,6 +68,7 @@ struct Ukernels {
 /// Tables compiled into this binary (each only valid to call where the CPU supports it).
 Ukernels scalar_ukernels();
 Ukernels avx2_ukernels();
+Ukernels avx512_ukernels();
 
 /// The table for `isa`, or nullptr when the CPU (or the build) lacks it.
 const Ukernels* ukernels_for(Isa isa);
