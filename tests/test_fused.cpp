@@ -224,6 +224,13 @@ TEST_P(PerIsa, PvEverySubTile) {
       for (int m = 1; m <= uk().mr; ++m)
         for (int n = 1; n <= uk().nr; ++n) PvTester().m(m).n(n).k(k).accumulate(acc).Test(uk());
   PvTester().m(uk().mr).n(uk().nr).k(33).ldv(0).Test(uk());  // a broadcast V row (stride 0) is valid
+  // kc = 0 (a row panel that sees no key of the block): β = 0 writes zeros, β = 1 leaves o as it was.
+  std::vector<float> o(static_cast<std::size_t>(uk().mr * uk().nr), kNaN);
+  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().nr, uk().mr, uk().nr, false);
+  for (float x : o) EXPECT_EQ(x, 0.0f);
+  std::fill(o.begin(), o.end(), 3.5f);
+  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().nr, uk().mr, uk().nr, true);
+  for (float x : o) EXPECT_EQ(x, 3.5f);
 }
 
 TEST_P(PerIsa, PackKtIsTheTransposeWithZeroPadding) {

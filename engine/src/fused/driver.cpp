@@ -167,11 +167,17 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
   for (i64 kb = j0; kb < j1; kb += bc) {
     const i64 n = std::min(bc, j1 - kb);
     uk.pack_kt(n, d, a.k.row(b, hk, kb), a.k.strides[2], w.kp);
+    // Keys of this block that row panel ip can see at all (causal: its last row sees the most);
+    // tiles past it are skipped here and filled with -inf by the masking below.
+    auto panel_keys = [&](i64 ip) {
+      return std::clamp<i64>(visible_keys(a.causal, i0 + std::min(rows, (ip + 1) * mr) - 1, nq, nk) - kb, 0, n);
+    };
     // S = (c·Q) Kᵀ, panel by panel: the Kᵀ panel stays in L1 across the Q panels.
     for (i64 jp = 0; jp < ceil_div(n, nr); ++jp)
       for (i64 ip = 0; ip < q_panels; ++ip)
-        uk.qk(d, w.qp + ip * mr * d, w.kp + jp * nr * d, w.s + ip * mr * lds + jp * nr, lds,
-              static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(nr));
+        if (jp * nr < panel_keys(ip))
+          uk.qk(d, w.qp + ip * mr * d, w.kp + jp * nr * d, w.s + ip * mr * lds + jp * nr, lds,
+                static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(nr));
 
     // Masking only where some key of the block is hidden from some row: selected-away
     // keys become -inf (overwriting, so a NaN/inf logit there disappears).
@@ -180,12 +186,10 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
     if (masking)
       for (i64 r = 0; r < rows; ++r) {
         float* srow = w.s + r * lds;
-        const i64 vis = visible_keys(a.causal, i0 + r, nq, nk) - kb;
-        const float* mrow = mask_row(a.mask, i0 + r);
-        for (i64 c = 0; c < n; ++c) {
-          if (c >= vis || masked_out(mrow, kb + c)) srow[c] = kNegInf;
-          else if (mrow) srow[c] += mrow[kb + c] * kLog2e;
-        }
+        const i64 vis = std::clamp<i64>(visible_keys(a.causal, i0 + r, nq, nk) - kb, 0, n);
+        if (const float* mrow = mask_row(a.mask, i0 + r))
+          for (i64 c = 0; c < vis; ++c) srow[c] = mrow[kb + c] == kNegInf ? kNegInf : srow[c] + mrow[kb + c] * kLog2e;
+        std::fill(srow + vis, srow + n, kNegInf);
       }
 
     // Online softmax, row by row: m grows → rescale o and l by 2^(m_old − m_new).
@@ -226,11 +230,15 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
                 !first);
       }
     } else {
-      // Column strips outermost: a Bc × NR strip of V stays in L1 across the row panels.
+      // Column strips outermost: a Bc × NR strip of V stays in L1 across the row panels. Each
+      // panel stops at the last key it can see (its p are 0 beyond); kc = 0 still writes β = 0 zeros.
       for (i64 c0 = 0; c0 < dv; c0 += nr)
-        for (i64 ip = 0; ip < q_panels; ++ip)
-          uk.pv(n, w.s + ip * mr * lds, lds, v0 + c0, ldv, w.o + ip * mr * ldo + c0, ldo,
-                static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(std::min(nr, dv - c0)), !first);
+        for (i64 ip = 0; ip < q_panels; ++ip) {
+          const i64 kc = panel_keys(ip);
+          if (kc > 0 || first)
+            uk.pv(kc, w.s + ip * mr * lds, lds, v0 + c0, ldv, w.o + ip * mr * ldo + c0, ldo,
+                  static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(std::min(nr, dv - c0)), !first);
+        }
     }
     first = false;
   }

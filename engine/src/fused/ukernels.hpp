@@ -40,7 +40,7 @@ struct Ukernels {
 
   /// O tile (=|+=) P · V over kc keys, V read in place from the caller's tensor.
   ///   o[r * ldo + c] = (accumulate ? o[r * ldo + c] : 0) + Σ_{j<kc} p[r * ldp + j] · v[j * ldv + c]
-  ///   for r < m <= MR, c < n <= NR. Reads exactly p rows r < m (j < kc) and v rows j < kc (c < n);
+  ///   for r < m <= MR, c < n <= NR, kc >= 0. Reads exactly p rows r < m (j < kc) and v rows j < kc (c < n);
   ///   with accumulate == false the old o is never read (it may hold NaN). ldv may be 0.
   void (*pv)(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int m, int n,
              bool accumulate);
