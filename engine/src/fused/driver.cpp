@@ -71,22 +71,24 @@ struct Plan {
   i64 nqb = 0;         ///< query blocks per head
   i64 nsplit = 1;      ///< KV chunks per query block (1: no split)
   i64 chunk = 0;       ///< keys per chunk, a multiple of bc
-  bool tiny = false;
   // Per-thread workspace, in floats, each part a multiple of 16 (64 bytes).
   i64 ldo = 0, off_kp = 0, off_s = 0, off_o = 0, off_m = 0, off_l = 0, per_thread = 0;
   i64 slots = 0;          ///< threads that get a slot
   i64 partial_row = 0;    ///< floats per partial row: O (dv), m, l, rounded
   i64 partial_floats = 0; ///< B·H·nqb·nsplit·br partial rows, when split
   std::size_t bytes() const {
-    return tiny ? 0 : static_cast<std::size_t>(slots * per_thread + partial_floats) * sizeof(float);
+    return static_cast<std::size_t>(slots * per_thread + partial_floats) * sizeof(float);
   }
 };
+
+bool is_tiny(i64 BH, i64 nq, i64 nk, i64 d, i64 dv) {
+  return nq <= kTinyMaxN && nk <= kTinyMaxN && d <= kTinyMaxDim && dv <= kTinyMaxDim &&
+         BH * nq * nk * (d + dv) <= kTinyMaxWork;
+}
 
 Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const Ukernels& uk) {
   Plan p;
   p.BH = B * H, p.nq = nq, p.nk = nk, p.d = d, p.dv = dv, p.mr = uk.mr, p.nr = uk.nr;
-  p.tiny = nq <= kTinyMaxN && nk <= kTinyMaxN && d <= kTinyMaxDim && dv <= kTinyMaxDim &&
-           p.BH * nq * nk * (d + dv) <= kTinyMaxWork;
   const BlockSizes table = block_sizes(uk.isa, d);
   p.br = table.br, p.bc = table.bc;
   if (auto [br, bc] = blocks_from_env(); br > 0) p.br = br, p.bc = bc;
@@ -349,7 +351,9 @@ void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
 }
 
 /// The lab sentences: everything on the stack, one row at a time, masked keys never read.
-void run_tiny(const KernelArgs& a, const Ukernels& uk) {
+/// Plain scalar code with the specification's exp2 inlined: at this size a call through the
+/// ISA table (and waking the wide vector units) costs more than the arithmetic.
+void run_tiny(const KernelArgs& a) {
   const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2], nk = a.k.shape[2];
   const i64 d = a.q.shape[3], dv = a.v.shape[3];
   const float c = a.scale * kLog2e;
@@ -360,19 +364,20 @@ void run_tiny(const KernelArgs& a, const Ukernels& uk) {
         const i64 hk = kv_head(a, h), vis = visible_keys(a.causal, i, nq, nk);
         const float* q = a.q.row(b, h, i);
         const float* mrow = mask_row(a.mask, i);
+        float m = kNegInf;  // running max, NaN ignored: a NaN logit shows up in l below
         for (i64 j = 0; j < nk; ++j) {
-          if (j >= vis || masked_out(mrow, j)) {
-            s[j] = kNegInf;
-            continue;
-          }
+          s[j] = kNegInf;
+          if (j >= vis || masked_out(mrow, j)) continue;
           const float* k = a.k.row(b, hk, j);
           float dot = 0.0f;
           for (i64 t = 0; t < d; ++t) dot += q[t] * k[t];
           s[j] = dot * c + (mrow ? mrow[j] * kLog2e : 0.0f);
+          m = s[j] > m ? s[j] : m;
         }
+        const float mu = m == kNegInf ? 0.0f : m;
+        float l = 0.0f;
+        for (i64 j = 0; j < nk; ++j) l += s[j] = exp2c::exp2_scalar(s[j] - mu);
         float* out = a.out.row(b, h, i);
-        const float m = uk.rowmax(s, nk);  // ignores NaN: a NaN logit shows up in l below
-        const float l = uk.exp2_store_sum(s, nk, m == kNegInf ? 0.0f : m);
         if (m == kNegInf && l == 0.0f) {  // every key masked
           std::fill_n(out, dv, 0.0f);
           if (a.lse.data) *a.lse.row(b, h, i) = kNegInf;
@@ -390,15 +395,16 @@ void run_tiny(const KernelArgs& a, const Ukernels& uk) {
 }
 
 void fused_run(const KernelArgs& a) noexcept {
+  const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2], nk = a.k.shape[2], d = a.q.shape[3];
+  const i64 dv = a.v.shape[3];
+  if (is_tiny(B * H, nq, nk, d, dv)) return run_tiny(a);
   const Ukernels& uk = active_ukernels();
-  const Plan p = make_plan(a.q.shape[0], a.q.shape[1], a.q.shape[2], a.k.shape[2], a.q.shape[3], a.v.shape[3],
-                           a.threads, uk);
-  if (p.tiny) return run_tiny(a, uk);
-  run_blocked(a, p, uk);
+  run_blocked(a, make_plan(B, H, nq, nk, d, dv, a.threads, uk), uk);
 }
 
 std::size_t fused_workspace(const Problem& pr) {
   if (pr.batch * pr.heads * pr.q_len * pr.kv_len == 0) return 0;
+  if (is_tiny(pr.batch * pr.heads, pr.q_len, pr.kv_len, pr.head_dim, pr.value_dim)) return 0;
   return make_plan(pr.batch, pr.heads, pr.q_len, pr.kv_len, pr.head_dim, pr.value_dim, pr.threads, active_ukernels())
       .bytes();
 }
