@@ -264,15 +264,26 @@ void expect_fused_matches_reference(const Case& c, const std::string& what, int 
 TEST_P(PerIsa, BlockBoundariesPlusMinusOne) {
   ScopedIsa isa(GetParam());
   const i64 nr = uk().nr;
-  for (i64 d : {nr - 1, nr, nr + 1, i64{64}, i64{129}}) {
-    const fused::BlockSizes b = blocks(d);
-    for (i64 nq : {i64{b.br} - 1, i64{b.br}, i64{b.br} + 1})
-      for (i64 nk : {i64{b.bc} - 1, i64{b.bc}, i64{b.bc} + 1, 2 * i64{b.bc} + 1}) {
-        Case c = Case{}.shape(nq, nk, d);
-        expect_fused_matches_reference(c, "boundaries");
-        c.causal = nq < nk ? Causal::bottom_right : Causal::top_left;
-        expect_fused_matches_reference(c, "boundaries causal");
-      }
+  // Keys and head dimension: Nk at Bc ± 1 and 2 Bc + 1, d at NR ± 1 (and across the table's rows).
+  for (i64 d : {nr - 1, nr, nr + 1, i64{64}, i64{65}, i64{129}}) {
+    const i64 bc = blocks(d).bc;
+    for (i64 nk : {bc - 1, bc, bc + 1, 2 * bc + 1}) {
+      Case c = Case{}.shape(13, nk, d);
+      expect_fused_matches_reference(c, "key blocks");
+      c.causal = Causal::bottom_right;
+      expect_fused_matches_reference(c, "key blocks causal");
+    }
+  }
+  // Query rows at Br ± 1, with 8 heads so the table's Br is kept (query_block_rows).
+  const fused::BlockSizes b = blocks(nr + 1);
+  const i64 br = fused::query_block_rows(b.br, uk().mr, 8, b.br + 1);
+  ASSERT_EQ(br, b.br);
+  for (i64 nq : {br - 1, br, br + 1}) {
+    Case c = Case{}.shape(nq, b.bc + 1, nr + 1);
+    c.H = 8, c.Hkv = 2;
+    expect_fused_matches_reference(c, "query blocks");
+    c.causal = Causal::top_left;
+    expect_fused_matches_reference(c, "query blocks causal");
   }
 }
 

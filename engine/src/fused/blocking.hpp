@@ -33,4 +33,21 @@ constexpr BlockSizes block_sizes(Isa isa, i64 d) {
   return kBlockTable[0];
 }
 
+/// Query rows per block for B·H heads of nq rows: the table's Br, a multiple of MR, no
+/// larger than the rows, and small enough that there are at least kMinItems (head, block)
+/// work items so two or four threads get balanced shares (never below 4 MR rows).
+/// Depends on the shape only, so the thread count never changes the result.
+inline constexpr i64 kMinItems = 8;
+constexpr i64 query_block_rows(i64 table_br, i64 mr, i64 bh, i64 nq) {
+  auto round_up = [](i64 a, i64 b) { return (a + b - 1) / b * b; };
+  i64 br = round_up(table_br < 1 ? 1 : table_br, mr);
+  if (bh * ((nq + br - 1) / br) < kMinItems) {
+    const i64 per_head = (kMinItems + bh - 1) / bh;
+    const i64 want = round_up((nq + per_head - 1) / per_head, mr);
+    br = want < 4 * mr ? 4 * mr : (want < br ? want : br);
+  }
+  const i64 rows = round_up(nq, mr);
+  return br < rows ? br : rows;
+}
+
 }  // namespace attn::fused

@@ -92,10 +92,8 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
   const BlockSizes table = block_sizes(uk.isa, d);
   p.br = table.br, p.bc = table.bc;
   if (auto [br, bc] = blocks_from_env(); br > 0) p.br = br, p.bc = bc;
-  p.br = round_up(std::max<i64>(p.br, 1), p.mr);
+  p.br = query_block_rows(p.br, p.mr, p.BH, nq);
   p.bc = round_up(std::max<i64>(p.bc, 1), p.nr);
-  // Fewer query rows than a block: shrink the block to the rows (in whole tiles).
-  p.br = std::min(p.br, round_up(nq, p.mr));
   p.nqb = ceil_div(nq, p.br);
   if (p.nqb == 1 && nk >= 2 * kMinChunk) {
     const i64 want = std::min(kMaxSplits, nk / kMinChunk);
