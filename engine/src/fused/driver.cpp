@@ -75,7 +75,7 @@ struct Plan {
   i64 ldo = 0, off_kp = 0, off_s = 0, off_o = 0, off_m = 0, off_l = 0, per_thread = 0;
   i64 slots = 0;          ///< threads that get a slot
   i64 partial_row = 0;    ///< floats per partial row: O (dv), m, l, rounded
-  i64 partial_floats = 0; ///< B·H·nqb·nsplit·br partial rows, when split
+  i64 partial_floats = 0; ///< B·H·nsplit·nq partial rows, when split (then nqb = 1)
   std::size_t bytes() const {
     return static_cast<std::size_t>(slots * per_thread + partial_floats) * sizeof(float);
   }
@@ -109,7 +109,7 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
   p.slots = std::max<i64>(1, std::min<i64>(threads, items));
   if (p.nsplit > 1) {
     p.partial_row = round_up(dv + 2, 16);
-    p.partial_floats = p.BH * p.nqb * p.nsplit * p.br * p.partial_row;
+    p.partial_floats = p.BH * p.nsplit * nq * p.partial_row;
   }
   return p;
 }
@@ -265,7 +265,7 @@ void write_rows(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 ro
 
 /// Partial results of one KV chunk: per row O (dv floats), then m, then l.
 float* partial_rows(const Plan& p, float* partials, i64 bh, i64 qb, i64 split) {
-  return partials + ((bh * p.nqb + qb) * p.nsplit + split) * p.br * p.partial_row;
+  return partials + ((bh * p.nqb + qb) * p.nsplit + split) * p.nq * p.partial_row;  // nqb = 1, qb = 0
 }
 
 void save_partial(const Plan& p, i64 rows, const Scratch& w, bool any, float* dst) {
