@@ -1,8 +1,13 @@
 // The fused kernel's microkernels alone, for every ISA this CPU runs: the Q Kᵀ
 // register tile and P·V tile (GFLOP/s, operands in L1 as the driver keeps
 // them), a whole Br × Bc block of each (operands in L2), and exp2 (elements/s).
+// fused_attention: the whole kernel on one head, single-threaded, timed in CPU
+// time (robust on a shared machine), for the block-size sweep of docs/performance.md
+// (ATTN_FUSED_BLOCKS=Br,Bc and ATTN_ISA select the configuration, one per process).
 // Run: build/bench/attn_bench_fused_ukernels --benchmark_repetitions=5 --benchmark_report_aggregates_only
 #include "fused/ukernels.hpp"
+
+#include <attn/attention.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -98,7 +103,34 @@ void exp2_row(benchmark::State& state, const Ukernels* uk) {
   state.counters["elements/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+/// softmax(Q Kᵀ/√d) V for one head of N × d, 1 thread; GFLOP/s = 4 N² d (causal: visible pairs) per CPU second.
+void fused_attention(benchmark::State& state) {
+  const i64 n = state.range(0), d = state.range(1);
+  const bool causal = state.range(2) != 0;
+  const auto q = random_floats(n * d, -1, 1, 7), k = random_floats(n * d, -1, 1, 8), v = random_floats(n * d, -1, 1, 9);
+  std::vector<float> o(n * d);
+  attn::Options opts;
+  opts.kernel = "fused";
+  opts.threads = 1;
+  opts.causal = causal ? attn::Causal::top_left : attn::Causal::none;
+  for (auto _ : state) {
+    attn::attention(attn::view2d(q.data(), n, d), attn::view2d(k.data(), n, d), attn::view2d(v.data(), n, d),
+                    attn::view2d(o.data(), n, d), opts);
+    benchmark::DoNotOptimize(o.data());
+    benchmark::ClobberMemory();
+  }
+  const double pairs = causal ? 0.5 * static_cast<double>(n) * static_cast<double>(n + 1) : static_cast<double>(n * n);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(4e-9 * pairs * static_cast<double>(d), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 int register_all() {
+  benchmark::RegisterBenchmark("fused_attention", fused_attention)
+      ->ArgNames({"N", "d", "causal"})
+      ->Args({4096, 128, 0})
+      ->Args({4096, 64, 0})
+      ->Args({4096, 128, 1})
+      ->Unit(benchmark::kMillisecond);
   for (attn::fused::Isa isa : attn::fused::supported_isas()) {
     const Ukernels* uk = attn::fused::ukernels_for(isa);
     const std::string tile = std::to_string(uk->mr) + "x" + std::to_string(uk->nr) + "_" + attn::fused::isa_name(isa);
