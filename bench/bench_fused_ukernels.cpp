@@ -8,6 +8,7 @@
 #include "fused/ukernels.hpp"
 
 #include <attn/attention.hpp>
+#include <attn/kernels.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -165,7 +166,29 @@ void memory_read(benchmark::State& state) {
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
+/// lab-3 ("I love AI": N = 3, d = 4) through attention(), and the fused kernel's run() alone
+/// (what remains is attention()'s argument validation and kernel selection).
+void lab3(benchmark::State& state) {
+  const bool kernel_only = state.range(0) != 0;
+  const auto q = random_floats(12, -1, 1, 1), k = random_floats(12, -1, 1, 2), v = random_floats(12, -1, 1, 3);
+  std::vector<float> o(12);
+  const attn::ConstTensor qv = attn::view2d(q.data(), 3, 4), kv = attn::view2d(k.data(), 3, 4),
+                          vv = attn::view2d(v.data(), 3, 4);
+  const attn::Tensor ov = attn::view2d(o.data(), 3, 4);
+  attn::Options opts;
+  opts.threads = 1;
+  const attn::KernelInfo* fused = attn::find_kernel("fused");
+  const attn::KernelArgs args{qv, kv, vv, ov, attn::Tensor{}, 0.5f, attn::Causal::none, attn::Mask{}, 1, nullptr, 0};
+  for (auto _ : state) {
+    if (kernel_only) fused->run(args);
+    else attn::attention(qv, kv, vv, ov, opts);
+    benchmark::DoNotOptimize(o.data());
+    benchmark::ClobberMemory();
+  }
+}
+
 int register_all() {
+  benchmark::RegisterBenchmark("lab3", lab3)->ArgName("kernel_only")->Arg(0)->Arg(1);
   benchmark::RegisterBenchmark("fused_decode", fused_decode)
       ->ArgNames({"Nk", "threads"})
       ->Args({131072, 1})

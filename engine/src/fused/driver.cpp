@@ -357,9 +357,10 @@ void run_tiny(const KernelArgs& a) {
   const float c = a.scale * kLog2e;
   float s[kTinyMaxN], acc[kTinyMaxDim];
   for (i64 b = 0; b < B; ++b)
-    for (i64 h = 0; h < H; ++h)
+    for (i64 h = 0; h < H; ++h) {
+      const i64 hk = kv_head(a, h);
       for (i64 i = 0; i < nq; ++i) {
-        const i64 hk = kv_head(a, h), vis = visible_keys(a.causal, i, nq, nk);
+        const i64 vis = visible_keys(a.causal, i, nq, nk);
         const float* q = a.q.row(b, h, i);
         const float* mrow = mask_row(a.mask, i);
         float m = kNegInf;  // running max, NaN ignored: a NaN logit shows up in l below
@@ -390,6 +391,7 @@ void run_tiny(const KernelArgs& a) {
         for (i64 t = 0; t < dv; ++t) out[t] = acc[t] / l;
         if (a.lse.data) *a.lse.row(b, h, i) = (m + std::log2(l)) * kLn2;
       }
+    }
 }
 
 void fused_run(const KernelArgs& a) noexcept {
