@@ -39,8 +39,8 @@ void qk_tile(benchmark::State& state, const Ukernels* uk) {
     benchmark::DoNotOptimize(s.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2e-9 * static_cast<double>(d * uk->mr * uk->nr), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * static_cast<double>(d * uk->mr * uk->nr),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
 /// One MR × NR tile of O += P V over kc keys (P and V rows as the driver lays them out).
@@ -53,8 +53,8 @@ void pv_tile(benchmark::State& state, const Ukernels* uk) {
     benchmark::DoNotOptimize(o.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2e-9 * static_cast<double>(kc * uk->mr * uk->nr), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * static_cast<double>(kc * uk->mr * uk->nr),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
 /// A whole Br × Bc block of S (d = 128), panels looped as driver.cpp does.
@@ -101,7 +101,8 @@ void exp2_row(benchmark::State& state, const Ukernels* uk) {
     benchmark::DoNotOptimize(uk->exp2_store_sum(x.data(), n, 0.0f));
     benchmark::ClobberMemory();
   }
-  state.counters["elements/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["elements/s"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 /// softmax(Q Kᵀ/√d) V for one head of N × d, 1 thread; GFLOP/s = 4 N² d (causal: visible pairs) per CPU second.
@@ -141,8 +142,8 @@ void fused_decode(benchmark::State& state) {
     benchmark::DoNotOptimize(o.data());
     benchmark::ClobberMemory();
   }
-  state.counters["KV bytes/s"] = benchmark::Counter(2.0 * heads * nk * d * sizeof(float),
-                                                    benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["KV bytes/s"] =
+      benchmark::Counter(2.0 * heads * nk * d * sizeof(float), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 /// The decode target's denominator: reading 1 GiB (as much as the decode K and V) once, summed
@@ -162,8 +163,8 @@ void memory_read(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(total);
   }
-  state.counters["bytes/s"] = benchmark::Counter(static_cast<double>(n) * sizeof(float),
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bytes/s"] =
+      benchmark::Counter(static_cast<double>(n) * sizeof(float), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 /// lab-3 ("I love AI": N = 3, d = 4) through attention(), and the fused kernel's run() alone
@@ -180,8 +181,10 @@ void lab3(benchmark::State& state) {
   const attn::KernelInfo* fused = attn::find_kernel("fused");
   const attn::KernelArgs args{qv, kv, vv, ov, attn::Tensor{}, 0.5f, attn::Causal::none, attn::Mask{}, 1, nullptr, 0};
   for (auto _ : state) {
-    if (kernel_only) fused->run(args);
-    else attn::attention(qv, kv, vv, ov, opts);
+    if (kernel_only)
+      fused->run(args);
+    else
+      attn::attention(qv, kv, vv, ov, opts);
     benchmark::DoNotOptimize(o.data());
     benchmark::ClobberMemory();
   }

@@ -54,16 +54,30 @@ constexpr float kSentinel = -12345.0f;  // what the kernel must not overwrite
 constexpr double kU = 0x1p-24;          // fp32 unit roundoff
 
 /// Higham's γ_k = k u / (1 − k u): the bound on the relative error of a k-term fp32 dot product.
-inline double gamma(i64 k) { return static_cast<double>(k) * kU / (1.0 - static_cast<double>(k) * kU); }
+inline double gamma(i64 k) {
+  return static_cast<double>(k) * kU / (1.0 - static_cast<double>(k) * kU);
+}
 
 /// S tile = Q panel · Kᵀ panel: checks every written element against an fp64 dot product
 /// within γ_k Σ|q k| and that nothing outside the m × n sub-tile is written.
 class QkTester {
  public:
-  QkTester& m(int v) { m_ = v; return *this; }
-  QkTester& n(int v) { n_ = v; return *this; }
-  QkTester& k(i64 v) { k_ = v; return *this; }
-  QkTester& lds(i64 v) { lds_ = v; return *this; }
+  QkTester& m(int v) {
+    m_ = v;
+    return *this;
+  }
+  QkTester& n(int v) {
+    n_ = v;
+    return *this;
+  }
+  QkTester& k(i64 v) {
+    k_ = v;
+    return *this;
+  }
+  QkTester& lds(i64 v) {
+    lds_ = v;
+    return *this;
+  }
 
   void Test(const fused::Ukernels& uk) const {
     const i64 lds = lds_ ? lds_ : uk.nr + 3;
@@ -83,11 +97,13 @@ class QkTester {
         }
         double exact = 0, mag = 0;
         for (i64 t = 0; t < k_; ++t) {
-          const double prod = static_cast<double>(qp[static_cast<std::size_t>(t * uk.mr + r)]) * kp[static_cast<std::size_t>(t * uk.nr + c)];
+          const double prod = static_cast<double>(qp[static_cast<std::size_t>(t * uk.mr + r)]) *
+                              kp[static_cast<std::size_t>(t * uk.nr + c)];
           exact += prod;
           mag += std::abs(prod);
         }
-        EXPECT_LE(std::abs(got - exact), gamma(k_) * mag) << "m=" << m_ << " n=" << n_ << " k=" << k_ << " at (" << r << ", " << c << ")";
+        EXPECT_LE(std::abs(got - exact), gamma(k_) * mag)
+            << "m=" << m_ << " n=" << n_ << " k=" << k_ << " at (" << r << ", " << c << ")";
       }
   }
 
@@ -100,11 +116,26 @@ class QkTester {
 /// ending at a guard page and only n columns of it readable in the last row.
 class PvTester {
  public:
-  PvTester& m(int v) { m_ = v; return *this; }
-  PvTester& n(int v) { n_ = v; return *this; }
-  PvTester& k(i64 v) { k_ = v; return *this; }
-  PvTester& ldv(i64 v) { ldv_ = v; return *this; }
-  PvTester& accumulate(bool v) { acc_ = v; return *this; }
+  PvTester& m(int v) {
+    m_ = v;
+    return *this;
+  }
+  PvTester& n(int v) {
+    n_ = v;
+    return *this;
+  }
+  PvTester& k(i64 v) {
+    k_ = v;
+    return *this;
+  }
+  PvTester& ldv(i64 v) {
+    ldv_ = v;
+    return *this;
+  }
+  PvTester& accumulate(bool v) {
+    acc_ = v;
+    return *this;
+  }
 
   void Test(const fused::Ukernels& uk) const {
     const i64 ldp = k_ + 5, ldo = uk.nr + 7, ldv = ldv_ ? ldv_ : n_ + 2;
@@ -126,12 +157,14 @@ class PvTester {
       for (int c = 0; c < uk.nr; ++c) {
         const std::size_t at = static_cast<std::size_t>(r * ldo + c);
         if (r >= m_ || c >= n_) {
-          EXPECT_EQ(o[at], kSentinel) << "wrote outside the " << m_ << "x" << n_ << " tile at (" << r << ", " << c << ")";
+          EXPECT_EQ(o[at], kSentinel) << "wrote outside the " << m_ << "x" << n_ << " tile at (" << r << ", " << c
+                                      << ")";
           continue;
         }
         double exact = acc_ ? before[at] : 0.0, mag = std::abs(exact);
         for (i64 j = 0; j < k_; ++j) {
-          const double prod = static_cast<double>(p[static_cast<std::size_t>(r * ldp + j)]) * v[static_cast<std::size_t>(j * ldv + c)];
+          const double prod =
+              static_cast<double>(p[static_cast<std::size_t>(r * ldp + j)]) * v[static_cast<std::size_t>(j * ldv + c)];
           exact += prod;
           mag += std::abs(prod);
         }

@@ -8,8 +8,8 @@
 #include "fused_testers.hpp"
 #include "testkit.hpp"
 
-#include <attn/kernels.hpp>
 #include <omp.h>
+#include <attn/kernels.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -28,8 +28,12 @@ std::atomic<long> g_allocations{0};
   throw std::bad_alloc();
 }
 // Out of line: inlined, GCC pairs the free() with the operator new call site and warns.
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p) noexcept {
+  std::free(p);
+}
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace attn::test {
 namespace {
@@ -65,7 +69,9 @@ INSTANTIATE_TEST_SUITE_P(Fused, PerIsa, ::testing::ValuesIn(isas()),
 
 // --- exp2: the accuracy contract, over every float of the domain -------------
 
-std::uint32_t bits(float x) { return std::bit_cast<std::uint32_t>(x); }
+std::uint32_t bits(float x) {
+  return std::bit_cast<std::uint32_t>(x);
+}
 
 /// 2^x in fp64 to about 1e-16 relative (1e-8 of an fp32 ulp), branch-free so the sweep
 /// vectorises: n = round(x) by the 1.5·2^52 trick, f = x − n in [−½, ½] exactly,
@@ -148,7 +154,8 @@ TEST(Fused, Exp2MeetsItsUlpContractOnEveryFloatInItsDomainForEveryIsa) {
     std::printf("exp2 %s: max error %.4f ulp on [-126, 0], at x = %a\n", fused::isa_name(all[s]), worst[s],
                 static_cast<double>(worst_x[s]));
     RecordProperty(std::string("max_ulp_") + fused::isa_name(all[s]), std::to_string(worst[s]));
-    EXPECT_LE(worst[s], fused::ukernels_for(all[s])->exp2_max_ulp) << fused::isa_name(all[s]) << " at x = " << worst_x[s];
+    EXPECT_LE(worst[s], fused::ukernels_for(all[s])->exp2_max_ulp)
+        << fused::isa_name(all[s]) << " at x = " << worst_x[s];
   }
 }
 
@@ -170,8 +177,13 @@ TEST_P(PerIsa, Exp2FlushesToPlusZeroBelowTheUnderflowBoundAndPassesNaN) {
     }
   }
   EXPECT_EQ(bad, 0) << "values below -126 that did not flush to +0";
-  std::vector<float> x = {std::bit_cast<float>(0x7fc00000u), std::bit_cast<float>(0xffc00000u),
-                          std::bit_cast<float>(0x7f800001u), std::bit_cast<float>(0xffffffffu), -0.0f, 0.0f, -126.0f};
+  std::vector<float> x = {std::bit_cast<float>(0x7fc00000u),
+                          std::bit_cast<float>(0xffc00000u),
+                          std::bit_cast<float>(0x7f800001u),
+                          std::bit_cast<float>(0xffffffffu),
+                          -0.0f,
+                          0.0f,
+                          -126.0f};
   std::vector<float> y(x.size());
   uk().exp2(x.data(), y.data(), static_cast<i64>(x.size()));
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(std::isnan(y[i])) << "NaN pattern " << i;
@@ -200,12 +212,16 @@ TEST_P(PerIsa, Exp2StoreSumAndRowmaxOnEveryTailLength) {
       const float sum = uk().exp2_store_sum(x.data(), n, m);
       double exact = 0;
       for (std::size_t j = 0; j < len; ++j) {
-        if (std::isnan(ref[j])) EXPECT_TRUE(std::isnan(x[j]));
-        else EXPECT_EQ(x[j], ref[j]) << "n=" << n << " j=" << j;  // the stored values are exp2's
+        if (std::isnan(ref[j]))
+          EXPECT_TRUE(std::isnan(x[j]));
+        else
+          EXPECT_EQ(x[j], ref[j]) << "n=" << n << " j=" << j;  // the stored values are exp2's
         exact += x[j];
       }
-      if (with_nan) EXPECT_TRUE(std::isnan(sum)) << "n=" << n << ": a NaN logit must reach the sum";
-      else EXPECT_LE(std::abs(sum - exact), gamma(n) * exact) << "n=" << n;
+      if (with_nan)
+        EXPECT_TRUE(std::isnan(sum)) << "n=" << n << ": a NaN logit must reach the sum";
+      else
+        EXPECT_LE(std::abs(sum - exact), gamma(n) * exact) << "n=" << n;
     }
   }
   EXPECT_EQ(uk().rowmax(nullptr, 0), -kInf);
@@ -305,7 +321,7 @@ TEST_P(PerIsa, DecodeSplitKvFullyMaskedAndNaNRows) {
   Case c = Case{}.shape(3, 5000, 16);
   c.mask = true;
   Buffers b(c);
-  std::fill_n(b.mask.begin(), c.Nk, -kInf);  // row 0: every key masked
+  std::fill_n(b.mask.begin(), c.Nk, -kInf);                                           // row 0: every key masked
   for (i64 t = 0; t < c.d; ++t) b.q[2 * c.d + t] = t == 3 ? kNaN : b.q[2 * c.d + t];  // row 2: a NaN query
   run(b, "fused");
   for (i64 t = 0; t < c.dv; ++t) {
@@ -339,7 +355,8 @@ TEST_P(PerIsa, InputsEndingAtAGuardPage) {
     Buffers got(c);
     Options o = got.options("fused");
     if (s.mask) o.mask.data = m.data();
-    attention(view2d(static_cast<const float*>(q.data()), s.nq, s.d), view2d(static_cast<const float*>(k.data()), s.nk, s.d),
+    attention(view2d(static_cast<const float*>(q.data()), s.nq, s.d),
+              view2d(static_cast<const float*>(k.data()), s.nk, s.d),
               view2d(static_cast<const float*>(v.data()), s.nk, s.dv), view2d(got.out.data(), s.nq, s.dv),
               lse_view(got.lse.data(), 1, 1, s.nq), o);
     expect_matches_reference(got, ref, "guard pages");
@@ -353,9 +370,10 @@ TEST_P(PerIsa, BitwiseSameForThreads1237) {
     c.H = H, c.Hkv = Hkv, c.causal = causal, c.mask = mask;
     return c;
   };
-  for (const Case& c : {make(2, 2, 200, 333, 40, Causal::none, false), make(2, 1, 300, 300, 32, Causal::top_left, false),
-                        make(1, 1, 100, 700, 24, Causal::bottom_right, true), make(3, 1, 1, 5000, 64, Causal::none, false),
-                        make(2, 2, 3, 6000, 16, Causal::bottom_right, true)}) {
+  for (const Case& c :
+       {make(2, 2, 200, 333, 40, Causal::none, false), make(2, 1, 300, 300, 32, Causal::top_left, false),
+        make(1, 1, 100, 700, 24, Causal::bottom_right, true), make(3, 1, 1, 5000, 64, Causal::none, false),
+        make(2, 2, 3, 6000, 16, Causal::bottom_right, true)}) {
     Buffers one(c);
     run(one, "fused", 1);
     for (int threads : {2, 3, 7}) {
@@ -373,7 +391,8 @@ double max_error(const Case& c, const std::string& kernel) {
   run(ref, "reference");
   run(got, kernel);
   double e = 0;
-  for (std::size_t i = 0; i < ref.out.size(); ++i) e = std::max(e, std::abs(static_cast<double>(got.out[i]) - ref.out[i]));
+  for (std::size_t i = 0; i < ref.out.size(); ++i)
+    e = std::max(e, std::abs(static_cast<double>(got.out[i]) - ref.out[i]));
   return e;
 }
 

@@ -47,8 +47,8 @@ struct Dispatch {
           found = true;
         }
       if (!found)
-        std::fprintf(stderr, "attnlab: ATTN_ISA=%s is not an ISA this CPU supports (scalar, avx2, avx512); using %s\n", want,
-                     isa_name(active.load()->isa));
+        std::fprintf(stderr, "attnlab: ATTN_ISA=%s is not an ISA this CPU supports (scalar, avx2, avx512); using %s\n",
+                     want, isa_name(active.load()->isa));
     }
   }
 };
@@ -62,9 +62,12 @@ Dispatch& dispatch() {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::scalar: return "scalar";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
+    case Isa::scalar:
+      return "scalar";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::avx512:
+      return "avx512";
   }
   return "?";
 }
@@ -80,7 +83,9 @@ std::span<const Isa> supported_isas() {
   return {d.supported.data(), d.count};
 }
 
-const Ukernels& active_ukernels() { return *dispatch().active.load(std::memory_order_acquire); }
+const Ukernels& active_ukernels() {
+  return *dispatch().active.load(std::memory_order_acquire);
+}
 
 bool force_isa(Isa isa) {
   const Ukernels* table = ukernels_for(isa);

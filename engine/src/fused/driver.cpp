@@ -48,15 +48,19 @@ constexpr i64 kTinyMaxN = 16, kTinyMaxDim = 64, kTinyMaxWork = i64{1} << 16;
 // into at most kMaxSplits chunks of at least kMinChunk keys, merged exactly.
 constexpr i64 kMinChunk = 1024, kMaxSplits = 32;
 
-i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
-i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
+i64 ceil_div(i64 a, i64 b) {
+  return (a + b - 1) / b;
+}
+i64 round_up(i64 a, i64 b) {
+  return ceil_div(a, b) * b;
+}
 
 /// ATTN_FUSED_BLOCKS="Br,Bc" (for the block-size sweep), read once; {0, 0} when unset or invalid.
 std::pair<int, int> blocks_from_env() {
   static const std::pair<int, int> env = [] {
     int br = 0, bc = 0;
-    if (const char* s = std::getenv("ATTN_FUSED_BLOCKS"); s != nullptr && std::sscanf(s, "%d,%d", &br, &bc) == 2 &&
-                                                           br > 0 && bc > 0 && br <= 4096 && bc <= 4096)
+    if (const char* s = std::getenv("ATTN_FUSED_BLOCKS");
+        s != nullptr && std::sscanf(s, "%d,%d", &br, &bc) == 2 && br > 0 && bc > 0 && br <= 4096 && bc <= 4096)
       return std::pair{br, bc};
     return std::pair{0, 0};
   }();
@@ -68,17 +72,15 @@ std::pair<int, int> blocks_from_env() {
 struct Plan {
   i64 BH = 0, nq = 0, nk = 0, d = 0, dv = 0;
   i64 br = 0, bc = 0, mr = 0, nr = 0;
-  i64 nqb = 0;         ///< query blocks per head
-  i64 nsplit = 1;      ///< KV chunks per query block (1: no split)
-  i64 chunk = 0;       ///< keys per chunk, a multiple of bc
+  i64 nqb = 0;     ///< query blocks per head
+  i64 nsplit = 1;  ///< KV chunks per query block (1: no split)
+  i64 chunk = 0;   ///< keys per chunk, a multiple of bc
   // Per-thread workspace, in floats, each part a multiple of 16 (64 bytes).
   i64 ldo = 0, off_kp = 0, off_s = 0, off_o = 0, off_m = 0, off_l = 0, per_thread = 0;
-  i64 slots = 0;          ///< threads that get a slot
-  i64 partial_row = 0;    ///< floats per partial row: O (dv), m, l, rounded
-  i64 partial_floats = 0; ///< B·H·nsplit·nq partial rows, when split (then nqb = 1)
-  std::size_t bytes() const {
-    return static_cast<std::size_t>(slots * per_thread + partial_floats) * sizeof(float);
-  }
+  i64 slots = 0;           ///< threads that get a slot
+  i64 partial_row = 0;     ///< floats per partial row: O (dv), m, l, rounded
+  i64 partial_floats = 0;  ///< B·H·nsplit·nq partial rows, when split (then nqb = 1)
+  std::size_t bytes() const { return static_cast<std::size_t>(slots * per_thread + partial_floats) * sizeof(float); }
 };
 
 bool is_tiny(i64 BH, i64 nq, i64 nk, i64 d, i64 dv) {
@@ -222,8 +224,10 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
         const i64 vis = visible_keys(a.causal, i0 + r, nq, nk) - kb;
         const float* mrow = mask_row(a.mask, i0 + r);
         for (i64 c = 0; c < n; ++c) {
-          if (c >= vis || masked_out(mrow, kb + c)) std::fill_n(vs + c * dv, dv, 0.0f);
-          else std::copy_n(v0 + c * ldv, dv, vs + c * dv);
+          if (c >= vis || masked_out(mrow, kb + c))
+            std::fill_n(vs + c * dv, dv, 0.0f);
+          else
+            std::copy_n(v0 + c * ldv, dv, vs + c * dv);
         }
         for (i64 c0 = 0; c0 < dv; c0 += nr)
           uk.pv(n, w.s + r * lds, lds, vs + c0, dv, w.o + r * ldo + c0, ldo, 1, static_cast<int>(std::min(nr, dv - c0)),
@@ -324,8 +328,10 @@ void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
     const i64 i0 = qb * p.br, rows = std::min(p.br, p.nq - i0);
     const i64 j0 = p.nsplit > 1 ? split * p.chunk : 0, j1 = p.nsplit > 1 ? std::min(p.nk, j0 + p.chunk) : p.nk;
     const bool any = block_rows(a, p, uk, b, h, i0, rows, j0, j1, w);
-    if (p.nsplit > 1) save_partial(p, rows, w, any, partial_rows(p, partials, bh, qb, split));
-    else write_rows(a, p, b, h, i0, rows, w, any);
+    if (p.nsplit > 1)
+      save_partial(p, rows, w, any, partial_rows(p, partials, bh, qb, split));
+    else
+      write_rows(a, p, b, h, i0, rows, w, any);
   };
   const i64 merge_rows = p.nsplit > 1 ? p.BH * p.nqb * p.br : 0;
   auto merge = [&](i64 t) {
@@ -338,7 +344,7 @@ void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
     for (i64 t = 0; t < merge_rows; ++t) merge(t);
     return;
   }
-#pragma omp parallel num_threads(static_cast<int>(p.slots))
+#pragma omp parallel num_threads(static_cast <int>(p.slots))
   {
     const Scratch w(p, base + omp_get_thread_num() * p.per_thread);
 #pragma omp for schedule(dynamic, 1)

@@ -96,12 +96,18 @@ void qk_6x16(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int n)
 
 void qk_avx2(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int m, int n) {
   switch (m) {
-    case 6: return qk_6x16<6>(kc, qp, kp, s, lds, n);
-    case 5: return qk_6x16<5>(kc, qp, kp, s, lds, n);
-    case 4: return qk_6x16<4>(kc, qp, kp, s, lds, n);
-    case 3: return qk_6x16<3>(kc, qp, kp, s, lds, n);
-    case 2: return qk_6x16<2>(kc, qp, kp, s, lds, n);
-    default: return qk_6x16<1>(kc, qp, kp, s, lds, n);
+    case 6:
+      return qk_6x16<6>(kc, qp, kp, s, lds, n);
+    case 5:
+      return qk_6x16<5>(kc, qp, kp, s, lds, n);
+    case 4:
+      return qk_6x16<4>(kc, qp, kp, s, lds, n);
+    case 3:
+      return qk_6x16<3>(kc, qp, kp, s, lds, n);
+    case 2:
+      return qk_6x16<2>(kc, qp, kp, s, lds, n);
+    default:
+      return qk_6x16<1>(kc, qp, kp, s, lds, n);
   }
 }
 
@@ -152,12 +158,18 @@ void pv_rows(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o,
 void pv_avx2(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int m, int n,
              bool accumulate) {
   switch (m) {
-    case 6: return pv_rows<6>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
-    case 5: return pv_rows<5>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
-    case 4: return pv_rows<4>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
-    case 3: return pv_rows<3>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
-    case 2: return pv_rows<2>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
-    default: return pv_rows<1>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+    case 6:
+      return pv_rows<6>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+    case 5:
+      return pv_rows<5>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+    case 4:
+      return pv_rows<4>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+    case 3:
+      return pv_rows<3>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+    case 2:
+      return pv_rows<2>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+    default:
+      return pv_rows<1>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
   }
 }
 

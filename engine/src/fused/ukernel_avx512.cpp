@@ -27,10 +27,14 @@ struct TailMask {
   __mmask16 lo, hi;
   explicit TailMask(int n)
       : lo(static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << (n < 0 ? 0 : n)) - 1)),
-        hi(static_cast<__mmask16>(n >= 32 ? 0xffff : n <= 16 ? 0 : (1u << (n - 16)) - 1)) {}
+        hi(static_cast<__mmask16>(n >= 32   ? 0xffff
+                                  : n <= 16 ? 0
+                                            : (1u << (n - 16)) - 1)) {}
 };
 
-__mmask16 lanes(i64 n) { return static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1); }
+__mmask16 lanes(i64 n) {
+  return static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1);
+}
 
 /// exp2(x) for x <= 0, "rr1_p6", the same operations as the AVX2 kernel (so the same
 /// values): NaN passes (max_ps returns its second operand on NaN; the ordered compare is false).
@@ -79,12 +83,18 @@ void qk_6x32(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int n)
 
 void qk_avx512(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int m, int n) {
   switch (m) {
-    case 6: return qk_6x32<6>(kc, qp, kp, s, lds, n);
-    case 5: return qk_6x32<5>(kc, qp, kp, s, lds, n);
-    case 4: return qk_6x32<4>(kc, qp, kp, s, lds, n);
-    case 3: return qk_6x32<3>(kc, qp, kp, s, lds, n);
-    case 2: return qk_6x32<2>(kc, qp, kp, s, lds, n);
-    default: return qk_6x32<1>(kc, qp, kp, s, lds, n);
+    case 6:
+      return qk_6x32<6>(kc, qp, kp, s, lds, n);
+    case 5:
+      return qk_6x32<5>(kc, qp, kp, s, lds, n);
+    case 4:
+      return qk_6x32<4>(kc, qp, kp, s, lds, n);
+    case 3:
+      return qk_6x32<3>(kc, qp, kp, s, lds, n);
+    case 2:
+      return qk_6x32<2>(kc, qp, kp, s, lds, n);
+    default:
+      return qk_6x32<1>(kc, qp, kp, s, lds, n);
   }
 }
 
@@ -119,12 +129,18 @@ void pv_6x32(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o,
 void pv_avx512(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int m, int n,
                bool accumulate) {
   switch (m) {
-    case 6: return pv_6x32<6>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
-    case 5: return pv_6x32<5>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
-    case 4: return pv_6x32<4>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
-    case 3: return pv_6x32<3>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
-    case 2: return pv_6x32<2>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
-    default: return pv_6x32<1>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+    case 6:
+      return pv_6x32<6>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+    case 5:
+      return pv_6x32<5>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+    case 4:
+      return pv_6x32<4>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+    case 3:
+      return pv_6x32<3>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+    case 2:
+      return pv_6x32<2>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+    default:
+      return pv_6x32<1>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
   }
 }
 
@@ -226,8 +242,8 @@ void exp2_avx512(const float* x, float* y, i64 n) {
 }  // namespace
 
 Ukernels avx512_ukernels() {
-  return {Isa::avx512, kMR, kNR, qk_avx512, pv_avx512, pack_kt_avx512, rowmax_avx512, exp2_store_sum_avx512, exp2_avx512,
-          1.0f};
+  return {Isa::avx512,           kMR,         kNR, qk_avx512, pv_avx512, pack_kt_avx512, rowmax_avx512,
+          exp2_store_sum_avx512, exp2_avx512, 1.0f};
 }
 
 }  // namespace attn::fused
