@@ -268,6 +268,26 @@ TEST_P(PerIsa, PackKtIsTheTransposeWithZeroPadding) {
     }
 }
 
+TEST_P(PerIsa, PackVCopiesColumnStrips) {
+  for (i64 n : {1, 5, 16, 33})
+    for (i64 dv : {1, 7, 16, 17, 33, 64, 65}) {
+      const i64 ldv = dv + 5, strips = (dv + uk().nr - 1) / uk().nr;
+      GuardedFloats v(static_cast<std::size_t>((n - 1) * ldv + dv));  // the last row ends at the guard page
+      fill_random(v.data(), v.size(), 43);
+      std::vector<float> vp(static_cast<std::size_t>(strips * n * uk().nr), kSentinel);
+      uk().pack_v(n, dv, v.data(), ldv, vp.data());
+      for (i64 st = 0; st < strips; ++st)
+        for (i64 j = 0; j < n; ++j)
+          for (i64 c = 0; c < uk().nr; ++c) {
+            const float got = vp[static_cast<std::size_t>((st * n + j) * uk().nr + c)];
+            if (st * uk().nr + c < dv)
+              ASSERT_EQ(got, v[static_cast<std::size_t>(j * ldv + st * uk().nr + c)]) << "n=" << n << " dv=" << dv;
+            else
+              ASSERT_EQ(got, kSentinel) << "wrote past dv: n=" << n << " dv=" << dv;
+          }
+    }
+}
+
 // --- the whole kernel, per ISA ----------------------------------------------
 
 void expect_fused_matches_reference(const Case& c, const std::string& what, int threads = 0) {

@@ -103,7 +103,7 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
     p.nsplit = ceil_div(nk, p.chunk);
   }
   p.ldo = round_up(dv, 16);
-  const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * std::max(d, dv), 16), s = p.br * p.bc, o = p.br * p.ldo;
+  const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * std::max(d, round_up(dv, p.nr)), 16), s = p.br * p.bc, o = p.br * p.ldo;
   const i64 ml = round_up(p.br, 16);
   p.off_kp = qp, p.off_s = p.off_kp + kp, p.off_o = p.off_s + s, p.off_m = p.off_o + o, p.off_l = p.off_m + ml;
   p.per_thread = p.off_l + ml;
@@ -219,7 +219,7 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
       // Row by row on a copy of the V block whose rows masked for that row are zero:
       // the same microkernel, the same sums (fma(0, 0, o) = o = fma(0, v, o) for finite v),
       // so the result is bitwise what finite values there would give.
-      float* vs = w.kp;  // the packed Kᵀ is spent; the buffer holds Bc · max(d, dv)
+      float* vs = w.kp;  // the packed Kᵀ is spent; the buffer holds Bc · max(d, dv rounded to NR)
       for (i64 r = 0; r < rows; ++r) {
         const i64 vis = visible_keys(a.causal, i0 + r, nq, nk) - kb;
         const float* mrow = mask_row(a.mask, i0 + r);
@@ -234,13 +234,15 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
                 !first);
       }
     } else {
-      // Column strips outermost: a Bc × NR strip of V stays in L1 across the row panels. Each
-      // panel stops at the last key it can see (its p are 0 beyond); kc = 0 still writes β = 0 zeros.
+      // Column strips outermost: a Bc × NR strip of V, packed contiguous into the spent Kᵀ
+      // buffer, stays in L1 across the row panels. Each panel stops at the last key it can
+      // see (its p are 0 beyond); kc = 0 still writes β = 0 zeros.
+      uk.pack_v(n, dv, v0, ldv, w.kp);
       for (i64 c0 = 0; c0 < dv; c0 += nr)
         for (i64 ip = 0; ip < q_panels; ++ip) {
           const i64 kc = panel_keys(ip);
           if (kc > 0 || first)
-            uk.pv(kc, w.s + ip * mr * lds, lds, v0 + c0, ldv, w.o + ip * mr * ldo + c0, ldo,
+            uk.pv(kc, w.s + ip * mr * lds, lds, w.kp + c0 * n, nr, w.o + ip * mr * ldo + c0, ldo,
                   static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(std::min(nr, dv - c0)), !first);
         }
     }

@@ -214,6 +214,26 @@ void pack_kt_avx2(i64 n, i64 d, const float* k, i64 ldk, float* kp) {
   }
 }
 
+void pack_v_avx2(i64 n, i64 dv, const float* v, i64 ldv, float* vp) {
+  for (i64 s = 0; s * kNR < dv; ++s) {
+    const i64 cols = dv - s * kNR < kNR ? dv - s * kNR : kNR;
+    const float* src = v + s * kNR;
+    float* dst = vp + s * n * kNR;
+    if (cols == kNR) {
+      for (i64 j = 0; j < n; ++j) {
+        _mm256_storeu_ps(dst + j * kNR, _mm256_loadu_ps(src + j * ldv));
+        _mm256_storeu_ps(dst + j * kNR + 8, _mm256_loadu_ps(src + j * ldv + 8));
+      }
+      continue;
+    }
+    const TailMask mask(static_cast<int>(cols));
+    for (i64 j = 0; j < n; ++j) {
+      _mm256_maskstore_ps(dst + j * kNR, mask.lo, _mm256_maskload_ps(src + j * ldv, mask.lo));
+      _mm256_maskstore_ps(dst + j * kNR + 8, mask.hi, _mm256_maskload_ps(src + j * ldv + 8, mask.hi));
+    }
+  }
+}
+
 float rowmax_avx2(const float* x, i64 n) {
   const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
   __m256 m0 = ninf, m1 = ninf;
@@ -264,7 +284,7 @@ void exp2_avx2(const float* x, float* y, i64 n) {
 }  // namespace
 
 Ukernels avx2_ukernels() {
-  return {Isa::avx2, kMR, kNR, qk_avx2, pv_avx2, pack_kt_avx2, rowmax_avx2, exp2_store_sum_avx2, exp2_avx2, 1.0f};
+  return {Isa::avx2, kMR, kNR, qk_avx2, pv_avx2, pack_kt_avx2, pack_v_avx2, rowmax_avx2, exp2_store_sum_avx2, exp2_avx2, 1.0f};
 }
 
 }  // namespace attn::fused

@@ -196,6 +196,18 @@ void pack_kt_avx512(i64 n, i64 d, const float* k, i64 ldk, float* kp) {
   }
 }
 
+void pack_v_avx512(i64 n, i64 dv, const float* v, i64 ldv, float* vp) {
+  for (i64 s = 0; s * kNR < dv; ++s) {
+    const TailMask mask(static_cast<int>(dv - s * kNR < kNR ? dv - s * kNR : kNR));
+    const float* src = v + s * kNR;
+    float* dst = vp + s * n * kNR;
+    for (i64 j = 0; j < n; ++j) {
+      _mm512_mask_storeu_ps(dst + j * kNR, mask.lo, _mm512_maskz_loadu_ps(mask.lo, src + j * ldv));
+      _mm512_mask_storeu_ps(dst + j * kNR + 16, mask.hi, _mm512_maskz_loadu_ps(mask.hi, src + j * ldv + 16));
+    }
+  }
+}
+
 float rowmax_avx512(const float* x, i64 n) {
   const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
   __m512 m0 = ninf, m1 = ninf;
@@ -242,7 +254,7 @@ void exp2_avx512(const float* x, float* y, i64 n) {
 }  // namespace
 
 Ukernels avx512_ukernels() {
-  return {Isa::avx512,           kMR,         kNR, qk_avx512, pv_avx512, pack_kt_avx512, rowmax_avx512,
+  return {Isa::avx512,           kMR,         kNR, qk_avx512, pv_avx512, pack_kt_avx512, pack_v_avx512, rowmax_avx512,
           exp2_store_sum_avx512, exp2_avx512, 1.0f};
 }
 

@@ -40,6 +40,12 @@ void pack_kt_scalar(i64 n, i64 d, const float* k, i64 ldk, float* kp) {
   }
 }
 
+void pack_v_scalar(i64 n, i64 dv, const float* v, i64 ldv, float* vp) {
+  for (i64 s = 0; s * kNR < dv; ++s)
+    for (i64 j = 0; j < n; ++j)
+      for (i64 c = 0; c < kNR && s * kNR + c < dv; ++c) vp[(s * n + j) * kNR + c] = v[j * ldv + s * kNR + c];
+}
+
 float rowmax_scalar(const float* x, i64 n) {
   float m = -std::numeric_limits<float>::infinity();
   for (i64 j = 0; j < n; ++j) m = x[j] > m ? x[j] : m;  // NaN compares false: ignored
@@ -63,7 +69,7 @@ void exp2_scalar_array(const float* x, float* y, i64 n) {
 }  // namespace
 
 Ukernels scalar_ukernels() {
-  return {Isa::scalar,       kMR,  kNR, qk_scalar, pv_scalar, pack_kt_scalar, rowmax_scalar, exp2_store_sum_scalar,
+  return {Isa::scalar,       kMR,  kNR, qk_scalar, pv_scalar, pack_kt_scalar, pack_v_scalar, rowmax_scalar, exp2_store_sum_scalar,
           exp2_scalar_array, 1.25f};
 }
 

@@ -50,6 +50,13 @@ struct Ukernels {
   /// and 0 for key columns past n. Reads exactly rows j < n, columns t < d.
   void (*pack_kt)(i64 n, i64 d, const float* k, i64 ldk, float* kp);
 
+  /// V in column strips of NR, so the P V microkernel streams a contiguous Bc × NR strip
+  /// (rows of V a power-of-two stride apart share a few L1 sets and evict each other):
+  /// element (j, c) of strip s at vp[(s·n + j)·NR + c] = v[j·ldv + s·NR + c] for s·NR + c < dv.
+  /// Reads exactly rows j < n, columns < dv; writes ceil(dv / NR) strips (the last one's
+  /// columns past dv are left unwritten).
+  void (*pack_v)(i64 n, i64 dv, const float* v, i64 ldv, float* vp);
+
   /// max(x[0..n)), ignoring NaN; -inf when n == 0 or every element is -inf or NaN.
   float (*rowmax)(const float* x, i64 n);
 
