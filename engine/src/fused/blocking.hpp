@@ -20,7 +20,7 @@ struct BlockSizes {
 
 inline constexpr BlockSizes kBlockTable[] = {
     {Isa::scalar, i64{1} << 40, 24, 64},  {Isa::avx2, 64, 96, 128},
-    {Isa::avx2, i64{1} << 40, 96, 64},    {Isa::avx512, 64, 192, 128},
+    {Isa::avx2, i64{1} << 40, 96, 256},    {Isa::avx512, 64, 192, 128},
     {Isa::avx512, i64{1} << 40, 192, 64},
 };
 
