@@ -18,11 +18,16 @@ struct BlockSizes {
   int bc;     ///< keys per block: a multiple of NR
 };
 
+// clang-format off
 inline constexpr BlockSizes kBlockTable[] = {
-    {Isa::scalar, i64{1} << 40, 24, 64},  {Isa::avx2, 64, 96, 128},
-    {Isa::avx2, i64{1} << 40, 96, 256},    {Isa::avx512, 64, 192, 128},
-    {Isa::avx512, i64{1} << 40, 192, 64},
+    // isa          head dim up to   Br   Bc
+    {Isa::scalar,   i64{1} << 40,    24,  64},
+    {Isa::avx2,     64,              96, 128},
+    {Isa::avx2,     i64{1} << 40,    96, 256},
+    {Isa::avx512,   64,             192, 128},
+    {Isa::avx512,   i64{1} << 40,   192,  64},
 };
+// clang-format on
 
 /// The row of kBlockTable for this ISA and head dimension (before any ATTN_FUSED_BLOCKS override).
 constexpr BlockSizes block_sizes(Isa isa, i64 d) {
