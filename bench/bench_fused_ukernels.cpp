@@ -43,9 +43,9 @@ void qk_tile(benchmark::State& state, const Ukernels* uk) {
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
-/// One MR × NR tile of O += P V over kc keys (P and V rows as the driver lays them out).
+/// One MR × NR tile of O += P V over kc keys (P rows and a packed V strip, as the driver lays them out).
 void pv_tile(benchmark::State& state, const Ukernels* uk) {
-  const i64 kc = state.range(0), ldv = 128;
+  const i64 kc = state.range(0), ldv = uk->nr;
   const auto p = random_floats(uk->mr * kc, 0, 1, 3), v = random_floats(kc * ldv, -1, 1, 4);
   std::vector<float> o(uk->mr * uk->nr);
   for (auto _ : state) {
@@ -74,7 +74,7 @@ void qk_block(benchmark::State& state, const Ukernels* uk) {
       benchmark::Counter(2e-9 * static_cast<double>(br * bc * d), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-/// A whole Br × dv block of O += P V over Bc keys (dv = 128).
+/// A whole Br × dv block of O += P V over Bc keys (dv = 128, V packed in NR-column strips).
 void pv_block(benchmark::State& state, const Ukernels* uk) {
   const i64 br = state.range(0), bc = state.range(1), dv = 128;
   const auto p = random_floats(br * bc, 0, 1, 3), v = random_floats(bc * dv, -1, 1, 4);
@@ -82,7 +82,7 @@ void pv_block(benchmark::State& state, const Ukernels* uk) {
   for (auto _ : state) {
     for (i64 c0 = 0; c0 < dv; c0 += uk->nr)
       for (i64 ip = 0; ip < br / uk->mr; ++ip)
-        uk->pv(bc, p.data() + ip * uk->mr * bc, bc, v.data() + c0, dv, o.data() + ip * uk->mr * dv + c0, dv, uk->mr,
+        uk->pv(bc, p.data() + ip * uk->mr * bc, bc, v.data() + c0 * bc, uk->nr, o.data() + ip * uk->mr * dv + c0, dv, uk->mr,
                uk->nr, true);
     benchmark::DoNotOptimize(o.data());
     benchmark::ClobberMemory();
