@@ -117,6 +117,16 @@ TEST(Registry, NamesAreUniqueAndDescribed) {
   EXPECT_EQ(find_kernel("auto"), nullptr);
 }
 
+TEST(Registry, BlasBackendIsDescribed) {
+  const BlasBackend b = blas_backend();
+  EXPECT_NE(b.config.find("OpenBLAS"), std::string::npos) << b.config;
+  EXPECT_FALSE(b.core.empty());
+  EXPECT_EQ(b.generic_core, !b.advice.empty());
+  if (b.generic_core) {
+    EXPECT_NE(b.advice.find("OPENBLAS_CORETYPE="), std::string::npos);
+  }
+}
+
 TEST(Registry, AutoPicksASupportingKernel) {
   Problem p;
   p.q_len = p.kv_len = 64, p.head_dim = p.value_dim = 64;

@@ -164,6 +164,25 @@ std::size_t blas_workspace(const Problem& p) {
 
 }  // namespace
 
+BlasBackend blas_backend() {
+  BlasBackend b;
+  b.config = openblas_get_config();
+  b.core = openblas_get_corename();
+  // DYNAMIC_ARCH builds fall back to these when they do not know the CPU model.
+  const bool old_core = b.core == "Prescott" || b.core == "Core2" || b.core == "Penryn" || b.core == "Nehalem" ||
+                        b.core == "Dunnington" || b.core == "Katmai" || b.core == "Coppermine" || b.core == "Northwood";
+  __builtin_cpu_init();
+  b.generic_core = old_core && __builtin_cpu_supports("avx2");
+  if (b.generic_core) {
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    b.advice = std::string("OpenBLAS did not recognise this CPU and uses its ") + b.core +
+               " (SSE) kernels; set OPENBLAS_CORETYPE=" + (avx512 ? "SkylakeX" : "Haswell") +
+               " before starting the program for its AVX kernels";
+  }
+  return b;
+}
+
 KernelInfo blas_kernel_info() {
   return {"blas",
           "OpenBLAS sgemm for Q Kᵀ and P V around a stable row softmax; Nq × Nk scores per head",

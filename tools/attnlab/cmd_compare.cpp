@@ -87,7 +87,7 @@ std::vector<double> time_kernel(Inputs& in, const attn::Options& opts, int reps,
 void write_json(const std::string& path, const CompareOptions& o, int threads, const std::vector<Row>& rows) {
   Json j;
   j.begin_object().field("attnlab_version", attn::version()).field("seed", static_cast<long long>(o.seed));
-  j.field("threads", threads).key("rows").begin_array();
+  j.field("threads", threads).field("openblas_core", attn::blas_backend().core).key("rows").begin_array();
   for (const Row& r : rows) {
     j.begin_object().field("kernel", r.kernel).field("shape", r.shape);
     if (!r.refused.empty()) {
@@ -173,8 +173,10 @@ void run_compare(const CompareOptions& o) {
                duration(r.median_s), fixed(r.gflops, 2), std::to_string(r.reps),
                bytes(static_cast<double>(r.workspace))});
   }
+  const attn::BlasBackend blas = attn::blas_backend();
+  if (blas.generic_core) std::cout << "note: blas: " << blas.advice << "\n";
   std::cout << "attnlab compare: seed " << o.seed << ", " << threads << " thread(s); errors against the fp64 reference"
-            << " (rel = max abs / max |reference|)\n\n";
+            << " (rel = max abs / max |reference|); blas = OpenBLAS, " << blas.core << " kernels\n\n";
   t.print(std::cout);
   if (!o.json.empty()) {
     write_json(o.json, o, threads, rows);

@@ -73,4 +73,15 @@ std::string unsupported_reason(const KernelInfo& kernel, const Problem& problem,
 /// The kernel "auto" resolves to for this problem (throws attn::Error if none).
 const KernelInfo& select_kernel(std::string_view name, const Problem& problem, std::size_t memory_budget);
 
+/// The BLAS library behind the "blas" kernel, as it configured itself at load time.
+struct BlasBackend {
+  std::string config;  ///< e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH USE_OPENMP ..."
+  std::string core;    ///< the kernels it picked for this CPU, e.g. "Haswell", "SkylakeX"
+  /// True when it fell back to SSE-era kernels on a CPU with AVX2: it did not
+  /// recognise the CPU, and `blas` timings understate it (see `advice`).
+  bool generic_core = false;
+  std::string advice;  ///< what to set for its fast kernels, when generic_core
+};
+BlasBackend blas_backend();
+
 }  // namespace attn
