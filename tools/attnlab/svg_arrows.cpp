@@ -47,7 +47,7 @@ std::string svg_arrows(const AttentionPicture& p, const ArrowOptions& o) {
     labels.push_back(short_label(t, 14));
     longest = std::max(longest, chars(labels.back()));
   }
-  const double step = std::clamp(static_cast<double>(longest) * font * 0.62 + 16, n <= 16 ? 72.0 : 40.0, 160.0);
+  const double step = std::clamp(static_cast<double>(longest) * font * 0.62 + 40, n <= 16 ? 110.0 : 44.0, 180.0);
   const double max_arc = std::min(0.4 * step * (n - 1) + 20, 260.0);
   const double arc_h_unit = 0.4 * step;
   const double margin = 40;
@@ -81,22 +81,25 @@ std::string svg_arrows(const AttentionPicture& p, const ArrowOptions& o) {
     double lx = 0, ly = 0;
     if (a.q == a.k) {  // a loop above the word
       cls = "arrow self", colour = kSelf, marker = "self";
-      d = "M" + num(x1 - 7) + "," + num(top_y) + " C" + num(x1 - 26) + "," + num(top_y - 40) + " " + num(x1 + 26) + "," +
-          num(top_y - 40) + " " + num(x1 + 7) + "," + num(top_y);
-      lx = x1, ly = top_y - 34;
+      d = "M" + num(x1 - 5) + "," + num(top_y) + " C" + num(x1 - 30) + "," + num(top_y - 48) + " " + num(x1 + 30) + "," +
+          num(top_y - 48) + " " + num(x1 + 5) + "," + num(top_y);
+      lx = x1, ly = top_y - 40;
     } else {
       const bool fwd = a.k > a.q;
       const double h = std::min(arc_h_unit * std::abs(a.k - a.q) + 20, max_arc);
       const double y = fwd ? top_y : bottom_y, cy = fwd ? y - 2 * h : y + 2 * h;
-      const double off = fwd ? 6 : -6;  // a->b and b->a start and end apart
+      // Leave beside the source word, arrive beside the key word, nearer sources landing closer in, so
+      // heads that meet at one word stay apart.
+      const double dir = fwd ? 1 : -1, dist = std::abs(a.k - a.q);
+      const double start = x1 + dir * 12, end = x2 - dir * std::min(10 + 6 * (dist - 1), step * 0.4);
       colour = fwd ? kForward : kBackward, marker = fwd ? "fwd" : "bwd";
-      d = "M" + num(x1 + off) + "," + num(y) + " Q" + num((x1 + x2) / 2) + "," + num(cy) + " " + num(x2 + off) + "," +
+      d = "M" + num(start) + "," + num(y) + " Q" + num((start + end) / 2) + "," + num(cy) + " " + num(end) + "," +
           num(y);
       lx = (x1 + x2) / 2, ly = (y + cy) / 2 + (fwd ? -3 : 12);
     }
     s << "<path class=\"" << cls << "\" data-q=\"" << a.q << "\" data-k=\"" << a.k << "\" data-w=\"" << num(a.w, 6)
       << "\" d=\"" << d << "\" fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"" << num(sw)
-      << "\" stroke-opacity=\"" << num(op) << "\" marker-end=\"url(#head-" << marker << ")\"><title>"
+      << "\" opacity=\"" << num(op) << "\" marker-end=\"url(#head-" << marker << ")\"><title>"
       << xml_escape(p.tokens[a.q] + " \u2192 " + p.tokens[a.k]) << ": " << num(a.w, 4) << "</title></path>\n";
     if (labels_fit && a.w >= 0.1)
       labels_svg << "<text class=\"wlabel\" data-q=\"" << a.q << "\" x=\"" << num(lx) << "\" y=\"" << num(ly)
