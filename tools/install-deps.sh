@@ -12,7 +12,7 @@ packages=(
   libcli11-dev                                   # command line parsing
   python3-numpy python3-matplotlib               # .npy fixtures, charts (Debian's /usr/bin/python3)
   clang libclang-rt-14-dev                       # libFuzzer and sanitizer runtimes
-  chromium                                       # headless rendering tests of the lab's SVG/HTML
+  chromium python3-pil                           # lab: headless rendering tests, screenshots read with PIL
 )
 
 missing=()

@@ -372,7 +372,7 @@ void run_lab_command(LabOptions& o) {
               << " tokens: arrows are thinned to each word's 3 strongest (--top-k to change), pictures use relative "
                  "scales and leave values out of small cells\n";
   }
-  if (!o.no_pictures) {
+  if (!o.no_pictures) try {
     ensure_directory(o.out);
     std::vector<std::vector<AttentionPicture>> pics;
     std::vector<std::string> texts;
@@ -392,6 +392,8 @@ void run_lab_command(LabOptions& o) {
     }
     write_file_atomic(o.out + "/lab.html", html_report(pics, texts, arrows));
     res.files.push_back(o.out + "/lab.html");
+  } catch (const std::runtime_error& e) {  // an unwritable --out is the user's input, not an internal error
+    throw std::invalid_argument(std::string("--out: ") + e.what());
   }
   if (o.json) print_json(std::cout, o, res);
   else print_text(std::cout, o, res, o.color || (!o.no_color && stdout_wants_colour(false)));

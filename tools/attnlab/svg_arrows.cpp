@@ -52,8 +52,15 @@ std::string svg_arrows(const AttentionPicture& p, const ArrowOptions& o) {
   const double arc_h_unit = 0.4 * step;
   const double margin = 40;
   const double width = std::max(margin * 2 + step * (n - 1), 420.0);
-  const double words_y = 50 + max_arc + 36;  // baseline of the word row
-  const double legend_y = words_y + 24 + max_arc + 20;
+  // Room above for arcs to later words and loops, below for arcs to earlier words: only as much as used.
+  const std::vector<Arrow> arrows = chosen_arrows(p, o);
+  double above = 0, below = 0;
+  for (const Arrow& a : arrows) {
+    const double h = a.q == a.k ? 24 : std::min(arc_h_unit * std::abs(a.k - a.q) + 20, max_arc);
+    (a.k >= a.q ? above : below) = std::max(a.k >= a.q ? above : below, h);
+  }
+  const double words_y = 50 + above + 36;  // baseline of the word row
+  const double legend_y = words_y + 24 + below + 20;
   const double height = legend_y + 40 + (p.note.empty() ? 0 : 22);
   const bool labels_fit = step >= 56 && n <= 16;
   auto xpos = [&](int i) { return (width - step * (n - 1)) / 2 + step * i; };
@@ -73,7 +80,7 @@ std::string svg_arrows(const AttentionPicture& p, const ArrowOptions& o) {
 
   const double top_y = words_y - font - 4, bottom_y = words_y + 8;
   std::ostringstream labels_svg;
-  for (const Arrow& a : chosen_arrows(p, o)) {
+  for (const Arrow& a : arrows) {
     const double rel = a.w / vmax;
     const double sw = 0.6 + 7.4 * rel, op = std::clamp(rel, 0.08, 1.0);
     const double x1 = xpos(a.q), x2 = xpos(a.k);
