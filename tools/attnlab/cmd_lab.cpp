@@ -214,11 +214,15 @@ void print_text(std::ostream& os, const LabOptions& o, const Results& res, bool 
       continue;
     }
     Table t({"from", "to", "weight in " + std::to_string(cmp.a + 1), "weight in " + std::to_string(cmp.b + 1),
-             "change"});
+             "change", "ratio"});
     for (const auto& p : cmp.pairs)
       t.add_row({p.from, p.to, fixed(p.first, o.digits), fixed(p.second, o.digits),
-                 (p.second >= p.first ? "+" : "") + fixed(p.second - p.first, o.digits)});
+                 (p.second >= p.first ? "+" : "") + fixed(p.second - p.first, o.digits),
+                 p.first > 0 ? fixed(p.second / p.first, o.digits) : std::string("-")});
     t.print(os);
+    if (!c.positional && !c.causal)
+      os << "\nWithout position encodings a word scores each shared word the same in both sentences; only the "
+            "softmax's denominator changes, so within one \"from\" word every ratio is the same.\n";
   }
   for (std::size_t pi = 0; pi < res.predictions.size(); ++pi) {
     const lab::Prediction& p = res.predictions[pi];
@@ -432,7 +436,8 @@ void add_lab_command(CLI::App& app) {
   cmd->add_option("--wv", o->config.wv_file, "CSV of W_V: heads*d_model rows, d_v columns");
   cmd->add_option("--predict", o->predict,
                   "CSV of your predicted weights: header ',w1,...,wn', then 'word,p1,...,pn' per word; "
-                  "repeatable, matched to the sentence with those words");
+                  "repeatable, matched to the sentence with those words")
+      ->allow_extra_args(false);  // one file per --predict, so sentences may follow it
   cmd->add_flag("--json", o->json, "Print everything as JSON instead of tables");
   cmd->add_option("--out", o->out, "Directory for the SVG pictures and lab.html")->capture_default_str();
   cmd->add_flag("--no-pictures", o->no_pictures, "Write no files");
