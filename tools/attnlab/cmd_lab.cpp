@@ -77,7 +77,7 @@ void print_matrix(std::ostream& os, const std::string& title, const std::string&
 
 AttentionPicture picture_of(const lab::Sentence& s, int head, const lab::Config& c) {
   AttentionPicture p;
-  p.title = quoted(s.text) + (c.heads > 1 ? ", head " + std::to_string(head + 1) : std::string()) +
+  p.title = quoted(short_label(s.text, 60)) + (c.heads > 1 ? ", head " + std::to_string(head + 1) : std::string()) +
             (c.causal ? " (causal)" : "");
   p.tokens = s.tokens;
   const Matrix& w = s.heads[static_cast<std::size_t>(head)].weights;

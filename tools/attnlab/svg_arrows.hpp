@@ -1,7 +1,9 @@
-// Attention as arrows between words, as a standalone SVG: the words in a row,
-// an arc from each query word to each key word (above the row towards later
-// words, below towards earlier ones), self-attention as a loop; stroke width
-// and opacity proportional to the weight.
+// Attention as arrows between words, as a standalone SVG; stroke width and
+// opacity proportional to the weight. Up to kRowLayoutTokens words: the words
+// in a row, an arc from each query word to each key word (above the row towards
+// later words, below towards earlier ones), self-attention as a loop. Longer
+// inputs: two columns (BertViz style), queries on the left, keys on the right,
+// so that the picture grows in height by a line per word instead of in width.
 #pragma once
 
 #include "attention_picture.hpp"
@@ -9,6 +11,9 @@
 #include <string>
 
 namespace attnlab {
+
+/// Longest input drawn with the words in a row.
+inline constexpr int kRowLayoutTokens = 16;
 
 struct ArrowOptions {
   int top_k = 0;           ///< keep each word's k strongest arrows (0 = all)
@@ -23,7 +28,8 @@ struct Arrow {
 std::vector<Arrow> chosen_arrows(const AttentionPicture& p, const ArrowOptions& o);
 
 /// Every arrow is a <path class="arrow" data-q data-k data-w> ("arrow self" for
-/// loops); words are <text class="word" data-q>. Masked pairs get no arrow.
+/// self-attention); query words are <text class="word" data-q> (in the column
+/// layout the key column's words are <text class="kword" data-k>). Masked pairs get no arrow.
 std::string svg_arrows(const AttentionPicture& p, const ArrowOptions& o);
 
 }  // namespace attnlab

@@ -35,7 +35,8 @@ std::string svg_heatmap(const AttentionPicture& p) {
   const double grid = cell * n;
   const double legend_x = left + grid + 24, legend_h = std::min(std::max(grid, 120.0), 240.0);
   const bool any_masked = std::any_of(p.masked.begin(), p.masked.end(), [](char m) { return m != 0; });
-  const double width = legend_x + 110;
+  const double width = std::max(legend_x + 110, std::max(static_cast<double>(chars(p.title)) * 9.5,
+                                                          static_cast<double>(chars(p.note)) * 7.0) + 24);
   const double note_h = p.note.empty() ? 0 : 24;
   const double height = top + std::max(grid, legend_h + (any_masked ? 50 : 0)) + 40 + note_h;
 
