@@ -19,6 +19,7 @@ std::size_t chars(const std::string& s) {
 std::string svg_heatmap(const AttentionPicture& p) {
   const int n = p.n();
   const double vmax = p.scale_max();
+  const std::string title = short_label(p.title, 80);  // the full title stays in <title>
   const double cell = n <= 8 ? 64.0 : std::clamp(720.0 / n, 14.0, 64.0);
   const double font = std::clamp(cell * 0.3, 8.0, 14.0);
   const double char_w = font * 0.62;
@@ -35,7 +36,7 @@ std::string svg_heatmap(const AttentionPicture& p) {
   const double grid = cell * n;
   const double legend_x = left + grid + 24, legend_h = std::min(std::max(grid, 120.0), 240.0);
   const bool any_masked = std::any_of(p.masked.begin(), p.masked.end(), [](char m) { return m != 0; });
-  const double width = std::max(legend_x + 110, std::max(static_cast<double>(chars(p.title)) * 9.5,
+  const double width = std::max(legend_x + 110, std::max(static_cast<double>(chars(title)) * 9.5,
                                                           static_cast<double>(chars(p.note)) * 7.0) + 24);
   const double note_h = p.note.empty() ? 0 : 24;
   const double height = top + std::max(grid, legend_h + (any_masked ? 50 : 0)) + 40 + note_h;
@@ -54,7 +55,7 @@ std::string svg_heatmap(const AttentionPicture& p) {
     s << "<stop offset=\"" << num(i / 10.0) << "\" stop-color=\"" << weight_colour(i / 10.0).hex() << "\"/>";
   s << "</linearGradient>\n</defs>\n";
   s << "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
-  s << "<text x=\"12\" y=\"22\" font-size=\"15\" font-weight=\"bold\">" << xml_escape(p.title) << "</text>\n";
+  s << "<text x=\"12\" y=\"22\" font-size=\"15\" font-weight=\"bold\">" << xml_escape(title) << "</text>\n";
   s << "<text x=\"" << num(left + grid / 2) << "\" y=\"42\" font-size=\"12\" text-anchor=\"middle\" fill=\"#333\">"
     << "key: the word attended to \u2192</text>\n";
   s << "<text transform=\"translate(14 " << num(top + grid / 2) << ") rotate(-90)\" font-size=\"12\" "
