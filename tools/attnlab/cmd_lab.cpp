@@ -129,7 +129,8 @@ struct Results {
   std::string kernel;
 };
 
-void print_reflection(std::ostream& os, const lab::Sentence& s, const lab::Reflection& r, int digits) {
+void print_reflection(std::ostream& os, const lab::Sentence& s, const Matrix& w, const lab::Reflection& r,
+                      int digits) {
   os << "\nReflection: where each word looks\n\n";
   Table t({"query", "top key", "its weight", "self weight", "entropy (bits)", "uniform would be"});
   for (std::size_t i = 0; i < r.words.size(); ++i) {
@@ -142,13 +143,11 @@ void print_reflection(std::ostream& os, const lab::Sentence& s, const lab::Refle
   os << "\nFocuses most on others: " << quoted(s.tokens[static_cast<std::size_t>(r.most_outward)]) << " ("
      << fixed(1 - o.self_weight, digits) << " of its attention goes to other words).\n";
   if (s.tokens.size() > 1) {
-    const Matrix* w = nullptr;
-    (void)w;
-    os << "Symmetry: max |W - W\u1d40| = " << fixed(r.symmetry_max, digits) << ", between "
-       << quoted(s.tokens[static_cast<std::size_t>(r.asym_i)]) << " \u2192 "
-       << quoted(s.tokens[static_cast<std::size_t>(r.asym_j)]) << " and "
-       << quoted(s.tokens[static_cast<std::size_t>(r.asym_j)]) << " \u2192 "
-       << quoted(s.tokens[static_cast<std::size_t>(r.asym_i)]) << "; "
+    const auto& a = s.tokens[static_cast<std::size_t>(r.asym_i)];
+    const auto& b = s.tokens[static_cast<std::size_t>(r.asym_j)];
+    os << "Symmetry: max |W - W\u1d40| = " << fixed(r.symmetry_max, digits) << ", between " << quoted(a) << " \u2192 "
+       << quoted(b) << " (" << fixed(w.at(r.asym_i, r.asym_j), digits) << ") and " << quoted(b) << " \u2192 "
+       << quoted(a) << " (" << fixed(w.at(r.asym_j, r.asym_i), digits) << "); "
        << (r.symmetry_max < 1e-6 ? "symmetric here." : "attention is not symmetric.") << "\n";
   }
 }
@@ -201,7 +200,7 @@ void print_text(std::ostream& os, const LabOptions& o, const Results& res, bool 
       os << "\nCheck: the engine's weights against a softmax of the scores above, max |difference| = "
          << sci(hd.max_softmax_check) << "\n";
       if (colour) os << "\n" << ansi_heatmap(picture_of(s, h, c), true);
-      print_reflection(os, s, res.reflections[si][static_cast<std::size_t>(h)], o.digits);
+      print_reflection(os, s, hd.weights, res.reflections[si][static_cast<std::size_t>(h)], o.digits);
     }
   }
   for (const lab::Comparison& cmp : res.comparisons) {
