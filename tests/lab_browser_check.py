@@ -79,6 +79,17 @@ def main():
         check(len(re.findall(r'<rect class="cell( masked)?"', dom)) == 16, "4 x 4 cells of sentence 3")
         check("deeply" in dom, "the words of sentence 3 are shown")
 
+        # Hovering a word highlights its row and arrows and dims the rest; "&w=2" does the same on load.
+        r = chromium(browser, page + "#s=1&h=1&w=2", "--dump-dom")
+        dom = r.stdout
+        hl = re.findall(r'<(rect|path|text) class="([^"]*)" data-q="(\d+)"', dom)
+        lit = [(tag, q) for tag, cls, q in hl if "hl" in cls.split()]
+        dim = [(tag, q) for tag, cls, q in hl if "dim" in cls.split()]
+        check(lit and all(q == "1" for _, q in lit), f"only word 2's elements are highlighted: {lit[:6]}")
+        check(sum(1 for tag, _ in lit if tag == "rect") == 3, "word 2's whole row of 3 cells")
+        check(dim and all(q != "1" for _, q in dim), "the other rows and arrows are dimmed")
+        check(any(tag == "path" for tag, _ in lit), "word 2's arrows are highlighted")
+
         for name, url, size in [("page", page, "1200,800"),
                                 ("heatmap", "file://" + os.path.join(out, "s1-i-love-ai-h1-heatmap.svg"), "500,420"),
                                 ("arrows", "file://" + os.path.join(out, "s3-i-love-ai-deeply-h1-arrows.svg"), "700,520")]:

@@ -92,6 +92,9 @@ constexpr const char* kScript = R"JS(
   sentenceSel.addEventListener("change", show);
   headSel.addEventListener("change", show);
   show();
+  // "#...&w=N" highlights word N (1-based) as hovering it would: a link can point at one word.
+  var w = /w=(\d+)/.exec(location.hash);
+  if (w) highlight(String(Number(w[1]) - 1));
   document.body.setAttribute("data-ready", "1");
 })();
 )JS";

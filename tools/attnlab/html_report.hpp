@@ -13,7 +13,8 @@
 namespace attnlab {
 
 /// `pictures[s][h]` is sentence s, head h; `texts[s]` the sentence as typed.
-/// The page opens on sentence 1, head 1, or on "#s=S&h=H" (1-based) in its URL.
+/// The page opens on sentence 1, head 1, or on "#s=S&h=H" (1-based) in its URL;
+/// "&w=N" also highlights word N as hovering it does.
 /// Its script fills the selectors, inserts the chosen SVGs into #heatmap and
 /// #arrows, writes a summary into #status and finally sets body[data-ready="1"].
 std::string html_report(const std::vector<std::vector<AttentionPicture>>& pictures,
