@@ -72,6 +72,26 @@ def main():
                         i, j = int(p.get("data-q")), int(p.get("data-k"))
                         check(abs(float(p.get("data-w")) - w[i][j]) <= 5e-7 + 1e-9, f"{arrows}: arrow {i}->{j} weight")
 
+        # More than 40 tokens: a note on stderr, arrows thinned to 3 per word, still valid SVG.
+        long_sentence = " ".join(f"w{i % 30}" for i in range(45))
+        r = run(binary, long_sentence, "--out", os.path.join(tmp, "long"), "--json")
+        check(r.returncode == 0 and "more than 40 tokens" in r.stderr, f"long input note: {r.stderr!r}")
+        files = json.loads(r.stdout)["files"]
+        arrows = ET.parse([f for f in files if f.endswith("arrows.svg")][0]).getroot()
+        paths = [e for e in arrows.iter(SVG + "path") if "arrow" in classes(e)]
+        check(len(paths) == 45 * 3, f"long input: {len(paths)} arrows, want 3 per word")
+        heat = ET.parse([f for f in files if f.endswith("heatmap.svg")][0]).getroot()
+        check(float(heat.get("width")) <= 1300, "long input heatmap stays within 1300 px")
+        r = run(binary, "I love AI", "--embeddings", os.path.join(tmp, "missing.csv"), "--no-pictures")
+        check(r.returncode == 2 and "missing.csv" in r.stderr, f"missing embeddings file: {r.stderr!r}")
+        emb = os.path.join(tmp, "emb.csv")
+        with open(emb, "w") as f:
+            f.write("I,1,0,0\nlove,0,1,0\nAI,0,0,1\n")
+        r = run(binary, "I love AI", "--embeddings", emb, "--dim", "4", "--no-pictures")
+        check(r.returncode == 2 and "--dim 4 disagrees with --embeddings" in r.stderr, f"--dim conflict: {r.stderr!r}")
+        r = run(binary, "I love AI", "--embeddings", emb, "--no-pictures")
+        check(r.returncode == 0 and "d_model = 3" in r.stdout, "the embeddings file sets d_model")
+
         # Text mode: no ANSI escapes when stdout is a pipe, unless --color.
         r = run(binary, "I love AI", "--no-pictures")
         check(r.returncode == 0 and "\x1b[" not in r.stdout, "no colour when stdout is not a terminal")

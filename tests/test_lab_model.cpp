@@ -287,6 +287,26 @@ TEST(LabFiles, EmbeddingsAndProjectionsFromCsv) {
   EXPECT_NEAR(s[0].heads[0].output.at(0, 2), p0 + p1, 1e-6);
 }
 
+TEST(LabFiles, SeveralHeadsReadTheirBlocksOfAStackedFile) {
+  // Two heads, d_model = 2: rows 1-2 are head 1's W_Q, rows 3-4 head 2's.
+  const std::string wq = temp_file("wq2.csv", "1,0\n0,1\n0,0\n0,0\n");
+  Config c;
+  c.dim = 2, c.dk = 2, c.heads = 2;
+  c.wq_file = wq;
+  const auto s = attnlab::lab::run_lab({"I love AI"}, c);
+  const auto& h1 = s[0].heads[0];
+  const auto& h2 = s[0].heads[1];
+  for (int i = 0; i < 3; ++i)
+    for (int t = 0; t < 2; ++t) {
+      EXPECT_EQ(h1.q.at(i, t), s[0].x.at(i, t)) << "head 1: W_Q = I";
+      EXPECT_EQ(h2.q.at(i, t), 0.0f) << "head 2: W_Q = 0";
+    }
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) EXPECT_NEAR(h2.weights.at(i, j), 1.0 / 3, 1e-7) << "zero queries: uniform weights";
+  // W_K is seeded per head: the two heads' keys differ.
+  EXPECT_NE(h1.k.v, h2.k.v);
+}
+
 void expect_error(const std::vector<std::string>& sentences, Config c, const std::string& needle) {
   try {
     attnlab::lab::run_lab(sentences, c);
