@@ -12,8 +12,8 @@ struct Parser {
   std::size_t i = 0;
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error("XML error at byte " + std::to_string(i) + ": " + what + " near '" +
-                             s.substr(i, 30) + "'");
+    throw std::runtime_error("XML error at byte " + std::to_string(i) + ": " + what + " near '" + s.substr(i, 30) +
+                             "'");
   }
   bool starts(const char* p) const { return s.compare(i, std::char_traits<char>::length(p), p) == 0; }
   void skip_space() {
@@ -25,7 +25,8 @@ struct Parser {
   }
   std::string name() {
     const std::size_t b = i;
-    if (i >= s.size() || !(std::isalpha(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == ':')) fail("expected a name");
+    if (i >= s.size() || !(std::isalpha(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == ':'))
+      fail("expected a name");
     while (i < s.size() && name_char(s[i])) ++i;
     return s.substr(b, i - b);
   }
@@ -38,11 +39,16 @@ struct Parser {
         const std::size_t semi = s.find(';', i);
         if (semi == std::string::npos || semi - i > 10) fail("unterminated entity");
         const std::string e = s.substr(i + 1, semi - i - 1);
-        if (e == "amp") out += '&';
-        else if (e == "lt") out += '<';
-        else if (e == "gt") out += '>';
-        else if (e == "quot") out += '"';
-        else if (e == "apos") out += '\'';
+        if (e == "amp")
+          out += '&';
+        else if (e == "lt")
+          out += '<';
+        else if (e == "gt")
+          out += '>';
+        else if (e == "quot")
+          out += '"';
+        else if (e == "apos")
+          out += '\'';
         else if (e.size() > 1 && e[0] == '#') {
           const bool hex = e[1] == 'x';
           const std::string digits = e.substr(hex ? 2 : 1);
@@ -51,7 +57,9 @@ struct Parser {
           for (char c : digits) {
             if (!(hex ? std::isxdigit(static_cast<unsigned char>(c)) : std::isdigit(static_cast<unsigned char>(c))))
               fail("bad character reference");
-            cp = cp * (hex ? 16 : 10) + static_cast<unsigned long>(std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10));
+            cp = cp * (hex ? 16 : 10) + static_cast<unsigned long>(std::isdigit(static_cast<unsigned char>(c))
+                                                                       ? c - '0'
+                                                                       : (std::tolower(c) - 'a' + 10));
             if (cp > 0x10FFFF) fail("character reference out of range");
           }
           if (cp < 0x80) {

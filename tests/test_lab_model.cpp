@@ -1,9 +1,5 @@
 // The lab's arithmetic, checked step by step against an independent long
 // double computation from the same seeded matrices, for every registered kernel.
-#include "lab_model.hpp"
-#include "lab_reflect.hpp"
-#include "testkit.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +10,10 @@
 #include <limits>
 #include <string>
 #include <vector>
+
+#include "lab_model.hpp"
+#include "lab_reflect.hpp"
+#include "testkit.hpp"
 
 namespace {
 
@@ -29,7 +29,8 @@ LMatrix mul(const LMatrix& a, const Matrix& b) {
   LMatrix c(a.size(), std::vector<LD>(static_cast<std::size_t>(b.cols), 0));
   for (std::size_t i = 0; i < a.size(); ++i)
     for (int j = 0; j < b.cols; ++j)
-      for (int t = 0; t < b.rows; ++t) c[i][static_cast<std::size_t>(j)] += a[i][static_cast<std::size_t>(t)] * b.at(t, j);
+      for (int t = 0; t < b.rows; ++t)
+        c[i][static_cast<std::size_t>(j)] += a[i][static_cast<std::size_t>(t)] * b.at(t, j);
   return c;
 }
 
@@ -72,7 +73,8 @@ Expected expected(const std::vector<std::string>& tokens, const Config& c, int h
     for (std::size_t j = 0; j < n; ++j) sum += std::exp(e.scores[i][j] - mx);
     for (std::size_t j = 0; j < n; ++j) {
       e.weights[i][j] = std::exp(e.scores[i][j] - mx) / sum;
-      for (int t = 0; t < c.dv; ++t) e.output[i][static_cast<std::size_t>(t)] += e.weights[i][j] * e.v[j][static_cast<std::size_t>(t)];
+      for (int t = 0; t < c.dv; ++t)
+        e.output[i][static_cast<std::size_t>(t)] += e.weights[i][j] * e.v[j][static_cast<std::size_t>(t)];
     }
   }
   return e;
@@ -105,7 +107,8 @@ void expect_head_matches(const Sentence& s, const Config& c, int head, const std
     for (int i = 0; i < got.rows; ++i)
       for (int j = 0; j < got.cols; ++j)
         if (!std::isinf(want[i][j])) {
-          EXPECT_NEAR(got.at(i, j), static_cast<double>(want[i][j]), tol) << what << " " << name << "[" << i << "][" << j << "]";
+          EXPECT_NEAR(got.at(i, j), static_cast<double>(want[i][j]), tol)
+              << what << " " << name << "[" << i << "][" << j << "]";
         }
   };
   near(h.q, e.q, 2 * u * static_cast<double>(max_abs(e.q)) + 1e-300, "Q");
@@ -171,7 +174,8 @@ TEST_P(LabSteps, EveryStepMatchesLongDouble) {
       c.causal = causal;
       c.heads = heads;
       c.dim = 5, c.dk = 3, c.dv = 6, c.seed = 42;
-      const auto s = attnlab::lab::run_lab({"I love AI", "AI loves me", "I love AI deeply", "Students learn quickly ."}, c);
+      const auto s =
+          attnlab::lab::run_lab({"I love AI", "AI loves me", "I love AI deeply", "Students learn quickly ."}, c);
       for (const auto& sentence : s)
         for (int h = 0; h < heads; ++h)
           expect_head_matches(sentence, c, h,
@@ -255,7 +259,8 @@ TEST(LabReflect, AnAddedWordRescalesEachSharedRowByOneFactor) {
   ASSERT_EQ(cmp.shared, (std::vector<std::string>{"i", "love", "ai"}));
   ASSERT_EQ(cmp.pairs.size(), 9u);
   for (int row = 0; row < 3; ++row) {
-    const double f0 = cmp.pairs[static_cast<std::size_t>(row) * 3].second / cmp.pairs[static_cast<std::size_t>(row) * 3].first;
+    const double f0 =
+        cmp.pairs[static_cast<std::size_t>(row) * 3].second / cmp.pairs[static_cast<std::size_t>(row) * 3].first;
     EXPECT_LT(f0, 1.0);
     for (int k = 1; k < 3; ++k) {
       const auto& p = cmp.pairs[static_cast<std::size_t>(row) * 3 + k];

@@ -1,6 +1,14 @@
 // The lab's pictures: every SVG is well-formed XML, and its cells and arrows
 // are exactly the engine's weights; the colour scale is darker for stronger
 // weights; the HTML is self-contained; the terminal heatmap colours only when asked.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <string>
+
 #include "ansi_heatmap.hpp"
 #include "attention_picture.hpp"
 #include "colormap.hpp"
@@ -9,14 +17,6 @@
 #include "mini_xml.hpp"
 #include "svg_arrows.hpp"
 #include "svg_heatmap.hpp"
-
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <cmath>
-#include <cstdlib>
-#include <set>
-#include <string>
 
 namespace {
 
@@ -202,8 +202,9 @@ TEST(LabArrowsSvg, LongInputsStayWellFormed) {
 }
 
 TEST(LabHtml, SelfContainedWithEveryFigureAndTheScript) {
-  std::vector<std::vector<AttentionPicture>> pics{{picture("I love AI", false, 2, 0), picture("I love AI", false, 2, 1)},
-                                                  {picture("AI loves me", false, 2, 0), picture("AI loves me", false, 2, 1)}};
+  std::vector<std::vector<AttentionPicture>> pics{
+      {picture("I love AI", false, 2, 0), picture("I love AI", false, 2, 1)},
+      {picture("AI loves me", false, 2, 0), picture("AI loves me", false, 2, 1)}};
   const std::string html = attnlab::html_report(pics, {"I love AI", "AI loves me"}, {});
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_EQ(html.find("<script src"), std::string::npos);
@@ -223,8 +224,9 @@ TEST(LabHtml, SelfContainedWithEveryFigureAndTheScript) {
   ASSERT_NE(data, std::string::npos);
   const std::string block = html.substr(data + 14, html.find("</script>", data) - data - 14);
   EXPECT_EQ(block.find('<'), std::string::npos);
-  EXPECT_EQ(std::count(block.begin(), block.end() , '{') > 0, true);
-  for (const char* needle : {"id=\"sentence\"", "id=\"head\"", "id=\"heatmap\"", "id=\"arrows\"", "mouseenter", "data-ready"})
+  EXPECT_EQ(std::count(block.begin(), block.end(), '{') > 0, true);
+  for (const char* needle :
+       {"id=\"sentence\"", "id=\"head\"", "id=\"heatmap\"", "id=\"arrows\"", "mouseenter", "data-ready"})
     EXPECT_NE(html.find(needle), std::string::npos) << needle;
 }
 
@@ -242,7 +244,8 @@ TEST(LabAnsi, ColourOnlyWhenAsked) {
       std::snprintf(buf, sizeof buf, "%.2f", p.w(i, j));
       EXPECT_NE(plain.find(buf), std::string::npos) << buf;
       const attnlab::Rgb c = attnlab::weight_colour(p.w(i, j));
-      const std::string esc = "\x1b[48;2;" + std::to_string(c.r) + ";" + std::to_string(c.g) + ";" + std::to_string(c.b) + "m";
+      const std::string esc =
+          "\x1b[48;2;" + std::to_string(c.r) + ";" + std::to_string(c.g) + ";" + std::to_string(c.b) + "m";
       EXPECT_NE(colour.find(esc), std::string::npos);
     }
   EXPECT_FALSE(attnlab::stdout_wants_colour(true));

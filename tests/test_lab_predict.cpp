@@ -1,11 +1,11 @@
 // Part 1 of the lab: the predicted-table checker accepts exactly the tables
 // the exercise describes and names the offending row otherwise.
-#include "lab_model.hpp"
-#include "lab_predict.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "lab_model.hpp"
+#include "lab_predict.hpp"
 
 namespace {
 
@@ -78,7 +78,8 @@ TEST(LabPredict, MatchesTheSentenceWithItsWordsAndComparesTops) {
     attnlab::lab::match_sentence(other, s);
     ADD_FAILURE() << "matched a sentence without those words";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("its words (Birds can fly) are not the tokens of any sentence given (AI loves me; I love AI)"),
+    EXPECT_NE(std::string(e.what()).find(
+                  "its words (Birds can fly) are not the tokens of any sentence given (AI loves me; I love AI)"),
               std::string::npos)
         << e.what();
   }

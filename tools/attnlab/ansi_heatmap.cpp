@@ -1,13 +1,13 @@
 #include "ansi_heatmap.hpp"
 
-#include "colormap.hpp"
-#include "markup.hpp"
-
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+
+#include "colormap.hpp"
+#include "markup.hpp"
 
 namespace attnlab {
 
@@ -47,8 +47,10 @@ std::string ansi_heatmap(const AttentionPicture& p, bool colour) {
       } else {
         const double w = p.w(i, j);
         char buf[16];
-        if (compact) std::snprintf(buf, sizeof buf, "%3d", static_cast<int>(w * 100 + 0.5));
-        else std::snprintf(buf, sizeof buf, " %.2f ", w);
+        if (compact)
+          std::snprintf(buf, sizeof buf, "%3d", static_cast<int>(w * 100 + 0.5));
+        else
+          std::snprintf(buf, sizeof buf, " %.2f ", w);
         v = buf;
       }
       out += " ";

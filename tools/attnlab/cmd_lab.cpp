@@ -4,6 +4,13 @@
 // a table, predictions made by hand are checked against the result, the
 // reflection questions get numbers, and the pattern is drawn as a heatmap and
 // as arrows (SVG, one interactive HTML page, and in colour in the terminal).
+#include <attn/attention.hpp>
+#include <cmath>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include "ansi_heatmap.hpp"
 #include "attention_picture.hpp"
 #include "commands.hpp"
@@ -16,14 +23,6 @@
 #include "svg_arrows.hpp"
 #include "svg_heatmap.hpp"
 #include "table.hpp"
-
-#include <attn/attention.hpp>
-
-#include <cmath>
-#include <iostream>
-#include <sstream>
-#include <string>
-#include <vector>
 
 namespace attnlab {
 
@@ -95,8 +94,10 @@ std::string slug(const std::string& text, int index) {
   std::string s = "s" + std::to_string(index + 1) + "-";
   for (char c : lab::lower(text)) {
     const bool keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (keep) s += c;
-    else if (s.back() != '-') s += '-';
+    if (keep)
+      s += c;
+    else if (s.back() != '-')
+      s += '-';
     if (s.size() >= 32) break;
   }
   while (s.back() == '-') s.pop_back();
@@ -129,8 +130,7 @@ struct Results {
   std::string kernel;
 };
 
-void print_reflection(std::ostream& os, const lab::Sentence& s, const Matrix& w, const lab::Reflection& r,
-                      int digits) {
+void print_reflection(std::ostream& os, const lab::Sentence& s, const Matrix& w, const lab::Reflection& r, int digits) {
   os << "\nReflection: where each word looks\n\n";
   Table t({"query", "top key", "its weight", "self weight", "entropy (bits)", "uniform would be"});
   for (std::size_t i = 0; i < r.words.size(); ++i) {
@@ -158,9 +158,10 @@ void print_text(std::ostream& os, const LabOptions& o, const Results& res, bool 
      << ", d_v = " << c.dv << ", " << c.heads << " head(s), seed " << c.seed << ", kernel " << c.kernel;
   if (c.kernel == "auto") os << " \u2192 " << res.kernel;
   os << (c.causal ? ", causal" : "") << (c.positional ? ", sinusoidal positions" : "") << "\n";
-  os << "\nEmbeddings: " << (c.embeddings_file.empty() ? "seeded from each lower-cased word and the seed (the same word "
-                                                         "has the same row in every sentence)"
-                                                       : "from " + c.embeddings_file)
+  os << "\nEmbeddings: "
+     << (c.embeddings_file.empty() ? "seeded from each lower-cased word and the seed (the same word "
+                                     "has the same row in every sentence)"
+                                   : "from " + c.embeddings_file)
      << ". W_Q, W_K, W_V: ";
   os << (c.wq_file.empty() && c.wk_file.empty() && c.wv_file.empty() ? "seeded, uniform in [-1, 1)" : "from files")
      << ", shared by every sentence.\n";
@@ -190,9 +191,10 @@ void print_text(std::ostream& os, const LabOptions& o, const Results& res, bool 
       print_matrix(os, "Q = X W_Q", "token", s.tokens, qs, hd.q, o.digits);
       print_matrix(os, "K = X W_K", "token", s.tokens, ks, hd.k, o.digits);
       print_matrix(os, "V = X W_V", "token", s.tokens, vs, hd.v, o.digits);
-      print_matrix(os, "scores = Q K\u1d40 / \u221ad_k  (\u221a" + std::to_string(c.dk) + " = " +
-                           fixed(std::sqrt(static_cast<double>(c.dk)), 3) + "; row: query, column: key" +
-                           (c.causal ? "; \u00b7 = masked" : "") + ")",
+      print_matrix(os,
+                   "scores = Q K\u1d40 / \u221ad_k  (\u221a" + std::to_string(c.dk) + " = " +
+                       fixed(std::sqrt(static_cast<double>(c.dk)), 3) + "; row: query, column: key" +
+                       (c.causal ? "; \u00b7 = masked" : "") + ")",
                    "query \\ key", s.tokens, s.tokens, hd.scores, o.digits, &c);
       print_matrix(os, "weights = softmax(scores), from the engine (kernel " + res.kernel + ")", "query \\ key",
                    s.tokens, s.tokens, hd.weights, o.digits, &c, true);
@@ -212,8 +214,8 @@ void print_text(std::ostream& os, const LabOptions& o, const Results& res, bool 
       os << "No word in common.\n";
       continue;
     }
-    Table t({"from", "to", "weight in " + std::to_string(cmp.a + 1), "weight in " + std::to_string(cmp.b + 1),
-             "change", "ratio"});
+    Table t({"from", "to", "weight in " + std::to_string(cmp.a + 1), "weight in " + std::to_string(cmp.b + 1), "change",
+             "ratio"});
     for (const auto& p : cmp.pairs)
       t.add_row({p.from, p.to, fixed(p.first, o.digits), fixed(p.second, o.digits),
                  (p.second >= p.first ? "+" : "") + fixed(p.second - p.first, o.digits),
@@ -313,7 +315,12 @@ void print_json(std::ostream& os, const LabOptions& o, const Results& res) {
     json_strings(j, "shared", cmp.shared);
     j.key("pairs").begin_array();
     for (const auto& p : cmp.pairs)
-      j.begin_object().field("from", p.from).field("to", p.to).field("weight_a", p.first).field("weight_b", p.second).end_object();
+      j.begin_object()
+          .field("from", p.from)
+          .field("to", p.to)
+          .field("weight_a", p.first)
+          .field("weight_b", p.second)
+          .end_object();
     j.end_array().end_object();
   }
   j.end_array().key("predictions").begin_array();
@@ -337,7 +344,8 @@ void print_json(std::ostream& os, const LabOptions& o, const Results& res) {
 }
 
 void run_lab_command(LabOptions& o) {
-  if (o.digits < 0 || o.digits > 9) throw std::invalid_argument("--digits: must be in [0, 9], got " + std::to_string(o.digits));
+  if (o.digits < 0 || o.digits > 9)
+    throw std::invalid_argument("--digits: must be in [0, 9], got " + std::to_string(o.digits));
   if (o.arrows.top_k < 0) throw std::invalid_argument("--top-k: must be >= 0, got " + std::to_string(o.arrows.top_k));
   if (!(o.arrows.min_weight >= 0 && o.arrows.min_weight <= 1))
     throw std::invalid_argument("--min-weight: must be in [0, 1], got " + std::to_string(o.arrows.min_weight));
@@ -357,7 +365,8 @@ void run_lab_command(LabOptions& o) {
   const lab::Config& c = o.config;
   for (const auto& s : res.sentences) {
     res.reflections.emplace_back();
-    for (int h = 0; h < c.heads; ++h) res.reflections.back().push_back(lab::reflect(s.heads[static_cast<std::size_t>(h)].weights, c));
+    for (int h = 0; h < c.heads; ++h)
+      res.reflections.back().push_back(lab::reflect(s.heads[static_cast<std::size_t>(h)].weights, c));
   }
   for (int b = 1; b < static_cast<int>(res.sentences.size()); ++b)
     for (int h = 0; h < c.heads; ++h) res.comparisons.push_back(lab::compare_shared(res.sentences, 0, b, h));
@@ -376,30 +385,32 @@ void run_lab_command(LabOptions& o) {
                  "scales and leave values out of small cells\n";
   }
   if (!o.no_pictures) try {
-    ensure_directory(o.out);
-    std::vector<std::vector<AttentionPicture>> pics;
-    std::vector<std::string> texts;
-    for (std::size_t si = 0; si < res.sentences.size(); ++si) {
-      const auto& s = res.sentences[si];
-      texts.push_back(s.text);
-      pics.emplace_back();
-      for (int h = 0; h < c.heads; ++h) {
-        AttentionPicture p = picture_of(s, h, c);
-        const std::string base = o.out + "/" + slug(s.text, static_cast<int>(si)) + "-h" + std::to_string(h + 1);
-        write_file_atomic(base + "-heatmap.svg", svg_heatmap(p));
-        write_file_atomic(base + "-arrows.svg", svg_arrows(p, arrows));
-        res.files.push_back(base + "-heatmap.svg");
-        res.files.push_back(base + "-arrows.svg");
-        pics.back().push_back(std::move(p));
+      ensure_directory(o.out);
+      std::vector<std::vector<AttentionPicture>> pics;
+      std::vector<std::string> texts;
+      for (std::size_t si = 0; si < res.sentences.size(); ++si) {
+        const auto& s = res.sentences[si];
+        texts.push_back(s.text);
+        pics.emplace_back();
+        for (int h = 0; h < c.heads; ++h) {
+          AttentionPicture p = picture_of(s, h, c);
+          const std::string base = o.out + "/" + slug(s.text, static_cast<int>(si)) + "-h" + std::to_string(h + 1);
+          write_file_atomic(base + "-heatmap.svg", svg_heatmap(p));
+          write_file_atomic(base + "-arrows.svg", svg_arrows(p, arrows));
+          res.files.push_back(base + "-heatmap.svg");
+          res.files.push_back(base + "-arrows.svg");
+          pics.back().push_back(std::move(p));
+        }
       }
+      write_file_atomic(o.out + "/lab.html", html_report(pics, texts, arrows));
+      res.files.push_back(o.out + "/lab.html");
+    } catch (const std::runtime_error& e) {  // an unwritable --out is the user's input, not an internal error
+      throw std::invalid_argument(std::string("--out: ") + e.what());
     }
-    write_file_atomic(o.out + "/lab.html", html_report(pics, texts, arrows));
-    res.files.push_back(o.out + "/lab.html");
-  } catch (const std::runtime_error& e) {  // an unwritable --out is the user's input, not an internal error
-    throw std::invalid_argument(std::string("--out: ") + e.what());
-  }
-  if (o.json) print_json(std::cout, o, res);
-  else print_text(std::cout, o, res, o.color || (!o.no_color && stdout_wants_colour(false)));
+  if (o.json)
+    print_json(std::cout, o, res);
+  else
+    print_text(std::cout, o, res, o.color || (!o.no_color && stdout_wants_colour(false)));
 }
 
 }  // namespace
@@ -425,11 +436,13 @@ void add_lab_command(CLI::App& app) {
       ->each([o](const std::string&) { o->dim_given = true; });
   cmd->add_option("--dk", o->config.dk, "Query/key size d_k per head")->capture_default_str();
   cmd->add_option("--dv", o->config.dv, "Value size d_v per head")->capture_default_str();
-  cmd->add_option("--heads", o->config.heads, "Attention heads (each with its own W_Q, W_K, W_V)")->capture_default_str();
+  cmd->add_option("--heads", o->config.heads, "Attention heads (each with its own W_Q, W_K, W_V)")
+      ->capture_default_str();
   cmd->add_option("--kernel", o->config.kernel, "Engine kernel: a registered name or auto")->capture_default_str();
   cmd->add_flag("--causal", o->config.causal, "Mask later words: query i sees keys 1..i");
   cmd->add_flag("--positional", o->config.positional, "Add sinusoidal position encodings to X (word order matters)");
-  cmd->add_option("--embeddings", o->config.embeddings_file, "CSV of 'word,x1,...,xd' rows (optional header 'word,...')");
+  cmd->add_option("--embeddings", o->config.embeddings_file,
+                  "CSV of 'word,x1,...,xd' rows (optional header 'word,...')");
   cmd->add_option("--wq", o->config.wq_file, "CSV of W_Q: heads*d_model rows, d_k columns, heads stacked");
   cmd->add_option("--wk", o->config.wk_file, "CSV of W_K: heads*d_model rows, d_k columns");
   cmd->add_option("--wv", o->config.wv_file, "CSV of W_V: heads*d_model rows, d_v columns");
@@ -444,7 +457,8 @@ void add_lab_command(CLI::App& app) {
       ->capture_default_str()
       ->each([o](const std::string&) { o->top_k_given = true; });
   cmd->add_option("--min-weight", o->arrows.min_weight, "Arrows: drop weights below this")->capture_default_str();
-  cmd->add_flag("--no-color", o->no_color, "No ANSI colour heatmap (also off when stdout is not a terminal or NO_COLOR is set)");
+  cmd->add_flag("--no-color", o->no_color,
+                "No ANSI colour heatmap (also off when stdout is not a terminal or NO_COLOR is set)");
   cmd->add_flag("--color", o->color, "Draw the ANSI colour heatmap even when stdout is not a terminal");
   cmd->add_option("--digits", o->digits, "Decimals in the tables")->capture_default_str();
   cmd->callback([o] { run_lab_command(*o); });

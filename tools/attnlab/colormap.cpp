@@ -33,7 +33,9 @@ Rgb weight_colour(double t) {
   const double u = (1.0 - std::clamp(t, 0.0, 1.0)) * 10.0;  // reversed: strong = dark end of viridis
   const int i = std::min(9, static_cast<int>(u));
   const double f = u - i;
-  auto lerp = [&](int c) { return static_cast<int>(std::lround(kViridis[i][c] + f * (kViridis[i + 1][c] - kViridis[i][c]))); };
+  auto lerp = [&](int c) {
+    return static_cast<int>(std::lround(kViridis[i][c] + f * (kViridis[i + 1][c] - kViridis[i][c])));
+  };
   return {lerp(0), lerp(1), lerp(2)};
 }
 

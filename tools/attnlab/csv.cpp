@@ -37,9 +37,12 @@ std::vector<CsvRow> parse_csv(const std::string& text, const std::string& name) 
     for (std::size_t i = 0; i < line.size(); ++i) {
       const char c = line[i];
       if (quoted) {
-        if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cell += '"', ++i;
-        else if (c == '"') quoted = false;
-        else cell += c;
+        if (c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+          cell += '"', ++i;
+        else if (c == '"')
+          quoted = false;
+        else
+          cell += c;
       } else if (c == '"') {
         quoted = was_quoted = true;
       } else if (c == ',') {

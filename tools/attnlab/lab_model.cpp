@@ -1,16 +1,15 @@
 #include "lab_model.hpp"
 
-#include "csv.hpp"
-#include "shapes.hpp"
-
+#include <algorithm>
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>
-
-#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+
+#include "csv.hpp"
+#include "shapes.hpp"
 
 namespace attnlab::lab {
 
@@ -60,8 +59,8 @@ Matrix head_block(const Matrix& all, int h, int dim) {
   return m;
 }
 
-std::vector<Matrix> projections_of(const std::string& file, const char* option, const char* name,
-                                   int cols, const Config& c) {
+std::vector<Matrix> projections_of(const std::string& file, const char* option, const char* name, int cols,
+                                   const Config& c) {
   std::vector<Matrix> out;
   if (file.empty()) {
     for (int h = 0; h < c.heads; ++h) out.push_back(seeded_projection(name, h, c.dim, cols, c.seed));
@@ -208,8 +207,9 @@ Sentence embed(const std::string& text, const Config& config, const EmbeddingTab
   const int n = static_cast<int>(s.tokens.size());
   s.x = Matrix(n, config.dim);
   for (int i = 0; i < n; ++i) {
-    const std::vector<float> e = table ? table->lookup(s.tokens[static_cast<std::size_t>(i)])
-                                       : seeded_embedding(s.tokens[static_cast<std::size_t>(i)], config.dim, config.seed);
+    const std::vector<float> e = table
+                                     ? table->lookup(s.tokens[static_cast<std::size_t>(i)])
+                                     : seeded_embedding(s.tokens[static_cast<std::size_t>(i)], config.dim, config.seed);
     for (int t = 0; t < config.dim; ++t) s.x.at(i, t) = e[static_cast<std::size_t>(t)];
   }
   if (config.positional) {

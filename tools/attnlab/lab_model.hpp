@@ -27,15 +27,15 @@ std::vector<std::string> tokenize(const std::string& sentence);
 std::string lower(const std::string& word);
 
 struct Config {
-  int dim = 4;          ///< embedding size d_model
-  int dk = 4;           ///< query/key size per head
-  int dv = 4;           ///< value size per head
+  int dim = 4;  ///< embedding size d_model
+  int dk = 4;   ///< query/key size per head
+  int dv = 4;   ///< value size per head
   int heads = 1;
   std::uint64_t seed = 1;
   std::string kernel = "auto";
-  bool causal = false;  ///< query i sees keys 0..i (top-left)
-  bool positional = false;  ///< add sinusoidal position encodings to X
-  std::string embeddings_file;  ///< CSV "word,x1,...,xd"; empty = seeded
+  bool causal = false;                    ///< query i sees keys 0..i (top-left)
+  bool positional = false;                ///< add sinusoidal position encodings to X
+  std::string embeddings_file;            ///< CSV "word,x1,...,xd"; empty = seeded
   std::string wq_file, wk_file, wv_file;  ///< CSV [heads*dim, dk|dv]; empty = seeded
 };
 
@@ -67,11 +67,11 @@ Matrix positional_encoding(int tokens, int dim);
 
 /// Projections and attention of one head.
 struct Head {
-  Matrix wq, wk, wv;          ///< [dim, dk], [dim, dk], [dim, dv]
-  Matrix q, k, v;             ///< X W_Q, X W_K, X W_V (fp32, accumulated in fp64)
-  Matrix scores;              ///< Q Kᵀ / √d_k (fp64 then rounded; masked cells -inf)
-  Matrix weights;             ///< softmax(scores) from the engine (V = identity)
-  Matrix output;              ///< weights · V from the engine (the real V)
+  Matrix wq, wk, wv;             ///< [dim, dk], [dim, dk], [dim, dv]
+  Matrix q, k, v;                ///< X W_Q, X W_K, X W_V (fp32, accumulated in fp64)
+  Matrix scores;                 ///< Q Kᵀ / √d_k (fp64 then rounded; masked cells -inf)
+  Matrix weights;                ///< softmax(scores) from the engine (V = identity)
+  Matrix output;                 ///< weights · V from the engine (the real V)
   double max_softmax_check = 0;  ///< max |engine weights - softmax(printed scores)|
 };
 

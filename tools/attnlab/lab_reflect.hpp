@@ -3,25 +3,25 @@
 // between sentences.
 #pragma once
 
-#include "lab_model.hpp"
-
 #include <string>
 #include <vector>
+
+#include "lab_model.hpp"
 
 namespace attnlab::lab {
 
 struct WordFocus {
-  int top_key = 0;       ///< argmax of the row (first on ties)
+  int top_key = 0;  ///< argmax of the row (first on ties)
   double top_weight = 0;
   double self_weight = 0;
-  double entropy_bits = 0;  ///< -Σ w log2 w over the row
+  double entropy_bits = 0;      ///< -Σ w log2 w over the row
   double max_entropy_bits = 0;  ///< log2(visible keys): the entropy of a uniform row
 };
 
 struct Reflection {
   std::vector<WordFocus> words;
-  int most_outward = 0;  ///< the word with the largest weight on other words (1 - self)
-  double symmetry_max = 0;  ///< max |W - Wᵀ|
+  int most_outward = 0;        ///< the word with the largest weight on other words (1 - self)
+  double symmetry_max = 0;     ///< max |W - Wᵀ|
   int asym_i = 0, asym_j = 0;  ///< the pair where it is reached (W[i][j] vs W[j][i]), i < j
 };
 

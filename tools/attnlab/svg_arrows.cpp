@@ -1,10 +1,10 @@
 #include "svg_arrows.hpp"
 
-#include "markup.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+
+#include "markup.hpp"
 
 namespace attnlab {
 
@@ -33,7 +33,8 @@ void open_svg(std::ostringstream& s, const AttentionPicture& p, double width, do
       << "markerHeight=\"9\" markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\""
       << colour << "\"/></marker>\n";
   s << "</defs>\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
-  s << "<text x=\"12\" y=\"22\" font-size=\"15\" font-weight=\"bold\">" << xml_escape(short_label(p.title, 80)) << "</text>\n";
+  s << "<text x=\"12\" y=\"22\" font-size=\"15\" font-weight=\"bold\">" << xml_escape(short_label(p.title, 80))
+    << "</text>\n";
 }
 
 void arrow_path(std::ostringstream& s, const AttentionPicture& p, const Arrow& a, const std::string& d, double vmax) {
@@ -63,7 +64,9 @@ void legend_and_note(std::ostringstream& s, const AttentionPicture& p, double y,
 
 /// Wide enough for the title (15 px bold) and the note (12 px).
 double text_width(const AttentionPicture& p) {
-  return std::max(static_cast<double>(chars(short_label(p.title, 80))) * 9.5, static_cast<double>(chars(p.note)) * 7.0) + 24;
+  return std::max(static_cast<double>(chars(short_label(p.title, 80))) * 9.5,
+                  static_cast<double>(chars(p.note)) * 7.0) +
+         24;
 }
 
 std::vector<std::string> labels_of(const AttentionPicture& p, std::size_t max_chars, std::size_t& longest) {
@@ -172,8 +175,7 @@ std::string column_layout(const AttentionPicture& p, const std::vector<Arrow>& a
       << "\" font-size=\"" << num(font) << "\">" << xml_escape(labels[i]) << "<title>" << xml_escape(p.tokens[i])
       << "</title></text>\n";
   }
-  legend_and_note(s, p, legend_y, height, vmax, "to a later word (down)", "to an earlier word (up)",
-                  "grey: to itself");
+  legend_and_note(s, p, legend_y, height, vmax, "to a later word (down)", "to an earlier word (up)", "grey: to itself");
   return s.str();
 }
 

@@ -6,9 +6,9 @@
 // so that the picture grows in height by a line per word instead of in width.
 #pragma once
 
-#include "attention_picture.hpp"
-
 #include <string>
+
+#include "attention_picture.hpp"
 
 namespace attnlab {
 
@@ -16,8 +16,8 @@ namespace attnlab {
 inline constexpr int kRowLayoutTokens = 16;
 
 struct ArrowOptions {
-  int top_k = 0;           ///< keep each word's k strongest arrows (0 = all)
-  double min_weight = 0;   ///< drop arrows lighter than this
+  int top_k = 0;          ///< keep each word's k strongest arrows (0 = all)
+  double min_weight = 0;  ///< drop arrows lighter than this
 };
 
 /// The arrows a picture draws under `o`, in drawing order (row by row).

@@ -1,10 +1,10 @@
 #include "svg_heatmap.hpp"
 
-#include "colormap.hpp"
-#include "markup.hpp"
-
 #include <algorithm>
 #include <sstream>
+
+#include "colormap.hpp"
+#include "markup.hpp"
 
 namespace attnlab {
 
@@ -36,8 +36,8 @@ std::string svg_heatmap(const AttentionPicture& p) {
   const double grid = cell * n;
   const double legend_x = left + grid + 24, legend_h = std::min(std::max(grid, 120.0), 240.0);
   const bool any_masked = std::any_of(p.masked.begin(), p.masked.end(), [](char m) { return m != 0; });
-  const double width = std::max(legend_x + 110, std::max(static_cast<double>(chars(title)) * 9.5,
-                                                          static_cast<double>(chars(p.note)) * 7.0) + 24);
+  const double width = std::max(
+      legend_x + 110, std::max(static_cast<double>(chars(title)) * 9.5, static_cast<double>(chars(p.note)) * 7.0) + 24);
   const double note_h = p.note.empty() ? 0 : 24;
   const double height = top + std::max(grid, legend_h + (any_masked ? 50 : 0)) + 40 + note_h;
 
@@ -49,7 +49,8 @@ std::string svg_heatmap(const AttentionPicture& p) {
   s << "<title>" << xml_escape("Attention weights: " + p.title) << "</title>\n";
   s << "<defs>\n<pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
        "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\""
-    << kMaskedFill << "\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#7f7f7f\" stroke-width=\"2\"/></pattern>\n";
+    << kMaskedFill
+    << "\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#7f7f7f\" stroke-width=\"2\"/></pattern>\n";
   s << "<linearGradient id=\"scale\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">";
   for (int i = 0; i <= 10; ++i)
     s << "<stop offset=\"" << num(i / 10.0) << "\" stop-color=\"" << weight_colour(i / 10.0).hex() << "\"/>";
@@ -73,8 +74,9 @@ std::string svg_heatmap(const AttentionPicture& p) {
   const bool values = cell >= 34;
   for (int i = 0; i < n; ++i) {
     const double y = top + cell * i;
-    s << "<text class=\"qlabel\" data-q=\"" << i << "\" x=\"" << num(left - 8) << "\" y=\"" << num(y + cell / 2 + font * 0.35)
-      << "\" font-size=\"" << num(font) << "\" text-anchor=\"end\">" << xml_escape(labels[i]) << "</text>\n";
+    s << "<text class=\"qlabel\" data-q=\"" << i << "\" x=\"" << num(left - 8) << "\" y=\""
+      << num(y + cell / 2 + font * 0.35) << "\" font-size=\"" << num(font) << "\" text-anchor=\"end\">"
+      << xml_escape(labels[i]) << "</text>\n";
     for (int j = 0; j < n; ++j) {
       const double x = left + cell * j;
       const std::string who = p.tokens[i] + " \u2192 " + p.tokens[j];
@@ -93,11 +95,13 @@ std::string svg_heatmap(const AttentionPicture& p) {
       if (values)
         s << "<text class=\"value\" x=\"" << num(x + cell / 2) << "\" y=\"" << num(y + cell / 2 + font * 0.35)
           << "\" font-size=\"" << num(font) << "\" text-anchor=\"middle\" fill=\""
-          << (c.wants_light_text() ? "#ffffff" : "#000000") << "\" pointer-events=\"none\">" << num(w, 2) << "</text>\n";
+          << (c.wants_light_text() ? "#ffffff" : "#000000") << "\" pointer-events=\"none\">" << num(w, 2)
+          << "</text>\n";
     }
   }
   // Legend: the scale from 0 (bottom) to its top, and the masked swatch.
-  s << "<g class=\"legend\">\n<text x=\"" << num(legend_x) << "\" y=\"" << num(top - 8) << "\" font-size=\"12\">weight</text>\n";
+  s << "<g class=\"legend\">\n<text x=\"" << num(legend_x) << "\" y=\"" << num(top - 8)
+    << "\" font-size=\"12\">weight</text>\n";
   s << "<rect x=\"" << num(legend_x) << "\" y=\"" << num(top) << "\" width=\"16\" height=\"" << num(legend_h)
     << "\" fill=\"url(#scale)\" stroke=\"#555\"/>\n";
   for (int t = 0; t <= 4; ++t) {
