@@ -343,6 +343,34 @@ void print_json(std::ostream& os, const LabOptions& o, const Results& res) {
   os << j.str() << "\n";
 }
 
+/// The heatmap and arrows SVGs of every sentence and head, and lab.html, into --out.
+void write_pictures(const LabOptions& o, const ArrowOptions& arrows, Results& res) {
+  const lab::Config& c = o.config;
+  try {
+    ensure_directory(o.out);
+    std::vector<std::vector<AttentionPicture>> pics;
+    std::vector<std::string> texts;
+    for (std::size_t si = 0; si < res.sentences.size(); ++si) {
+      const auto& s = res.sentences[si];
+      texts.push_back(s.text);
+      pics.emplace_back();
+      for (int h = 0; h < c.heads; ++h) {
+        AttentionPicture p = picture_of(s, h, c);
+        const std::string base = o.out + "/" + slug(s.text, static_cast<int>(si)) + "-h" + std::to_string(h + 1);
+        write_file_atomic(base + "-heatmap.svg", svg_heatmap(p));
+        write_file_atomic(base + "-arrows.svg", svg_arrows(p, arrows));
+        res.files.push_back(base + "-heatmap.svg");
+        res.files.push_back(base + "-arrows.svg");
+        pics.back().push_back(std::move(p));
+      }
+    }
+    write_file_atomic(o.out + "/lab.html", html_report(pics, texts, arrows));
+    res.files.push_back(o.out + "/lab.html");
+  } catch (const std::invalid_argument& e) {  // files.hpp names the path; say which option gave it
+    throw std::invalid_argument(std::string("--out: ") + e.what());
+  }
+}
+
 void run_lab_command(LabOptions& o) {
   if (o.digits < 0 || o.digits > 9)
     throw std::invalid_argument("--digits: must be in [0, 9], got " + std::to_string(o.digits));
@@ -384,29 +412,7 @@ void run_lab_command(LabOptions& o) {
               << " tokens: arrows are thinned to each word's 3 strongest (--top-k to change), pictures use relative "
                  "scales and leave values out of small cells\n";
   }
-  if (!o.no_pictures) try {
-      ensure_directory(o.out);
-      std::vector<std::vector<AttentionPicture>> pics;
-      std::vector<std::string> texts;
-      for (std::size_t si = 0; si < res.sentences.size(); ++si) {
-        const auto& s = res.sentences[si];
-        texts.push_back(s.text);
-        pics.emplace_back();
-        for (int h = 0; h < c.heads; ++h) {
-          AttentionPicture p = picture_of(s, h, c);
-          const std::string base = o.out + "/" + slug(s.text, static_cast<int>(si)) + "-h" + std::to_string(h + 1);
-          write_file_atomic(base + "-heatmap.svg", svg_heatmap(p));
-          write_file_atomic(base + "-arrows.svg", svg_arrows(p, arrows));
-          res.files.push_back(base + "-heatmap.svg");
-          res.files.push_back(base + "-arrows.svg");
-          pics.back().push_back(std::move(p));
-        }
-      }
-      write_file_atomic(o.out + "/lab.html", html_report(pics, texts, arrows));
-      res.files.push_back(o.out + "/lab.html");
-    } catch (const std::runtime_error& e) {  // an unwritable --out is the user's input, not an internal error
-      throw std::invalid_argument(std::string("--out: ") + e.what());
-    }
+  if (!o.no_pictures) write_pictures(o, arrows, res);
   if (o.json)
     print_json(std::cout, o, res);
   else

@@ -5,7 +5,7 @@ Runs docs/lab/regenerate.sh into a temporary directory and checks that every
 output and picture committed in docs/lab/ is byte-identical to a fresh one (and
 that nothing generated is missing or stale), and that every ```text block in
 docs/lab.md appears verbatim in one of the fresh outputs.
-Usage: lab_docs_check.py ATTNLAB_BINARY REPOSITORY_ROOT
+Usage: check_lab_docs.py ATTNLAB_BINARY REPOSITORY_ROOT
 """
 import difflib
 import os

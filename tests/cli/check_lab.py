@@ -4,7 +4,7 @@
 Runs the real binary, parses every SVG it writes with Python's XML parser,
 matches the cells and arrows to the weights printed by --json, and checks the
 exit status and messages of bad --predict tables and the terminal colour rule.
-Usage: lab_cli_check.py ATTNLAB_BINARY
+Usage: check_lab.py ATTNLAB_BINARY
 """
 import json
 import os

@@ -6,7 +6,7 @@ the selectors' options, the cells and arrows of the chosen sentence and head,
 including one chosen through the URL) and that screenshots of the page and of
 each SVG are not blank (many distinct colours, a fair share of non-white pixels).
 Exit 77 (ctest: skipped) when no chromium is installed.
-Usage: lab_browser_check.py ATTNLAB_BINARY
+Usage: check_lab_browser.py ATTNLAB_BINARY
 """
 import os
 import re
