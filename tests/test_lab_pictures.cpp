@@ -254,6 +254,14 @@ TEST(LabAnsi, ColourOnlyWhenAsked) {
   unsetenv("NO_COLOR");
 }
 
+TEST(LabLabels, CutOnCharactersNotBytes) {
+  EXPECT_EQ(attnlab::short_label("abc", 3), "abc");
+  EXPECT_EQ(attnlab::short_label("abcd", 3), "ab\u2026");
+  EXPECT_EQ(attnlab::short_label("h\u00e9llo w\u00f6rld", 5), "h\u00e9ll\u2026");
+  EXPECT_EQ(attnlab::short_label("\u00e9\u00e9\u00e9", 2), "\u00e9\u2026");
+  EXPECT_EQ(attnlab::short_label("x", 0), "");
+}
+
 TEST(LabXmlChecker, RejectsWhatIsNotWellFormed) {
   EXPECT_NO_THROW(parse_xml("<?xml version=\"1.0\"?>\n<a x=\"1\"><b/>t &amp; &#x41;</a>\n"));
   for (const char* bad : {"<a>", "<a></b>", "<a x=1/>", "<a x=\"1\" x=\"2\"/>", "<a>&nope;</a>", "<a>x < y</a>",

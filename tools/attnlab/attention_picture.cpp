@@ -13,6 +13,7 @@ double AttentionPicture::scale_max() const {
 }
 
 std::string short_label(const std::string& s, std::size_t max_chars) {
+  if (max_chars == 0) return "";
   std::size_t chars = 0, i = 0;
   for (; i < s.size(); ++i) {
     if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
