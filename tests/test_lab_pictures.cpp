@@ -132,6 +132,13 @@ TEST(LabColours, DarkerMeansStronger) {
     EXPECT_LT(l, last) << "luminance must fall as the weight grows, t = " << t / 100.0;
     last = l;
   }
+  // The value printed on a cell meets WCAG AA contrast (4.5:1) on every colour of the scale.
+  for (int t = 0; t <= 100; ++t) {
+    const attnlab::Rgb c = attnlab::weight_colour(t / 100.0);
+    const double l = c.luminance();
+    const double contrast = c.wants_light_text() ? 1.05 / (l + 0.05) : (l + 0.05) / 0.05;
+    EXPECT_GE(contrast, 4.5) << "t = " << t / 100.0;
+  }
   EXPECT_EQ(attnlab::weight_colour(1.0).hex(), "#440154");  // viridis' dark end
   EXPECT_EQ(attnlab::weight_colour(0.0).hex(), "#fde725");
 }

@@ -12,8 +12,8 @@ struct Rgb {
   std::string hex() const;  ///< "#rrggbb"
   /// Relative luminance (sRGB, WCAG definition), 0 = black, 1 = white.
   double luminance() const;
-  /// Text on this colour should be white (else black) for contrast.
-  bool wants_light_text() const { return luminance() < 0.35; }
+  /// White text contrasts more than black on this colour: (1.05)/(L+0.05) > (L+0.05)/0.05, i.e. L < 0.179.
+  bool wants_light_text() const { return luminance() < 0.179; }
 };
 
 /// Colour of weight t in [0, 1] (clamped; NaN is grey): t = 0 pale yellow, t = 1 deep purple.
