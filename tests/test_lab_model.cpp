@@ -1,5 +1,9 @@
 // The lab's arithmetic, checked step by step against an independent long
 // double computation from the same seeded matrices, for every registered kernel.
+#include "lab_model.hpp"
+#include "lab_reflect.hpp"
+#include "testkit.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,10 +14,6 @@
 #include <limits>
 #include <string>
 #include <vector>
-
-#include "lab_model.hpp"
-#include "lab_reflect.hpp"
-#include "testkit.hpp"
 
 namespace {
 

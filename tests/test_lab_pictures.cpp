@@ -1,14 +1,6 @@
 // The lab's pictures: every SVG is well-formed XML, and its cells and arrows
 // are exactly the engine's weights; the colour scale is darker for stronger
 // weights; the HTML is self-contained; the terminal heatmap colours only when asked.
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <cmath>
-#include <cstdlib>
-#include <set>
-#include <string>
-
 #include "ansi_heatmap.hpp"
 #include "attention_picture.hpp"
 #include "colormap.hpp"
@@ -17,6 +9,14 @@
 #include "mini_xml.hpp"
 #include "svg_arrows.hpp"
 #include "svg_heatmap.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <string>
 
 namespace {
 

@@ -1,11 +1,11 @@
 // Part 1 of the lab: the predicted-table checker accepts exactly the tables
 // the exercise describes and names the offending row otherwise.
+#include "lab_model.hpp"
+#include "lab_predict.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
-
-#include "lab_model.hpp"
-#include "lab_predict.hpp"
 
 namespace {
 

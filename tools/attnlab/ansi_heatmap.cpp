@@ -1,13 +1,12 @@
 #include "ansi_heatmap.hpp"
 
+#include "colormap.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-
-#include "colormap.hpp"
-#include "markup.hpp"
 
 namespace attnlab {
 

@@ -2,9 +2,9 @@
 // background in the same reversed viridis as the SVG), the value printed in it.
 #pragma once
 
-#include <string>
-
 #include "attention_picture.hpp"
+
+#include <string>
 
 namespace attnlab {
 

@@ -4,13 +4,6 @@
 // a table, predictions made by hand are checked against the result, the
 // reflection questions get numbers, and the pattern is drawn as a heatmap and
 // as arrows (SVG, one interactive HTML page, and in colour in the terminal).
-#include <attn/attention.hpp>
-#include <cmath>
-#include <iostream>
-#include <sstream>
-#include <string>
-#include <vector>
-
 #include "ansi_heatmap.hpp"
 #include "attention_picture.hpp"
 #include "commands.hpp"
@@ -23,6 +16,13 @@
 #include "svg_arrows.hpp"
 #include "svg_heatmap.hpp"
 #include "table.hpp"
+
+#include <attn/attention.hpp>
+
+#include <cmath>
+#include <iostream>
+#include <string>
+#include <vector>
 
 namespace attnlab {
 
@@ -50,7 +50,9 @@ std::vector<std::string> numbered(const std::string& prefix, int n) {
   return v;
 }
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string quoted(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 /// A labelled matrix as an aligned table; `masked` cells print as "·".
 void print_matrix(std::ostream& os, const std::string& title, const std::string& corner,

@@ -26,7 +26,9 @@ std::string Rgb::hex() const {
   return buf;
 }
 
-double Rgb::luminance() const { return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b); }
+double Rgb::luminance() const {
+  return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+}
 
 Rgb weight_colour(double t) {
   if (std::isnan(t)) return {128, 128, 128};

@@ -4,11 +4,11 @@
 // offline and loads nothing from the network.
 #pragma once
 
-#include <string>
-#include <vector>
-
 #include "attention_picture.hpp"
 #include "svg_arrows.hpp"
+
+#include <string>
+#include <vector>
 
 namespace attnlab {
 

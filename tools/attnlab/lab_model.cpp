@@ -1,22 +1,27 @@
 #include "lab_model.hpp"
 
-#include <algorithm>
+#include "csv.hpp"
+#include "shapes.hpp"
+
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>
+
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 
-#include "csv.hpp"
-#include "shapes.hpp"
-
 namespace attnlab::lab {
 
 namespace {
 
-bool is_punct(unsigned char c) { return c < 128 && std::ispunct(c); }
-bool is_alpha(unsigned char c) { return c >= 128 || std::isalnum(c); }  // UTF-8 bytes count as letters
+bool is_punct(unsigned char c) {
+  return c < 128 && std::ispunct(c);
+}
+bool is_alpha(unsigned char c) {
+  return c >= 128 || std::isalnum(c);
+}  // UTF-8 bytes count as letters
 
 /// FNV-1a: a stable 64-bit hash of text, the same on every platform.
 std::uint64_t fnv1a(const std::string& s) {

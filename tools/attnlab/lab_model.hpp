@@ -83,7 +83,9 @@ struct Sentence {
 };
 
 /// True where query i may not see key j (only with causal).
-inline bool masked(const Config& c, int i, int j) { return c.causal && j > i; }
+inline bool masked(const Config& c, int i, int j) {
+  return c.causal && j > i;
+}
 
 /// Tokenises and embeds one sentence (no attention yet). Throws std::invalid_argument
 /// when the sentence has no tokens or a word is missing from the embedding table.

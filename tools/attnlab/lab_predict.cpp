@@ -1,18 +1,20 @@
 #include "lab_predict.hpp"
 
+#include "csv.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
-#include "csv.hpp"
-
 namespace attnlab::lab {
 
 namespace {
 
-std::string row_name(int i, const std::string& word) { return "row " + std::to_string(i + 1) + " ('" + word + "')"; }
+std::string row_name(int i, const std::string& word) {
+  return "row " + std::to_string(i + 1) + " ('" + word + "')";
+}
 
 std::string join(const std::vector<std::string>& w) {
   std::string s;

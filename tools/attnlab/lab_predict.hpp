@@ -2,10 +2,10 @@
 // and set beside the computed weights.
 #pragma once
 
+#include "lab_model.hpp"
+
 #include <string>
 #include <vector>
-
-#include "lab_model.hpp"
 
 namespace attnlab::lab {
 

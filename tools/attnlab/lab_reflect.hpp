@@ -3,10 +3,10 @@
 // between sentences.
 #pragma once
 
+#include "lab_model.hpp"
+
 #include <string>
 #include <vector>
-
-#include "lab_model.hpp"
 
 namespace attnlab::lab {
 

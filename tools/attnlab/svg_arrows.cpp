@@ -1,10 +1,10 @@
 #include "svg_arrows.hpp"
 
+#include "markup.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
-
-#include "markup.hpp"
 
 namespace attnlab {
 
@@ -19,8 +19,12 @@ std::size_t chars(const std::string& s) {
   return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
-const char* colour_of(const Arrow& a) { return a.q == a.k ? kSelf : (a.k > a.q ? kForward : kBackward); }
-const char* marker_of(const Arrow& a) { return a.q == a.k ? "self" : (a.k > a.q ? "fwd" : "bwd"); }
+const char* colour_of(const Arrow& a) {
+  return a.q == a.k ? kSelf : (a.k > a.q ? kForward : kBackward);
+}
+const char* marker_of(const Arrow& a) {
+  return a.q == a.k ? "self" : (a.k > a.q ? "fwd" : "bwd");
+}
 
 void open_svg(std::ostringstream& s, const AttentionPicture& p, double width, double height) {
   s << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

@@ -6,9 +6,9 @@
 // so that the picture grows in height by a line per word instead of in width.
 #pragma once
 
-#include <string>
-
 #include "attention_picture.hpp"
+
+#include <string>
 
 namespace attnlab {
 

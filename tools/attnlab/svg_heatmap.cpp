@@ -1,10 +1,10 @@
 #include "svg_heatmap.hpp"
 
-#include <algorithm>
-#include <sstream>
-
 #include "colormap.hpp"
 #include "markup.hpp"
+
+#include <algorithm>
+#include <sstream>
 
 namespace attnlab {
 
@@ -83,9 +83,8 @@ std::string svg_heatmap(const AttentionPicture& p) {
       const std::string who = p.tokens[i] + " \u2192 " + p.tokens[j];
       if (p.is_masked(i, j)) {
         s << "<rect class=\"cell masked\" data-q=\"" << i << "\" data-k=\"" << j << "\" x=\"" << num(x) << "\" y=\""
-          << num(y) << "\" width=\"" << num(cell) << "\" height=\"" << num(cell)
-          << "\" fill=\"url(#hatch)\"><title>" << xml_escape(who)
-          << ": masked (the key comes later)</title></rect>\n";
+          << num(y) << "\" width=\"" << num(cell) << "\" height=\"" << num(cell) << "\" fill=\"url(#hatch)\"><title>"
+          << xml_escape(who) << ": masked (the key comes later)</title></rect>\n";
         continue;
       }
       const double w = p.w(i, j);

@@ -3,9 +3,9 @@
 // reversed viridis (darker = stronger) with a legend, masked cells hatched.
 #pragma once
 
-#include <string>
-
 #include "attention_picture.hpp"
+
+#include <string>
 
 namespace attnlab {
 
