@@ -331,6 +331,8 @@ TEST(LabFiles, BadInputsNameTheOptionTheFileAndTheProblem) {
   expect_error({"I"}, c, "'x' is not a finite number");
   c.embeddings_file = temp_file("emb_dup.csv", "I,1,2\ni,3,4\n");
   expect_error({"I"}, c, "appears twice");
+  c.embeddings_file = temp_file("emb.NPY", "\x93NUMPY");
+  expect_error({"I"}, c, ".npy files are not read yet");
   c.embeddings_file = "/nonexistent/emb.csv";
   expect_error({"I"}, c, "--embeddings: cannot read '/nonexistent/emb.csv'");
   Config w;

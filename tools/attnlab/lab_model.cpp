@@ -140,6 +140,9 @@ const std::vector<float>& EmbeddingTable::lookup(const std::string& word) const 
 EmbeddingTable read_embeddings(const std::string& path) {
   EmbeddingTable t;
   t.path = path;
+  if (path.size() >= 4 && lower(path.substr(path.size() - 4)) == ".npy")
+    throw std::invalid_argument("--embeddings " + path +
+                                ": .npy files are not read yet; give a CSV file with rows 'word,x1,...,xd'");
   const auto rows = read_csv(path, "--embeddings");
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const CsvRow& row = rows[r];
