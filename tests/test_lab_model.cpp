@@ -2,6 +2,7 @@
 // double computation from the same seeded matrices, for every registered kernel.
 #include "lab_model.hpp"
 #include "lab_reflect.hpp"
+#include "npy.hpp"
 #include "testkit.hpp"
 
 #include <gtest/gtest.h>
@@ -312,6 +313,59 @@ TEST(LabFiles, SeveralHeadsReadTheirBlocksOfAStackedFile) {
   EXPECT_NE(h1.k.v, h2.k.v);
 }
 
+/// Expects run_lab to throw std::invalid_argument whose message contains `needle`.
+void expect_error(const std::vector<std::string>& sentences, Config c, const std::string& needle);
+
+std::string temp_npy(const std::string& name, const std::vector<float>& data, std::vector<std::int64_t> shape) {
+  const auto path = (std::filesystem::temp_directory_path() / ("attnlab_test_lab_" + name)).string();
+  attnlab::npy::write(path, data, shape);
+  return path;
+}
+
+TEST(LabFiles, NpyEmbeddingsWithAVocabularyAndNpyProjections) {
+  Config c;
+  c.embeddings_file = temp_npy("emb.npy", {1, 0, 0, 1, 0.5f, -0.5f}, {3, 2});
+  c.vocab_file = temp_file("vocab.txt", "# one word per line\nI\nlove\nAI\n");
+  c.wq_file = temp_npy("wq.npy", {1, 0, 0, 1}, {2, 2});
+  c.wk_file = temp_file("wk_npy_twin.csv", "2,0\n0,2\n");
+  c.dk = 2;
+  const auto s = attnlab::lab::run_lab({"ai love I"}, c);
+  EXPECT_EQ(c.dim, 2);
+  EXPECT_EQ(s[0].x.at(0, 0), 0.5f);  // "ai" is row 3
+  EXPECT_EQ(s[0].x.at(0, 1), -0.5f);
+  EXPECT_EQ(s[0].x.at(2, 0), 1.0f);
+  for (int i = 0; i < 3; ++i)
+    for (int t = 0; t < 2; ++t) EXPECT_EQ(s[0].heads[0].q.at(i, t), s[0].x.at(i, t)) << "W_Q = I from the .npy";
+  // The same matrices as CSV give bit-identical weights.
+  Config csv = c;
+  csv.embeddings_file = temp_file("emb_twin.csv", "I,1,0\nlove,0,1\nAI,0.5,-0.5\n");
+  csv.vocab_file.clear();
+  csv.wq_file = temp_file("wq_twin.csv", "1,0\n0,1\n");
+  const auto t = attnlab::lab::run_lab({"ai love I"}, csv);
+  EXPECT_EQ(s[0].heads[0].weights.v, t[0].heads[0].weights.v);
+}
+
+TEST(LabFiles, NpyErrorsNameTheFileAndTheProblem) {
+  Config c;
+  c.embeddings_file = temp_npy("emb_novocab.npy", {1, 0}, {1, 2});
+  expect_error({"I"}, c, "a .npy array holds no words; give --vocab FILE");
+  c.vocab_file = temp_file("vocab_short.txt", "I\nlove\n");
+  expect_error({"I"}, c, "2 words, but --embeddings");
+  c.embeddings_file = temp_npy("emb_3d.npy", {1, 0, 0, 1}, {1, 2, 2});
+  expect_error({"I"}, c, "expected a 2-D array");
+  c.embeddings_file = temp_npy("emb_inf.npy", {1, std::numeric_limits<float>::infinity()}, {1, 2});
+  c.vocab_file = temp_file("vocab_one.txt", "I\n");
+  expect_error({"I"}, c, "element (0, 1) is not finite");
+  c.embeddings_file = temp_file("emb_csv_vocab.csv", "I,1,0\n");
+  expect_error({"I"}, c, "only a .npy embeddings file needs one");
+  Config v;
+  v.vocab_file = "words.txt";
+  expect_error({"I"}, v, "--vocab words.txt: names the rows of a .npy --embeddings file, and none is given");
+  Config w;
+  w.wv_file = temp_npy("wv_bad.npy", {1, 0, 0, 1}, {2, 2});
+  expect_error({"I"}, w, "--wv");
+}
+
 void expect_error(const std::vector<std::string>& sentences, Config c, const std::string& needle) {
   try {
     attnlab::lab::run_lab(sentences, c);
@@ -331,8 +385,6 @@ TEST(LabFiles, BadInputsNameTheOptionTheFileAndTheProblem) {
   expect_error({"I"}, c, "'x' is not a finite number");
   c.embeddings_file = temp_file("emb_dup.csv", "I,1,2\ni,3,4\n");
   expect_error({"I"}, c, "appears twice");
-  c.embeddings_file = temp_file("emb.NPY", "\x93NUMPY");
-  expect_error({"I"}, c, ".npy files are not read yet");
   c.embeddings_file = "/nonexistent/emb.csv";
   expect_error({"I"}, c, "--embeddings: cannot read '/nonexistent/emb.csv'");
   Config w;

@@ -384,7 +384,7 @@ void run_lab_command(LabOptions& o) {
   Results res;
   for (const auto& path : o.predict) res.predictions.push_back(lab::read_prediction(path));
   if (!o.config.embeddings_file.empty() && o.dim_given) {
-    const lab::EmbeddingTable t = lab::read_embeddings(o.config.embeddings_file);
+    const lab::EmbeddingTable t = lab::read_embeddings(o.config.embeddings_file, o.config.vocab_file);
     if (t.dim != o.config.dim)
       throw std::invalid_argument("--dim " + std::to_string(o.config.dim) + " disagrees with --embeddings " +
                                   o.config.embeddings_file + ", whose vectors have " + std::to_string(t.dim) +
@@ -450,10 +450,12 @@ void add_lab_command(CLI::App& app) {
   cmd->add_flag("--causal", o->config.causal, "Mask later words: query i sees keys 1..i");
   cmd->add_flag("--positional", o->config.positional, "Add sinusoidal position encodings to X (word order matters)");
   cmd->add_option("--embeddings", o->config.embeddings_file,
-                  "CSV of 'word,x1,...,xd' rows (optional header 'word,...')");
-  cmd->add_option("--wq", o->config.wq_file, "CSV of W_Q: heads*d_model rows, d_k columns, heads stacked");
-  cmd->add_option("--wk", o->config.wk_file, "CSV of W_K: heads*d_model rows, d_k columns");
-  cmd->add_option("--wv", o->config.wv_file, "CSV of W_V: heads*d_model rows, d_v columns");
+                  "CSV of 'word,x1,...,xd' rows (optional header 'word,...'), or a .npy [words, d] with --vocab");
+  cmd->add_option("--vocab", o->config.vocab_file,
+                  "The words of a .npy --embeddings file, one per line (line i: row i)");
+  cmd->add_option("--wq", o->config.wq_file, "CSV or .npy of W_Q: heads*d_model rows, d_k columns, heads stacked");
+  cmd->add_option("--wk", o->config.wk_file, "CSV or .npy of W_K: heads*d_model rows, d_k columns");
+  cmd->add_option("--wv", o->config.wv_file, "CSV or .npy of W_V: heads*d_model rows, d_v columns");
   cmd->add_option("--predict", o->predict,
                   "CSV of your predicted weights: header ',w1,...,wn', then 'word,p1,...,pn' per word; "
                   "repeatable, matched to the sentence with those words")

@@ -1,6 +1,7 @@
 #include "lab_model.hpp"
 
 #include "csv.hpp"
+#include "npy.hpp"
 #include "shapes.hpp"
 
 #include <attn/attention.hpp>
@@ -81,6 +82,53 @@ std::vector<Matrix> projections_of(const std::string& file, const char* option, 
   return out;
 }
 
+bool is_npy(const std::string& path) {
+  return path.size() >= 4 && lower(path.substr(path.size() - 4)) == ".npy";
+}
+
+/// A 2-D .npy array of finite values no larger than the lab's limits.
+npy::Array read_npy_2d(const std::string& path, const std::string& what) {
+  npy::Array a = npy::read(path);
+  const std::string where = what + " " + path;
+  if (a.shape.size() != 2 || a.shape[0] < 1 || a.shape[1] < 1 || a.shape[0] > 1000000 || a.shape[1] > 4096)
+    throw std::invalid_argument(where +
+                                ": expected a 2-D array [rows, columns] with 1..1000000 rows and 1..4096 "
+                                "columns, found shape " +
+                                npy::shape_string(a.shape));
+  for (std::size_t i = 0; i < a.data.size(); ++i)
+    if (!std::isfinite(a.data[i]))
+      throw std::invalid_argument(where + ": element (" + std::to_string(i / a.shape[1]) + ", " +
+                                  std::to_string(i % a.shape[1]) + ") is not finite" +
+                                  (a.overflowed ? " (a float64 too large for float32)" : ""));
+  return a;
+}
+
+EmbeddingTable read_npy_embeddings(const std::string& path, const std::string& vocab_path) {
+  if (vocab_path.empty())
+    throw std::invalid_argument("--embeddings " + path +
+                                ": a .npy array holds no words; give --vocab FILE with one word per line "
+                                "(line i names row i)");
+  const npy::Array a = read_npy_2d(path, "--embeddings");
+  EmbeddingTable t;
+  t.path = path;
+  t.dim = static_cast<int>(a.shape[1]);
+  for (const CsvRow& row : read_csv(vocab_path, "--vocab")) {
+    const std::string w = lower(row.cells[0]);
+    const std::string where = "--vocab " + vocab_path + " line " + std::to_string(row.line);
+    if (w.empty()) throw std::invalid_argument(where + ": empty word");
+    for (const auto& seen : t.words)
+      if (seen == w) throw std::invalid_argument(where + ": the word '" + row.cells[0] + "' appears twice");
+    t.words.push_back(w);
+  }
+  if (static_cast<std::int64_t>(t.words.size()) != a.shape[0])
+    throw std::invalid_argument("--vocab " + vocab_path + ": " + std::to_string(t.words.size()) +
+                                " words, but --embeddings " + path + " has " + std::to_string(a.shape[0]) +
+                                " rows (shape " + npy::shape_string(a.shape) + ")");
+  for (std::int64_t r = 0; r < a.shape[0]; ++r)
+    t.vectors.emplace_back(a.data.begin() + r * t.dim, a.data.begin() + (r + 1) * t.dim);
+  return t;
+}
+
 }  // namespace
 
 std::vector<std::string> tokenize(const std::string& sentence) {
@@ -137,12 +185,13 @@ const std::vector<float>& EmbeddingTable::lookup(const std::string& word) const 
   throw std::invalid_argument("--embeddings " + path + ": no row for the word '" + word + "'");
 }
 
-EmbeddingTable read_embeddings(const std::string& path) {
+EmbeddingTable read_embeddings(const std::string& path, const std::string& vocab_path) {
   EmbeddingTable t;
   t.path = path;
-  if (path.size() >= 4 && lower(path.substr(path.size() - 4)) == ".npy")
-    throw std::invalid_argument("--embeddings " + path +
-                                ": .npy files are not read yet; give a CSV file with rows 'word,x1,...,xd'");
+  if (is_npy(path)) return read_npy_embeddings(path, vocab_path);
+  if (!vocab_path.empty())
+    throw std::invalid_argument("--vocab " + vocab_path + ": only a .npy embeddings file needs one; " + path +
+                                " names its words itself");
   const auto rows = read_csv(path, "--embeddings");
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const CsvRow& row = rows[r];
@@ -169,6 +218,12 @@ EmbeddingTable read_embeddings(const std::string& path) {
 }
 
 Matrix read_matrix(const std::string& path, const std::string& what) {
+  if (is_npy(path)) {
+    const npy::Array a = read_npy_2d(path, what);
+    Matrix m(static_cast<int>(a.shape[0]), static_cast<int>(a.shape[1]));
+    m.v = a.data;
+    return m;
+  }
   const auto rows = read_csv(path, what);
   if (rows.empty()) throw std::invalid_argument(what + " " + path + ": the file has no rows");
   Matrix m(static_cast<int>(rows.size()), static_cast<int>(rows[0].cells.size()));
@@ -200,6 +255,9 @@ void validate(const Config& c) {
   check_range("--dk", c.dk, 1, 4096);
   check_range("--dv", c.dv, 1, 4096);
   check_range("--heads", c.heads, 1, 64);
+  if (!c.vocab_file.empty() && c.embeddings_file.empty())
+    throw std::invalid_argument("--vocab " + c.vocab_file +
+                                ": names the rows of a .npy --embeddings file, and none is given");
   if (c.kernel != "auto" && !attn::find_kernel(c.kernel)) {
     std::string names;
     for (const auto& k : attn::kernels()) names += (names.empty() ? "" : ", ") + std::string(k.name);
@@ -305,7 +363,7 @@ std::vector<Sentence> run_lab(const std::vector<std::string>& sentences, Config&
   validate(c);
   EmbeddingTable table;
   if (!c.embeddings_file.empty()) {
-    table = read_embeddings(c.embeddings_file);
+    table = read_embeddings(c.embeddings_file, c.vocab_file);
     c.dim = table.dim;
   }
   const Projections p = make_projections(c);

@@ -35,8 +35,9 @@ struct Config {
   std::string kernel = "auto";
   bool causal = false;                    ///< query i sees keys 0..i (top-left)
   bool positional = false;                ///< add sinusoidal position encodings to X
-  std::string embeddings_file;            ///< CSV "word,x1,...,xd"; empty = seeded
-  std::string wq_file, wk_file, wv_file;  ///< CSV [heads*dim, dk|dv]; empty = seeded
+  std::string embeddings_file;            ///< CSV "word,x1,...,xd" or .npy [words, d]; empty = seeded
+  std::string vocab_file;                 ///< the words of a .npy embeddings file, one per line
+  std::string wq_file, wk_file, wv_file;  ///< CSV or .npy [heads*dim, dk|dv]; empty = seeded
 };
 
 /// Seeded embedding of one word: uniform [-1, 1), a function of
@@ -48,7 +49,9 @@ std::vector<float> seeded_embedding(const std::string& word, int dim, std::uint6
 Matrix seeded_projection(const std::string& name, int head, int dim, int cols, std::uint64_t seed);
 
 /// Embeddings read from a CSV file: one row per word, "word,x1,...,xd", an
-/// optional header row whose first cell is "word" or "token".
+/// optional header row whose first cell is "word" or "token". Or from a .npy
+/// array [words, d] with a vocabulary file naming its rows, one word per line
+/// (the usual vectors.npy + vocab.txt export).
 struct EmbeddingTable {
   std::string path;
   int dim = 0;
@@ -57,9 +60,10 @@ struct EmbeddingTable {
   /// The word's vector; throws std::invalid_argument naming the word and the file.
   const std::vector<float>& lookup(const std::string& word) const;
 };
-EmbeddingTable read_embeddings(const std::string& path);
+EmbeddingTable read_embeddings(const std::string& path, const std::string& vocab_path = "");
 
-/// A numeric CSV matrix (no header); throws naming `what` and the path on any bad cell.
+/// A numeric matrix from a CSV file (no header) or a 2-D .npy file; throws
+/// naming `what` and the path on any bad cell, shape or non-finite value.
 Matrix read_matrix(const std::string& path, const std::string& what);
 
 /// sin/cos position encodings (Vaswani et al.): PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(...).
