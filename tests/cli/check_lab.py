@@ -92,6 +92,22 @@ def main():
         r = run(binary, "I love AI", "--embeddings", emb, "--no-pictures")
         check(r.returncode == 0 and "d_model = 3" in r.stdout, "the embeddings file sets d_model")
 
+        # .npy embeddings with a vocabulary, and a .npy W_Q (numpy is in Debian's python3).
+        import numpy as np
+        npy_emb, vocab, wq = (os.path.join(tmp, n) for n in ("emb.npy", "vocab.txt", "wq.npy"))
+        np.save(npy_emb, np.array([[1, 0, 0], [0, 1, 0], [0.5, 0.25, -1]], dtype=np.float64))
+        with open(vocab, "w") as f:
+            f.write("I\nlove\nAI\n")
+        np.save(wq, np.eye(3, 4, dtype=np.float32))
+        r = run(binary, "AI love i", "--embeddings", npy_emb, "--vocab", vocab, "--wq", wq, "--json", "--no-pictures")
+        check(r.returncode == 0, f".npy embeddings run: {r.stderr!r}")
+        if r.returncode == 0:
+            d = json.loads(r.stdout)
+            check(d["dim"] == 3 and d["sentences"][0]["x"][0] == [0.5, 0.25, -1], f".npy rows by vocabulary: {d['sentences'][0]['x']}")
+            check(d["sentences"][0]["heads"][0]["q"][0] == [0.5, 0.25, -1, 0], "Q = X W_Q with W_Q from the .npy")
+        r = run(binary, "I", "--embeddings", npy_emb, "--no-pictures")
+        check(r.returncode == 2 and "--vocab" in r.stderr, f".npy without --vocab exits 2 naming it: {r.stderr!r}")
+
         # Text mode: no ANSI escapes when stdout is a pipe, unless --color.
         r = run(binary, "I love AI", "--no-pictures")
         check(r.returncode == 0 and "\x1b[" not in r.stdout, "no colour when stdout is not a terminal")
