@@ -12,6 +12,7 @@ packages=(
   libcli11-dev                                   # command line parsing
   python3-numpy python3-matplotlib               # .npy fixtures, charts (Debian's /usr/bin/python3)
   clang libclang-rt-14-dev                       # libFuzzer and sanitizer runtimes
+  chromium python3-pil                           # lab: headless rendering tests, screenshots read with PIL
 )
 
 missing=()

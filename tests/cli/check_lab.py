@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""End-to-end checks of `attnlab lab` through its command line.
+
+Runs the real binary, parses every SVG it writes with Python's XML parser,
+matches the cells and arrows to the weights printed by --json, and checks the
+exit status and messages of bad --predict tables and the terminal colour rule.
+Usage: check_lab.py ATTNLAB_BINARY
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+SVG = "{http://www.w3.org/2000/svg}"
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def run(binary, *args, cwd=None):
+    return subprocess.run([binary, "lab", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def classes(el):
+    return el.get("class", "").split()
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "pics")
+        sentences = ["I love AI", "AI loves me", "I love AI deeply"]
+        for causal in ([], ["--causal"]):
+            r = run(binary, *sentences, "--heads", "2", "--json", "--out", out, "--top-k", "2", *causal)
+            check(r.returncode == 0, f"lab --json exits 0 (got {r.returncode}: {r.stderr})")
+            data = json.loads(r.stdout)
+            check(len(data["sentences"]) == 3, "three sentences in the JSON")
+            svgs = [f for f in data["files"] if f.endswith(".svg")]
+            check(len(svgs) == 3 * 2 * 2, f"a heatmap and an arrows SVG per sentence and head ({len(svgs)})")
+            for si, s in enumerate(data["sentences"]):
+                n = len(s["tokens"])
+                for h, head in enumerate(s["heads"]):
+                    w = head["weights"]
+                    for row in w:
+                        check(abs(sum(row) - 1) < 1e-5, f"row sums to 1: {row}")
+                    prefix = [f for f in svgs if os.path.basename(f).startswith(f"s{si + 1}-") and f"-h{h + 1}-" in f]
+                    heat = [f for f in prefix if f.endswith("heatmap.svg")][0]
+                    arrows = [f for f in prefix if f.endswith("arrows.svg")][0]
+                    root = ET.parse(heat).getroot()  # raises on malformed XML
+                    cells = [e for e in root.iter(SVG + "rect") if "cell" in classes(e)]
+                    check(len(cells) == n * n, f"{heat}: {len(cells)} cells, want {n * n}")
+                    for c in cells:
+                        i, j = int(c.get("data-q")), int(c.get("data-k"))
+                        masked = bool(causal) and j > i
+                        check(("masked" in classes(c)) == masked, f"{heat}: cell {i},{j} masked flag")
+                        if not masked:
+                            check(abs(float(c.get("data-w")) - w[i][j]) <= 5e-7 + 1e-9, f"{heat}: cell {i},{j} weight")
+                    root = ET.parse(arrows).getroot()
+                    paths = [e for e in root.iter(SVG + "path") if "arrow" in classes(e)]
+                    want = 0
+                    for i in range(n):
+                        visible = [w[i][j] for j in range(n) if not (causal and j > i) and w[i][j] > 0]
+                        want += min(2, len(visible))
+                    check(len(paths) == want, f"{arrows}: {len(paths)} arrows with --top-k 2, want {want}")
+                    for p in paths:
+                        i, j = int(p.get("data-q")), int(p.get("data-k"))
+                        check(abs(float(p.get("data-w")) - w[i][j]) <= 5e-7 + 1e-9, f"{arrows}: arrow {i}->{j} weight")
+
+        # More than 40 tokens: a note on stderr, arrows thinned to 3 per word, still valid SVG.
+        long_sentence = " ".join(f"w{i % 30}" for i in range(45))
+        r = run(binary, long_sentence, "--out", os.path.join(tmp, "long"), "--json")
+        check(r.returncode == 0 and "more than 40 tokens" in r.stderr, f"long input note: {r.stderr!r}")
+        files = json.loads(r.stdout)["files"]
+        arrows = ET.parse([f for f in files if f.endswith("arrows.svg")][0]).getroot()
+        paths = [e for e in arrows.iter(SVG + "path") if "arrow" in classes(e)]
+        check(len(paths) == 45 * 3, f"long input: {len(paths)} arrows, want 3 per word")
+        heat = ET.parse([f for f in files if f.endswith("heatmap.svg")][0]).getroot()
+        check(float(heat.get("width")) <= 1300, "long input heatmap stays within 1300 px")
+        r = run(binary, "I love AI", "--embeddings", os.path.join(tmp, "missing.csv"), "--no-pictures")
+        check(r.returncode == 2 and "missing.csv" in r.stderr, f"missing embeddings file: {r.stderr!r}")
+        emb = os.path.join(tmp, "emb.csv")
+        with open(emb, "w") as f:
+            f.write("I,1,0,0\nlove,0,1,0\nAI,0,0,1\n")
+        r = run(binary, "I love AI", "--embeddings", emb, "--dim", "4", "--no-pictures")
+        check(r.returncode == 2 and "--dim 4 disagrees with --embeddings" in r.stderr, f"--dim conflict: {r.stderr!r}")
+        r = run(binary, "I love AI", "--embeddings", emb, "--no-pictures")
+        check(r.returncode == 0 and "d_model = 3" in r.stdout, "the embeddings file sets d_model")
+
+        # .npy embeddings with a vocabulary, and a .npy W_Q (numpy is in Debian's python3).
+        import numpy as np
+        npy_emb, vocab, wq = (os.path.join(tmp, n) for n in ("emb.npy", "vocab.txt", "wq.npy"))
+        np.save(npy_emb, np.array([[1, 0, 0], [0, 1, 0], [0.5, 0.25, -1]], dtype=np.float64))
+        with open(vocab, "w") as f:
+            f.write("I\nlove\nAI\n")
+        np.save(wq, np.eye(3, 4, dtype=np.float32))
+        r = run(binary, "AI love i", "--embeddings", npy_emb, "--vocab", vocab, "--wq", wq, "--json", "--no-pictures")
+        check(r.returncode == 0, f".npy embeddings run: {r.stderr!r}")
+        if r.returncode == 0:
+            d = json.loads(r.stdout)
+            check(d["dim"] == 3 and d["sentences"][0]["x"][0] == [0.5, 0.25, -1], f".npy rows by vocabulary: {d['sentences'][0]['x']}")
+            check(d["sentences"][0]["heads"][0]["q"][0] == [0.5, 0.25, -1, 0], "Q = X W_Q with W_Q from the .npy")
+        r = run(binary, "I", "--embeddings", npy_emb, "--no-pictures")
+        check(r.returncode == 2 and "--vocab" in r.stderr, f".npy without --vocab exits 2 naming it: {r.stderr!r}")
+
+        # Text mode: no ANSI escapes when stdout is a pipe, unless --color.
+        r = run(binary, "I love AI", "--no-pictures")
+        check(r.returncode == 0 and "\x1b[" not in r.stdout, "no colour when stdout is not a terminal")
+        check("| row sum |" in r.stdout and "1.000 |" in r.stdout, "weights table shows row sums")
+        r = run(binary, "I love AI", "--no-pictures", "--color")
+        check("\x1b[48;2;" in r.stdout, "--color forces the ANSI heatmap")
+
+        # Predictions: a good table is compared; bad ones exit 2 naming the row.
+        good = os.path.join(tmp, "good.csv")
+        with open(good, "w") as f:
+            f.write(",I,love,AI\nI,0.25,0.35,0.40\nlove,0.30,0.30,0.40\nAI,0.20,0.40,0.40\n")
+        r = run(binary, "I love AI", "--predict", good, "--no-pictures")
+        check(r.returncode == 0 and "predicted top key" in r.stdout and "difference love" in r.stdout,
+              f"prediction compared side by side ({r.returncode}: {r.stderr})")
+        bad = os.path.join(tmp, "bad.csv")
+        with open(bad, "w") as f:
+            f.write(",I,love,AI\nI,0.25,0.35,0.40\nlove,0.30,0.30,0.30\nAI,0.20,0.40,0.40\n")
+        r = run(binary, "I love AI", "--predict", bad, "--no-pictures")
+        check(r.returncode == 2, f"bad prediction exits 2 (got {r.returncode})")
+        check("row 2 ('love')" in r.stderr and "0.9000" in r.stderr, f"message names the row: {r.stderr!r}")
+        r = run(binary, "Birds can fly", "--predict", good, "--no-pictures")
+        check(r.returncode == 2 and "not the tokens of any sentence" in r.stderr, f"unmatched words: {r.stderr!r}")
+        r = run(binary, "I love AI", "--kernel", "nope", "--no-pictures")
+        check(r.returncode == 2 and "--kernel" in r.stderr, f"unknown kernel exits 2: {r.stderr!r}")
+        r = run(binary, "I love AI", "--out", "/proc/attnlab-cannot-write")
+        check(r.returncode == 2 and "--out: /proc/attnlab-cannot-write" in r.stderr, f"unwritable --out named: {r.stderr!r}")
+
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        return 1
+    print("lab CLI: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

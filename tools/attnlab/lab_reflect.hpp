@@ -1,0 +1,47 @@
+// The lab's reflection questions as numbers: where each word looks, how spread
+// its focus is, whether attention is symmetric, and how shared words change
+// between sentences.
+#pragma once
+
+#include "lab_model.hpp"
+
+#include <string>
+#include <vector>
+
+namespace attnlab::lab {
+
+struct WordFocus {
+  int top_key = 0;  ///< argmax of the row (first on ties)
+  double top_weight = 0;
+  double self_weight = 0;
+  double entropy_bits = 0;      ///< -Σ w log2 w over the row
+  double max_entropy_bits = 0;  ///< log2(visible keys): the entropy of a uniform row
+};
+
+struct Reflection {
+  std::vector<WordFocus> words;
+  int most_outward = 0;        ///< the word with the largest weight on other words (1 - self)
+  double symmetry_max = 0;     ///< max |W - Wᵀ|
+  int asym_i = 0, asym_j = 0;  ///< the pair where it is reached (W[i][j] vs W[j][i]), i < j
+};
+
+Reflection reflect(const Matrix& weights, const Config& config);
+
+/// One (from, to) pair of words that two sentences share, with both weights.
+struct SharedPair {
+  std::string from, to;
+  double first = 0, second = 0;  ///< weight from -> to in sentence a, in sentence b
+};
+
+struct Comparison {
+  int a = 0, b = 0;  ///< sentence indices
+  int head = 0;
+  std::vector<std::string> shared;  ///< shared words (lower-cased), in a's order
+  std::vector<SharedPair> pairs;
+};
+
+/// Weights among the words sentences a and b share (matched lower-cased, first
+/// occurrence of a repeated word), for one head.
+Comparison compare_shared(const std::vector<Sentence>& s, int a, int b, int head);
+
+}  // namespace attnlab::lab
