@@ -82,8 +82,8 @@ void pv_block(benchmark::State& state, const Ukernels* uk) {
   for (auto _ : state) {
     for (i64 c0 = 0; c0 < dv; c0 += uk->nr)
       for (i64 ip = 0; ip < br / uk->mr; ++ip)
-        uk->pv(bc, p.data() + ip * uk->mr * bc, bc, v.data() + c0 * bc, uk->nr, o.data() + ip * uk->mr * dv + c0, dv, uk->mr,
-               uk->nr, true);
+        uk->pv(bc, p.data() + ip * uk->mr * bc, bc, v.data() + c0 * bc, uk->nr, o.data() + ip * uk->mr * dv + c0, dv,
+               uk->mr, uk->nr, true);
     benchmark::DoNotOptimize(o.data());
     benchmark::ClobberMemory();
   }

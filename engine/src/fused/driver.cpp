@@ -103,7 +103,8 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
     p.nsplit = ceil_div(nk, p.chunk);
   }
   p.ldo = round_up(dv, 16);
-  const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * std::max(d, round_up(dv, p.nr)), 16), s = p.br * p.bc, o = p.br * p.ldo;
+  const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * std::max(d, round_up(dv, p.nr)), 16), s = p.br * p.bc,
+            o = p.br * p.ldo;
   const i64 ml = round_up(p.br, 16);
   p.off_kp = qp, p.off_s = p.off_kp + kp, p.off_o = p.off_s + s, p.off_m = p.off_o + o, p.off_l = p.off_m + ml;
   p.per_thread = p.off_l + ml;

@@ -69,7 +69,9 @@ void exp2_scalar_array(const float* x, float* y, i64 n) {
 }  // namespace
 
 Ukernels scalar_ukernels() {
-  return {Isa::scalar,       kMR,  kNR, qk_scalar, pv_scalar, pack_kt_scalar, pack_v_scalar, rowmax_scalar, exp2_store_sum_scalar,
+  return {Isa::scalar,       kMR,           kNR,
+          qk_scalar,         pv_scalar,     pack_kt_scalar,
+          pack_v_scalar,     rowmax_scalar, exp2_store_sum_scalar,
           exp2_scalar_array, 1.25f};
 }
 
