@@ -1,62 +1,58 @@
-// Every registered kernel on the design.md shapes, same inputs, one run.
-// FLOPs per design.md §5: 2·Nq·Nk·(d + dv) per head, causal counts the visible half.
-#include "shapes.hpp"
-
-#include <benchmark/benchmark.h>
-#include <attn/attention.hpp>
-#include <attn/kernels.hpp>
+// Every registered kernel × the design.md §5 shapes × the profile's thread
+// counts, in one run so that kernels are compared on the same machine state.
+// Counters and error checks: kit/attention_case.hpp.
+//   smoke: tiny shapes (CI); quick: lab, bert, llm-1024/2048, decode;
+//   full: every named shape, llm with and without causal, long (d 64 and 128,
+//   at the largest thread count only: one call takes up to minutes), decode.
+#include "kit/attention_case.hpp"
+#include "kit/peak.hpp"
+#include "kit/profile.hpp"
+#include "kit/suite_main.hpp"
 
 #include <string>
+#include <vector>
 
 namespace {
 
-void run_attention(benchmark::State& state, const attn::KernelInfo* kernel, attnlab::Shape shape, int threads) {
-  attnlab::Inputs in = attnlab::make_inputs(shape, 1);
-  attn::Options opts;
-  opts.kernel = std::string(kernel->name);
-  opts.causal = shape.causal;
-  opts.threads = threads;
-  const attn::Problem p = shape.problem(threads);
-  if (std::string why = attn::unsupported_reason(*kernel, p, attn::default_memory_budget()); !why.empty()) {
-    state.SkipWithError(why.c_str());
-    return;
+using attnbench::Profile;
+
+std::vector<std::string> shape_names() {
+  switch (attnbench::profile()) {
+    case Profile::smoke:
+      return {"lab-3", "lab-4", "16x16x8x2", "16x16x8x2-causal", "1x64x16x2"};
+    case Profile::quick:
+      return {"lab-3",           "lab-4",       "bert-128",    "bert-512",    "llm-1024",
+              "llm-1024-causal", "llm-2048",    "llm-2048-causal", "decode-4096", "decode-32768"};
+    case Profile::full:
+      break;
   }
-  for (auto _ : state) {
-    attn::attention(in.qv(), in.kv(), in.vv(), in.outv(), opts);
-    benchmark::DoNotOptimize(in.out.data());
-    benchmark::ClobberMemory();
+  std::vector<std::string> names{"lab-3", "lab-4", "bert-128", "bert-512"};
+  for (int n : {1024, 2048, 4096, 8192}) {
+    names.push_back("llm-" + std::to_string(n));
+    names.push_back("llm-" + std::to_string(n) + "-causal");
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(shape.flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["workspace_bytes"] = static_cast<double>(kernel->workspace_bytes(p));
+  for (int n : {16384, 32768, 65536, 131072}) {
+    names.push_back("long-" + std::to_string(n));
+    names.push_back("long-" + std::to_string(n) + "-d128");
+  }
+  for (int n : {4096, 32768, 131072}) names.push_back("decode-" + std::to_string(n));
+  return names;
 }
 
-/// Reference is fp64 scalar: only the small shapes, or a run takes minutes.
-bool affordable(const attn::KernelInfo& k, const attnlab::Shape& s) {
-  if (k.name == "reference" || k.name == "textbook") return s.flops() < 2e9;
-  return true;
-}
-
-int register_all() {
-  const char* shapes[] = {"lab-3",           "lab-4",    "bert-128",        "bert-512",    "llm-1024",
-                          "llm-1024-causal", "llm-4096", "llm-4096-causal", "decode-4096", "decode-32768"};
-  for (const attn::KernelInfo& k : attn::kernels())
-    for (const char* name : shapes) {
-      const attnlab::Shape s = attnlab::parse_shape(name);
-      if (!affordable(k, s)) continue;
-      for (int threads : {1, 2}) {
-        benchmark::RegisterBenchmark(
-            ("attention/" + std::string(k.name) + "/" + s.name + "/threads:" + std::to_string(threads)).c_str(),
-            run_attention, &k, s, threads)
-            ->UseRealTime()
-            ->MeasureProcessCPUTime()
-            ->Unit(benchmark::kMicrosecond);
+void register_attention() {
+  for (const std::string& name : shape_names()) {
+    const attnlab::Shape shape = attnlab::parse_shape(name);
+    const bool only_max_threads = attnbench::profile() == Profile::full && name.rfind("long-", 0) == 0;
+    for (const attn::KernelInfo& kernel : attn::kernels()) {
+      if (!attnbench::worth_timing(kernel, shape)) continue;
+      for (int threads : attnbench::thread_counts()) {
+        if (only_max_threads && threads != attnbench::max_threads()) continue;
+        attnbench::register_case("attention", {&kernel, shape, threads});
       }
     }
-  return 0;
+  }
 }
 
-const int registered = register_all();
+const bool registered = attnbench::add_suite(register_attention);
 
 }  // namespace
-
-BENCHMARK_MAIN();

@@ -1,0 +1,183 @@
+#include "attention_case.hpp"
+
+#include "memory_probe.hpp"
+#include "metrics.hpp"
+#include "peak.hpp"
+#include "profile.hpp"
+#include "suite_main.hpp"
+
+#include <attn/attention.hpp>
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <span>
+
+namespace attnbench {
+
+namespace {
+
+using i64 = std::int64_t;
+
+/// The full reference only below this many FLOP (it runs at about 1 GFLOP/s).
+constexpr double kFullReferenceFlops = 2e9;
+/// Rows per head checked when the full reference is too slow.
+constexpr i64 kSampledRows = 8;
+
+/// The fp64 reference output for rows [first_row, Nq) of every (batch, head).
+struct Oracle {
+  bool available = false;
+  std::string what;
+  i64 first_row = 0;
+  std::vector<float> out;  // [B, H, Nq - first_row, dv], contiguous
+};
+
+/// Computes the oracle for `in`. Sampling the last rows keeps causal masks exact: with
+/// Nq == Nk, top-left row i sees keys j <= i, which is bottom-right for the slice.
+Oracle make_oracle(const attnlab::Inputs& in) {
+  const attnlab::Shape& s = in.shape;
+  Oracle o;
+  const bool full = s.flops() <= kFullReferenceFlops || s.q_len <= kSampledRows;
+  o.first_row = full ? 0 : s.q_len - kSampledRows;
+  attn::Options opts;
+  opts.kernel = "reference";
+  opts.threads = max_threads();
+  opts.causal = s.causal;
+  if (!full && s.causal == attn::Causal::top_left) {
+    if (s.q_len != s.kv_len) {
+      o.what = "no oracle (reference too slow, rows cannot be sampled)";
+      return o;
+    }
+    opts.causal = attn::Causal::bottom_right;
+  }
+  const i64 rows = s.q_len - o.first_row;
+  attn::ConstTensor q = in.qv();
+  q.data += o.first_row * q.strides[2];
+  q.shape[2] = rows;
+  o.out.assign(static_cast<std::size_t>(s.batch * s.heads * rows * s.value_dim), 0.0f);
+  attn::Tensor out = attn::Tensor::contiguous(o.out.data(), s.batch, s.heads, rows, s.value_dim);
+  attn::attention(q, in.kv(), in.vv(), out, opts);
+  o.available = true;
+  o.what = full ? "err vs reference" : "err vs reference on the last " + std::to_string(kSampledRows) + " rows/head";
+  return o;
+}
+
+/// The kernel's rows that the oracle covers, in the oracle's layout.
+std::vector<float> oracle_rows(const attnlab::Inputs& in, const Oracle& o) {
+  const attnlab::Shape& s = in.shape;
+  if (o.first_row == 0) return in.out;
+  std::vector<float> r;
+  r.reserve(o.out.size());
+  for (i64 bh = 0; bh < s.batch * s.heads; ++bh) {
+    const auto first = in.out.begin() + (bh * s.q_len + o.first_row) * s.value_dim;
+    r.insert(r.end(), first, in.out.begin() + (bh + 1) * s.q_len * s.value_dim);
+  }
+  return r;
+}
+
+/// What is measured once per benchmark (Google Benchmark calls the function once per trial and repetition).
+struct Facts {
+  std::string label;
+  std::optional<attnlab::ErrorStats> error;
+  std::optional<CallMemory> memory;
+};
+
+std::mutex g_mutex;
+std::map<std::string, Oracle>& oracles() {
+  static std::map<std::string, Oracle> m;
+  return m;
+}
+std::map<std::string, Facts>& facts() {
+  static std::map<std::string, Facts> m;
+  return m;
+}
+
+std::string shape_key(const attnlab::Shape& s) {
+  return s.name + "/" + std::to_string(s.batch) + "x" + std::to_string(s.heads) + "x" + std::to_string(s.q_len) +
+         "x" + std::to_string(s.kv_len) + "x" + std::to_string(s.head_dim) + "/" +
+         std::to_string(static_cast<int>(s.causal));
+}
+
+}  // namespace
+
+bool worth_timing(const attn::KernelInfo& kernel, const attnlab::Shape& shape) {
+  if (kernel.name != "reference" && kernel.name != "textbook") return true;
+  return shape.flops() <= (profile() == Profile::full ? 3e9 : 3e8);
+}
+
+void run_attention_case(benchmark::State& state, const AttentionCase& c) {
+  const attnlab::Shape& s = c.shape;
+  const attn::Problem problem = s.problem(c.threads);
+  if (std::string why = attn::unsupported_reason(*c.kernel, problem, attn::default_memory_budget()); !why.empty()) {
+    state.SkipWithError((kRefused + why).c_str());
+    return;
+  }
+  attnlab::Inputs in = attnlab::make_inputs(s, 1);
+  attn::Options opts;
+  opts.kernel = std::string(c.kernel->name);
+  opts.causal = s.causal;
+  opts.threads = c.threads;
+  auto call = [&] { attn::attention(in.qv(), in.kv(), in.vv(), in.outv(), opts); };
+
+  const std::string key = std::string(c.kernel->name) + "/" + shape_key(s) + "/" + std::to_string(c.threads);
+  Facts f;
+  {
+    std::lock_guard lock(g_mutex);
+    if (auto it = facts().find(key); it != facts().end()) f = it->second;
+  }
+  if (f.label.empty()) {  // first time: one untimed call, measured for memory and checked for error
+    f.memory = measure_call_memory(call);
+    const std::string skey = shape_key(s);
+    std::unique_lock lock(g_mutex);
+    auto it = oracles().find(skey);
+    if (it == oracles().end()) it = oracles().emplace(skey, make_oracle(in)).first;
+    const Oracle& o = it->second;
+    f.label = o.what;
+    if (o.available) f.error = attnlab::compare_to(oracle_rows(in, o), o.out);
+    facts()[key] = f;
+  }
+
+  for (auto _ : state) {
+    call();
+    benchmark::DoNotOptimize(in.out.data());
+    benchmark::ClobberMemory();
+  }
+
+  using benchmark::Counter;
+  const double flops = s.flops(), bytes = s.io_bytes(), peak = peak_gflops(c.threads);
+  state.counters["GFLOP/s"] = Counter(flops * 1e-9, Counter::kIsIterationInvariantRate);
+  if (peak > 0) state.counters["%peak"] = Counter(100 * flops / (peak * 1e9), Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] = Counter(bytes * 1e-9, Counter::kIsIterationInvariantRate);
+  state.counters["flops"] = flops;
+  state.counters["bytes_moved"] = bytes;
+  state.counters["workspace_bytes"] = static_cast<double>(c.kernel->workspace_bytes(problem));
+  if (f.memory) {
+    state.counters["call_peak_bytes"] = static_cast<double>(f.memory->growth());
+    state.counters["rss_peak_bytes"] = static_cast<double>(f.memory->rss_peak);
+  }
+  if (f.error) {
+    state.counters["max_rel_err"] = f.error->max_rel;
+    state.counters["max_abs_err"] = f.error->max_abs;
+  }
+  state.counters["Nq"] = static_cast<double>(s.q_len);
+  state.counters["Nk"] = static_cast<double>(s.kv_len);
+  state.counters["d"] = static_cast<double>(s.head_dim);
+  state.counters["heads"] = static_cast<double>(s.heads);
+  state.counters["causal"] = s.causal == attn::Causal::none ? 0 : 1;
+  state.counters["threads"] = c.threads;
+  state.SetLabel(f.label);
+}
+
+benchmark::internal::Benchmark* register_case(const std::string& family, const AttentionCase& c) {
+  const std::string name =
+      family + "/" + std::string(c.kernel->name) + "/" + c.shape.name + "/threads:" + std::to_string(c.threads);
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), run_attention_case, c)
+                ->UseRealTime()
+                ->MeasureProcessCPUTime()
+                ->Unit(benchmark::kMicrosecond);
+  // Calls of ten seconds and more: one run each, or the full profile takes hours.
+  if (profile() == Profile::full && c.shape.flops() > 1e12) b->Repetitions(1)->Iterations(1);
+  return apply_profile(b);
+}
+
+}  // namespace attnbench

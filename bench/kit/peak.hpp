@@ -1,0 +1,35 @@
+// The machine's measured fp32 FMA peak, shared by every suite so that each
+// reports its share of it (%peak).
+//
+// Choice: each benchmark binary measures the peak itself, once, at startup
+// (peak_gflops() measures every thread count 1..max_threads() on first use and
+// caches the table for the process). Measuring in-process keeps %peak honest
+// about the clock and the load the suite actually ran under, needs no file
+// from an earlier run, and costs about 0.1 s per thread count. The value is
+// the best of several short runs: a capability, which noise can only lower.
+#pragma once
+
+#include "fma_loops.hpp"
+
+#include <vector>
+
+namespace attnbench {
+
+/// Cores this process may use (OpenMP's view); the largest thread count benchmarked.
+int max_threads();
+
+/// GFLOP/s of `loop` run by `threads` OpenMP threads for about `seconds` (wall clock).
+double measure_fma_gflops(const FmaLoop& loop, int threads, double seconds);
+
+struct PeakTable {
+  const char* isa = "none";     ///< the loop measured (the widest the CPU supports)
+  std::vector<double> gflops;  ///< gflops[t - 1]: peak with t threads
+};
+
+/// The cached peak table (measured on first call; thread-safe).
+const PeakTable& peak_table();
+
+/// Peak GFLOP/s with `threads` threads (clamped to 1..max_threads()).
+double peak_gflops(int threads);
+
+}  // namespace attnbench
