@@ -8,6 +8,7 @@
 
 #include <attn/attention.hpp>
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -92,6 +93,16 @@ std::map<std::string, Facts>& facts() {
   return m;
 }
 
+/// The budget kernels are held to: ATTN_BENCH_MEMORY_BUDGET (bytes) or the library's default.
+std::size_t memory_budget() {
+  static const std::size_t budget = [] {
+    const char* env = std::getenv("ATTN_BENCH_MEMORY_BUDGET");
+    const long long b = env ? std::atoll(env) : 0;
+    return b > 0 ? static_cast<std::size_t>(b) : attn::default_memory_budget();
+  }();
+  return budget;
+}
+
 std::string shape_key(const attnlab::Shape& s) {
   return s.name + "/" + std::to_string(s.batch) + "x" + std::to_string(s.heads) + "x" + std::to_string(s.q_len) +
          "x" + std::to_string(s.kv_len) + "x" + std::to_string(s.head_dim) + "/" +
@@ -108,7 +119,7 @@ bool worth_timing(const attn::KernelInfo& kernel, const attnlab::Shape& shape) {
 void run_attention_case(benchmark::State& state, const AttentionCase& c) {
   const attnlab::Shape& s = c.shape;
   const attn::Problem problem = s.problem(c.threads);
-  if (std::string why = attn::unsupported_reason(*c.kernel, problem, attn::default_memory_budget()); !why.empty()) {
+  if (std::string why = attn::unsupported_reason(*c.kernel, problem, memory_budget()); !why.empty()) {
     state.SkipWithError((kRefused + why).c_str());
     return;
   }
@@ -117,6 +128,7 @@ void run_attention_case(benchmark::State& state, const AttentionCase& c) {
   opts.kernel = std::string(c.kernel->name);
   opts.causal = s.causal;
   opts.threads = c.threads;
+  opts.memory_budget = memory_budget();
   auto call = [&] { attn::attention(in.qv(), in.kv(), in.vv(), in.outv(), opts); };
 
   const std::string key = std::string(c.kernel->name) + "/" + shape_key(s) + "/" + std::to_string(c.threads);

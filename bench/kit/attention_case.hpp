@@ -7,7 +7,8 @@
 //   region; on the last rows of every head when the full reference is too slow,
 //   which the label says), and the shape itself (Nq, Nk, d, heads, threads) so
 //   reports need not parse names.
-// A kernel that refuses the shape is skipped with "refused: <its reason>".
+// A kernel that refuses the shape is skipped with "refused: <its reason>"; the
+// memory budget is the library's default unless ATTN_BENCH_MEMORY_BUDGET (bytes) says otherwise.
 #pragma once
 
 #include "shapes.hpp"

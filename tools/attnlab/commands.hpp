@@ -10,6 +10,7 @@ void add_run_command(CLI::App& app);
 void add_softmax_command(CLI::App& app);
 void add_scaling_command(CLI::App& app);
 void add_lab_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 /// Exit status for bad arguments or input files; 1 is kept for internal errors.
 inline constexpr int kExitUsage = 2;

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   attnlab::add_softmax_command(app);
   attnlab::add_scaling_command(app);
   attnlab::add_lab_command(app);
+  attnlab::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -1,0 +1,207 @@
+// attnlab bench: runs the Google Benchmark suites (build/bench/attn_bench*)
+// with a profile (quick by default, --full, --smoke for CI), progress on
+// stderr, and merges their JSON into one results/<date>-<host>.json that
+// tools/plot_bench.py and Google Benchmark's compare.py both read.
+#include "commands.hpp"
+#include "files.hpp"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+#ifndef ATTNLAB_BENCH_DIR
+#define ATTNLAB_BENCH_DIR ""
+#endif
+
+namespace attnlab {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct BenchOptions {
+  bool full = false, smoke = false;
+  std::string suites;  // empty: every suite found
+  std::string bench_dir = ATTNLAB_BENCH_DIR;
+  std::string out;
+  std::string filter;
+};
+
+struct Suite {
+  std::string name;  // "peak", "attention", ...
+  fs::path exe;
+};
+
+/// attn_bench → attention, attn_bench_<x> → x.
+std::string suite_name(const std::string& file) {
+  return file == "attn_bench" ? "attention" : file.substr(std::string("attn_bench_").size());
+}
+
+std::vector<Suite> find_suites(const std::string& dir) {
+  if (dir.empty() || !fs::is_directory(dir))
+    throw std::invalid_argument("--bench-dir: '" + dir + "' is not a directory holding the attn_bench* executables");
+  std::vector<Suite> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string f = e.path().filename().string();
+    if ((f == "attn_bench" || f.rfind("attn_bench_", 0) == 0) && e.is_regular_file() &&
+        ::access(e.path().c_str(), X_OK) == 0)
+      out.push_back({suite_name(f), e.path()});
+  }
+  // The peak first (the machine's limits open the report), the rest by name.
+  std::sort(out.begin(), out.end(), [](const Suite& a, const Suite& b) {
+    return std::make_pair(a.name != "peak", a.name) < std::make_pair(b.name != "peak", b.name);
+  });
+  if (out.empty()) throw std::invalid_argument("--bench-dir: no attn_bench* executables in '" + dir + "'");
+  return out;
+}
+
+std::vector<Suite> choose(const std::vector<Suite>& all, const std::string& list) {
+  if (list.empty()) return all;
+  std::vector<Suite> out;
+  std::stringstream ss(list);
+  for (std::string name; std::getline(ss, name, ',');) {
+    if (name.empty()) continue;
+    auto it = std::find_if(all.begin(), all.end(), [&](const Suite& s) { return s.name == name; });
+    if (it == all.end()) {
+      std::string names;
+      for (const Suite& s : all) names += (names.empty() ? "" : ", ") + s.name;
+      throw std::invalid_argument("--suites: no suite '" + name + "' (found: " + names + ")");
+    }
+    out.push_back(*it);
+  }
+  if (out.empty()) throw std::invalid_argument("--suites: the list is empty");
+  return out;
+}
+
+/// Runs `argv` with ATTN_BENCH_PROFILE=profile, its stdout sent to our stderr; returns the exit status.
+int run_suite(const std::vector<std::string>& argv, const std::string& profile) {
+  std::vector<std::string> env_store{"ATTN_BENCH_PROFILE=" + profile};
+  for (char** e = environ; *e; ++e)
+    if (std::string(*e).rfind("ATTN_BENCH_PROFILE=", 0) != 0) env_store.emplace_back(*e);
+  std::vector<char*> env, args;
+  for (auto& s : env_store) env.push_back(s.data());
+  env.push_back(nullptr);
+  std::vector<std::string> argv_store = argv;
+  for (auto& s : argv_store) args.push_back(s.data());
+  args.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error(argv[0] + ": cannot start: " + std::strerror(rc));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw std::runtime_error(argv[0] + ": waitpid failed");
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  if (!f) throw std::runtime_error(p.string() + ": cannot read the suite's results");
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+/// The parts of a Google Benchmark JSON file: everything before the benchmark
+/// list (the context) and the list's items. The layout is the library's own.
+struct Parts {
+  std::string head, items;
+};
+Parts split(const std::string& json, const std::string& what) {
+  const std::string open = "\"benchmarks\": [";
+  const auto b = json.find(open);
+  const auto e = json.rfind(']');
+  if (json.empty() || json[0] != '{' || b == std::string::npos || e == std::string::npos || e < b)
+    throw std::runtime_error(what + ": not a Google Benchmark JSON file");
+  std::string items = json.substr(b + open.size(), e - b - open.size());
+  const auto first = items.find_first_not_of(" \n\t"), last = items.find_last_not_of(" \n\t");
+  items = first == std::string::npos ? "" : items.substr(first, last - first + 1);
+  return {json.substr(0, b + open.size()), items};
+}
+
+std::string default_output() {
+  char host[256] = "host";
+  gethostname(host, sizeof host - 1);
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H%M%SZ", std::gmtime(&now));
+  return "results/" + std::string(stamp) + "-" + host + ".json";
+}
+
+void run_bench(const BenchOptions& o) {
+  if (o.full && o.smoke) throw std::invalid_argument("--full and --smoke: choose one profile");
+  const std::string profile = o.full ? "full" : o.smoke ? "smoke" : "quick";
+  const std::vector<Suite> suites = choose(find_suites(o.bench_dir), o.suites);
+  const std::string out = o.out.empty() ? default_output() : o.out;
+  const fs::path out_dir = fs::path(out).has_parent_path() ? fs::path(out).parent_path() : fs::path(".");
+  ensure_directory(out_dir.string());
+
+  std::string merged_head, merged_items, names, failed;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < suites.size(); ++i) {
+    const Suite& s = suites[i];
+    std::cerr << "bench: [" << i + 1 << "/" << suites.size() << "] " << s.name << " (" << profile << " profile)\n";
+    const fs::path part = out_dir / ("." + fs::path(out).filename().string() + "." + s.name + ".part");
+    std::vector<std::string> argv{s.exe.string(), "--benchmark_out=" + part.string(), "--benchmark_out_format=json"};
+    if (!o.filter.empty()) argv.push_back("--benchmark_filter=" + o.filter);
+    const int rc = run_suite(argv, profile);
+    if (rc != 0) failed += (failed.empty() ? "" : ", ") + s.name + " (exit " + std::to_string(rc) + ")";
+    if (!fs::exists(part)) continue;
+    const Parts p = split(read_file(part), s.exe.string() + " output " + part.string());
+    fs::remove(part);
+    if (merged_head.empty()) merged_head = p.head;
+    if (!p.items.empty()) merged_items += (merged_items.empty() ? "" : ",\n    ") + p.items;
+    names += (names.empty() ? "" : ",") + s.name;
+  }
+  if (merged_head.empty()) throw std::runtime_error("no suite produced results" + (failed.empty() ? "" : ": " + failed));
+  // Record which suites the merged file holds, inside the first suite's context.
+  const std::string ctx = "\"context\": {";
+  if (const auto c = merged_head.find(ctx); c != std::string::npos)
+    merged_head.insert(c + ctx.size(), "\n    \"attnlab_suites\": \"" + names + "\",");
+  write_file_atomic(out, merged_head + "\n    " + merged_items + "\n  ]\n}\n");
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cerr << "bench: " << suites.size() << " suite(s) in " << static_cast<int>(secs) << " s\n";
+  std::cout << out << "\n";
+  if (!failed.empty()) throw std::runtime_error("suites reported errors: " + failed + " (see the log above)");
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto opts = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Run the benchmark suites (peak, attention + scaling, ...) and write one JSON result file");
+  cmd->footer(
+      "Profiles: quick (default, about two minutes), --full (every shape and N up to 131072; about an hour on 2 "
+      "cores), --smoke (tiny shapes, one iteration: checks that the suites run).\n"
+      "Charts and a table: tools/plot_bench.py RESULT.json --out DIR. A/B of two builds: docs/benchmarking.md.");
+  cmd->add_flag("--full", opts->full, "Run the full profile");
+  cmd->add_flag("--smoke", opts->smoke, "Run the smoke profile (CI)");
+  cmd->add_option("--suites", opts->suites, "Comma-separated suites (default: every attn_bench* found), e.g. peak,attention");
+  cmd->add_option("--bench-dir", opts->bench_dir, "Directory of the attn_bench* executables")->capture_default_str();
+  cmd->add_option("--out", opts->out, "Result file (default: results/<UTC date and time>-<host>.json)");
+  cmd->add_option("--filter", opts->filter, "Only benchmarks matching this regular expression (--benchmark_filter)");
+  cmd->callback([opts] { run_bench(*opts); });
+}
+
+}  // namespace attnlab

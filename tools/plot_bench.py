@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""Charts and a Markdown table from an attnlab benchmark result.
+
+Reads the JSON that `attnlab bench` (or any attn_bench* binary with
+--benchmark_out) writes and produces, in --out:
+
+  gflops_vs_n.{svg,png}      scaling family: GFLOP/s against N per kernel (log-log)
+  percent_peak.{svg,png}     scaling family: share of the measured FMA peak
+  speedup_vs_blas.{svg,png}  scaling family: time of blas / time of each kernel
+  memory_vs_n.{svg,png}      scaling family: measured peak memory of a call and workspace
+  thread_scaling.{svg,png}   attention suite: speed-up of the largest thread count over 1
+  table.md                   the peak suite and every attention benchmark as Markdown tables
+
+Where repetitions were run, the median is used. Needs matplotlib (Debian:
+python3-matplotlib, installed by tools/install-deps.sh).
+
+Usage: tools/plot_bench.py results/2026-...json --out docs/perf
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+
+SUFFIXES = re.compile(r"^(process_time|real_time|manual_time|iterations:\d+|repeats:\d+|min_time:.*)$")
+UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+CHARTS = ["gflops_vs_n", "percent_peak", "speedup_vs_blas", "memory_vs_n", "thread_scaling"]
+
+
+class InputError(Exception):
+    """A problem with the user's input: reported without a traceback, exit status 2."""
+
+
+def load(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}")
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not JSON: {e}")
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise InputError(f"{path}: not a Google Benchmark result (no 'benchmarks' list)")
+    return data
+
+
+def parse_name(run_name):
+    """'scaling/blas/N:64/d:64/threads:2/process_time/real_time' -> ('scaling', 'blas', 'N:64/d:64', 2)."""
+    parts = [p for p in run_name.split("/") if not SUFFIXES.match(p)]
+    threads = 1
+    if parts and parts[-1].startswith("threads:"):
+        threads = int(parts.pop()[len("threads:"):])
+    family = parts[0] if parts else ""
+    kernel = parts[1] if len(parts) > 1 else ""
+    shape = "/".join(parts[2:])
+    return family, kernel, shape, threads
+
+
+def rows(data):
+    """One row per benchmark: the median aggregate where there are repetitions, else the single run."""
+    by_name = {}
+    for b in data["benchmarks"]:
+        name = b.get("run_name", b.get("name", ""))
+        kind = b.get("run_type", "iteration")
+        if kind == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        entry = by_name.setdefault(name, {"median": None, "runs": []})
+        if kind == "aggregate":
+            entry["median"] = b
+        else:
+            entry["runs"].append(b)
+    out = []
+    for name, e in by_name.items():
+        b = e["median"] or (e["runs"][0] if e["runs"] else None)
+        if b is None:
+            continue
+        family, kernel, shape, threads = parse_name(name)
+        r = {"name": name, "family": family, "kernel": kernel, "shape": shape, "threads": threads,
+             "error": b.get("error_message") if b.get("error_occurred") else None,
+             "label": b.get("label", "")}
+        if not r["error"]:
+            r["seconds"] = b["real_time"] * UNIT_SECONDS.get(b.get("time_unit", "ns"), 1e-9)
+            for k, v in b.items():
+                if isinstance(v, (int, float)) and k not in r:
+                    r[k] = v
+        out.append(r)
+    return out
+
+
+def save(fig, out_dir, stem, written):
+    """Writes stem.svg and stem.png through temporary files renamed into place."""
+    for ext in ("svg", "png"):
+        target = os.path.join(out_dir, f"{stem}.{ext}")
+        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{stem}.", suffix=f".{ext}")
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=ext, dpi=110, bbox_inches="tight")
+            os.replace(tmp, target)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        written.append(target)
+
+
+def kernels_of(rs):
+    seen = []
+    for r in rs:
+        if r["kernel"] not in seen:
+            seen.append(r["kernel"])
+    return seen
+
+
+def line_chart(plt, rs, y, ylabel, title, logy=True, note=None):
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    drawn = False
+    for k in kernels_of(rs):
+        pts = sorted((r["Nk"], y(r)) for r in rs if r["kernel"] == k and not r["error"] and "Nk" in r)
+        pts = [(n, v) for n, v in pts if v is not None and v > 0 and math.isfinite(v)]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=k)
+            drawn = True
+    ax.set_xscale("log", base=2)
+    if logy and drawn:
+        ax.set_yscale("log")
+    ax.set_xlabel("N (= Nq = Nk)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    if drawn:
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, note or "no data in this result", ha="center", va="center", transform=ax.transAxes)
+    return fig
+
+
+def speedup_chart(plt, rs):
+    blas = {r["Nk"]: r["seconds"] for r in rs if r["kernel"] == "blas" and not r["error"] and "Nk" in r}
+    def y(r):
+        t = blas.get(r["Nk"])
+        return t / r["seconds"] if t else None
+    fig = line_chart(plt, [r for r in rs if r["kernel"] != "blas"], y, "speed-up over blas (×)",
+                     "Speed-up over blas (same run; > 1 is faster)", logy=True,
+                     note="no blas results to compare with")
+    fig.axes[0].axhline(1.0, color="gray", lw=1)
+    return fig
+
+
+def memory_chart(plt, rs):
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    drawn = False
+    for k in kernels_of(rs):
+        mine = sorted((r for r in rs if r["kernel"] == k and not r["error"] and "Nk" in r), key=lambda r: r["Nk"])
+        for key, style, what in (("call_peak_bytes", "-o", "measured call peak"), ("workspace_bytes", "--x", "workspace")):
+            pts = [(r["Nk"], r[key]) for r in mine if r.get(key, 0) > 0]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=f"{k}: {what}")
+                drawn = True
+    ax.set_xscale("log", base=2)
+    if drawn:
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no memory data in this result", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("N (= Nq = Nk)")
+    ax.set_ylabel("bytes")
+    ax.set_title("Memory of one call vs N (measured RSS growth; registry workspace)")
+    ax.grid(True, which="both", alpha=0.3)
+    return fig
+
+
+def thread_chart(plt, rs):
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ok = [r for r in rs if not r["error"]]
+    tmax = max((r["threads"] for r in ok), default=1)
+    shapes = []
+    for r in ok:
+        if r["shape"] not in shapes:
+            shapes.append(r["shape"])
+    t = {(r["kernel"], r["shape"], r["threads"]): r["seconds"] for r in ok}
+    ks = kernels_of(ok)
+    width = 0.8 / max(len(ks), 1)
+    drawn = False
+    for i, k in enumerate(ks):
+        xs, ys = [], []
+        for j, s in enumerate(shapes):
+            if (k, s, 1) in t and (k, s, tmax) in t and tmax > 1:
+                xs.append(j + i * width)
+                ys.append(t[(k, s, 1)] / t[(k, s, tmax)])
+        if xs:
+            ax.bar(xs, ys, width, label=k)
+            drawn = True
+    ax.axhline(1.0, color="gray", lw=1)
+    if tmax > 1:
+        ax.axhline(float(tmax), color="gray", lw=1, ls="--")
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(shapes))])
+    ax.set_xticklabels(shapes, rotation=40, ha="right", fontsize=8)
+    ax.set_ylabel(f"time at 1 thread / time at {tmax}")
+    ax.set_title(f"Thread scaling, 1 → {tmax} threads (dashed: ideal)")
+    if drawn:
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "needs runs at 1 and more threads", ha="center", va="center", transform=ax.transAxes)
+    return fig
+
+
+def human_time(s):
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s / 1e-9:.3g} ns"
+
+
+def human_bytes(b):
+    if b is None:
+        return ""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if b >= scale:
+            return f"{b / scale:.3g} {unit}"
+    return f"{b:.0f} B"
+
+
+def table(data, rs):
+    ctx = data.get("context", {})
+    lines = [f"Result of {ctx.get('date', '?')} on {ctx.get('host_name', '?')}: {ctx.get('cpu_model', '?')}, "
+             f"{ctx.get('num_cpus', '?')} CPUs, build {ctx.get('attnlab_build_type', '?')}, "
+             f"profile {ctx.get('attnlab_profile', '?')}; FMA peak ({ctx.get('fma_peak_isa', '?')}) by threads: "
+             f"{ctx.get('fma_peak_gflops_by_threads', '?')} GFLOP/s.", ""]
+    if ctx.get("attnlab_warnings"):
+        lines += [f"Warnings: {ctx['attnlab_warnings']}", ""]
+    peak = [r for r in rs if r["family"] == "peak"]
+    if peak:
+        lines += ["| benchmark | threads | GFLOP/s | GB/s |", "|---|---|---:|---:|"]
+        for r in peak:
+            name = r["kernel"] + "/" + r["shape"]
+            g = f"{r['GFLOP/s']:.1f}" if "GFLOP/s" in r else ""
+            bw = f"{r['GB/s']:.1f}" if "GB/s" in r else ""
+            lines.append(f"| {name} | {r['threads']} | {g if not r['error'] else r['error']} | {bw} |")
+        lines.append("")
+    att = [r for r in rs if r["family"] in ("attention", "scaling")]
+    if att:
+        lines += ["| family | kernel | shape | threads | median time | GFLOP/s | % peak | GB/s | workspace | "
+                  "call peak mem | max rel err | note |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for r in att:
+            if r["error"]:
+                lines.append(f"| {r['family']} | {r['kernel']} | {r['shape']} | {r['threads']} | "
+                             "| | | | | | | " + r["error"].replace("|", "/") + " |")
+                continue
+            err = f"{r['max_rel_err']:.2e}" if "max_rel_err" in r else ""
+            lines.append(
+                f"| {r['family']} | {r['kernel']} | {r['shape']} | {r['threads']} | {human_time(r['seconds'])} | "
+                f"{r.get('GFLOP/s', 0):.3g} | {r.get('%peak', 0):.3g} | {r.get('GB/s', 0):.3g} | "
+                f"{human_bytes(r.get('workspace_bytes'))} | {human_bytes(r.get('call_peak_bytes'))} | {err} | "
+                f"{r['label']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Charts (SVG + PNG) and a Markdown table from an attnlab benchmark JSON.")
+    ap.add_argument("result", help="JSON written by `attnlab bench` or an attn_bench* binary (--benchmark_out)")
+    ap.add_argument("--out", default="bench-plots", help="output directory (default: %(default)s)")
+    args = ap.parse_args(argv)
+    try:
+        data = load(args.result)
+        rs = rows(data)
+        if not rs:
+            raise InputError(f"{args.result}: holds no benchmark results")
+        os.makedirs(args.out, exist_ok=True)
+    except InputError as e:
+        print(f"plot_bench: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"plot_bench: error: {args.out}: cannot create the output directory: {e.strerror}", file=sys.stderr)
+        return 2
+
+    import matplotlib
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "attnlab"  # reproducible SVG ids
+    import matplotlib.pyplot as plt
+
+    scaling = [r for r in rs if r["family"] == "scaling"]
+    attention = [r for r in rs if r["family"] == "attention"]
+    written = []
+    figs = {
+        "gflops_vs_n": line_chart(plt, scaling, lambda r: r.get("GFLOP/s", 0), "GFLOP/s",
+                                  "Attention throughput vs N (d = 64, one head)"),
+        "percent_peak": line_chart(plt, scaling, lambda r: r.get("%peak"), "% of measured FMA peak",
+                                   "Share of the machine's fp32 FMA peak", logy=True),
+        "speedup_vs_blas": speedup_chart(plt, scaling),
+        "memory_vs_n": memory_chart(plt, scaling),
+        "thread_scaling": thread_chart(plt, attention),
+    }
+    for stem in CHARTS:
+        save(figs[stem], args.out, stem, written)
+        plt.close(figs[stem])
+    target = os.path.join(args.out, "table.md")
+    fd, tmp = tempfile.mkstemp(dir=args.out, prefix=".table.", suffix=".md")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(table(data, rs))
+    os.replace(tmp, target)
+    written.append(target)
+    print("\n".join(written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
