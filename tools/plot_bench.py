@@ -151,12 +151,13 @@ def speedup_chart(plt, rs):
 def memory_chart(plt, rs):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     drawn = False
-    for k in kernels_of(rs):
+    for i, k in enumerate(kernels_of(rs)):
+        color = f"C{i}"
         mine = sorted((r for r in rs if r["kernel"] == k and not r["error"] and "Nk" in r), key=lambda r: r["Nk"])
         for key, style, what in (("call_peak_bytes", "-o", "measured call peak"), ("workspace_bytes", "--x", "workspace")):
             pts = [(r["Nk"], r[key]) for r in mine if r.get(key, 0) > 0]
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=f"{k}: {what}")
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, color=color, label=f"{k}: {what}")
                 drawn = True
     ax.set_xscale("log", base=2)
     if drawn:
