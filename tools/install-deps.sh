@@ -11,6 +11,7 @@ packages=(
   libgtest-dev googletest                        # GoogleTest
   libcli11-dev                                   # command line parsing
   python3-numpy python3-matplotlib               # .npy fixtures, charts (Debian's /usr/bin/python3)
+  python3-scipy                                  # the U test of compare.py (libbenchmark-tools only suggests it)
   clang libclang-rt-14-dev                       # libFuzzer and sanitizer runtimes
   chromium python3-pil                           # lab: headless rendering tests, screenshots read with PIL
 )
