@@ -14,7 +14,7 @@ Reads the JSON that `attnlab bench` (or any attn_bench* binary with
 Where repetitions were run, the median is used. Needs matplotlib (Debian:
 python3-matplotlib, installed by tools/install-deps.sh).
 
-Usage: tools/plot_bench.py results/2026-...json --out docs/perf
+Usage: tools/plot_bench.py results/2026-...json [more.json ...] --out docs/perf
 """
 
 import argparse
@@ -74,7 +74,7 @@ def rows(data):
             entry["runs"].append(b)
     out = []
     for name, e in by_name.items():
-        b = e["median"] or (e["runs"][0] if e["runs"] else None)
+        b = e["median"] or (e["runs"][-1] if e["runs"] else None)
         if b is None:
             continue
         family, kernel, shape, threads = parse_name(name)
@@ -261,14 +261,17 @@ def table(data, rs):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Charts (SVG + PNG) and a Markdown table from an attnlab benchmark JSON.")
-    ap.add_argument("result", help="JSON written by `attnlab bench` or an attn_bench* binary (--benchmark_out)")
+    ap.add_argument("result", nargs="+",
+                    help="JSON written by `attnlab bench` or an attn_bench* binary (--benchmark_out); with several "
+                         "files the benchmarks are pooled (a later file wins for the same name), context from the first")
     ap.add_argument("--out", default="bench-plots", help="output directory (default: %(default)s)")
     args = ap.parse_args(argv)
     try:
-        data = load(args.result)
+        files = [load(path) for path in args.result]
+        data = {"context": files[0].get("context", {}), "benchmarks": [b for f in files for b in f["benchmarks"]]}
         rs = rows(data)
         if not rs:
-            raise InputError(f"{args.result}: holds no benchmark results")
+            raise InputError(f"{', '.join(args.result)}: holds no benchmark results")
         os.makedirs(args.out, exist_ok=True)
     except InputError as e:
         print(f"plot_bench: error: {e}", file=sys.stderr)

@@ -68,6 +68,10 @@ int suite_main(int argc, char** argv) {
         set_profile(parse_profile(a + 10));
         continue;
       }
+      if (std::strcmp(a, "--help") == 0 || std::strcmp(a, "-h") == 0)
+        std::cout << "attnlab suite options (before Google Benchmark's):\n"
+                     "  --profile=smoke|quick|full   shapes, thread counts and repetitions (default quick,\n"
+                     "                               or $ATTN_BENCH_PROFILE); see docs/benchmarking.md\n\n";
       if (std::strncmp(a, "--benchmark_format=", 19) == 0) format = a + 19;
       if (std::strncmp(a, "--benchmark_repetitions=", 24) == 0) has_reps = true;
       if (std::strncmp(a, "--benchmark_min_time=", 21) == 0) has_min_time = true;
