@@ -21,8 +21,8 @@ std::vector<std::string> shape_names() {
     case Profile::smoke:
       return {"lab-3", "lab-4", "16x16x8x2", "16x16x8x2-causal", "1x64x16x2", "128x128x16"};
     case Profile::quick:
-      return {"lab-3",           "lab-4",       "bert-128",    "bert-512",    "llm-1024",
-              "llm-1024-causal", "llm-2048",    "llm-2048-causal", "decode-4096", "decode-32768"};
+      return {"lab-3",           "lab-4",    "bert-128",        "bert-512",    "llm-1024",
+              "llm-1024-causal", "llm-2048", "llm-2048-causal", "decode-4096", "decode-32768"};
     case Profile::full:
       break;
   }

@@ -108,16 +108,18 @@ void register_peak() {
   for (int threads : attnbench::thread_counts()) {
     for (const attnbench::FmaLoop& loop : attnbench::fma_loops())
       attnbench::apply_profile(
-          benchmark::RegisterBenchmark(("peak/fma/" + std::string(loop.isa) + "/threads:" + std::to_string(threads)).c_str(),
-                                       fma_peak, &loop, threads)
+          benchmark::RegisterBenchmark(
+              ("peak/fma/" + std::string(loop.isa) + "/threads:" + std::to_string(threads)).c_str(), fma_peak, &loop,
+              threads)
               ->UseRealTime()
               ->MeasureProcessCPUTime()
               ->Unit(benchmark::kMillisecond));
     for (Stream kind : {Stream::copy, Stream::triad})
       attnbench::apply_profile(
-          benchmark::RegisterBenchmark(
-              ("peak/stream/" + std::string(kind == Stream::copy ? "copy" : "triad") + "/threads:" + std::to_string(threads)).c_str(),
-              stream_bandwidth, kind, threads)
+          benchmark::RegisterBenchmark(("peak/stream/" + std::string(kind == Stream::copy ? "copy" : "triad") +
+                                        "/threads:" + std::to_string(threads))
+                                           .c_str(),
+                                       stream_bandwidth, kind, threads)
               ->UseRealTime()
               ->MeasureProcessCPUTime()
               ->Unit(benchmark::kMillisecond));

@@ -21,11 +21,13 @@ constexpr std::int64_t kHeadDim = 64;
 std::vector<std::int64_t> lengths() {
   std::vector<std::int64_t> n;
   switch (attnbench::profile()) {
-    case Profile::smoke: return {16, 32};
+    case Profile::smoke:
+      return {16, 32};
     case Profile::quick:
       for (std::int64_t x = 16; x <= 4096; x *= 4) n.push_back(x);
       return n;
-    case Profile::full: break;
+    case Profile::full:
+      break;
   }
   for (std::int64_t x = 16; x <= 131072; x *= 2) n.push_back(x);
   return n;
@@ -34,8 +36,8 @@ std::vector<std::int64_t> lengths() {
 void register_scaling() {
   for (const attn::KernelInfo& kernel : attn::kernels())
     for (std::int64_t n : lengths()) {
-      attnlab::Shape shape = attnlab::parse_shape(std::to_string(n) + "x" + std::to_string(n) + "x" +
-                                                  std::to_string(kHeadDim));
+      attnlab::Shape shape =
+          attnlab::parse_shape(std::to_string(n) + "x" + std::to_string(n) + "x" + std::to_string(kHeadDim));
       shape.name = "N:" + std::to_string(n) + "/d:" + std::to_string(kHeadDim);
       if (!attnbench::worth_timing(kernel, shape)) continue;
       attnbench::register_case("scaling", {&kernel, shape, attnbench::max_threads()});

@@ -104,9 +104,8 @@ std::size_t memory_budget() {
 }
 
 std::string shape_key(const attnlab::Shape& s) {
-  return s.name + "/" + std::to_string(s.batch) + "x" + std::to_string(s.heads) + "x" + std::to_string(s.q_len) +
-         "x" + std::to_string(s.kv_len) + "x" + std::to_string(s.head_dim) + "/" +
-         std::to_string(static_cast<int>(s.causal));
+  return s.name + "/" + std::to_string(s.batch) + "x" + std::to_string(s.heads) + "x" + std::to_string(s.q_len) + "x" +
+         std::to_string(s.kv_len) + "x" + std::to_string(s.head_dim) + "/" + std::to_string(static_cast<int>(s.causal));
 }
 
 }  // namespace

@@ -13,8 +13,8 @@
 
 #include "shapes.hpp"
 
-#include <attn/kernels.hpp>
 #include <benchmark/benchmark.h>
+#include <attn/kernels.hpp>
 
 #include <string>
 

@@ -3,10 +3,10 @@
 #include "peak.hpp"
 #include "profile.hpp"
 
-#include <attn/attention.hpp>
-#include <attn/kernels.hpp>
 #include <benchmark/benchmark.h>
 #include <cblas.h>
+#include <attn/attention.hpp>
+#include <attn/kernels.hpp>
 
 #include <cstdio>
 #include <fstream>
@@ -54,9 +54,12 @@ std::string simd_flags() {
 
 std::string openblas_threading() {
   switch (openblas_get_parallel()) {
-    case 0: return "sequential";
-    case 1: return "pthreads";
-    case 2: return "openmp";
+    case 0:
+      return "sequential";
+    case 1:
+      return "pthreads";
+    case 2:
+      return "openmp";
   }
   return "unknown";
 }

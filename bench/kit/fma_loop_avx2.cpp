@@ -24,10 +24,14 @@ float run_avx2(std::int64_t iterations) {
   return _mm256_cvtss_f32(sum);
 }
 
-bool has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+bool has_avx2_fma() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
 
 }  // namespace
 
-FmaLoop fma_loop_avx2() { return {"avx2+fma", kChains * 8 * 2, has_avx2_fma, run_avx2}; }
+FmaLoop fma_loop_avx2() {
+  return {"avx2+fma", kChains * 8 * 2, has_avx2_fma, run_avx2};
+}
 
 }  // namespace attnbench

@@ -28,10 +28,14 @@ float run_avx512(std::int64_t iterations) {
   return total;
 }
 
-bool has_avx512f() { return __builtin_cpu_supports("avx512f"); }
+bool has_avx512f() {
+  return __builtin_cpu_supports("avx512f");
+}
 
 }  // namespace
 
-FmaLoop fma_loop_avx512() { return {"avx512f", kChains * 16 * 2, has_avx512f, run_avx512}; }
+FmaLoop fma_loop_avx512() {
+  return {"avx512f", kChains * 16 * 2, has_avx512f, run_avx512};
+}
 
 }  // namespace attnbench

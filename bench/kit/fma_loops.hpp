@@ -13,9 +13,9 @@
 namespace attnbench {
 
 struct FmaLoop {
-  const char* isa;             ///< "avx512f", "avx2+fma"
-  int flops_per_iteration;     ///< chains × lanes × 2
-  bool (*supported)();         ///< runtime cpuid check
+  const char* isa;          ///< "avx512f", "avx2+fma"
+  int flops_per_iteration;  ///< chains × lanes × 2
+  bool (*supported)();      ///< runtime cpuid check
   /// Runs `iterations` rounds; returns a value derived from every chain so the work is not removed.
   float (*run)(std::int64_t iterations);
 };

@@ -26,7 +26,9 @@ double run_once(const FmaLoop& loop, int threads, std::int64_t iterations) {
 
 }  // namespace
 
-int max_threads() { return std::max(1, omp_get_max_threads()); }
+int max_threads() {
+  return std::max(1, omp_get_max_threads());
+}
 
 double measure_fma_gflops(const FmaLoop& loop, int threads, double seconds) {
   // Grow the trip count until one run is long enough to time, then run for `seconds`.

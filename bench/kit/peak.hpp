@@ -22,7 +22,7 @@ int max_threads();
 double measure_fma_gflops(const FmaLoop& loop, int threads, double seconds);
 
 struct PeakTable {
-  const char* isa = "none";     ///< the loop measured (the widest the CPU supports)
+  const char* isa = "none";    ///< the loop measured (the widest the CPU supports)
   std::vector<double> gflops;  ///< gflops[t - 1]: peak with t threads
 };
 

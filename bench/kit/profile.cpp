@@ -27,14 +27,21 @@ Profile& current() {
 
 }  // namespace
 
-Profile profile() { return current(); }
-void set_profile(Profile p) { current() = p; }
+Profile profile() {
+  return current();
+}
+void set_profile(Profile p) {
+  current() = p;
+}
 
 std::string_view profile_name(Profile p) {
   switch (p) {
-    case Profile::smoke: return "smoke";
-    case Profile::quick: return "quick";
-    case Profile::full: return "full";
+    case Profile::smoke:
+      return "smoke";
+    case Profile::quick:
+      return "quick";
+    case Profile::full:
+      return "full";
   }
   return "?";
 }

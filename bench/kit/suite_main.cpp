@@ -103,7 +103,7 @@ int suite_main(int argc, char** argv) {
   if (format == "csv") return run_with<benchmark::CSVReporter>();
 #pragma GCC diagnostic pop
   return run_with<benchmark::ConsoleReporter>(isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_ColorTabular
-                                                                     : benchmark::ConsoleReporter::OO_Tabular);
+                                                                    : benchmark::ConsoleReporter::OO_Tabular);
 }
 
 }  // namespace attnbench

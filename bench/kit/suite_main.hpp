@@ -21,5 +21,7 @@ inline constexpr const char* kRefused = "refused: ";
 
 }  // namespace attnbench
 
-#define ATTNBENCH_MAIN() \
-  int main(int argc, char** argv) { return ::attnbench::suite_main(argc, argv); }
+#define ATTNBENCH_MAIN()                        \
+  int main(int argc, char** argv) {             \
+    return ::attnbench::suite_main(argc, argv); \
+  }

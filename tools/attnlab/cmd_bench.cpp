@@ -11,8 +11,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -173,7 +173,8 @@ void run_bench(const BenchOptions& o) {
     if (!p.items.empty()) merged_items += (merged_items.empty() ? "" : ",\n    ") + p.items;
     names += (names.empty() ? "" : ",") + s.name;
   }
-  if (merged_head.empty()) throw std::runtime_error("no suite produced results" + (failed.empty() ? "" : ": " + failed));
+  if (merged_head.empty())
+    throw std::runtime_error("no suite produced results" + (failed.empty() ? "" : ": " + failed));
   // Record which suites the merged file holds, inside the first suite's context.
   const std::string ctx = "\"context\": {";
   if (const auto c = merged_head.find(ctx); c != std::string::npos)
@@ -197,7 +198,8 @@ void add_bench_command(CLI::App& app) {
       "Charts and a table: tools/plot_bench.py RESULT.json --out DIR. A/B of two builds: docs/benchmarking.md.");
   cmd->add_flag("--full", opts->full, "Run the full profile");
   cmd->add_flag("--smoke", opts->smoke, "Run the smoke profile (CI)");
-  cmd->add_option("--suites", opts->suites, "Comma-separated suites (default: every attn_bench* found), e.g. peak,attention");
+  cmd->add_option("--suites", opts->suites,
+                  "Comma-separated suites (default: every attn_bench* found), e.g. peak,attention");
   cmd->add_option("--bench-dir", opts->bench_dir, "Directory of the attn_bench* executables")->capture_default_str();
   cmd->add_option("--out", opts->out, "Result file (default: results/<UTC date and time>-<host>.json)");
   cmd->add_option("--filter", opts->filter, "Only benchmarks matching this regular expression (--benchmark_filter)");
