@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 
 namespace attnbench {
 
@@ -14,14 +15,31 @@ namespace {
 
 volatile float g_sink;  // keeps the loops' results observable
 
-double run_once(const FmaLoop& loop, int threads, std::int64_t iterations) {
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+struct Timing {
+  double wall_s = 0;          ///< the whole parallel region
+  double cpu_flops_rate = 0;  ///< Σ over threads of FLOPs ÷ that thread's CPU time
+};
+
+Timing run_once(const FmaLoop& loop, int threads, std::int64_t iterations) {
   float sink = 0.0f;
+  double rate = 0;
+  const double flops = static_cast<double>(iterations) * loop.flops_per_iteration;
   const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-  sink += loop.run(iterations);
+#pragma omp parallel num_threads(threads) reduction(+ : sink, rate)
+  {
+    const double c0 = thread_cpu_seconds();
+    sink += loop.run(iterations);
+    rate += flops / std::max(thread_cpu_seconds() - c0, 1e-9);
+  }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   g_sink = sink;
-  return s;
+  return {s, rate};
 }
 
 }  // namespace
@@ -33,15 +51,19 @@ int max_threads() {
 double measure_fma_gflops(const FmaLoop& loop, int threads, double seconds) {
   // Grow the trip count until one run is long enough to time, then run for `seconds`.
   std::int64_t iterations = 1 << 12;
-  double s = run_once(loop, threads, iterations);
-  while (s < seconds / 4 && iterations < (std::int64_t{1} << 40)) {
+  Timing t = run_once(loop, threads, iterations);
+  while (t.wall_s < seconds / 4 && iterations < (std::int64_t{1} << 40)) {
     iterations *= 2;
-    s = run_once(loop, threads, iterations);
+    t = run_once(loop, threads, iterations);
   }
-  const auto scaled = static_cast<std::int64_t>(static_cast<double>(iterations) * seconds / s);
+  const auto scaled = static_cast<std::int64_t>(static_cast<double>(iterations) * seconds / t.wall_s);
   iterations = std::max(iterations, scaled);
-  s = run_once(loop, threads, iterations);
-  return static_cast<double>(threads) * static_cast<double>(iterations) * loop.flops_per_iteration / s * 1e-9;
+  t = run_once(loop, threads, iterations);
+  const double wall_rate =
+      static_cast<double>(threads) * static_cast<double>(iterations) * loop.flops_per_iteration / t.wall_s;
+  // On an idle machine both rates agree; when other processes take turns on the
+  // cores, wall time counts their turns too, the threads' CPU time does not.
+  return std::max(wall_rate, t.cpu_flops_rate) * 1e-9;
 }
 
 const PeakTable& peak_table() {

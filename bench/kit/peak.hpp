@@ -4,9 +4,10 @@
 // Choice: each benchmark binary measures the peak itself, once, at startup
 // (peak_gflops() measures every thread count 1..max_threads() on first use and
 // caches the table for the process). Measuring in-process keeps %peak honest
-// about the clock and the load the suite actually ran under, needs no file
-// from an earlier run, and costs about 0.1 s per thread count. The value is
-// the best of several short runs: a capability, which noise can only lower.
+// about the clock the suite actually ran under, needs no file from an earlier
+// run, and costs about 0.1 s per thread count. The value is the best of several
+// short runs, each timed by its threads' CPU time: a capability, which neither
+// noise nor other processes taking turns on the cores should lower.
 #pragma once
 
 #include "fma_loops.hpp"
@@ -18,7 +19,9 @@ namespace attnbench {
 /// Cores this process may use (OpenMP's view); the largest thread count benchmarked.
 int max_threads();
 
-/// GFLOP/s of `loop` run by `threads` OpenMP threads for about `seconds` (wall clock).
+/// GFLOP/s of `loop` run by `threads` OpenMP threads for about `seconds`: the FLOPs over
+/// each thread's own CPU time (or the wall time, if that is better), so that other
+/// processes sharing the cores do not lower the capability measured.
 double measure_fma_gflops(const FmaLoop& loop, int threads, double seconds);
 
 struct PeakTable {
