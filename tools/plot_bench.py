@@ -219,7 +219,8 @@ def human_bytes(b):
         return ""
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if b >= scale:
-            return f"{b / scale:.3g} {unit}"
+            v = b / scale
+            return f"{v:.0f} {unit}" if v >= 100 else f"{v:.3g} {unit}"
     return f"{b:.0f} B"
 
 

@@ -182,6 +182,7 @@ void run_bench(const BenchOptions& o) {
   write_file_atomic(out, merged_head + "\n    " + merged_items + "\n  ]\n}\n");
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cerr << "bench: " << suites.size() << " suite(s) in " << static_cast<int>(secs) << " s\n";
+  std::cerr << "bench: charts and a table: tools/plot_bench.py " << out << " --out <dir>\n";
   std::cout << out << "\n";
   if (!failed.empty()) throw std::runtime_error("suites reported errors: " + failed + " (see the log above)");
 }
