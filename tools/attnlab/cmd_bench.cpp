@@ -41,6 +41,7 @@ struct BenchOptions {
   std::string bench_dir = ATTNLAB_BENCH_DIR;
   std::string out;
   std::string filter;
+  int repetitions = 0;  // 0: the profile's default
 };
 
 struct Suite {
@@ -150,6 +151,8 @@ std::string default_output() {
 
 void run_bench(const BenchOptions& o) {
   if (o.full && o.smoke) throw std::invalid_argument("--full and --smoke: choose one profile");
+  if (o.repetitions < 0)
+    throw std::invalid_argument("--repetitions: must be >= 0, got " + std::to_string(o.repetitions));
   const std::string profile = o.full ? "full" : o.smoke ? "smoke" : "quick";
   const std::vector<Suite> suites = choose(find_suites(o.bench_dir), o.suites);
   const std::string out = o.out.empty() ? default_output() : o.out;
@@ -164,6 +167,7 @@ void run_bench(const BenchOptions& o) {
     const fs::path part = out_dir / ("." + fs::path(out).filename().string() + "." + s.name + ".part");
     std::vector<std::string> argv{s.exe.string(), "--benchmark_out=" + part.string(), "--benchmark_out_format=json"};
     if (!o.filter.empty()) argv.push_back("--benchmark_filter=" + o.filter);
+    if (o.repetitions > 0) argv.push_back("--benchmark_repetitions=" + std::to_string(o.repetitions));
     const int rc = run_suite(argv, profile);
     if (rc != 0) failed += (failed.empty() ? "" : ", ") + s.name + " (exit " + std::to_string(rc) + ")";
     if (!fs::exists(part)) continue;
@@ -204,6 +208,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--bench-dir", opts->bench_dir, "Directory of the attn_bench* executables")->capture_default_str();
   cmd->add_option("--out", opts->out, "Result file (default: results/<UTC date and time>-<host>.json)");
   cmd->add_option("--filter", opts->filter, "Only benchmarks matching this regular expression (--benchmark_filter)");
+  cmd->add_option("--repetitions", opts->repetitions,
+                  "Repetitions per benchmark, medians reported (0: the profile's, 3 quick / 5 full)")
+      ->capture_default_str();
   cmd->callback([opts] { run_bench(*opts); });
 }
 
