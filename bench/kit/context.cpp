@@ -9,6 +9,7 @@
 #include <attn/kernels.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -87,8 +88,10 @@ std::vector<std::string> setup_warnings() {
   if (read_first_line("/sys/devices/system/cpu/intel_pstate/no_turbo") == "0")
     w.push_back("turbo boost is on: the clock depends on temperature and load");
   if (double load = 0; (std::istringstream(read_first_line("/proc/loadavg")) >> load) && load >= 1.0)
-    w.push_back("load average " + std::to_string(load).substr(0, 5) +
-                " at start: other processes share the cores, expect noise");
+    w.push_back(
+        "load average " + std::to_string(load).substr(0, 5) +
+        " at start: other processes share the cores, expect noise" +
+        (std::getenv("OMP_WAIT_POLICY") ? "" : " (OMP_WAIT_POLICY=passive stops threads spinning away their turns)"));
   return w;
 }
 
@@ -118,6 +121,8 @@ void add_context() {
   for (const attn::KernelInfo& k : attn::kernels()) kernels += (kernels.empty() ? "" : ",") + std::string(k.name);
   AddCustomContext("kernels", kernels);
   const std::string g = governors();
+  const char* wait = std::getenv("OMP_WAIT_POLICY");
+  AddCustomContext("omp_wait_policy", wait ? wait : "unset (libgomp: spin, then sleep)");
   AddCustomContext("cpu_frequency_governor", g.empty() ? "unknown (no cpufreq in /sys, e.g. a virtual machine)" : g);
   std::string all;
   for (const std::string& w : setup_warnings()) {
