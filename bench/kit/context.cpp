@@ -113,6 +113,9 @@ void add_context() {
   AddCustomContext("thread_counts", threads);
   AddCustomContext("max_threads", std::to_string(max_threads()));
   AddCustomContext("openblas_config", openblas_get_config());
+  // The kernel DYNAMIC_ARCH chose at run time: an unknown CPU model falls back to an old one
+  // (0.3.21 picks Prescott, SSE3, for family 6 model 207); OPENBLAS_CORETYPE overrides it.
+  AddCustomContext("openblas_core", openblas_get_corename());
   AddCustomContext("openblas_threading", openblas_threading());
   AddCustomContext("openblas_num_threads", std::to_string(openblas_get_num_threads()));
   AddCustomContext("blas_kernel_threading",
