@@ -241,7 +241,10 @@ def table(data, rs):
             bw = f"{r['GB/s']:.1f}" if "GB/s" in r else ""
             lines.append(f"| {name} | {r['threads']} | {g if not r['error'] else r['error']} | {bw} |")
         lines.append("")
-    att = [r for r in rs if r["family"] in ("attention", "scaling")]
+    order = {k: i for i, k in enumerate(kernels_of(rs))}
+    att = [r for r in rs if r["family"] == "attention"]
+    att += sorted((r for r in rs if r["family"] == "scaling"),
+                  key=lambda r: (order[r["kernel"]], r.get("Nk", 0), r["threads"], r["shape"]))
     if att:
         lines += ["| family | kernel | shape | threads | median time | GFLOP/s | % peak | GB/s | workspace | "
                   "call peak mem | max rel err | note |",
