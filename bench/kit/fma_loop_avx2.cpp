@@ -21,7 +21,11 @@ float run_avx2(std::int64_t iterations) {
   }
   __m256 sum = acc[0];
   for (int c = 1; c < kChains; ++c) sum = _mm256_add_ps(sum, acc[c]);
-  return _mm256_cvtss_f32(sum);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, sum);
+  float total = 0.0f;
+  for (float lane : lanes) total += lane;
+  return total;
 }
 
 bool has_avx2_fma() {

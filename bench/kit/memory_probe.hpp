@@ -8,7 +8,9 @@
 // reused) by malloc, pin_malloc_to_mmap() fixes glibc's mmap threshold at
 // 64 KiB: every larger allocation is a fresh mapping, unmapped on free.
 // What it cannot see: memory already resident before the call (OpenMP thread
-// stacks created by an earlier call, OpenBLAS's start-up buffers).
+// stacks created by an earlier call, OpenBLAS's start-up buffers). Resolution:
+// Linux folds each thread's RSS counter into the process's every 64 page
+// faults, so a reading can be off by 64 pages (256 KiB) per thread.
 #pragma once
 
 #include <cstddef>
