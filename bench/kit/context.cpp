@@ -104,6 +104,7 @@ void add_context() {
   AddCustomContext("cpu_model", cpuinfo("model name"));
   AddCustomContext("cpu_simd_flags", simd_flags());
   AddCustomContext("fma_peak_isa", peak.isa);
+  AddCustomContext("fma_peak_source", peak.source);
   std::string peaks;
   for (std::size_t t = 0; t < peak.gflops.size(); ++t)
     peaks += (t ? "," : "") + std::to_string(t + 1) + ":" + std::to_string(peak.gflops[t]);

@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <ctime>
+#include <sstream>
+#include <stdexcept>
 
 namespace attnbench {
 
@@ -66,14 +69,40 @@ double measure_fma_gflops(const FmaLoop& loop, int threads, double seconds) {
   return std::max(wall_rate, t.cpu_flops_rate) * 1e-9;
 }
 
+std::vector<double> parse_peak_list(const std::string& text) {
+  std::vector<double> g;
+  std::istringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto colon = item.find(':');
+    char* end = nullptr;
+    const long threads = colon == std::string::npos ? 0 : std::strtol(item.c_str(), &end, 10);
+    const double gflops = colon == std::string::npos ? 0 : std::strtod(item.c_str() + colon + 1, &end);
+    if (threads != static_cast<long>(g.size()) + 1 || !(gflops > 0) || *end != '\0')
+      throw std::invalid_argument("ATTN_BENCH_FMA_PEAK: '" + text + "': expected 1:<GFLOP/s>,2:<GFLOP/s>,... (item '" +
+                                  item + "')");
+    g.push_back(gflops);
+  }
+  if (g.empty() || text.back() == ',')
+    throw std::invalid_argument("ATTN_BENCH_FMA_PEAK: '" + text + "': expected 1:<GFLOP/s>,2:<GFLOP/s>,...");
+  return g;
+}
+
 const PeakTable& peak_table() {
   static const PeakTable table = [] {
     PeakTable t;
+    if (const char* given = std::getenv("ATTN_BENCH_FMA_PEAK"); given && *given) {
+      t.gflops = parse_peak_list(given);
+      const char* isa = std::getenv("ATTN_BENCH_FMA_PEAK_ISA");
+      t.isa = isa && *isa ? isa : "unknown";
+      t.source = "ATTN_BENCH_FMA_PEAK (from the peak suite of the same attnlab bench run)";
+      return t;
+    }
     const FmaLoop* loop = best_fma_loop();
     if (!loop) return t;
     t.isa = loop->isa;
     const bool smoke = profile() == Profile::smoke;
     const int runs = smoke ? 1 : 5;
+    t.source = "measured at start-up: best of " + std::to_string(runs) + " run(s), timed by the threads' CPU time";
     const double seconds = smoke ? 0.002 : 0.02;
     for (int threads = 1; threads <= max_threads(); ++threads) {
       double best = 0;

@@ -12,6 +12,7 @@
 
 #include "fma_loops.hpp"
 
+#include <string>
 #include <vector>
 
 namespace attnbench {
@@ -25,12 +26,20 @@ int max_threads();
 double measure_fma_gflops(const FmaLoop& loop, int threads, double seconds);
 
 struct PeakTable {
-  const char* isa = "none";    ///< the loop measured (the widest the CPU supports)
+  std::string isa = "none";    ///< the loop measured (the widest the CPU supports)
   std::vector<double> gflops;  ///< gflops[t - 1]: peak with t threads
+  std::string source;          ///< how it was obtained
 };
 
-/// The cached peak table (measured on first call; thread-safe).
+/// The cached peak table: measured on first call (thread-safe), or taken from
+/// ATTN_BENCH_FMA_PEAK="1:<GFLOP/s>,2:<GFLOP/s>,..." (and ATTN_BENCH_FMA_PEAK_ISA)
+/// when set — `attnlab bench` passes the peak suite's table to the other suites
+/// that way, so one result file has one denominator. Throws std::invalid_argument
+/// naming the variable when it is malformed.
 const PeakTable& peak_table();
+
+/// Parses the ATTN_BENCH_FMA_PEAK format (threads 1, 2, ... in order, positive GFLOP/s).
+std::vector<double> parse_peak_list(const std::string& text);
 
 /// Peak GFLOP/s with `threads` threads (clamped to 1..max_threads()).
 double peak_gflops(int threads);

@@ -4,6 +4,7 @@
 // profiles parse strictly.
 #include "kit/fma_loops.hpp"
 #include "kit/memory_probe.hpp"
+#include "kit/peak.hpp"
 #include "kit/profile.hpp"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -97,6 +99,19 @@ TEST(Profile, ParsesTheThreeNamesAndNothingElse) {
       ADD_FAILURE() << "accepted '" << bad << "'";
     } catch (const std::invalid_argument& e) {
       EXPECT_NE(std::string(e.what()).find("'" + std::string(bad) + "'"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(PeakList, ParsesThreadsInOrderAndRejectsTheRest) {
+  EXPECT_EQ(attnbench::parse_peak_list("1:176.4,2:350.1"), (std::vector<double>{176.4, 350.1}));
+  EXPECT_EQ(attnbench::parse_peak_list("1:90"), (std::vector<double>{90}));
+  for (const char* bad : {"", "176.4", "2:176", "1:176,3:300", "1:-5", "1:0", "1:17x", "1:176,"}) {
+    try {
+      attnbench::parse_peak_list(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("ATTN_BENCH_FMA_PEAK"), std::string::npos) << e.what();
     }
   }
 }

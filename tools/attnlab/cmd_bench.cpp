@@ -90,11 +90,17 @@ std::vector<Suite> choose(const std::vector<Suite>& all, const std::string& list
   return out;
 }
 
-/// Runs `argv` with ATTN_BENCH_PROFILE=profile, its stdout sent to our stderr; returns the exit status.
-int run_suite(const std::vector<std::string>& argv, const std::string& profile) {
-  std::vector<std::string> env_store{"ATTN_BENCH_PROFILE=" + profile};
-  for (char** e = environ; *e; ++e)
-    if (std::string(*e).rfind("ATTN_BENCH_PROFILE=", 0) != 0) env_store.emplace_back(*e);
+/// Runs `argv` with our environment plus `extra` ("NAME=value", replacing ours), its stdout sent
+/// to our stderr; returns the exit status.
+int run_suite(const std::vector<std::string>& argv, const std::vector<std::string>& extra) {
+  std::vector<std::string> env_store = extra;
+  for (char** e = environ; *e; ++e) {
+    const std::string var(*e);
+    const bool replaced = std::any_of(extra.begin(), extra.end(), [&](const std::string& x) {
+      return var.compare(0, x.find('=') + 1, x, 0, x.find('=') + 1) == 0;
+    });
+    if (!replaced) env_store.push_back(var);
+  }
   std::vector<char*> env, args;
   for (auto& s : env_store) env.push_back(s.data());
   env.push_back(nullptr);
@@ -140,6 +146,15 @@ Parts split(const std::string& json, const std::string& what) {
   return {json.substr(0, b + open.size()), items};
 }
 
+/// The string value of `"key": "value"` in a Google Benchmark context, or "".
+std::string context_value(const std::string& head, const std::string& key) {
+  const std::string k = "\"" + key + "\": \"";
+  const auto b = head.find(k);
+  if (b == std::string::npos) return "";
+  const auto e = head.find('"', b + k.size());
+  return e == std::string::npos ? "" : head.substr(b + k.size(), e - b - k.size());
+}
+
 std::string default_output() {
   char host[256] = "host";
   gethostname(host, sizeof host - 1);
@@ -160,6 +175,9 @@ void run_bench(const BenchOptions& o) {
   ensure_directory(out_dir.string());
 
   std::string merged_head, merged_items, names, failed;
+  // The first suite to report a peak (the peak suite runs first) hands it to the others:
+  // one denominator for every %peak in the file.
+  std::vector<std::string> env{"ATTN_BENCH_PROFILE=" + profile};
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < suites.size(); ++i) {
     const Suite& s = suites[i];
@@ -168,12 +186,17 @@ void run_bench(const BenchOptions& o) {
     std::vector<std::string> argv{s.exe.string(), "--benchmark_out=" + part.string(), "--benchmark_out_format=json"};
     if (!o.filter.empty()) argv.push_back("--benchmark_filter=" + o.filter);
     if (o.repetitions > 0) argv.push_back("--benchmark_repetitions=" + std::to_string(o.repetitions));
-    const int rc = run_suite(argv, profile);
+    const int rc = run_suite(argv, env);
     if (rc != 0) failed += (failed.empty() ? "" : ", ") + s.name + " (exit " + std::to_string(rc) + ")";
     if (!fs::exists(part)) continue;
     const Parts p = split(read_file(part), s.exe.string() + " output " + part.string());
     fs::remove(part);
     if (merged_head.empty()) merged_head = p.head;
+    if (const std::string peak = context_value(p.head, "fma_peak_gflops_by_threads");
+        !peak.empty() && env.size() == 1) {
+      env.push_back("ATTN_BENCH_FMA_PEAK=" + peak);
+      env.push_back("ATTN_BENCH_FMA_PEAK_ISA=" + context_value(p.head, "fma_peak_isa"));
+    }
     if (!p.items.empty()) merged_items += (merged_items.empty() ? "" : ",\n    ") + p.items;
     names += (names.empty() ? "" : ",") + s.name;
   }

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Checks a result file written by `attnlab bench` (the CI smoke run): the suites'
+outputs were merged into one valid Google Benchmark JSON, every error is a
+kernel refusing a shape, and the counters agree with the shapes they describe:
+bytes_moved = 4·H·(Nq + Nk)·(d + dv), flops = 2·H·Nq·Nk·(d + dv) without a
+mask, %peak = 100·GFLOP/s ÷ the peak the context records for that thread count.
+
+Usage: check_bench_result.py RESULT.json SUITE[,SUITE...]"""
+
+import json
+import math
+import sys
+
+FAMILIES = {"peak": ("peak/fma/", "peak/stream/"), "attention": ("attention/", "scaling/")}
+
+
+def close(a, b, rel=1e-9):
+    return abs(a - b) <= rel * max(abs(a), abs(b), 1e-300)
+
+
+def main(path, suites):
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    problems = []
+    ctx, benches = data["context"], data["benchmarks"]
+    if ctx.get("attnlab_suites") != ",".join(suites):
+        problems.append(f"context.attnlab_suites is {ctx.get('attnlab_suites')!r}, expected {','.join(suites)!r}")
+    names = [b["run_name"] for b in benches]
+    for s in suites:
+        for prefix in FAMILIES.get(s, ()):
+            if not any(n.startswith(prefix) for n in names):
+                problems.append(f"no {prefix} benchmarks from suite {s}")
+    peak = {int(t): float(g) for t, g in (p.split(":") for p in ctx["fma_peak_gflops_by_threads"].split(","))}
+    checked = 0
+    for b in benches:
+        if b.get("error_occurred"):
+            if not b["error_message"].startswith("refused: "):
+                problems.append(f"{b['run_name']}: error {b['error_message']!r}")
+            continue
+        if not b["run_name"].startswith(("attention/", "scaling/")) or b.get("run_type") != "iteration":
+            continue
+        need = ("GFLOP/s", "%peak", "GB/s", "bytes_moved", "flops", "workspace_bytes", "max_rel_err", "Nq", "Nk",
+                "d", "heads", "threads", "causal")
+        missing = [k for k in need if k not in b]
+        if missing:
+            problems.append(f"{b['run_name']}: missing counters {missing}")
+            continue
+        h, nq, nk, d = b["heads"], b["Nq"], b["Nk"], b["d"]
+        if not close(b["bytes_moved"], 4 * h * (nq + nk) * 2 * d):
+            problems.append(f"{b['run_name']}: bytes_moved {b['bytes_moved']} != 4·H·(Nq+Nk)·2d")
+        if b["causal"] == 0 and not close(b["flops"], 2 * h * nq * nk * 2 * d):
+            problems.append(f"{b['run_name']}: flops {b['flops']} != 2·H·Nq·Nk·2d")
+        if b["causal"] == 1 and not b["flops"] < 2 * h * nq * nk * 2 * d:
+            problems.append(f"{b['run_name']}: causal flops {b['flops']} not below the full count")
+        p = peak[min(int(b["threads"]), max(peak))]
+        if not close(b["%peak"], 100 * b["GFLOP/s"] / p, 1e-6):
+            problems.append(f"{b['run_name']}: %peak {b['%peak']} != 100·{b['GFLOP/s']}/{p}")
+        if not (math.isfinite(b["max_rel_err"]) and b["max_rel_err"] >= 0):
+            problems.append(f"{b['run_name']}: max_rel_err {b['max_rel_err']}")
+        checked += 1
+    if "attention" in suites and checked == 0:
+        problems.append("no attention benchmark ran")
+    for p in problems:
+        print("FAIL:", p)
+    print(f"{path}: {len(benches)} entries, {checked} attention runs checked, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main(sys.argv[1], sys.argv[2].split(",")))
