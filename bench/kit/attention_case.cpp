@@ -20,7 +20,7 @@ namespace {
 
 using i64 = std::int64_t;
 
-/// The full reference only below this many FLOP (it runs at about 1 GFLOP/s).
+/// The full reference only below this many FLOP (fp64 scalar: a few GFLOP/s, so at most ~1 s).
 constexpr double kFullReferenceFlops = 2e9;
 /// Rows per head checked when the full reference is too slow.
 constexpr i64 kSampledRows = 8;
