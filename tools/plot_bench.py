@@ -196,9 +196,11 @@ def thread_chart(plt, rs):
     ax.axhline(1.0, color="gray", lw=1)
     if tmax > 1:
         ax.axhline(float(tmax), color="gray", lw=1, ls="--")
+    if drawn:
+        ax.set_yscale("log")  # tiny shapes slow down by 50×, big ones speed up by < 2×: both must show
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(shapes))])
     ax.set_xticklabels(shapes, rotation=40, ha="right", fontsize=8)
-    ax.set_ylabel(f"time at 1 thread / time at {tmax}")
+    ax.set_ylabel(f"speed-up: time at 1 thread / time at {tmax}")
     ax.set_title(f"Thread scaling, 1 → {tmax} threads (dashed: ideal)")
     if drawn:
         ax.legend()
