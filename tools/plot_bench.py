@@ -226,6 +226,14 @@ def human_bytes(b):
     return f"{b:.0f} B"
 
 
+def length(r):
+    """N of a scaling row, from its counters or (refused rows have none) its name."""
+    if "Nk" in r:
+        return r["Nk"]
+    m = re.search(r"N:(\d+)", r["shape"])
+    return int(m.group(1)) if m else 0
+
+
 def table(data, rs):
     ctx = data.get("context", {})
     lines = [f"Result of {ctx.get('date', '?')} on {ctx.get('host_name', '?')}: {ctx.get('cpu_model', '?')}, "
@@ -246,7 +254,7 @@ def table(data, rs):
     order = {k: i for i, k in enumerate(kernels_of(rs))}
     att = [r for r in rs if r["family"] == "attention"]
     att += sorted((r for r in rs if r["family"] == "scaling"),
-                  key=lambda r: (order[r["kernel"]], r.get("Nk", 0), r["threads"], r["shape"]))
+                  key=lambda r: (order[r["kernel"]], length(r), r["threads"], r["shape"]))
     if att:
         lines += ["| family | kernel | shape | threads | median time | GFLOP/s | % peak | GB/s | workspace | "
                   "call peak mem | max rel err | note |",
