@@ -185,6 +185,10 @@ void run_bench(const BenchOptions& o) {
     const fs::path part = out_dir / ("." + fs::path(out).filename().string() + "." + s.name + ".part");
     std::vector<std::string> argv{s.exe.string(), "--benchmark_out=" + part.string(), "--benchmark_out_format=json"};
     if (!o.filter.empty()) argv.push_back("--benchmark_filter=" + o.filter);
+    // Suites without the kit's profiles (softmax, microkernels) would run at Google Benchmark's
+    // 0.5 s per benchmark: hold them to the profile's minimum time too.
+    if (profile != "full")
+      argv.push_back(profile == "smoke" ? "--benchmark_min_time=0.001" : "--benchmark_min_time=0.05");
     if (o.repetitions > 0) argv.push_back("--benchmark_repetitions=" + std::to_string(o.repetitions));
     const int rc = run_suite(argv, env);
     if (rc != 0) failed += (failed.empty() ? "" : ", ") + s.name + " (exit " + std::to_string(rc) + ")";
