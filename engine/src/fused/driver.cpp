@@ -47,6 +47,8 @@ constexpr i64 kTinyMaxN = 16, kTinyMaxDim = 64, kTinyMaxWork = i64{1} << 16;
 // Decode: when all queries fit one block and the KV sequence is long, split it
 // into at most kMaxSplits chunks of at least kMinChunk keys, merged exactly.
 constexpr i64 kMinChunk = 1024, kMaxSplits = 32;
+// About 20 µs of work at this kernel's speed: below it, one thread is faster.
+constexpr i64 kMinFlopsPerThread = i64{1} << 22;
 
 i64 ceil_div(i64 a, i64 b) {
   return (a + b - 1) / b;
@@ -109,7 +111,10 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
   p.off_kp = qp, p.off_s = p.off_kp + kp, p.off_o = p.off_s + s, p.off_m = p.off_o + o, p.off_l = p.off_m + ml;
   p.per_thread = p.off_l + ml;
   const i64 items = p.BH * p.nqb * p.nsplit;
-  p.slots = std::max<i64>(1, std::min<i64>(threads, items));
+  // Waking a thread costs microseconds: give each one at least kMinFlopsPerThread
+  // of work. (The result does not depend on it: the work items are fixed.)
+  const i64 flops = 2 * p.BH * nq * nk * (d + dv);
+  p.slots = std::max<i64>(1, std::min<i64>({static_cast<i64>(threads), items, flops / kMinFlopsPerThread}));
   if (p.nsplit > 1) {
     p.partial_row = round_up(dv + 2, 16);
     p.partial_floats = p.BH * p.nsplit * nq * p.partial_row;
