@@ -5,6 +5,7 @@
 // Threads: OpenMP splits the work into fixed (head, row block) items and
 // OpenBLAS runs single-threaded inside each, so the cores are never
 // oversubscribed and results do not depend on the thread count.
+#include "cpu_features.hpp"
 #include "kernel_decls.hpp"
 #include "masking.hpp"
 
@@ -171,13 +172,11 @@ BlasBackend blas_backend() {
   // DYNAMIC_ARCH builds fall back to these when they do not know the CPU model.
   const bool old_core = b.core == "Prescott" || b.core == "Core2" || b.core == "Penryn" || b.core == "Nehalem" ||
                         b.core == "Dunnington" || b.core == "Katmai" || b.core == "Coppermine" || b.core == "Northwood";
-  __builtin_cpu_init();
-  b.generic_core = old_core && __builtin_cpu_supports("avx2");
+  const cpu::Features& cpu = cpu::features();
+  b.generic_core = old_core && cpu.avx2_fma;
   if (b.generic_core) {
-    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
     b.advice = std::string("OpenBLAS did not recognise this CPU and uses its ") + b.core +
-               " (SSE) kernels; set OPENBLAS_CORETYPE=" + (avx512 ? "SkylakeX" : "Haswell") +
+               " (SSE) kernels; set OPENBLAS_CORETYPE=" + (cpu.avx512_skx ? "SkylakeX" : "Haswell") +
                " before starting the program for its AVX kernels";
   }
   return b;

@@ -1,5 +1,6 @@
 // attn::softmax::stable_inplace: run-time dispatch to the vectorised row kernels
 // of softmax_simd.hpp, and their portable scalar specification.
+#include "cpu_features.hpp"
 #include "softmax_simd.hpp"
 
 #include <attn/softmax.hpp>
@@ -30,19 +31,11 @@ RowStats stable_scalar(float* x, std::size_t n) noexcept {
 }
 
 bool have_avx2_fma() noexcept {
-  static const bool ok = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return ok;
+  return cpu::features().avx2_fma;
 }
 
 bool have_avx512f() noexcept {
-  static const bool ok = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-  }();
-  return ok;
+  return cpu::features().avx512f && cpu::features().avx2_fma;
 }
 
 }  // namespace simd

@@ -3,6 +3,8 @@
 // ignored with a note on stderr, so a misspelt variable never crashes a run).
 #include "ukernels.hpp"
 
+#include "cpu_features.hpp"
+
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -25,14 +27,12 @@ struct Dispatch {
   Dispatch() {
     tables[0] = scalar_ukernels();
     has[0] = true;
-    __builtin_cpu_init();
-    // AVX2 and FMA both, and the OS saving ymm state (GCC's check includes XGETBV).
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    const cpu::Features& cpu = cpu::features();
+    if (cpu.avx2_fma) {
       tables[1] = avx2_ukernels();
       has[1] = true;
     }
-    if (has[1] && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) {
+    if (cpu.avx512_skx) {
       tables[2] = avx512_ukernels();
       has[2] = true;
     }
