@@ -181,11 +181,8 @@ std::string unsupported_reason(const KernelInfo& kernel, const Problem& p, std::
 const KernelInfo& select_kernel(std::string_view name, const Problem& p, std::size_t budget) {
   if (name != "auto") {
     const KernelInfo* k = find_kernel(name);
-    if (k == nullptr) {
-      std::string names;
-      for (const KernelInfo& info : kernels()) names += (names.empty() ? "" : ", ") + std::string(info.name);
-      fail("options.kernel: unknown kernel '" + std::string(name) + "' (registered: auto, " + names + ")");
-    }
+    if (k == nullptr)
+      fail("options.kernel: unknown kernel '" + std::string(name) + "' (registered: auto, " + kernel_names() + ")");
     if (!supports(*k, p, budget)) fail("options.kernel: " + unsupported_reason(*k, p, budget));
     return *k;
   }

@@ -20,6 +20,12 @@ std::span<const KernelInfo> kernels() {
   return registry;
 }
 
+std::string kernel_names() {
+  std::string names;
+  for (const KernelInfo& k : kernels()) names += (names.empty() ? "" : ", ") + std::string(k.name);
+  return names;
+}
+
 const KernelInfo* find_kernel(std::string_view name) {
   for (const KernelInfo& k : kernels())
     if (k.name == name) return &k;

@@ -56,11 +56,9 @@ std::vector<const attn::KernelInfo*> chosen_kernels(const std::string& list) {
     const std::string name = list.substr(start, comma - start);
     if (!name.empty()) {
       const attn::KernelInfo* k = attn::find_kernel(name);
-      if (!k) {
-        std::string names;
-        for (const auto& info : attn::kernels()) names += (names.empty() ? "" : ", ") + std::string(info.name);
-        throw std::invalid_argument("--kernels: unknown kernel '" + name + "' (registered: " + names + ")");
-      }
+      if (!k)
+        throw std::invalid_argument("--kernels: unknown kernel '" + name + "' (registered: " + attn::kernel_names() +
+                                    ")");
       out.push_back(k);
     }
     if (comma == std::string::npos) break;

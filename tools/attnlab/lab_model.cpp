@@ -258,11 +258,9 @@ void validate(const Config& c) {
   if (!c.vocab_file.empty() && c.embeddings_file.empty())
     throw std::invalid_argument("--vocab " + c.vocab_file +
                                 ": names the rows of a .npy --embeddings file, and none is given");
-  if (c.kernel != "auto" && !attn::find_kernel(c.kernel)) {
-    std::string names;
-    for (const auto& k : attn::kernels()) names += (names.empty() ? "" : ", ") + std::string(k.name);
-    throw std::invalid_argument("--kernel: unknown kernel '" + c.kernel + "' (registered: " + names + ", or auto)");
-  }
+  if (c.kernel != "auto" && !attn::find_kernel(c.kernel))
+    throw std::invalid_argument("--kernel: unknown kernel '" + c.kernel + "' (registered: " + attn::kernel_names() +
+                                ", or auto)");
 }
 
 Sentence embed(const std::string& text, const Config& config, const EmbeddingTable* table) {

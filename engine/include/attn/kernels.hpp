@@ -64,6 +64,9 @@ struct KernelInfo {
 /// Every registered kernel, in a stable order.
 std::span<const KernelInfo> kernels();
 
+/// Every registered name, comma-separated ("reference, textbook, ..."), for error messages.
+std::string kernel_names();
+
 /// The kernel called `name`, or nullptr.
 const KernelInfo* find_kernel(std::string_view name);
 
