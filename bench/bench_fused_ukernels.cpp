@@ -43,13 +43,14 @@ void qk_tile(benchmark::State& state, const Ukernels* uk) {
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
-/// One MR × NR tile of O += P V over kc keys (P rows and a packed V strip, as the driver lays them out).
+/// One MR × NR tile of O = α·O + P V over kc keys (P rows and a packed V strip, as the driver lays them out).
 void pv_tile(benchmark::State& state, const Ukernels* uk) {
   const i64 kc = state.range(0), ldv = uk->nr;
   const auto p = random_floats(uk->mr * kc, 0, 1, 3), v = random_floats(kc * ldv, -1, 1, 4);
   std::vector<float> o(uk->mr * uk->nr);
+  const std::vector<float> alpha(uk->mr, 1.0f);
   for (auto _ : state) {
-    uk->pv(kc, p.data(), kc, v.data(), ldv, o.data(), uk->nr, uk->mr, uk->nr, true);
+    uk->pv(kc, p.data(), kc, v.data(), ldv, o.data(), uk->nr, uk->mr, uk->nr, alpha.data());
     benchmark::DoNotOptimize(o.data());
     benchmark::ClobberMemory();
   }
@@ -74,16 +75,17 @@ void qk_block(benchmark::State& state, const Ukernels* uk) {
       benchmark::Counter(2e-9 * static_cast<double>(br * bc * d), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-/// A whole Br × dv block of O += P V over Bc keys (dv = 128, V packed in NR-column strips).
+/// A whole Br × dv block of O = α·O + P V over Bc keys (dv = 128, V packed in NR-column strips).
 void pv_block(benchmark::State& state, const Ukernels* uk) {
   const i64 br = state.range(0), bc = state.range(1), dv = 128;
   const auto p = random_floats(br * bc, 0, 1, 3), v = random_floats(bc * dv, -1, 1, 4);
   std::vector<float> o(br * dv);
+  const std::vector<float> alpha(br, 1.0f);
   for (auto _ : state) {
     for (i64 c0 = 0; c0 < dv; c0 += uk->nr)
       for (i64 ip = 0; ip < br / uk->mr; ++ip)
         uk->pv(bc, p.data() + ip * uk->mr * bc, bc, v.data() + c0 * bc, uk->nr, o.data() + ip * uk->mr * dv + c0, dv,
-               uk->mr, uk->nr, true);
+               uk->mr, uk->nr, alpha.data() + ip * uk->mr);
     benchmark::DoNotOptimize(o.data());
     benchmark::ClobberMemory();
   }
@@ -91,14 +93,16 @@ void pv_block(benchmark::State& state, const Ukernels* uk) {
       benchmark::Counter(2e-9 * static_cast<double>(br * bc * dv), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-/// exp2(x − m) with the stored sum, on one S row of n logits.
+/// The online-softmax step (max, exp2, stored p, sum) on one S row of n logits.
 void exp2_row(benchmark::State& state, const Ukernels* uk) {
   const i64 n = state.range(0);
   const auto src = random_floats(n, -30, 0, 5);
   std::vector<float> x(n);
   for (auto _ : state) {
     std::copy(src.begin(), src.end(), x.begin());
-    benchmark::DoNotOptimize(uk->exp2_store_sum(x.data(), n, 0.0f));
+    float m = 0.0f, l = 0.0f, alpha = 0.0f;
+    uk->softmax_step(x.data(), n, 1, n, &m, &l, &alpha);
+    benchmark::DoNotOptimize(l);
     benchmark::ClobberMemory();
   }
   state.counters["elements/s"] =

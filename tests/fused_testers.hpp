@@ -112,7 +112,7 @@ class QkTester {
   i64 k_ = 1, lds_ = 0;
 };
 
-/// O tile (=|+=) P · V with V read in place: the same checks, with V's last row
+/// O tile = P · V or α·O + P · V with V read in place: the same checks, with V's last row
 /// ending at a guard page and only n columns of it readable in the last row.
 class PvTester {
  public:
@@ -132,6 +132,7 @@ class PvTester {
     ldv_ = v;
     return *this;
   }
+  /// Rescale-and-accumulate (O = α_r·O + P V, α_r random in [0, 1]) instead of β = 0.
   PvTester& accumulate(bool v) {
     acc_ = v;
     return *this;
@@ -152,7 +153,9 @@ class PvTester {
         // β = 0 must overwrite, never scale: a NaN there would poison a multiply by 0.
         o[at] = r < m_ && c < n_ ? (acc_ ? before[at] : NAN) : kSentinel;
       }
-    uk.pv(k_, p.data(), ldp, v.data(), ldv, o.data(), ldo, m_, n_, acc_);
+    GuardedFloats alpha(static_cast<std::size_t>(m_));  // exactly m factors are readable
+    fill_random(alpha.data(), alpha.size(), 24, 0.0f, 1.0f);
+    uk.pv(k_, p.data(), ldp, v.data(), ldv, o.data(), ldo, m_, n_, acc_ ? alpha.data() : nullptr);
     for (int r = 0; r < uk.mr; ++r)
       for (int c = 0; c < uk.nr; ++c) {
         const std::size_t at = static_cast<std::size_t>(r * ldo + c);
@@ -161,7 +164,8 @@ class PvTester {
                                       << ")";
           continue;
         }
-        double exact = acc_ ? before[at] : 0.0, mag = std::abs(exact);
+        double exact = acc_ ? static_cast<double>(alpha[static_cast<std::size_t>(r)]) * before[at] : 0.0,
+               mag = std::abs(exact);
         for (i64 j = 0; j < k_; ++j) {
           const double prod =
               static_cast<double>(p[static_cast<std::size_t>(r * ldp + j)]) * v[static_cast<std::size_t>(j * ldv + c)];

@@ -174,39 +174,60 @@ TEST_P(PerIsa, Exp2FlushesToPlusZeroBelowTheUnderflowBoundAndPassesNaN) {
   EXPECT_EQ(y[6], 0x1p-126f);
 }
 
-TEST_P(PerIsa, Exp2StoreSumAndRowmaxOnEveryTailLength) {
+/// The online-softmax step against its contract (ukernels.hpp), computed here in fp64 from the
+/// ISA's own exp2 (the stored p must be exactly exp2's; the sums within γ_n).
+TEST_P(PerIsa, SoftmaxStepOnEveryTailLength) {
+  const i64 rows = 3, lds = 41;
   for (i64 n = 1; n <= 40; ++n) {
-    const std::size_t len = static_cast<std::size_t>(n);
-    GuardedFloats x(len), y(len);  // rows end at a guard page: the tails must not over-read
-    std::vector<float> src(len), ref(len);
-    fill_random(src.data(), len, 31 + static_cast<std::uint32_t>(n), -20.0f, 3.0f);
-    if (n > 3) src[2] = -kInf;  // a masked logit contributes 0
+    // Row 0: a max above the running one (alpha < 1); row 1: below it (alpha = 1);
+    // row 2: nothing visible before (m = -inf, l = 0). Then again with a NaN logit in row 1.
     for (bool with_nan : {false, true}) {
-      std::copy(src.begin(), src.end(), x.data());
-      if (with_nan) x[len / 2] = kNaN;
-      float want = -kInf;
-      for (std::size_t j = 0; j < len; ++j)
-        if (x[j] > want) want = x[j];  // NaN compares false: ignored
-      const float m = uk().rowmax(x.data(), n);
-      ASSERT_EQ(m, want) << "n=" << n;
-      for (std::size_t j = 0; j < len; ++j) ref[j] = x[j] - m;
-      uk().exp2(ref.data(), ref.data(), n);
-      const float sum = uk().exp2_store_sum(x.data(), n, m);
-      double exact = 0;
-      for (std::size_t j = 0; j < len; ++j) {
-        if (std::isnan(ref[j]))
-          EXPECT_TRUE(std::isnan(x[j]));
+      GuardedFloats s(static_cast<std::size_t>((rows - 1) * lds + n));  // the last row ends at a guard page
+      fill_random(s.data(), s.size(), 31 + static_cast<std::uint32_t>(n), -20.0f, 3.0f);
+      if (n > 3) s[2] = -kInf;  // a masked logit contributes 0
+      if (with_nan) s[static_cast<std::size_t>(lds + n / 2)] = kNaN;
+      float m[rows] = {-5.0f, 10.0f, -kInf}, l[rows] = {2.5f, 7.0f, 0.0f}, alpha[rows];
+      const std::vector<float> before(s.data(), s.data() + s.size());
+      const std::vector<float> m0(m, m + rows), l0(l, l + rows);
+      uk().softmax_step(s.data(), lds, rows, n, m, l, alpha);
+      for (i64 r = 0; r < rows; ++r) {
+        const float* x = before.data() + r * lds;
+        float mb = m0[r];
+        for (i64 j = 0; j < n; ++j)
+          if (x[j] > mb) mb = x[j];  // NaN compares false: ignored
+        ASSERT_EQ(m[r], mb) << "n=" << n << " row " << r;
+        // alpha is exp2_scalar's (within its 1.25 ulp; the ISA's translation unit may contract its Horner steps).
+        const double want_alpha = mb > m0[r] ? std::exp2(static_cast<double>(m0[r]) - mb) : 1.0;
+        ASSERT_LE(std::abs(alpha[r] - want_alpha), 0x1p-22 * want_alpha) << "n=" << n << " row " << r;
+        std::vector<float> ref(x, x + n);
+        for (float& v : ref) v -= mb;
+        uk().exp2(ref.data(), ref.data(), n);
+        double exact = static_cast<double>(l0[r]) * alpha[r];
+        bool nan = false;
+        for (i64 j = 0; j < n; ++j) {
+          const float got = s[static_cast<std::size_t>(r * lds + j)];
+          if (std::isnan(ref[j])) {
+            EXPECT_TRUE(std::isnan(got));
+            nan = true;
+          } else {
+            EXPECT_EQ(got, ref[j]) << "n=" << n << " row " << r << " j=" << j;  // the stored values are exp2's
+          }
+          exact += got;
+        }
+        if (nan)
+          EXPECT_TRUE(std::isnan(l[r])) << "n=" << n << ": a NaN logit must reach the sum";
         else
-          EXPECT_EQ(x[j], ref[j]) << "n=" << n << " j=" << j;  // the stored values are exp2's
-        exact += x[j];
+          EXPECT_LE(std::abs(l[r] - exact), gamma(n + 2) * exact) << "n=" << n << " row " << r;
       }
-      if (with_nan)
-        EXPECT_TRUE(std::isnan(sum)) << "n=" << n << ": a NaN logit must reach the sum";
-      else
-        EXPECT_LE(std::abs(sum - exact), gamma(n) * exact) << "n=" << n;
     }
   }
-  EXPECT_EQ(uk().rowmax(nullptr, 0), -kInf);
+  // Every key masked so far and now: p = 0, l stays 0, m stays -inf, alpha 1 (no -inf − -inf).
+  float s[5] = {-kInf, -kInf, -kInf, -kInf, -kInf}, m = -kInf, l = 0.0f, alpha = kNaN;
+  uk().softmax_step(s, 5, 1, 5, &m, &l, &alpha);
+  EXPECT_EQ(m, -kInf);
+  EXPECT_EQ(l, 0.0f);
+  EXPECT_EQ(alpha, 1.0f);
+  for (float p : s) EXPECT_EQ(p, 0.0f);
 }
 
 // --- microkernels: every sub-tile, depths around the unroll and the tile -----
@@ -223,13 +244,16 @@ TEST_P(PerIsa, PvEverySubTile) {
       for (int m = 1; m <= uk().mr; ++m)
         for (int n = 1; n <= uk().nr; ++n) PvTester().m(m).n(n).k(k).accumulate(acc).Test(uk());
   PvTester().m(uk().mr).n(uk().nr).k(33).ldv(0).Test(uk());  // a broadcast V row (stride 0) is valid
-  // kc = 0 (a row panel that sees no key of the block): β = 0 writes zeros, β = 1 leaves o as it was.
+  // kc = 0 (a row panel that sees no key of the block): β = 0 writes zeros, α = 1 leaves o as it was.
   std::vector<float> o(static_cast<std::size_t>(uk().mr * uk().nr), kNaN);
-  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().nr, uk().mr, uk().nr, false);
+  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().nr, uk().mr, uk().nr, nullptr);
   for (float x : o) EXPECT_EQ(x, 0.0f);
   std::fill(o.begin(), o.end(), 3.5f);
-  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().nr, uk().mr, uk().nr, true);
+  const std::vector<float> ones(static_cast<std::size_t>(uk().mr), 1.0f), halves(ones.size(), 0.5f);
+  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().nr, uk().mr, uk().nr, ones.data());
   for (float x : o) EXPECT_EQ(x, 3.5f);
+  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().nr, uk().mr, uk().nr, halves.data());
+  for (float x : o) EXPECT_EQ(x, 1.75f);
 }
 
 TEST_P(PerIsa, PackKtIsTheTransposeWithZeroPadding) {

@@ -78,7 +78,7 @@ struct Plan {
   i64 nsplit = 1;  ///< KV chunks per query block (1: no split)
   i64 chunk = 0;   ///< keys per chunk, a multiple of bc
   // Per-thread workspace, in floats, each part a multiple of 16 (64 bytes).
-  i64 ldo = 0, off_kp = 0, off_s = 0, off_o = 0, off_m = 0, off_l = 0, per_thread = 0;
+  i64 ldo = 0, off_kp = 0, off_s = 0, off_o = 0, off_m = 0, off_l = 0, off_alpha = 0, per_thread = 0;
   i64 slots = 0;           ///< threads that get a slot
   i64 partial_row = 0;     ///< floats per partial row: O (dv), m, l, rounded
   i64 partial_floats = 0;  ///< B·H·nsplit·nq partial rows, when split (then nqb = 1)
@@ -109,7 +109,8 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
             o = p.br * p.ldo;
   const i64 ml = round_up(p.br, 16);
   p.off_kp = qp, p.off_s = p.off_kp + kp, p.off_o = p.off_s + s, p.off_m = p.off_o + o, p.off_l = p.off_m + ml;
-  p.per_thread = p.off_l + ml;
+  p.off_alpha = p.off_l + ml;
+  p.per_thread = p.off_alpha + ml;
   const i64 items = p.BH * p.nqb * p.nsplit;
   // Waking a thread costs microseconds: give each one at least kMinFlopsPerThread
   // of work. (The result does not depend on it: the work items are fixed.)
@@ -124,9 +125,15 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
 
 /// One thread's slice of the workspace.
 struct Scratch {
-  float *qp, *kp, *s, *o, *m, *l;
+  float *qp, *kp, *s, *o, *m, *l, *alpha;
   Scratch(const Plan& p, float* base)
-      : qp(base), kp(base + p.off_kp), s(base + p.off_s), o(base + p.off_o), m(base + p.off_m), l(base + p.off_l) {}
+      : qp(base),
+        kp(base + p.off_kp),
+        s(base + p.off_s),
+        o(base + p.off_o),
+        m(base + p.off_m),
+        l(base + p.off_l),
+        alpha(base + p.off_alpha) {}
 };
 
 /// Q rows [i0, i0 + rows) of head (b, h) into MR-row panels, times c = scale·log2(e);
@@ -200,25 +207,11 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
         std::fill(srow + vis, srow + n, kNegInf);
       }
 
-    // Online softmax, row by row: m grows → rescale o and l by 2^(m_old − m_new).
-    for (i64 r = 0; r < rows; ++r) {
-      float* srow = w.s + r * lds;
-      const float m_old = w.m[r], bm = uk.rowmax(srow, n);
-      if (bm > m_old) {
-        if (!first && m_old != kNegInf) {  // m_old = -inf: o and l are still 0, nothing to scale
-          const float alpha = exp2c::exp2_scalar(m_old - bm);
-          w.l[r] *= alpha;
-          float* orow = w.o + r * ldo;
-          for (i64 t = 0; t < dv; ++t) orow[t] *= alpha;
-        }
-        w.m[r] = bm;
-      }
-      // m = -inf: every key so far is masked; exp2(-inf - 0) = 0, never exp2(-inf - (-inf)).
-      const float mu = w.m[r] == kNegInf ? 0.0f : w.m[r];
-      w.l[r] += uk.exp2_store_sum(srow, n, mu);
-    }
+    // Online softmax: P = 2^(S − m) in place, m and l updated, alpha = the rescale of O
+    // (applied by the P V epilogue below: O = alpha·O + P V).
+    uk.softmax_step(w.s, lds, rows, n, w.m, w.l, w.alpha);
 
-    // O (=|+=) P V. A masked key has p = 0, but 0 · NaN = NaN: when V holds a
+    // O = alpha·O + P V (first block: O = P V). A masked key has p = 0, but 0 · NaN = NaN: when V holds a
     // non-finite value in a block with masked keys, those V rows must not be multiplied in.
     const float* v0 = a.v.row(b, hk, kb);
     if (masking && !all_finite(v0, ldv, n, dv)) {
@@ -237,19 +230,21 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
         }
         for (i64 c0 = 0; c0 < dv; c0 += nr)
           uk.pv(n, w.s + r * lds, lds, vs + c0, dv, w.o + r * ldo + c0, ldo, 1, static_cast<int>(std::min(nr, dv - c0)),
-                !first);
+                first ? nullptr : w.alpha + r);
       }
     } else {
       // Column strips outermost: a Bc × NR strip of V, packed contiguous into the spent Kᵀ
       // buffer, stays in L1 across the row panels. Each panel stops at the last key it can
-      // see (its p are 0 beyond); kc = 0 still writes β = 0 zeros.
+      // see (its p are 0 beyond); kc = 0 still writes β = 0 zeros, and is otherwise skipped:
+      // a panel that sees no key of the block has alpha = 1 (its max did not move).
       uk.pack_v(n, dv, v0, ldv, w.kp);
       for (i64 c0 = 0; c0 < dv; c0 += nr)
         for (i64 ip = 0; ip < q_panels; ++ip) {
           const i64 kc = panel_keys(ip);
           if (kc > 0 || first)
             uk.pv(kc, w.s + ip * mr * lds, lds, w.kp + c0 * n, nr, w.o + ip * mr * ldo + c0, ldo,
-                  static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(std::min(nr, dv - c0)), !first);
+                  static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(std::min(nr, dv - c0)),
+                  first ? nullptr : w.alpha + ip * mr);
         }
     }
     first = false;

@@ -6,6 +6,7 @@
 // streamed operand and 6 broadcasts per step, leaving 2 of the 16 ymm for the
 // loaded vectors and 1 for the broadcast (BLIS haswell sgemm_6x16).
 #include "exp2_poly.hpp"
+#include "online_softmax.hpp"
 #include "ukernels.hpp"
 
 #include <immintrin.h>
@@ -112,7 +113,7 @@ void qk_avx2(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int m,
 }
 
 template <int M, bool kFull>
-void pv_6x16(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int n, bool accumulate) {
+void pv_6x16(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int n, const float* scale) {
   __m256 c[M][2];
 #pragma GCC unroll 6
   for (int r = 0; r < M; ++r) c[r][0] = c[r][1] = _mm256_setzero_ps();
@@ -132,16 +133,18 @@ void pv_6x16(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o,
   for (int r = 0; r < M; ++r) {
     float* orow = o + r * ldo;
     if (kFull) {
-      if (accumulate) {
-        c[r][0] = _mm256_add_ps(_mm256_loadu_ps(orow), c[r][0]);
-        c[r][1] = _mm256_add_ps(_mm256_loadu_ps(orow + 8), c[r][1]);
+      if (scale) {
+        const __m256 alpha = _mm256_broadcast_ss(scale + r);
+        c[r][0] = _mm256_fmadd_ps(alpha, _mm256_loadu_ps(orow), c[r][0]);
+        c[r][1] = _mm256_fmadd_ps(alpha, _mm256_loadu_ps(orow + 8), c[r][1]);
       }
       _mm256_storeu_ps(orow, c[r][0]);
       _mm256_storeu_ps(orow + 8, c[r][1]);
     } else {
-      if (accumulate) {
-        c[r][0] = _mm256_add_ps(_mm256_maskload_ps(orow, mask.lo), c[r][0]);
-        c[r][1] = _mm256_add_ps(_mm256_maskload_ps(orow + 8, mask.hi), c[r][1]);
+      if (scale) {
+        const __m256 alpha = _mm256_broadcast_ss(scale + r);
+        c[r][0] = _mm256_fmadd_ps(alpha, _mm256_maskload_ps(orow, mask.lo), c[r][0]);
+        c[r][1] = _mm256_fmadd_ps(alpha, _mm256_maskload_ps(orow + 8, mask.hi), c[r][1]);
       }
       _mm256_maskstore_ps(orow, mask.lo, c[r][0]);
       _mm256_maskstore_ps(orow + 8, mask.hi, c[r][1]);
@@ -150,26 +153,26 @@ void pv_6x16(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o,
 }
 
 template <int M>
-void pv_rows(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int n, bool accumulate) {
-  if (n == kNR) return pv_6x16<M, true>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
-  pv_6x16<M, false>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+void pv_rows(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int n, const float* scale) {
+  if (n == kNR) return pv_6x16<M, true>(kc, p, ldp, v, ldv, o, ldo, n, scale);
+  pv_6x16<M, false>(kc, p, ldp, v, ldv, o, ldo, n, scale);
 }
 
 void pv_avx2(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int m, int n,
-             bool accumulate) {
+             const float* scale) {
   switch (m) {
     case 6:
-      return pv_rows<6>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+      return pv_rows<6>(kc, p, ldp, v, ldv, o, ldo, n, scale);
     case 5:
-      return pv_rows<5>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+      return pv_rows<5>(kc, p, ldp, v, ldv, o, ldo, n, scale);
     case 4:
-      return pv_rows<4>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+      return pv_rows<4>(kc, p, ldp, v, ldv, o, ldo, n, scale);
     case 3:
-      return pv_rows<3>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+      return pv_rows<3>(kc, p, ldp, v, ldv, o, ldo, n, scale);
     case 2:
-      return pv_rows<2>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+      return pv_rows<2>(kc, p, ldp, v, ldv, o, ldo, n, scale);
     default:
-      return pv_rows<1>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+      return pv_rows<1>(kc, p, ldp, v, ldv, o, ldo, n, scale);
   }
 }
 
@@ -284,8 +287,9 @@ void exp2_avx2(const float* x, float* y, i64 n) {
 }  // namespace
 
 Ukernels avx2_ukernels() {
-  return {Isa::avx2,           kMR,       kNR, qk_avx2, pv_avx2, pack_kt_avx2, pack_v_avx2, rowmax_avx2,
-          exp2_store_sum_avx2, exp2_avx2, 1.0f};
+  return {Isa::avx2, kMR,          kNR,         qk_avx2,
+          pv_avx2,   pack_kt_avx2, pack_v_avx2, online_softmax_step<rowmax_avx2, exp2_store_sum_avx2>,
+          exp2_avx2, 1.0f};
 }
 
 }  // namespace attn::fused

@@ -7,6 +7,7 @@
 // needs at least 8 in flight), 2 loads of the streamed operand and 6 broadcasts
 // per step. Tails use AVX-512 lane masks, which never fault on masked-off lanes.
 #include "exp2_poly.hpp"
+#include "online_softmax.hpp"
 #include "ukernels.hpp"
 
 #include <immintrin.h>
@@ -101,7 +102,7 @@ void qk_avx512(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int 
 }
 
 template <int M>
-void pv_6x32(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int n, bool accumulate) {
+void pv_6x32(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int n, const float* scale) {
   __m512 c[M][2];
 #pragma GCC unroll 6
   for (int r = 0; r < M; ++r) c[r][0] = c[r][1] = _mm512_setzero_ps();
@@ -119,9 +120,10 @@ void pv_6x32(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o,
 #pragma GCC unroll 6
   for (int r = 0; r < M; ++r) {
     float* orow = o + r * ldo;
-    if (accumulate) {
-      c[r][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask.lo, orow), c[r][0]);
-      c[r][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask.hi, orow + 16), c[r][1]);
+    if (scale) {
+      const __m512 alpha = _mm512_set1_ps(scale[r]);
+      c[r][0] = _mm512_fmadd_ps(alpha, _mm512_maskz_loadu_ps(mask.lo, orow), c[r][0]);
+      c[r][1] = _mm512_fmadd_ps(alpha, _mm512_maskz_loadu_ps(mask.hi, orow + 16), c[r][1]);
     }
     _mm512_mask_storeu_ps(orow, mask.lo, c[r][0]);
     _mm512_mask_storeu_ps(orow + 16, mask.hi, c[r][1]);
@@ -129,20 +131,20 @@ void pv_6x32(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o,
 }
 
 void pv_avx512(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int m, int n,
-               bool accumulate) {
+               const float* scale) {
   switch (m) {
     case 6:
-      return pv_6x32<6>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+      return pv_6x32<6>(kc, p, ldp, v, ldv, o, ldo, n, scale);
     case 5:
-      return pv_6x32<5>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+      return pv_6x32<5>(kc, p, ldp, v, ldv, o, ldo, n, scale);
     case 4:
-      return pv_6x32<4>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+      return pv_6x32<4>(kc, p, ldp, v, ldv, o, ldo, n, scale);
     case 3:
-      return pv_6x32<3>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+      return pv_6x32<3>(kc, p, ldp, v, ldv, o, ldo, n, scale);
     case 2:
-      return pv_6x32<2>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+      return pv_6x32<2>(kc, p, ldp, v, ldv, o, ldo, n, scale);
     default:
-      return pv_6x32<1>(kc, p, ldp, v, ldv, o, ldo, n, accumulate);
+      return pv_6x32<1>(kc, p, ldp, v, ldv, o, ldo, n, scale);
   }
 }
 
@@ -256,8 +258,11 @@ void exp2_avx512(const float* x, float* y, i64 n) {
 }  // namespace
 
 Ukernels avx512_ukernels() {
-  return {Isa::avx512,           kMR,         kNR, qk_avx512, pv_avx512, pack_kt_avx512, pack_v_avx512, rowmax_avx512,
-          exp2_store_sum_avx512, exp2_avx512, 1.0f};
+  return {Isa::avx512,   kMR,
+          kNR,           qk_avx512,
+          pv_avx512,     pack_kt_avx512,
+          pack_v_avx512, online_softmax_step<rowmax_avx512, exp2_store_sum_avx512>,
+          exp2_avx512,   1.0f};
 }
 
 }  // namespace attn::fused

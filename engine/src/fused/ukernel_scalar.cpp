@@ -1,6 +1,7 @@
 // The portable microkernels: plain loops that state what every SIMD table
 // computes (ukernels.hpp). Compiled with the baseline flags.
 #include "exp2_poly.hpp"
+#include "online_softmax.hpp"
 #include "ukernels.hpp"
 
 #include <limits>
@@ -21,12 +22,12 @@ void qk_scalar(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int 
 }
 
 void pv_scalar(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int m, int n,
-               bool accumulate) {
+               const float* scale) {
   for (int r = 0; r < m; ++r)
     for (int c = 0; c < n; ++c) {
       float acc = 0.0f;
       for (i64 j = 0; j < kc; ++j) acc += p[r * ldp + j] * v[j * ldv + c];
-      o[r * ldo + c] = accumulate ? o[r * ldo + c] + acc : acc;
+      o[r * ldo + c] = scale ? scale[r] * o[r * ldo + c] + acc : acc;
     }
 }
 
@@ -69,10 +70,16 @@ void exp2_scalar_array(const float* x, float* y, i64 n) {
 }  // namespace
 
 Ukernels scalar_ukernels() {
-  return {Isa::scalar,       kMR,           kNR,
-          qk_scalar,         pv_scalar,     pack_kt_scalar,
-          pack_v_scalar,     rowmax_scalar, exp2_store_sum_scalar,
-          exp2_scalar_array, 1.25f};
+  return {Isa::scalar,
+          kMR,
+          kNR,
+          qk_scalar,
+          pv_scalar,
+          pack_kt_scalar,
+          pack_v_scalar,
+          online_softmax_step<rowmax_scalar, exp2_store_sum_scalar>,
+          exp2_scalar_array,
+          1.25f};
 }
 
 }  // namespace attn::fused

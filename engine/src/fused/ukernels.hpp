@@ -38,12 +38,13 @@ struct Ukernels {
   /// Accuracy: an fp32 dot product of kc terms (error ≤ γ_kc Σ|q k|).
   void (*qk)(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int m, int n);
 
-  /// O tile (=|+=) P · V over kc keys, V read in place from the caller's tensor.
-  ///   o[r * ldo + c] = (accumulate ? o[r * ldo + c] : 0) + Σ_{j<kc} p[r * ldp + j] · v[j * ldv + c]
-  ///   for r < m <= MR, c < n <= NR, kc >= 0. Reads exactly p rows r < m (j < kc) and v rows j < kc (c < n);
-  ///   with accumulate == false the old o is never read (it may hold NaN). ldv may be 0.
+  /// O tile = P · V over kc keys (β = 0), or O tile = α_r · O tile + P · V (the online-softmax
+  /// rescale folded into the epilogue), V read from a packed strip or in place:
+  ///   o[r * ldo + c] = (scale ? scale[r] · o[r * ldo + c] : 0) + Σ_{j<kc} p[r * ldp + j] · v[j * ldv + c]
+  ///   for r < m <= MR, c < n <= NR, kc >= 0. Reads exactly p rows r < m (j < kc), v rows j < kc (c < n)
+  ///   and scale[r < m]; with scale == nullptr the old o is never read (it may hold NaN). ldv may be 0.
   void (*pv)(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int m, int n,
-             bool accumulate);
+             const float* scale);
 
   /// Kᵀ panels for the qk microkernel from n key rows of d floats (row j at k + j·ldk, ldk may be 0):
   /// ceil(n / NR) panels; element (t, c) of panel jp at kp[(jp·d + t)·NR + c] = k[(jp·NR + c)·ldk + t],
@@ -57,12 +58,14 @@ struct Ukernels {
   /// columns past dv are left unwritten).
   void (*pack_v)(i64 n, i64 dv, const float* v, i64 ldv, float* vp);
 
-  /// max(x[0..n)), ignoring NaN; -inf when n == 0 or every element is -inf or NaN.
-  float (*rowmax)(const float* x, i64 n);
-
-  /// x[j] = exp2(x[j] - m) for j < n, returning the fp32 sum of the new values (a fixed
-  /// summation order, so the result depends only on the inputs). m is finite or +inf.
-  float (*exp2_store_sum)(float* x, i64 n, float m);
+  /// One online-softmax step over an S block, in place, for rows r < rows (row r at s + r·lds,
+  /// keys j < n, log2 units), with the running max m[r] and sum l[r] of the keys before:
+  ///   mb       = max(m[r], max_j s_rj)                    (NaN ignored; -inf when all are)
+  ///   alpha[r] = mb > m[r] ? exp2_scalar(m[r] − mb) : 1   (what O and l are rescaled by)
+  ///   s_rj     = exp2(s_rj − mu), mu = mb or 0 when mb = -inf (never exp2(-inf − (-inf)))
+  ///   l[r]     = l[r]·alpha[r] + Σ_j s_rj                 (fp32, a fixed order), m[r] = mb
+  /// A NaN logit becomes a NaN p and a NaN l: it poisons its row, as the contract says.
+  void (*softmax_step)(float* s, i64 lds, i64 rows, i64 n, float* m, float* l, float* alpha);
 
   /// y[j] = exp2(x[j]) for j < n (x and y may be the same array). Contract, for this ISA:
   ///   x in [-126, 0]: |y - 2^x| <= exp2_max_ulp ulp(2^x)  (proven by an exhaustive test)
