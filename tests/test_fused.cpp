@@ -327,6 +327,42 @@ TEST_P(PerIsa, BlockBoundariesPlusMinusOne) {
     c.causal = Causal::top_left;
     expect_fused_matches_reference(c, "query blocks causal");
   }
+  // Slices of Bs rows inside one work item (8 heads keep the item whole): Bs ± 1 and 2 Bs + 1 rows,
+  // both causal alignments (a slice past the diagonal skips the block) and a mask with NaN in V
+  // at masked keys (the row-by-row path, on its own V copy, must not disturb the packed V).
+  const i64 bs = b.bs;
+  for (i64 nq : {bs - 1, bs, bs + 1, 2 * bs + 1}) {
+    Case c = Case{}.shape(nq, 2 * b.bc + 3, nr + 1);
+    c.H = 8, c.Hkv = 8;
+    ASSERT_GE(fused::query_block_rows(b.br, uk().mr, 8, nq), nq) << "one work item per head";
+    expect_fused_matches_reference(c, "slices");
+    for (Causal causal : {Causal::top_left, Causal::bottom_right}) {
+      c.causal = causal;
+      expect_fused_matches_reference(c, "slices causal");
+    }
+    c.mask = true;
+    expect_fused_matches_reference(c, "slices causal mask");
+  }
+  // Masked non-finite K and V in the second key block, for every row of three slices: the
+  // masked slices take the row-by-row path on their own V copy while the packed V serves the rest.
+  Case c = Case{}.shape(2 * bs + 1, 3 * b.bc + 5, nr + 1);
+  c.H = 8, c.Hkv = 8, c.mask = true, c.causal = Causal::bottom_right;
+  Buffers poisoned(c), clean(c);
+  for (Buffers* x : {&poisoned, &clean})
+    for (i64 i = 0; i < c.Nq; ++i)
+      for (i64 j = b.bc; j < b.bc + 3; ++j) x->mask[static_cast<std::size_t>(i * c.Nk + j)] = -kInf;
+  for (i64 h = 0; h < c.Hkv; ++h)
+    for (i64 j = b.bc; j < b.bc + 3; ++j)
+      for (i64 t = 0; t < c.d; ++t) {
+        const std::size_t at = static_cast<std::size_t>((h * c.Nk + j) * c.d + t);
+        poisoned.k[at] = t % 2 ? kNaN : kInf;
+        poisoned.v[at] = t % 2 ? -kInf : kNaN;
+        clean.k[at] = clean.v[at] = 7.0f;
+      }
+  run(poisoned, "fused");
+  run(clean, "fused");
+  EXPECT_EQ(poisoned.out, clean.out);
+  EXPECT_EQ(poisoned.lse, clean.lse);
 }
 
 TEST_P(PerIsa, DecodeSplitKvMatchesReference) {

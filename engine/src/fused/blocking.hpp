@@ -1,10 +1,13 @@
-// Block sizes of the fused kernel, as data: Br query rows × Bc keys per step of
-// the online softmax, per ISA and head dimension. Chosen by the sweep recorded
-// in docs/performance.md (bench: ATTN_FUSED_BLOCKS=Br,Bc overrides the table).
+// Block sizes of the fused kernel, as data, per ISA and head dimension. Chosen by
+// the sweep recorded in docs/performance.md (bench: ATTN_FUSED_BLOCKS=Br,Bc[,Bs]
+// overrides the table).
 //
-// Working set per step: packed Q (Br·d) + packed Kᵀ (Bc·d) + S (Br·Bc) + O (Br·dv)
-// floats, meant to stay in the 2 MiB L2 while the Kᵀ panel in use (NR·d) and
-// a V strip (Bc·NR) stay in the 48 KiB L1d.
+// A work item is Br query rows. Each block of Bc keys is packed once per item
+// (Kᵀ and V) and then used by the item's slices of Bs rows, one online-softmax
+// step each: a large Br spreads the packing over many rows while the S tile
+// (Bs × Bc) stays small. Working set: packed Q (Br·d) + O (Br·dv) + Kᵀ and V
+// blocks (Bc·(d + dv)) + S (Bs·Bc) floats, meant for the 2 MiB L2, while the
+// Kᵀ panel in use (NR·d) and a V strip (Bc·NR) stay in the 48 KiB L1d.
 #pragma once
 
 #include "ukernels.hpp"
@@ -14,18 +17,19 @@ namespace attn::fused {
 struct BlockSizes {
   Isa isa;
   i64 max_d;  ///< the row applies to head dimensions up to this
-  int br;     ///< query rows per block: a multiple of MR
+  int br;     ///< query rows per work item (most; query_block_rows may lower it)
   int bc;     ///< keys per block: a multiple of NR
+  int bs;     ///< query rows per online-softmax slice: a multiple of MR
 };
 
 // clang-format off
 inline constexpr BlockSizes kBlockTable[] = {
-    // isa          head dim up to   Br   Bc
-    {Isa::scalar,   i64{1} << 40,    24,  64},
-    {Isa::avx2,     64,              96, 128},
-    {Isa::avx2,     i64{1} << 40,    96, 256},
-    {Isa::avx512,   64,             192, 128},
-    {Isa::avx512,   i64{1} << 40,   192,  64},
+    // isa          head dim up to   Br   Bc   Bs
+    {Isa::scalar,   i64{1} << 40,    96,  64,  24},
+    {Isa::avx2,     64,             576, 128,  96},
+    {Isa::avx2,     i64{1} << 40,   576, 256,  96},
+    {Isa::avx512,   64,             576, 128,  96},
+    {Isa::avx512,   i64{1} << 40,   576, 128, 192},
 };
 // clang-format on
 

@@ -57,14 +57,17 @@ i64 round_up(i64 a, i64 b) {
   return ceil_div(a, b) * b;
 }
 
-/// ATTN_FUSED_BLOCKS="Br,Bc" (for the block-size sweep), read once; {0, 0} when unset or invalid.
-std::pair<int, int> blocks_from_env() {
-  static const std::pair<int, int> env = [] {
-    int br = 0, bc = 0;
-    if (const char* s = std::getenv("ATTN_FUSED_BLOCKS");
-        s != nullptr && std::sscanf(s, "%d,%d", &br, &bc) == 2 && br > 0 && bc > 0 && br <= 4096 && bc <= 4096)
-      return std::pair{br, bc};
-    return std::pair{0, 0};
+/// ATTN_FUSED_BLOCKS="Br,Bc[,Bs]" (for the block-size sweep; Bs defaults to Br), read once;
+/// all zero when unset or invalid.
+BlockSizes blocks_from_env() {
+  static const BlockSizes env = [] {
+    int br = 0, bc = 0, bs = 0;
+    const char* s = std::getenv("ATTN_FUSED_BLOCKS");
+    const int got = s ? std::sscanf(s, "%d,%d,%d", &br, &bc, &bs) : 0;
+    if (got == 2) bs = br;
+    if (got >= 2 && br > 0 && bc > 0 && bs > 0 && br <= 4096 && bc <= 4096 && bs <= br)
+      return BlockSizes{Isa::scalar, 0, br, bc, bs};
+    return BlockSizes{Isa::scalar, 0, 0, 0, 0};
   }();
   return env;
 }
@@ -73,12 +76,13 @@ std::pair<int, int> blocks_from_env() {
 /// Depends on the thread count only through the number of workspace slots.
 struct Plan {
   i64 BH = 0, nq = 0, nk = 0, d = 0, dv = 0;
-  i64 br = 0, bc = 0, mr = 0, nr = 0;
-  i64 nqb = 0;     ///< query blocks per head
+  i64 br = 0, bc = 0, bs = 0, mr = 0, nr = 0;
+  i64 nqb = 0;     ///< query blocks (work items) per head
   i64 nsplit = 1;  ///< KV chunks per query block (1: no split)
   i64 chunk = 0;   ///< keys per chunk, a multiple of bc
   // Per-thread workspace, in floats, each part a multiple of 16 (64 bytes).
-  i64 ldo = 0, off_kp = 0, off_s = 0, off_o = 0, off_m = 0, off_l = 0, off_alpha = 0, per_thread = 0;
+  i64 ldo = 0, off_kp = 0, off_vp = 0, off_vs = 0, off_s = 0, off_o = 0, off_m = 0, off_l = 0, off_alpha = 0,
+      per_thread = 0;
   i64 slots = 0;           ///< threads that get a slot
   i64 partial_row = 0;     ///< floats per partial row: O (dv), m, l, rounded
   i64 partial_floats = 0;  ///< B·H·nsplit·nq partial rows, when split (then nqb = 1)
@@ -93,11 +97,11 @@ bool is_tiny(i64 BH, i64 nq, i64 nk, i64 d, i64 dv) {
 Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const Ukernels& uk) {
   Plan p;
   p.BH = B * H, p.nq = nq, p.nk = nk, p.d = d, p.dv = dv, p.mr = uk.mr, p.nr = uk.nr;
-  const BlockSizes table = block_sizes(uk.isa, d);
-  p.br = table.br, p.bc = table.bc;
-  if (auto [br, bc] = blocks_from_env(); br > 0) p.br = br, p.bc = bc;
-  p.br = query_block_rows(p.br, p.mr, p.BH, nq);
-  p.bc = round_up(std::max<i64>(p.bc, 1), p.nr);
+  BlockSizes table = block_sizes(uk.isa, d);
+  if (const BlockSizes env = blocks_from_env(); env.br > 0) table = env;
+  p.br = query_block_rows(table.br, p.mr, p.BH, nq);
+  p.bs = std::min(p.br, round_up(table.bs, p.mr));
+  p.bc = round_up(std::max<i64>(table.bc, 1), p.nr);
   p.nqb = ceil_div(nq, p.br);
   if (p.nqb == 1 && nk >= 2 * kMinChunk) {
     const i64 want = std::min(kMaxSplits, nk / kMinChunk);
@@ -105,10 +109,11 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
     p.nsplit = ceil_div(nk, p.chunk);
   }
   p.ldo = round_up(dv, 16);
-  const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * std::max(d, round_up(dv, p.nr)), 16), s = p.br * p.bc,
-            o = p.br * p.ldo;
+  const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * d, 16), vp = round_up(p.bc * round_up(dv, p.nr), 16),
+            vs = round_up(p.bc * dv, 16), s = round_up(p.bs * p.bc, 16), o = p.br * p.ldo;
   const i64 ml = round_up(p.br, 16);
-  p.off_kp = qp, p.off_s = p.off_kp + kp, p.off_o = p.off_s + s, p.off_m = p.off_o + o, p.off_l = p.off_m + ml;
+  p.off_kp = qp, p.off_vp = p.off_kp + kp, p.off_vs = p.off_vp + vp, p.off_s = p.off_vs + vs, p.off_o = p.off_s + s;
+  p.off_m = p.off_o + o, p.off_l = p.off_m + ml;
   p.off_alpha = p.off_l + ml;
   p.per_thread = p.off_alpha + ml;
   const i64 items = p.BH * p.nqb * p.nsplit;
@@ -125,10 +130,12 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
 
 /// One thread's slice of the workspace.
 struct Scratch {
-  float *qp, *kp, *s, *o, *m, *l, *alpha;
+  float *qp, *kp, *vp, *vs, *s, *o, *m, *l, *alpha;
   Scratch(const Plan& p, float* base)
       : qp(base),
         kp(base + p.off_kp),
+        vp(base + p.off_vp),
+        vs(base + p.off_vs),
         s(base + p.off_s),
         o(base + p.off_o),
         m(base + p.off_m),
@@ -161,93 +168,107 @@ bool all_finite(const float* v, i64 ldv, i64 rows, i64 cols) {
   return ok;
 }
 
-/// The online softmax over keys [j0, j1) for query rows [i0, i0 + rows) of head (b, h).
+/// One block of keys [kb, kb + n) for the query rows [i0 + r0, i0 + r0 + rows) of an item (a slice):
+/// S = (c·Q) Kᵀ from the packed panels, masking, the online-softmax step, O = alpha·O + P V.
+/// `first`: O of these rows is not written yet (β = 0).
+void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 r0, i64 rows, i64 kb,
+                i64 n, bool first, const Scratch& w) {
+  const i64 nq = p.nq, nk = p.nk, d = p.d, dv = p.dv, mr = p.mr, nr = p.nr, lds = p.bc, ldo = p.ldo;
+  const i64 hk = kv_head(a, h), ldv = a.v.strides[2], row0 = i0 + r0;
+  const float* qp = w.qp + r0 * d;  // r0 is a multiple of MR: the slice starts at a panel
+  float* o = w.o + r0 * ldo;
+  const i64 q_panels = ceil_div(rows, mr);
+  // Keys of this block that row panel ip can see at all (causal: its last row sees the most);
+  // tiles past it are skipped here and filled with -inf by the masking below.
+  auto panel_keys = [&](i64 ip) {
+    return std::clamp<i64>(visible_keys(a.causal, row0 + std::min(rows, (ip + 1) * mr) - 1, nq, nk) - kb, 0, n);
+  };
+  // S = (c·Q) Kᵀ, panel by panel: the Kᵀ panel stays in L1 across the Q panels.
+  for (i64 jp = 0; jp < ceil_div(n, nr); ++jp)
+    for (i64 ip = 0; ip < q_panels; ++ip)
+      if (jp * nr < panel_keys(ip))
+        uk.qk(d, qp + ip * mr * d, w.kp + jp * nr * d, w.s + ip * mr * lds + jp * nr, lds,
+              static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(nr));
+
+  // Masking only where some key of the block is hidden from some row: selected-away
+  // keys become -inf (overwriting, so a NaN/inf logit there disappears).
+  const bool masking = kb + n > visible_keys(a.causal, row0, nq, nk) || a.mask.data != nullptr;
+  if (masking)
+    for (i64 r = 0; r < rows; ++r) {
+      float* srow = w.s + r * lds;
+      const i64 vis = std::clamp<i64>(visible_keys(a.causal, row0 + r, nq, nk) - kb, 0, n);
+      if (const float* mrow = mask_row(a.mask, row0 + r))
+        for (i64 c = 0; c < vis; ++c) srow[c] = mrow[kb + c] == kNegInf ? kNegInf : srow[c] + mrow[kb + c] * kLog2e;
+      std::fill(srow + vis, srow + n, kNegInf);
+    }
+
+  // Online softmax: P = 2^(S − m) in place, m and l updated, alpha = the rescale of O
+  // (applied by the P V epilogue below: O = alpha·O + P V).
+  float* const alpha = w.alpha + r0;
+  uk.softmax_step(w.s, lds, rows, n, w.m + r0, w.l + r0, alpha);
+
+  // O = alpha·O + P V (first block: O = P V). A masked key has p = 0, but 0 · NaN = NaN: when V holds a
+  // non-finite value in a block with masked keys, those V rows must not be multiplied in.
+  const float* v0 = a.v.row(b, hk, kb);
+  if (masking && !all_finite(v0, ldv, n, dv)) {
+    // Row by row on a copy of the V block whose rows masked for that row are zero:
+    // the same microkernel, the same sums (fma(0, 0, o) = o = fma(0, v, o) for finite v),
+    // so the result is bitwise what finite values there would give.
+    for (i64 r = 0; r < rows; ++r) {
+      const i64 vis = visible_keys(a.causal, row0 + r, nq, nk) - kb;
+      const float* mrow = mask_row(a.mask, row0 + r);
+      for (i64 c = 0; c < n; ++c) {
+        if (c >= vis || masked_out(mrow, kb + c))
+          std::fill_n(w.vs + c * dv, dv, 0.0f);
+        else
+          std::copy_n(v0 + c * ldv, dv, w.vs + c * dv);
+      }
+      for (i64 c0 = 0; c0 < dv; c0 += nr)
+        uk.pv(n, w.s + r * lds, lds, w.vs + c0, dv, o + r * ldo + c0, ldo, 1, static_cast<int>(std::min(nr, dv - c0)),
+              first ? nullptr : alpha + r);
+    }
+    return;
+  }
+  // Column strips of the packed V outermost: a Bc × NR strip stays in L1 across the row
+  // panels. Each panel stops at the last key it can see (its p are 0 beyond); kc = 0 still
+  // writes β = 0 zeros, and is otherwise skipped: a panel that sees no key of the block has
+  // alpha = 1 (its max did not move).
+  for (i64 c0 = 0; c0 < dv; c0 += nr)
+    for (i64 ip = 0; ip < q_panels; ++ip) {
+      const i64 kc = panel_keys(ip);
+      if (kc > 0 || first)
+        uk.pv(kc, w.s + ip * mr * lds, lds, w.vp + c0 * n, nr, o + ip * mr * ldo + c0, ldo,
+              static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(std::min(nr, dv - c0)),
+              first ? nullptr : alpha + ip * mr);
+    }
+}
+
+/// The online softmax over keys [j0, j1) for query rows [i0, i0 + rows) of head (b, h): each
+/// block of Bc keys is packed once (Kᵀ and V) and then used by every Bs-row slice of the rows.
 /// Leaves in w: o (unnormalised Σ p V), m (running max, log2 units), l (Σ p).
 /// Returns false when no KV block was visible to any row (o is then unset).
 bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 rows, i64 j0, i64 j1,
                 const Scratch& w) {
-  const i64 nq = p.nq, nk = p.nk, d = p.d, dv = p.dv, mr = p.mr, nr = p.nr, bc = p.bc, lds = p.bc, ldo = p.ldo;
-  const i64 hk = kv_head(a, h), ldv = a.v.strides[2];
-  const bool has_mask = a.mask.data != nullptr;
+  const i64 nq = p.nq, nk = p.nk, d = p.d, dv = p.dv, bc = p.bc;
+  const i64 hk = kv_head(a, h);
   // Causal keys are a prefix per row, growing with the row: the last row sees the most.
-  const i64 vis_first = visible_keys(a.causal, i0, nq, nk), vis_last = visible_keys(a.causal, i0 + rows - 1, nq, nk);
-  j1 = std::min(j1, vis_last);  // blocks no row sees are skipped
+  j1 = std::min(j1, visible_keys(a.causal, i0 + rows - 1, nq, nk));  // blocks no row sees are skipped
   if (j0 >= j1) return false;
 
   pack_q(a, p, b, h, i0, rows, a.scale * kLog2e, w.qp);
   std::fill_n(w.m, rows, kNegInf);
   std::fill_n(w.l, rows, 0.0f);
-  const i64 q_panels = ceil_div(rows, mr);
-  bool first = true;
   for (i64 kb = j0; kb < j1; kb += bc) {
     const i64 n = std::min(bc, j1 - kb);
     uk.pack_kt(n, d, a.k.row(b, hk, kb), a.k.strides[2], w.kp);
-    // Keys of this block that row panel ip can see at all (causal: its last row sees the most);
-    // tiles past it are skipped here and filled with -inf by the masking below.
-    auto panel_keys = [&](i64 ip) {
-      return std::clamp<i64>(visible_keys(a.causal, i0 + std::min(rows, (ip + 1) * mr) - 1, nq, nk) - kb, 0, n);
-    };
-    // S = (c·Q) Kᵀ, panel by panel: the Kᵀ panel stays in L1 across the Q panels.
-    for (i64 jp = 0; jp < ceil_div(n, nr); ++jp)
-      for (i64 ip = 0; ip < q_panels; ++ip)
-        if (jp * nr < panel_keys(ip))
-          uk.qk(d, w.qp + ip * mr * d, w.kp + jp * nr * d, w.s + ip * mr * lds + jp * nr, lds,
-                static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(nr));
-
-    // Masking only where some key of the block is hidden from some row: selected-away
-    // keys become -inf (overwriting, so a NaN/inf logit there disappears).
-    const bool causal_cut = kb + n > vis_first;
-    const bool masking = causal_cut || has_mask;
-    if (masking)
-      for (i64 r = 0; r < rows; ++r) {
-        float* srow = w.s + r * lds;
-        const i64 vis = std::clamp<i64>(visible_keys(a.causal, i0 + r, nq, nk) - kb, 0, n);
-        if (const float* mrow = mask_row(a.mask, i0 + r))
-          for (i64 c = 0; c < vis; ++c) srow[c] = mrow[kb + c] == kNegInf ? kNegInf : srow[c] + mrow[kb + c] * kLog2e;
-        std::fill(srow + vis, srow + n, kNegInf);
-      }
-
-    // Online softmax: P = 2^(S − m) in place, m and l updated, alpha = the rescale of O
-    // (applied by the P V epilogue below: O = alpha·O + P V).
-    uk.softmax_step(w.s, lds, rows, n, w.m, w.l, w.alpha);
-
-    // O = alpha·O + P V (first block: O = P V). A masked key has p = 0, but 0 · NaN = NaN: when V holds a
-    // non-finite value in a block with masked keys, those V rows must not be multiplied in.
-    const float* v0 = a.v.row(b, hk, kb);
-    if (masking && !all_finite(v0, ldv, n, dv)) {
-      // Row by row on a copy of the V block whose rows masked for that row are zero:
-      // the same microkernel, the same sums (fma(0, 0, o) = o = fma(0, v, o) for finite v),
-      // so the result is bitwise what finite values there would give.
-      float* vs = w.kp;  // the packed Kᵀ is spent; the buffer holds Bc · max(d, dv rounded to NR)
-      for (i64 r = 0; r < rows; ++r) {
-        const i64 vis = visible_keys(a.causal, i0 + r, nq, nk) - kb;
-        const float* mrow = mask_row(a.mask, i0 + r);
-        for (i64 c = 0; c < n; ++c) {
-          if (c >= vis || masked_out(mrow, kb + c))
-            std::fill_n(vs + c * dv, dv, 0.0f);
-          else
-            std::copy_n(v0 + c * ldv, dv, vs + c * dv);
-        }
-        for (i64 c0 = 0; c0 < dv; c0 += nr)
-          uk.pv(n, w.s + r * lds, lds, vs + c0, dv, w.o + r * ldo + c0, ldo, 1, static_cast<int>(std::min(nr, dv - c0)),
-                first ? nullptr : w.alpha + r);
-      }
-    } else {
-      // Column strips outermost: a Bc × NR strip of V, packed contiguous into the spent Kᵀ
-      // buffer, stays in L1 across the row panels. Each panel stops at the last key it can
-      // see (its p are 0 beyond); kc = 0 still writes β = 0 zeros, and is otherwise skipped:
-      // a panel that sees no key of the block has alpha = 1 (its max did not move).
-      uk.pack_v(n, dv, v0, ldv, w.kp);
-      for (i64 c0 = 0; c0 < dv; c0 += nr)
-        for (i64 ip = 0; ip < q_panels; ++ip) {
-          const i64 kc = panel_keys(ip);
-          if (kc > 0 || first)
-            uk.pv(kc, w.s + ip * mr * lds, lds, w.kp + c0 * n, nr, w.o + ip * mr * ldo + c0, ldo,
-                  static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(std::min(nr, dv - c0)),
-                  first ? nullptr : w.alpha + ip * mr);
-        }
+    uk.pack_v(n, dv, a.v.row(b, hk, kb), a.v.strides[2], w.vp);
+    const bool first = kb == j0;
+    for (i64 r0 = 0; r0 < rows; r0 += p.bs) {
+      const i64 slice = std::min(p.bs, rows - r0);
+      // A slice that sees none of these keys (causal) has nothing to add once its O is written.
+      if (!first && kb >= visible_keys(a.causal, i0 + r0 + slice - 1, nq, nk)) continue;
+      slice_step(a, p, uk, b, h, i0, r0, slice, kb, n, first, w);
     }
-    first = false;
   }
   return true;
 }
