@@ -29,15 +29,22 @@ std::string shape_str(const std::array<i64, 4>& s) {
          std::to_string(s[3]) + "]";
 }
 
-/// a * b, or an Error naming `what` when it does not fit in int64.
-i64 checked_mul(i64 a, i64 b, const char* what) {
+[[noreturn, gnu::cold, gnu::noinline]] void fail_overflow(const char* what) {
+  fail(std::string(what) + ": size product overflows int64");
+}
+
+/// a * b, or an Error naming `what` when it does not fit in int64. Inline, with the
+/// message built out of line: validation runs on every call, the lab-sized ones included.
+inline i64 checked_mul(i64 a, i64 b, const char* what) {
   i64 r = 0;
-  if (__builtin_mul_overflow(a, b, &r)) fail(std::string(what) + ": size product overflows int64");
+  if (__builtin_mul_overflow(a, b, &r)) [[unlikely]]
+    fail_overflow(what);
   return r;
 }
-i64 checked_add(i64 a, i64 b, const char* what) {
+inline i64 checked_add(i64 a, i64 b, const char* what) {
   i64 r = 0;
-  if (__builtin_add_overflow(a, b, &r)) fail(std::string(what) + ": size product overflows int64");
+  if (__builtin_add_overflow(a, b, &r)) [[unlikely]]
+    fail_overflow(what);
   return r;
 }
 

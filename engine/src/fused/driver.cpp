@@ -380,45 +380,46 @@ void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
 
 /// The lab sentences: everything on the stack, one row at a time, masked keys never read.
 /// Plain scalar code with the specification's exp2 inlined: at this size a call through the
-/// ISA table (and waking the wide vector units) costs more than the arithmetic.
+/// ISA table (and waking the wide vector units) costs more than the arithmetic. Each sum
+/// is accumulated in a register (an accumulator array on the stack would chain every
+/// update through a store and a reload).
 void run_tiny(const KernelArgs& a) {
-  const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2], nk = a.k.shape[2];
+  const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2];
   const i64 d = a.q.shape[3], dv = a.v.shape[3];
   const float c = a.scale * kLog2e;
-  float s[kTinyMaxN], acc[kTinyMaxDim];
+  i64 keys[kTinyMaxN];  // the keys row i sees, in order
+  float s[kTinyMaxN];   // their logits, then their p
   for (i64 b = 0; b < B; ++b)
     for (i64 h = 0; h < H; ++h) {
       const i64 hk = kv_head(a, h);
       for (i64 i = 0; i < nq; ++i) {
-        const i64 vis = visible_keys(a.causal, i, nq, nk);
-        const float* q = a.q.row(b, h, i);
         const float* mrow = mask_row(a.mask, i);
+        i64 n = 0;
+        for (i64 j = 0, vis = visible_keys(a.causal, i, nq, a.k.shape[2]); j < vis; ++j)
+          if (!masked_out(mrow, j)) keys[n++] = j;
+        const float* q = a.q.row(b, h, i);
         float m = kNegInf;  // running max, NaN ignored: a NaN logit shows up in l below
-        for (i64 j = 0; j < nk; ++j) {
-          s[j] = kNegInf;
-          if (j >= vis || masked_out(mrow, j)) continue;
-          const float* k = a.k.row(b, hk, j);
+        for (i64 u = 0; u < n; ++u) {
+          const float* k = a.k.row(b, hk, keys[u]);
           float dot = 0.0f;
           for (i64 t = 0; t < d; ++t) dot += q[t] * k[t];
-          s[j] = dot * c + (mrow ? mrow[j] * kLog2e : 0.0f);
-          m = s[j] > m ? s[j] : m;
+          s[u] = dot * c + (mrow ? mrow[keys[u]] * kLog2e : 0.0f);
+          m = s[u] > m ? s[u] : m;
         }
         const float mu = m == kNegInf ? 0.0f : m;
         float l = 0.0f;
-        for (i64 j = 0; j < nk; ++j) l += s[j] = exp2c::exp2_scalar(s[j] - mu);
+        for (i64 u = 0; u < n; ++u) l += s[u] = exp2c::exp2_scalar(s[u] - mu);
         float* out = a.out.row(b, h, i);
         if (m == kNegInf && l == 0.0f) {  // every key masked
           std::fill_n(out, dv, 0.0f);
           if (a.lse.data) *a.lse.row(b, h, i) = kNegInf;
           continue;
         }
-        std::fill_n(acc, dv, 0.0f);
-        for (i64 j = 0; j < vis; ++j) {
-          if (masked_out(mrow, j)) continue;
-          const float* v = a.v.row(b, hk, j);
-          for (i64 t = 0; t < dv; ++t) acc[t] += s[j] * v[t];
+        for (i64 t = 0; t < dv; ++t) {
+          float acc = 0.0f;
+          for (i64 u = 0; u < n; ++u) acc += s[u] * a.v.row(b, hk, keys[u])[t];
+          out[t] = acc / l;
         }
-        for (i64 t = 0; t < dv; ++t) out[t] = acc[t] / l;
         if (a.lse.data) *a.lse.row(b, h, i) = (m + std::log2(l)) * kLn2;
       }
     }
