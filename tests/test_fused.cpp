@@ -365,6 +365,23 @@ TEST_P(PerIsa, BlockBoundariesPlusMinusOne) {
   EXPECT_EQ(poisoned.lse, clean.lse);
 }
 
+TEST_P(PerIsa, ManyKeyBlocksMergeInGroups) {
+  ScopedIsa isa(GetParam());
+  // 64 rows of one head make several work items (no KV split), so every item walks all the key
+  // blocks: group boundaries at kBlocksPerGroup·Bc ± 1 and two whole groups plus a tail.
+  const i64 d = 16, bc = blocks(d).bc, g = fused::kBlocksPerGroup * bc;
+  for (i64 nk : {g - 1, g, g + 1, 2 * g + 3}) {
+    Case c = Case{}.shape(64, nk, d);
+    expect_fused_matches_reference(c, "groups");
+    for (Causal causal : {Causal::top_left, Causal::bottom_right}) {
+      c.causal = causal;
+      expect_fused_matches_reference(c, "groups causal");
+    }
+    c.mask = true;
+    expect_fused_matches_reference(c, "groups causal mask");
+  }
+}
+
 TEST_P(PerIsa, DecodeSplitKvMatchesReference) {
   ScopedIsa isa(GetParam());
   for (i64 nk : {2048, 4099, 9001})

@@ -40,6 +40,11 @@ constexpr BlockSizes block_sizes(Isa isa, i64 d) {
   return kBlockTable[0];
 }
 
+/// O and l are summed in two levels: each group of this many key blocks into a partial, the
+/// partials into the total. Over Nk/Bc blocks the rounding of the sums then grows like
+/// 2·√(Nk/Bc) terms' worth instead of Nk/Bc (a long sequence has hundreds of blocks).
+inline constexpr i64 kBlocksPerGroup = 16;
+
 /// Query rows per block for B·H heads of nq rows: the table's Br, a multiple of MR, no
 /// larger than the rows, and small enough that there are at least kMinItems (head, block)
 /// work items so two or four threads get balanced shares (never below 4 MR rows).

@@ -81,8 +81,8 @@ struct Plan {
   i64 nsplit = 1;  ///< KV chunks per query block (1: no split)
   i64 chunk = 0;   ///< keys per chunk, a multiple of bc
   // Per-thread workspace, in floats, each part a multiple of 16 (64 bytes).
-  i64 ldo = 0, off_kp = 0, off_vp = 0, off_vs = 0, off_s = 0, off_o = 0, off_m = 0, off_l = 0, off_alpha = 0,
-      per_thread = 0;
+  i64 ldo = 0, off_kp = 0, off_vp = 0, off_vs = 0, off_s = 0, off_o = 0, off_op = 0, off_m = 0, off_l = 0, off_mt = 0,
+      off_lp = 0, off_alpha = 0, per_thread = 0;
   i64 slots = 0;           ///< threads that get a slot
   i64 partial_row = 0;     ///< floats per partial row: O (dv), m, l, rounded
   i64 partial_floats = 0;  ///< B·H·nsplit·nq partial rows, when split (then nqb = 1)
@@ -113,8 +113,9 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
             vs = round_up(p.bc * dv, 16), s = round_up(p.bs * p.bc, 16), o = p.br * p.ldo;
   const i64 ml = round_up(p.br, 16);
   p.off_kp = qp, p.off_vp = p.off_kp + kp, p.off_vs = p.off_vp + vp, p.off_s = p.off_vs + vs, p.off_o = p.off_s + s;
-  p.off_m = p.off_o + o, p.off_l = p.off_m + ml;
-  p.off_alpha = p.off_l + ml;
+  p.off_op = p.off_o + o, p.off_m = p.off_op + o, p.off_l = p.off_m + ml, p.off_mt = p.off_l + ml;
+  p.off_lp = p.off_mt + ml;
+  p.off_alpha = p.off_lp + ml;
   p.per_thread = p.off_alpha + ml;
   const i64 items = p.BH * p.nqb * p.nsplit;
   // Waking a thread costs microseconds: give each one at least kMinFlopsPerThread
@@ -129,8 +130,10 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
 }
 
 /// One thread's slice of the workspace.
+/// Per row: o and l are the totals of the merged groups, relative to the max mt at the last
+/// merge; op and lp the current group's partials, relative to the running max m.
 struct Scratch {
-  float *qp, *kp, *vp, *vs, *s, *o, *m, *l, *alpha;
+  float *qp, *kp, *vp, *vs, *s, *o, *op, *m, *l, *mt, *lp, *alpha;
   Scratch(const Plan& p, float* base)
       : qp(base),
         kp(base + p.off_kp),
@@ -138,8 +141,11 @@ struct Scratch {
         vs(base + p.off_vs),
         s(base + p.off_s),
         o(base + p.off_o),
+        op(base + p.off_op),
         m(base + p.off_m),
         l(base + p.off_l),
+        mt(base + p.off_mt),
+        lp(base + p.off_lp),
         alpha(base + p.off_alpha) {}
 };
 
@@ -169,14 +175,14 @@ bool all_finite(const float* v, i64 ldv, i64 rows, i64 cols) {
 }
 
 /// One block of keys [kb, kb + n) for the query rows [i0 + r0, i0 + r0 + rows) of an item (a slice):
-/// S = (c·Q) Kᵀ from the packed panels, masking, the online-softmax step, O = alpha·O + P V.
-/// `first`: O of these rows is not written yet (β = 0).
+/// S = (c·Q) Kᵀ from the packed panels, masking, the online-softmax step, O = alpha·O + P V
+/// into the group's partials (op, lp). `first`: the group's first block for these rows (β = 0).
 void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 r0, i64 rows, i64 kb,
                 i64 n, bool first, const Scratch& w) {
   const i64 nq = p.nq, nk = p.nk, d = p.d, dv = p.dv, mr = p.mr, nr = p.nr, lds = p.bc, ldo = p.ldo;
   const i64 hk = kv_head(a, h), ldv = a.v.strides[2], row0 = i0 + r0;
   const float* qp = w.qp + r0 * d;  // r0 is a multiple of MR: the slice starts at a panel
-  float* o = w.o + r0 * ldo;
+  float* o = w.op + r0 * ldo;
   const i64 q_panels = ceil_div(rows, mr);
   // Keys of this block that row panel ip can see at all (causal: its last row sees the most);
   // tiles past it are skipped here and filled with -inf by the masking below.
@@ -205,7 +211,7 @@ void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
   // Online softmax: P = 2^(S − m) in place, m and l updated, alpha = the rescale of O
   // (applied by the P V epilogue below: O = alpha·O + P V).
   float* const alpha = w.alpha + r0;
-  uk.softmax_step(w.s, lds, rows, n, w.m + r0, w.l + r0, alpha);
+  uk.softmax_step(w.s, lds, rows, n, w.m + r0, w.lp + r0, alpha);
 
   // O = alpha·O + P V (first block: O = P V). A masked key has p = 0, but 0 · NaN = NaN: when V holds a
   // non-finite value in a block with masked keys, those V rows must not be multiplied in.
@@ -243,8 +249,28 @@ void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
     }
 }
 
+/// Adds the group's partials of rows [r0, r0 + rows) into the totals: with f = 2^(mt − m),
+/// o = f·o + op, l = f·l + lp, mt = m (f by one exp2, not a product of the blocks' alphas).
+/// The first group, or rows that saw no key before it (mt = -inf), take the partials as they are.
+void merge_group(const Plan& p, i64 r0, i64 rows, bool first_group, const Scratch& w) {
+  for (i64 r = r0; r < r0 + rows; ++r) {
+    float* o = w.o + r * p.ldo;
+    const float* op = w.op + r * p.ldo;
+    if (first_group || w.mt[r] == kNegInf) {
+      std::copy_n(op, p.dv, o);
+      w.l[r] = w.lp[r];
+    } else {
+      const float f = w.m[r] > w.mt[r] ? exp2c::exp2_scalar(w.mt[r] - w.m[r]) : 1.0f;
+      for (i64 t = 0; t < p.dv; ++t) o[t] = f * o[t] + op[t];
+      w.l[r] = f * w.l[r] + w.lp[r];
+    }
+    w.mt[r] = w.m[r];
+  }
+}
+
 /// The online softmax over keys [j0, j1) for query rows [i0, i0 + rows) of head (b, h): each
-/// block of Bc keys is packed once (Kᵀ and V) and then used by every Bs-row slice of the rows.
+/// block of Bc keys is packed once (Kᵀ and V) and then used by every Bs-row slice of the rows;
+/// every kBlocksPerGroup blocks the partial sums are merged into the totals.
 /// Leaves in w: o (unnormalised Σ p V), m (running max, log2 units), l (Σ p).
 /// Returns false when no KV block was visible to any row (o is then unset).
 bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 rows, i64 j0, i64 j1,
@@ -257,17 +283,26 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
 
   pack_q(a, p, b, h, i0, rows, a.scale * kLog2e, w.qp);
   std::fill_n(w.m, rows, kNegInf);
-  std::fill_n(w.l, rows, 0.0f);
-  for (i64 kb = j0; kb < j1; kb += bc) {
-    const i64 n = std::min(bc, j1 - kb);
-    uk.pack_kt(n, d, a.k.row(b, hk, kb), a.k.strides[2], w.kp);
-    uk.pack_v(n, dv, a.v.row(b, hk, kb), a.v.strides[2], w.vp);
-    const bool first = kb == j0;
-    for (i64 r0 = 0; r0 < rows; r0 += p.bs) {
+  const i64 group_keys = kBlocksPerGroup * bc;
+  for (i64 g0 = j0; g0 < j1; g0 += group_keys) {
+    const i64 g1 = std::min(j1, g0 + group_keys);
+    std::fill_n(w.lp, rows, 0.0f);
+    for (i64 kb = g0; kb < g1; kb += bc) {
+      const i64 n = std::min(bc, g1 - kb);
+      uk.pack_kt(n, d, a.k.row(b, hk, kb), a.k.strides[2], w.kp);
+      uk.pack_v(n, dv, a.v.row(b, hk, kb), a.v.strides[2], w.vp);
+      for (i64 r0 = 0; r0 < rows; r0 += p.bs) {
+        const i64 slice = std::min(p.bs, rows - r0);
+        // A slice that sees none of these keys (causal) has nothing to add, except on the very
+        // first block, which writes its zeros. Visibility is a prefix: a slice that sees any key
+        // of the group sees its first block, so `first` (β = 0) is always that block.
+        if (kb != j0 && kb >= visible_keys(a.causal, i0 + r0 + slice - 1, nq, nk)) continue;
+        slice_step(a, p, uk, b, h, i0, r0, slice, kb, n, kb == g0, w);
+      }
+    }
+    for (i64 r0 = 0; r0 < rows; r0 += p.bs) {  // the slices that took part in this group
       const i64 slice = std::min(p.bs, rows - r0);
-      // A slice that sees none of these keys (causal) has nothing to add once its O is written.
-      if (!first && kb >= visible_keys(a.causal, i0 + r0 + slice - 1, nq, nk)) continue;
-      slice_step(a, p, uk, b, h, i0, r0, slice, kb, n, first, w);
+      if (g0 == j0 || g0 < visible_keys(a.causal, i0 + r0 + slice - 1, nq, nk)) merge_group(p, r0, slice, g0 == j0, w);
     }
   }
   return true;
