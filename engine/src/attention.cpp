@@ -300,7 +300,7 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
   KernelArgs args{q, k, v, out, lse, scale, options.causal, mask, threads, nullptr, 0};
   Workspace ws;
   if (const std::size_t bytes = kernel.workspace_bytes(p); bytes > 0) {
-    ws = Workspace::allocate(bytes);
+    ws = Workspace::acquire(bytes);
     if (!ws)
       fail("kernel '" + std::string(kernel.name) + "': could not allocate " + std::to_string(bytes) +
            " bytes of workspace");

@@ -1,0 +1,47 @@
+// The per-thread workspace cache of attention() (engine/src/workspace.hpp).
+#include "workspace.hpp"  // engine/src
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <thread>
+
+namespace attn {
+namespace {
+
+bool aligned64(const std::byte* p) {
+  return reinterpret_cast<std::uintptr_t>(p) % 64 == 0;
+}
+
+TEST(WorkspaceCache, ACallOnTheSameThreadReusesTheBuffer) {
+  const Workspace first = Workspace::acquire(1000);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(aligned64(first.get()));
+  std::byte* const p = first.get();
+  EXPECT_EQ(Workspace::acquire(1000).get(), p);
+  EXPECT_EQ(Workspace::acquire(10).get(), p) << "a smaller request fits the cached buffer";
+  const Workspace grown = Workspace::acquire(Workspace::kCachedBytes);
+  ASSERT_TRUE(grown);
+  EXPECT_TRUE(aligned64(grown.get()));
+  EXPECT_EQ(Workspace::acquire(1000).get(), grown.get()) << "the grown buffer is kept";
+}
+
+TEST(WorkspaceCache, EachThreadHasItsOwnBuffer) {
+  std::byte* mine = Workspace::acquire(4096).get();
+  std::byte* theirs = nullptr;
+  std::thread([&] { theirs = Workspace::acquire(4096).get(); }).join();
+  ASSERT_NE(theirs, nullptr);
+  EXPECT_NE(theirs, mine);
+}
+
+TEST(WorkspaceCache, LargeWorkspacesAreNotKept) {
+  std::byte* cached = Workspace::acquire(64).get();
+  const Workspace big = Workspace::acquire(Workspace::kCachedBytes + 1);
+  ASSERT_TRUE(big);
+  EXPECT_NE(big.get(), cached);
+  EXPECT_EQ(Workspace::acquire(64).get(), cached) << "the cache is untouched by a large call";
+  EXPECT_FALSE(Workspace::acquire(SIZE_MAX)) << "too large: a failure, not a wrapped size";
+}
+
+}  // namespace
+}  // namespace attn
