@@ -45,16 +45,16 @@ void qk_tile(benchmark::State& state, const Ukernels* uk) {
 
 /// One MR × NR tile of O = α·O + P V over kc keys (P rows and a packed V strip, as the driver lays them out).
 void pv_tile(benchmark::State& state, const Ukernels* uk) {
-  const i64 kc = state.range(0), ldv = uk->nr;
+  const i64 kc = state.range(0), ldv = uk->pv_nr;
   const auto p = random_floats(uk->mr * kc, 0, 1, 3), v = random_floats(kc * ldv, -1, 1, 4);
-  std::vector<float> o(uk->mr * uk->nr);
+  std::vector<float> o(uk->mr * uk->pv_nr);
   const std::vector<float> alpha(uk->mr, 1.0f);
   for (auto _ : state) {
-    uk->pv(kc, p.data(), kc, v.data(), ldv, o.data(), uk->nr, uk->mr, uk->nr, alpha.data());
+    uk->pv(kc, p.data(), kc, v.data(), ldv, o.data(), uk->pv_nr, uk->mr, uk->pv_nr, alpha.data());
     benchmark::DoNotOptimize(o.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * static_cast<double>(kc * uk->mr * uk->nr),
+  state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * static_cast<double>(kc * uk->mr * uk->pv_nr),
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -82,10 +82,10 @@ void pv_block(benchmark::State& state, const Ukernels* uk) {
   std::vector<float> o(br * dv);
   const std::vector<float> alpha(br, 1.0f);
   for (auto _ : state) {
-    for (i64 c0 = 0; c0 < dv; c0 += uk->nr)
+    for (i64 c0 = 0; c0 < dv; c0 += uk->pv_nr)
       for (i64 ip = 0; ip < br / uk->mr; ++ip)
-        uk->pv(bc, p.data() + ip * uk->mr * bc, bc, v.data() + c0 * bc, uk->nr, o.data() + ip * uk->mr * dv + c0, dv,
-               uk->mr, uk->nr, alpha.data() + ip * uk->mr);
+        uk->pv(bc, p.data() + ip * uk->mr * bc, bc, v.data() + c0 * bc, uk->pv_nr, o.data() + ip * uk->mr * dv + c0, dv,
+               uk->mr, uk->pv_nr, alpha.data() + ip * uk->mr);
     benchmark::DoNotOptimize(o.data());
     benchmark::ClobberMemory();
   }
@@ -217,12 +217,14 @@ int register_all() {
   for (attn::fused::Isa isa : attn::fused::supported_isas()) {
     const Ukernels* uk = attn::fused::ukernels_for(isa);
     const std::string tile = std::to_string(uk->mr) + "x" + std::to_string(uk->nr) + "_" + attn::fused::isa_name(isa);
+    const std::string pv_tile_name =
+        std::to_string(uk->mr) + "x" + std::to_string(uk->pv_nr) + "_" + attn::fused::isa_name(isa);
     benchmark::RegisterBenchmark(("qk_tile/" + tile).c_str(), qk_tile, uk)->ArgName("d")->Arg(64)->Arg(128);
-    benchmark::RegisterBenchmark(("pv_tile/" + tile).c_str(), pv_tile, uk)->ArgName("kc")->Arg(64)->Arg(256);
+    benchmark::RegisterBenchmark(("pv_tile/" + pv_tile_name).c_str(), pv_tile, uk)->ArgName("kc")->Arg(64)->Arg(256);
     benchmark::RegisterBenchmark(("qk_block/" + tile).c_str(), qk_block, uk)
         ->ArgNames({"Br", "Bc"})
         ->ArgsProduct({{48, 96, 192}, {128, 256, 512}});
-    benchmark::RegisterBenchmark(("pv_block/" + tile).c_str(), pv_block, uk)
+    benchmark::RegisterBenchmark(("pv_block/" + pv_tile_name).c_str(), pv_block, uk)
         ->ArgNames({"Br", "Bc"})
         ->ArgsProduct({{48, 96, 192}, {128, 256, 512}});
     benchmark::RegisterBenchmark(("exp2_row/" + std::string(attn::fused::isa_name(isa))).c_str(), exp2_row, uk)

@@ -139,16 +139,16 @@ class PvTester {
   }
 
   void Test(const fused::Ukernels& uk) const {
-    const i64 ldp = k_ + 5, ldo = uk.nr + 7, ldv = ldv_ ? ldv_ : n_ + 2;
+    const i64 ldp = k_ + 5, ldo = uk.pv_nr + 7, ldv = ldv_ ? ldv_ : n_ + 2;
     GuardedFloats p(static_cast<std::size_t>((m_ - 1) * ldp + k_));  // exactly m rows of P
     GuardedFloats v(static_cast<std::size_t>((k_ - 1) * ldv + n_));  // exactly k rows, n columns in the last
-    GuardedFloats o(static_cast<std::size_t>((uk.mr - 1) * ldo + uk.nr));
+    GuardedFloats o(static_cast<std::size_t>((uk.mr - 1) * ldo + uk.pv_nr));
     fill_random(p.data(), p.size(), 21, 0.0f, 1.0f);
     fill_random(v.data(), v.size(), 22);
     std::vector<float> before(o.size());
     fill_random(before.data(), before.size(), 23);
     for (int r = 0; r < uk.mr; ++r)
-      for (int c = 0; c < uk.nr; ++c) {
+      for (int c = 0; c < uk.pv_nr; ++c) {
         const std::size_t at = static_cast<std::size_t>(r * ldo + c);
         // β = 0 must overwrite, never scale: a NaN there would poison a multiply by 0.
         o[at] = r < m_ && c < n_ ? (acc_ ? before[at] : NAN) : kSentinel;
@@ -157,7 +157,7 @@ class PvTester {
     fill_random(alpha.data(), alpha.size(), 24, 0.0f, 1.0f);
     uk.pv(k_, p.data(), ldp, v.data(), ldv, o.data(), ldo, m_, n_, acc_ ? alpha.data() : nullptr);
     for (int r = 0; r < uk.mr; ++r)
-      for (int c = 0; c < uk.nr; ++c) {
+      for (int c = 0; c < uk.pv_nr; ++c) {
         const std::size_t at = static_cast<std::size_t>(r * ldo + c);
         if (r >= m_ || c >= n_) {
           EXPECT_EQ(o[at], kSentinel) << "wrote outside the " << m_ << "x" << n_ << " tile at (" << r << ", " << c

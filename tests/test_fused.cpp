@@ -243,17 +243,17 @@ TEST_P(PerIsa, PvEverySubTile) {
   for (bool acc : {false, true})
     for (i64 k : {1, 2, 5, 16, 17, 64})
       for (int m = 1; m <= uk().mr; ++m)
-        for (int n = 1; n <= uk().nr; ++n) PvTester().m(m).n(n).k(k).accumulate(acc).Test(uk());
-  PvTester().m(uk().mr).n(uk().nr).k(33).ldv(0).Test(uk());  // a broadcast V row (stride 0) is valid
+        for (int n = 1; n <= uk().pv_nr; ++n) PvTester().m(m).n(n).k(k).accumulate(acc).Test(uk());
+  PvTester().m(uk().mr).n(uk().pv_nr).k(33).ldv(0).Test(uk());  // a broadcast V row (stride 0) is valid
   // kc = 0 (a row panel that sees no key of the block): β = 0 writes zeros, α = 1 leaves o as it was.
-  std::vector<float> o(static_cast<std::size_t>(uk().mr * uk().nr), kNaN);
-  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().nr, uk().mr, uk().nr, nullptr);
+  std::vector<float> o(static_cast<std::size_t>(uk().mr * uk().pv_nr), kNaN);
+  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().pv_nr, uk().mr, uk().pv_nr, nullptr);
   for (float x : o) EXPECT_EQ(x, 0.0f);
   std::fill(o.begin(), o.end(), 3.5f);
   const std::vector<float> ones(static_cast<std::size_t>(uk().mr), 1.0f), halves(ones.size(), 0.5f);
-  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().nr, uk().mr, uk().nr, ones.data());
+  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().pv_nr, uk().mr, uk().pv_nr, ones.data());
   for (float x : o) EXPECT_EQ(x, 3.5f);
-  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().nr, uk().mr, uk().nr, halves.data());
+  uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().pv_nr, uk().mr, uk().pv_nr, halves.data());
   for (float x : o) EXPECT_EQ(x, 1.75f);
 }
 
@@ -277,18 +277,18 @@ TEST_P(PerIsa, PackKtIsTheTransposeWithZeroPadding) {
 
 TEST_P(PerIsa, PackVCopiesColumnStrips) {
   for (i64 n : {1, 5, 16, 33})
-    for (i64 dv : {1, 7, 16, 17, 33, 64, 65}) {
-      const i64 ldv = dv + 5, strips = (dv + uk().nr - 1) / uk().nr;
+    for (i64 dv : {1, 7, 16, 17, 33, 63, 64, 65, 127, 129}) {
+      const i64 ldv = dv + 5, strips = (dv + uk().pv_nr - 1) / uk().pv_nr;
       GuardedFloats v(static_cast<std::size_t>((n - 1) * ldv + dv));  // the last row ends at the guard page
       fill_random(v.data(), v.size(), 43);
-      std::vector<float> vp(static_cast<std::size_t>(strips * n * uk().nr), kSentinel);
+      std::vector<float> vp(static_cast<std::size_t>(strips * n * uk().pv_nr), kSentinel);
       uk().pack_v(n, dv, v.data(), ldv, vp.data());
       for (i64 st = 0; st < strips; ++st)
         for (i64 j = 0; j < n; ++j)
-          for (i64 c = 0; c < uk().nr; ++c) {
-            const float got = vp[static_cast<std::size_t>((st * n + j) * uk().nr + c)];
-            if (st * uk().nr + c < dv)
-              ASSERT_EQ(got, v[static_cast<std::size_t>(j * ldv + st * uk().nr + c)]) << "n=" << n << " dv=" << dv;
+          for (i64 c = 0; c < uk().pv_nr; ++c) {
+            const float got = vp[static_cast<std::size_t>((st * n + j) * uk().pv_nr + c)];
+            if (st * uk().pv_nr + c < dv)
+              ASSERT_EQ(got, v[static_cast<std::size_t>(j * ldv + st * uk().pv_nr + c)]) << "n=" << n << " dv=" << dv;
             else
               ASSERT_EQ(got, kSentinel) << "wrote past dv: n=" << n << " dv=" << dv;
           }
@@ -307,8 +307,10 @@ void expect_fused_matches_reference(const Case& c, const std::string& what, int 
 TEST_P(PerIsa, BlockBoundariesPlusMinusOne) {
   ScopedIsa isa(GetParam());
   const i64 nr = uk().nr;
-  // Keys and head dimension: Nk at Bc ± 1 and 2 Bc + 1, d at NR ± 1 (and across the table's rows).
-  for (i64 d : {nr - 1, nr, nr + 1, i64{64}, i64{65}, i64{129}}) {
+  // Keys and head dimension: Nk at Bc ± 1 and 2 Bc + 1, d (= dv) at NR ± 1 and PV_NR ± 1 (and
+  // across the table's rows).
+  const i64 pv_nr = uk().pv_nr;
+  for (i64 d : {nr - 1, nr, nr + 1, pv_nr - 1, pv_nr + 1, i64{64}, i64{65}, i64{129}}) {
     const i64 bc = blocks(d).bc;
     for (i64 nk : {bc - 1, bc, bc + 1, 2 * bc + 1}) {
       Case c = Case{}.shape(13, nk, d);

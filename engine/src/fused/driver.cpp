@@ -76,7 +76,7 @@ BlockSizes blocks_from_env() {
 /// Depends on the thread count only through the number of workspace slots.
 struct Plan {
   i64 BH = 0, nq = 0, nk = 0, d = 0, dv = 0;
-  i64 br = 0, bc = 0, bs = 0, mr = 0, nr = 0;
+  i64 br = 0, bc = 0, bs = 0, mr = 0, nr = 0, pv_nr = 0;
   i64 nqb = 0;     ///< query blocks (work items) per head
   i64 nsplit = 1;  ///< KV chunks per query block (1: no split)
   i64 chunk = 0;   ///< keys per chunk, a multiple of bc
@@ -97,6 +97,7 @@ bool is_tiny(i64 BH, i64 nq, i64 nk, i64 d, i64 dv) {
 Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const Ukernels& uk) {
   Plan p;
   p.BH = B * H, p.nq = nq, p.nk = nk, p.d = d, p.dv = dv, p.mr = uk.mr, p.nr = uk.nr;
+  p.pv_nr = uk.pv_nr;
   BlockSizes table = block_sizes(uk.isa, d);
   if (const BlockSizes env = blocks_from_env(); env.br > 0) table = env;
   p.br = query_block_rows(table.br, p.mr, p.BH, nq);
@@ -109,7 +110,7 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
     p.nsplit = ceil_div(nk, p.chunk);
   }
   p.ldo = round_up(dv, 16);
-  const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * d, 16), vp = round_up(p.bc * round_up(dv, p.nr), 16),
+  const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * d, 16), vp = round_up(p.bc * round_up(dv, p.pv_nr), 16),
             vs = round_up(p.bc * dv, 16), s = round_up(p.bs * p.bc, 16), o = p.br * p.ldo;
   const i64 ml = round_up(p.br, 16);
   p.off_kp = qp, p.off_vp = p.off_kp + kp, p.off_vs = p.off_vp + vp, p.off_s = p.off_vs + vs, p.off_o = p.off_s + s;
@@ -179,7 +180,7 @@ bool all_finite(const float* v, i64 ldv, i64 rows, i64 cols) {
 /// into the group's partials (op, lp). `first`: the group's first block for these rows (β = 0).
 void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 r0, i64 rows, i64 kb,
                 i64 n, bool first, const Scratch& w) {
-  const i64 nq = p.nq, nk = p.nk, d = p.d, dv = p.dv, mr = p.mr, nr = p.nr, lds = p.bc, ldo = p.ldo;
+  const i64 nq = p.nq, nk = p.nk, d = p.d, dv = p.dv, mr = p.mr, nr = p.nr, pv_nr = p.pv_nr, lds = p.bc, ldo = p.ldo;
   const i64 hk = kv_head(a, h), ldv = a.v.strides[2], row0 = i0 + r0;
   const float* qp = w.qp + r0 * d;  // r0 is a multiple of MR: the slice starts at a panel
   float* o = w.op + r0 * ldo;
@@ -229,22 +230,22 @@ void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
         else
           std::copy_n(v0 + c * ldv, dv, w.vs + c * dv);
       }
-      for (i64 c0 = 0; c0 < dv; c0 += nr)
-        uk.pv(n, w.s + r * lds, lds, w.vs + c0, dv, o + r * ldo + c0, ldo, 1, static_cast<int>(std::min(nr, dv - c0)),
-              first ? nullptr : alpha + r);
+      for (i64 c0 = 0; c0 < dv; c0 += pv_nr)
+        uk.pv(n, w.s + r * lds, lds, w.vs + c0, dv, o + r * ldo + c0, ldo, 1,
+              static_cast<int>(std::min(pv_nr, dv - c0)), first ? nullptr : alpha + r);
     }
     return;
   }
-  // Column strips of the packed V outermost: a Bc × NR strip stays in L1 across the row
+  // Column strips of the packed V outermost: a Bc × PV_NR strip stays in L1 across the row
   // panels. Each panel stops at the last key it can see (its p are 0 beyond); kc = 0 still
   // writes β = 0 zeros, and is otherwise skipped: a panel that sees no key of the block has
   // alpha = 1 (its max did not move).
-  for (i64 c0 = 0; c0 < dv; c0 += nr)
+  for (i64 c0 = 0; c0 < dv; c0 += pv_nr)
     for (i64 ip = 0; ip < q_panels; ++ip) {
       const i64 kc = panel_keys(ip);
       if (kc > 0 || first)
-        uk.pv(kc, w.s + ip * mr * lds, lds, w.vp + c0 * n, nr, o + ip * mr * ldo + c0, ldo,
-              static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(std::min(nr, dv - c0)),
+        uk.pv(kc, w.s + ip * mr * lds, lds, w.vp + c0 * n, pv_nr, o + ip * mr * ldo + c0, ldo,
+              static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(std::min(pv_nr, dv - c0)),
               first ? nullptr : alpha + ip * mr);
     }
 }

@@ -287,9 +287,10 @@ void exp2_avx2(const float* x, float* y, i64 n) {
 }  // namespace
 
 Ukernels avx2_ukernels() {
-  return {Isa::avx2, kMR,          kNR,         qk_avx2,
-          pv_avx2,   pack_kt_avx2, pack_v_avx2, online_softmax_step<rowmax_avx2, exp2_store_sum_avx2>,
-          exp2_avx2, 1.0f};
+  return {Isa::avx2,    kMR,         kNR,
+          kNR,          qk_avx2,     pv_avx2,
+          pack_kt_avx2, pack_v_avx2, online_softmax_step<rowmax_avx2, exp2_store_sum_avx2>,
+          exp2_avx2,    1.0f};
 }
 
 }  // namespace attn::fused

@@ -73,6 +73,7 @@ Ukernels scalar_ukernels() {
   return {Isa::scalar,
           kMR,
           kNR,
+          kNR,
           qk_scalar,
           pv_scalar,
           pack_kt_scalar,

@@ -28,8 +28,9 @@ const char* isa_name(Isa isa);
 /// One ISA's microkernels.
 struct Ukernels {
   Isa isa;
-  /// Register tile of both the Q Kᵀ and the P V microkernel: MR rows × NR columns.
-  int mr, nr;
+  /// Register tiles: Q Kᵀ is MR rows × NR columns, P V is MR rows × PV_NR columns (pv_nr;
+  /// AVX-512 has the registers for a wider P V tile, which halves its broadcasts per FMA).
+  int mr, nr, pv_nr;
 
   /// S tile = Q panel · Kᵀ panel (sgemm with packed operands, β = 0).
   ///   qp: kc × MR, element (k, r) at qp[k * MR + r]   (rows r >= m may hold anything finite)
@@ -41,7 +42,7 @@ struct Ukernels {
   /// O tile = P · V over kc keys (β = 0), or O tile = α_r · O tile + P · V (the online-softmax
   /// rescale folded into the epilogue), V read from a packed strip or in place:
   ///   o[r * ldo + c] = (scale ? scale[r] · o[r * ldo + c] : 0) + Σ_{j<kc} p[r * ldp + j] · v[j * ldv + c]
-  ///   for r < m <= MR, c < n <= NR, kc >= 0. Reads exactly p rows r < m (j < kc), v rows j < kc (c < n)
+  ///   for r < m <= MR, c < n <= PV_NR, kc >= 0. Reads exactly p rows r < m (j < kc), v rows j < kc (c < n)
   ///   and scale[r < m]; with scale == nullptr the old o is never read (it may hold NaN). ldv may be 0.
   void (*pv)(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* o, i64 ldo, int m, int n,
              const float* scale);
@@ -51,11 +52,11 @@ struct Ukernels {
   /// and 0 for key columns past n. Reads exactly rows j < n, columns t < d.
   void (*pack_kt)(i64 n, i64 d, const float* k, i64 ldk, float* kp);
 
-  /// V in column strips of NR, so the P V microkernel streams a contiguous Bc × NR strip
+  /// V in column strips of PV_NR, so the P V microkernel streams a contiguous Bc × PV_NR strip
   /// (rows of V a power-of-two stride apart share a few L1 sets and evict each other):
-  /// element (j, c) of strip s at vp[(s·n + j)·NR + c] = v[j·ldv + s·NR + c] for s·NR + c < dv.
-  /// Reads exactly rows j < n, columns < dv; writes ceil(dv / NR) strips (the last one's
-  /// columns past dv are left unwritten).
+  /// element (j, c) of strip s at vp[(s·n + j)·PV_NR + c] = v[j·ldv + s·PV_NR + c] for
+  /// s·PV_NR + c < dv. Reads exactly rows j < n, columns < dv; writes ceil(dv / PV_NR) strips
+  /// (the last one's columns past dv are left unwritten).
   void (*pack_v)(i64 n, i64 dv, const float* v, i64 ldv, float* vp);
 
   /// One online-softmax step over an S block, in place, for rows r < rows (row r at s + r·lds,
