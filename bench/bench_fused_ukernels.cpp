@@ -109,6 +109,24 @@ void exp2_row(benchmark::State& state, const Ukernels* uk) {
       benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+/// The online-softmax step on a whole Bs × Bc slice of S, as the driver calls it (rows whose
+/// max grows, so alpha is computed; the copy of the logits is timed too, as a fixed cost).
+void softmax_block(benchmark::State& state, const Ukernels* uk) {
+  const i64 rows = state.range(0), n = state.range(1);
+  const auto src = random_floats(rows * n, -30, 0, 6);
+  std::vector<float> x(rows * n), m(rows), l(rows), alpha(rows);
+  for (auto _ : state) {
+    std::copy(src.begin(), src.end(), x.begin());
+    std::fill(m.begin(), m.end(), -40.0f);
+    std::fill(l.begin(), l.end(), 1.0f);
+    uk->softmax_step(x.data(), n, rows, n, m.data(), l.data(), alpha.data());
+    benchmark::DoNotOptimize(l.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["elements/s"] =
+      benchmark::Counter(static_cast<double>(rows * n), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 /// softmax(Q Kᵀ/√d) V for one head of N × d, 1 thread; GFLOP/s = 4 N² d (causal: visible pairs) per CPU second.
 void fused_attention(benchmark::State& state) {
   const i64 n = state.range(0), d = state.range(1);
@@ -227,6 +245,12 @@ int register_all() {
     benchmark::RegisterBenchmark(("pv_block/" + pv_tile_name).c_str(), pv_block, uk)
         ->ArgNames({"Br", "Bc"})
         ->ArgsProduct({{48, 96, 192}, {128, 256, 512}});
+    benchmark::RegisterBenchmark(("softmax_block/" + std::string(attn::fused::isa_name(isa))).c_str(), softmax_block,
+                                 uk)
+        ->ArgNames({"rows", "n"})
+        ->Args({96, 128})
+        ->Args({192, 128})
+        ->Args({96, 256});
     benchmark::RegisterBenchmark(("exp2_row/" + std::string(attn::fused::isa_name(isa))).c_str(), exp2_row, uk)
         ->ArgName("n")
         ->Arg(256)

@@ -15,15 +15,23 @@ namespace attn::fused {
 template <float (*RowMax)(const float*, i64), float (*Exp2StoreSum)(float*, i64, float)>
 void online_softmax_step(float* s, i64 lds, i64 rows, i64 n, float* m, float* l, float* alpha) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  for (i64 r = 0; r < rows; ++r) {
-    float* x = s + r * lds;
-    const float row_max = RowMax(x, n);
-    const float mb = row_max > m[r] ? row_max : m[r];
-    // m grew: O and l were summed against the old max. m[r] = -inf (nothing visible yet) gives 0.
-    alpha[r] = mb > m[r] ? exp2c::exp2_scalar(m[r] - mb) : 1.0f;
-    // Every key so far masked (mb = -inf): exp2(-inf − 0) = 0, never exp2(-inf − (-inf)).
-    l[r] = l[r] * alpha[r] + Exp2StoreSum(x, n, mb == kNegInf ? 0.0f : mb);
-    m[r] = mb;
+  // Rows in groups: first every row's max (and alpha), then every row's exps. Within a row the
+  // exps wait for the max's horizontal reduction; across the group the rows' chains overlap,
+  // and a group of rows (8 × Bc floats) is still in L1 for the second pass.
+  constexpr i64 kGroup = 8;
+  float mu[kGroup];
+  for (i64 g0 = 0; g0 < rows; g0 += kGroup) {
+    const i64 g1 = g0 + kGroup < rows ? g0 + kGroup : rows;
+    for (i64 r = g0; r < g1; ++r) {
+      const float row_max = RowMax(s + r * lds, n);
+      const float mb = row_max > m[r] ? row_max : m[r];
+      // m grew: O and l were summed against the old max. m[r] = -inf (nothing visible yet) gives 0.
+      alpha[r] = mb > m[r] ? exp2c::exp2_scalar(m[r] - mb) : 1.0f;
+      // Every key so far masked (mb = -inf): exp2(-inf − 0) = 0, never exp2(-inf − (-inf)).
+      mu[r - g0] = mb == kNegInf ? 0.0f : mb;
+      m[r] = mb;
+    }
+    for (i64 r = g0; r < g1; ++r) l[r] = l[r] * alpha[r] + Exp2StoreSum(s + r * lds, n, mu[r - g0]);
   }
 }
 
