@@ -1,6 +1,8 @@
 // The per-thread workspace cache of attention() (engine/src/workspace.hpp).
 #include "workspace.hpp"  // engine/src
 
+#include <attn/attention.hpp>
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -41,6 +43,16 @@ TEST(WorkspaceCache, LargeWorkspacesAreNotKept) {
   EXPECT_NE(big.get(), cached);
   EXPECT_EQ(Workspace::acquire(64).get(), cached) << "the cache is untouched by a large call";
   EXPECT_FALSE(Workspace::acquire(SIZE_MAX)) << "too large: a failure, not a wrapped size";
+}
+
+TEST(WorkspaceCache, ReleaseFreesThisThreadsBuffer) {
+  ASSERT_TRUE(Workspace::acquire(1 << 20));
+  release_workspace_cache();  // the public entry point
+  // A new buffer is allocated: it may land at the same address, so only check it works.
+  const Workspace again = Workspace::acquire(1 << 20);
+  ASSERT_TRUE(again);
+  again.get()[(1 << 20) - 1] = std::byte{1};  // all of it is writable (ASan checks the bounds)
+  EXPECT_EQ(Workspace::acquire(16).get(), again.get());
 }
 
 }  // namespace

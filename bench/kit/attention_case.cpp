@@ -136,7 +136,8 @@ void run_attention_case(benchmark::State& state, const AttentionCase& c) {
     std::lock_guard lock(g_mutex);
     if (auto it = facts().find(key); it != facts().end()) f = it->second;
   }
-  if (f.label.empty()) {  // first time: one untimed call, measured for memory and checked for error
+  if (f.label.empty()) {              // first time: one untimed call, measured for memory and checked for error
+    attn::release_workspace_cache();  // else a buffer kept from an earlier shape hides this call's workspace
     f.memory = measure_call_memory(call);
     const std::string skey = shape_key(s);
     std::unique_lock lock(g_mutex);

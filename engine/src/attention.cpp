@@ -131,6 +131,10 @@ std::size_t default_memory_budget() {
   return budget;
 }
 
+void release_workspace_cache() {
+  Workspace::release_cache();
+}
+
 const char* to_string(Causal c) {
   switch (c) {
     case Causal::none:

@@ -30,7 +30,7 @@ class Workspace {
   /// (grown as needed, kept after the call), else an owned one. nullptr-holding on failure.
   static Workspace acquire(std::size_t bytes) {
     if (bytes > kCachedBytes) return allocate(bytes);
-    thread_local Cache cache;
+    Cache& cache = thread_cache();
     if (cache.size < bytes) {
       cache.buffer.reset();  // free first: the old and the new buffer need not coexist
       cache.size = 0;
@@ -41,6 +41,13 @@ class Workspace {
     Workspace w;
     w.ptr_ = cache.buffer.get();
     return w;
+  }
+
+  /// Frees this thread's cached buffer.
+  static void release_cache() {
+    Cache& cache = thread_cache();
+    cache.buffer.reset();
+    cache.size = 0;
   }
 
   std::byte* get() const { return ptr_; }
@@ -55,6 +62,11 @@ class Workspace {
     Buffer buffer;
     std::size_t size = 0;
   };
+
+  static Cache& thread_cache() {
+    thread_local Cache cache;
+    return cache;
+  }
 
   static std::byte* aligned(std::size_t bytes) {
     if (bytes > SIZE_MAX - 63) return nullptr;  // rounding up would wrap to a tiny allocation

@@ -104,6 +104,11 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
 /// Half of physical memory: the default Options::memory_budget.
 std::size_t default_memory_budget();
 
+/// attention() keeps a call's workspace, up to 16 MiB, for the calling thread's next call
+/// (docs/api.md, Memory). This frees the calling thread's kept buffer now; the next call
+/// allocates again. Threads free theirs when they exit.
+void release_workspace_cache();
+
 /// Name of a causal alignment as the CLI spells it ("none", "top-left", "bottom-right").
 const char* to_string(Causal c);
 
