@@ -42,8 +42,10 @@ constexpr float kLog2e = 1.44269504088896340736f;
 constexpr float kLn2 = 0.693147180559945309417f;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Tiny inputs (the lab sentences): direct loops on the stack, no workspace.
-constexpr i64 kTinyMaxN = 16, kTinyMaxDim = 64, kTinyMaxWork = i64{1} << 16;
+// Tiny inputs (the lab sentences): direct loops on the stack, no workspace. Only while
+// its scalar dot-product chains are cheaper than packing for the SIMD path: N = 16,
+// d = 64 (2^15 pairs × dims) took 16.0 µs here and 2.3 µs blocked.
+constexpr i64 kTinyMaxN = 16, kTinyMaxDim = 64, kTinyMaxWork = i64{1} << 12;
 // Decode: when all queries fit one block and the KV sequence is long, split it
 // into at most kMaxSplits chunks of at least kMinChunk keys, merged exactly.
 constexpr i64 kMinChunk = 1024, kMaxSplits = 32;
