@@ -45,16 +45,18 @@ constexpr BlockSizes block_sizes(Isa isa, i64 d) {
 /// 2·√(Nk/Bc) terms' worth instead of Nk/Bc (a long sequence has hundreds of blocks).
 inline constexpr i64 kBlocksPerGroup = 16;
 
-/// Query rows per block for B·H heads of nq rows: the table's Br, a multiple of MR, no
-/// larger than the rows, and small enough that there are at least kMinItems (head, block)
+/// Query rows per work item for B·H heads of nq rows: the table's Br, a multiple of MR, no
+/// larger than the rows, and small enough that there are at least `min_items` (head, block)
 /// work items so two or four threads get balanced shares (never below 4 MR rows).
-/// Depends on the shape only, so the thread count never changes the result.
+/// The rows of an item never change a row's result (blocks of keys, not of rows, fix the
+/// order of every sum), so the item size may follow the thread count; whether a short query
+/// splits the keys instead (the decode path) is decided with kMinItems for every thread count.
 inline constexpr i64 kMinItems = 8;
-constexpr i64 query_block_rows(i64 table_br, i64 mr, i64 bh, i64 nq) {
+constexpr i64 query_block_rows(i64 table_br, i64 mr, i64 bh, i64 nq, i64 min_items = kMinItems) {
   auto round_up = [](i64 a, i64 b) { return (a + b - 1) / b * b; };
   i64 br = round_up(table_br < 1 ? 1 : table_br, mr);
-  if (bh * ((nq + br - 1) / br) < kMinItems) {
-    const i64 per_head = (kMinItems + bh - 1) / bh;
+  if (bh * ((nq + br - 1) / br) < min_items) {
+    const i64 per_head = (min_items + bh - 1) / bh;
     const i64 want = round_up((nq + per_head - 1) / per_head, mr);
     br = want < 4 * mr ? 4 * mr : (want < br ? want : br);
   }

@@ -111,6 +111,13 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
     p.chunk = round_up(ceil_div(nk, want), p.bc);
     p.nsplit = ceil_div(nk, p.chunk);
   }
+  // One thread needs no spread of work items: the table's Br packs each Kᵀ and V block once for
+  // more rows (llm-1024, one head: 2 items instead of 8). The result is the same (blocking.hpp).
+  if (p.nsplit == 1 && threads <= 1) {
+    p.br = query_block_rows(table.br, p.mr, p.BH, nq, 1);
+    p.bs = std::min(p.br, round_up(table.bs, p.mr));
+    p.nqb = ceil_div(nq, p.br);
+  }
   p.ldo = round_up(dv, 16);
   const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * d, 16), vp = round_up(p.bc * round_up(dv, p.pv_nr), 16),
             vs = round_up(p.bc * dv, 16), s = round_up(p.bs * p.bc, 16), o = p.br * p.ldo;
@@ -281,8 +288,11 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
   const i64 nq = p.nq, nk = p.nk, d = p.d, dv = p.dv, bc = p.bc;
   const i64 hk = kv_head(a, h);
   // Causal keys are a prefix per row, growing with the row: the last row sees the most.
-  j1 = std::min(j1, visible_keys(a.causal, i0 + rows - 1, nq, nk));  // blocks no row sees are skipped
-  if (j0 >= j1) return false;
+  // Blocks no row sees are skipped, but a block is never cut short: its width (and so the
+  // order of every row's max and sum) must not depend on which rows share the item.
+  const i64 vis_last = visible_keys(a.causal, i0 + rows - 1, nq, nk);
+  if (vis_last <= j0) return false;
+  j1 = std::min(j1, j0 + round_up(vis_last - j0, bc));
 
   pack_q(a, p, b, h, i0, rows, a.scale * kLog2e, w.qp);
   std::fill_n(w.m, rows, kNegInf);

@@ -7,10 +7,14 @@ target_sources(attn_engine PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx512.cpp)
+# -ffp-contract=off: FMAs only where the intrinsics ask for them, so the plain C++ in these
+# files (the softmax step's per-row exp2_scalar and l·alpha + sum) computes exactly the
+# specification's values on every ISA, and a vectorised loop cannot round differently from
+# its scalar remainder (tests: SoftmaxStepOnEveryTailLength compares alpha bit for bit).
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/ukernel_avx2.cpp
-  PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
+  PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-ffp-contract=off")
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/ukernel_avx512.cpp
-  PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512vl;-mavx512bw;-mavx512dq;-mavx2;-mfma")
+  PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512vl;-mavx512bw;-mavx512dq;-mavx2;-mfma;-ffp-contract=off")
 # The scalar specification is written with selects (x < c ? c : x) so that a
 # loop over it vectorises; GCC only if-converts them without trapping math (we
 # never inspect FP exception flags; results are unchanged).
