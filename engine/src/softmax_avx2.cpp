@@ -15,7 +15,7 @@ struct Avx2 {
   static void store(float* p, reg v) noexcept { _mm256_storeu_ps(p, v); }
   static reg load_tail(const float* p, std::size_t rem) noexcept {
     alignas(32) float buf[W];
-    for (std::size_t i = 0; i < W; ++i) buf[i] = i < rem ? p[i] : -std::numeric_limits<float>::infinity();
+    for (std::size_t i = 0; i < W; ++i) buf[i] = i < rem ? p[i] : -kInfinity;
     return _mm256_load_ps(buf);
   }
   static void store_tail(float* p, reg v, std::size_t rem) noexcept {

@@ -24,7 +24,7 @@ struct Avx512 {
   static void store(float* p, reg v) noexcept { _mm512_storeu_ps(p, v); }
   // Masked loads and stores touch no memory in the masked-off lanes.
   static reg load_tail(const float* p, std::size_t rem) noexcept {
-    return _mm512_mask_loadu_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), first(rem), p);
+    return _mm512_mask_loadu_ps(_mm512_set1_ps(-kInfinity), first(rem), p);
   }
   static void store_tail(float* p, reg v, std::size_t rem) noexcept { _mm512_mask_storeu_ps(p, first(rem), v); }
   static reg set1(float v) noexcept { return _mm512_set1_ps(v); }

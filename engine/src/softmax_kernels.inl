@@ -17,6 +17,11 @@
 namespace attn::softmax::simd {
 namespace {
 
+// Constants, not std::numeric_limits calls: at -O0 a call is emitted as a weak function
+// compiled with this file's -m flags, which the linker may keep for every caller.
+constexpr float kInfinity = __builtin_inff();
+constexpr float kQuietNaN = __builtin_nanf("");
+
 template <class V>
 inline typename V::reg exp_v(typename V::reg x) noexcept {
   const auto z = V::fma(x, V::set1(kLog2e), V::set1(kMagic));
@@ -45,7 +50,7 @@ void exp_array(const float* x, float* y, std::size_t n) noexcept {
 template <class V>
 float row_max(const float* x, std::size_t n) noexcept {
   constexpr std::size_t W = V::W;
-  const auto ninf = V::set1(-std::numeric_limits<float>::infinity());
+  const auto ninf = V::set1(-kInfinity);
   auto m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
   std::size_t j = 0;
   for (; j + 4 * W <= n; j += 4 * W) {
@@ -103,7 +108,7 @@ float sum_exp_with_next_max(float* x, std::size_t n, float m, const float* y, st
   constexpr std::size_t W = V::W;
   const std::size_t common = (n < ny ? n : ny) / (4 * W) * (4 * W);
   const auto vm = V::set1(m);
-  const auto ninf = V::set1(-std::numeric_limits<float>::infinity());
+  const auto ninf = V::set1(-kInfinity);
   auto s0 = V::zero(), s1 = s0, s2 = s0, s3 = s0;
   auto m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
   for (std::size_t j = 0; j < common; j += 4 * W) {
@@ -147,11 +152,11 @@ void scale_row(float* x, std::size_t n, float c) noexcept {
 /// The rows the arithmetic cannot normalise: +inf max (NaN), or no finite-or-+inf
 /// entry (l = 0 unless a NaN hides among the −infs). x is left untouched.
 inline bool degenerate(const float* x, std::size_t n, float m, RowStats& out) noexcept {
-  if (m == std::numeric_limits<float>::infinity()) {
-    out = {m, std::numeric_limits<float>::quiet_NaN()};
+  if (m == kInfinity) {
+    out = {m, kQuietNaN};
     return true;
   }
-  if (m == -std::numeric_limits<float>::infinity()) {
+  if (m == -kInfinity) {
     out = {m, 0.0f};
     for (std::size_t j = 0; j < n; ++j)
       if (x[j] != x[j]) out.l = x[j];
@@ -186,14 +191,14 @@ RowStats stable_2pass(float* x, std::size_t n) noexcept {
   // stored in place and summed (L1) while the next block's max is taken (so the
   // memory stream and the exps overlap); the block states merge online into (m, l):
   // (m, l) ∘ (m_b, l_b) = (max, l·e^{m − max} + l_b·e^{m_b − max}).
-  float m = -std::numeric_limits<float>::infinity(), l = 0.0f;
+  float m = -kInfinity, l = 0.0f;
   if (n) mb[0] = row_max<V>(x, n < block ? n : block);
   for (std::size_t b = 0, i = 0; b < n; b += block, ++i) {
     const std::size_t len = n - b < block ? n - b : block;
     const std::size_t next = b + block < n ? (n - b - block < block ? n - b - block : block) : 0;
     float* xb = x + b;
-    if (mb[i] == std::numeric_limits<float>::infinity()) return {mb[i], std::numeric_limits<float>::quiet_NaN()};
-    if (mb[i] == -std::numeric_limits<float>::infinity()) {  // no mass here: weights 0, unless a NaN hides
+    if (mb[i] == kInfinity) return {mb[i], kQuietNaN};
+    if (mb[i] == -kInfinity) {  // no mass here: weights 0, unless a NaN hides
       for (std::size_t j = 0; j < len; ++j) {
         if (xb[j] != xb[j]) l = xb[j];
         xb[j] = 0.0f;
@@ -216,11 +221,11 @@ RowStats stable_2pass(float* x, std::size_t n) noexcept {
       l = l + lb * f[0];
     }
   }
-  if (m == -std::numeric_limits<float>::infinity() || l != l) return {m, l};  // l: 0, or NaN carried
+  if (m == -kInfinity || l != l) return {m, l};  // l: 0, or NaN carried
   // Pass 2: y = e · e^{m_b − m} / l, one multiplier per block.
   const float inv = 1.0f / l;
   for (std::size_t b = 0, i = 0; b < n; b += block, ++i) {
-    if (mb[i] == -std::numeric_limits<float>::infinity()) continue;  // already 0
+    if (mb[i] == -kInfinity) continue;  // already 0
     float f[V::W];
     V::store(f, exp_v<V>(V::set1(mb[i] - m)));
     scale_row<V>(x + b, n - b < block ? n - b : block, f[0] * inv);

@@ -14,7 +14,6 @@
 // rounded; the scalar form (separate multiply and add) at most 1.227 ulp.
 #pragma once
 
-#include <bit>
 #include <cstdint>
 #include <limits>
 
@@ -33,6 +32,12 @@ inline constexpr float kUnderflow = -126.0f;
 /// x is raised to this before the reduction so n fits the exponent field; NaN is kept.
 inline constexpr float kFloor = -127.0f;
 
+// Internal linkage, and no std:: function templates inside: this header is compiled into
+// translation units with different ISA flags (the AVX2 and AVX-512 microkernels call it for
+// the rescale factor). An external inline function is emitted by each of them where it is
+// not inlined (-O0), and the linker may keep the AVX-512 copy for every caller.
+namespace {
+
 /// The specification: exp2(x) for x <= 0, the contract of Ukernels::exp2. Branch-free
 /// (selects only), so a loop over it vectorises; both selects keep NaN (comparisons are false).
 inline float exp2_scalar(float x) {
@@ -48,9 +53,11 @@ inline float exp2_scalar(float x) {
   p = p * f + kC1;
   p = p * f + 1.0f;
   // 2^n from its exponent field: the low 9 bits of bits(t) + 127 are n + 127 in [0, 127].
-  const std::uint32_t e = (std::bit_cast<std::uint32_t>(t) + 127u) << 23;
-  const float r = p * std::bit_cast<float>(e);
+  const std::uint32_t e = (__builtin_bit_cast(std::uint32_t, t) + 127u) << 23;
+  const float r = p * __builtin_bit_cast(float, e);
   return x < kUnderflow ? 0.0f : r;  // flush: includes -inf
 }
+
+}  // namespace
 
 }  // namespace attn::fused::exp2c
