@@ -1,5 +1,6 @@
-// fused: FlashAttention-2 on the CPU. One pass over K and V per block of Br
-// query rows; the Nq × Nk score matrix never exists, only a Br × Bc tile of it.
+// fused: FlashAttention-2 on the CPU. One pass over K and V per work item of Br
+// query rows (each Kᵀ/V block packed once, then used by the item's Bs-row slices);
+// the Nq × Nk score matrix never exists, only a Bs × Bc slice of it.
 //
 // Layers (style.md): microkernels (ukernels.hpp, one table per ISA) → the
 // block loop with the online softmax (block_rows) → the parallel driver over
@@ -9,9 +10,10 @@
 // max m and the exponent are in log2 units and the softmax uses exp2:
 //   p_j = 2^(s_j − m),  l = Σ p_j,  O = Σ p_j V_j / l,  LSE = (m + log2 l)·ln 2.
 //
-// Determinism: work items, KV chunks and merge order depend on the shape only,
-// never on the thread count, and each item is computed by one thread, so the
-// result is bitwise the same for any number of threads.
+// Determinism: key blocks, KV chunks, groups and merge order depend on the shape only,
+// never on the thread count, and a row's arithmetic does not depend on which rows share
+// its work item (items may be larger with one thread), so the result is bitwise the
+// same for any number of threads.
 #include "kernel_decls.hpp"
 #include "masking.hpp"
 
@@ -75,7 +77,8 @@ BlockSizes blocks_from_env() {
 }
 
 /// Everything that follows from the shape: block sizes, work items, workspace layout.
-/// Depends on the thread count only through the number of workspace slots.
+/// Depends on the thread count through the number of workspace slots and, with one thread,
+/// the item size; neither changes the result (blocking.hpp).
 struct Plan {
   i64 BH = 0, nq = 0, nk = 0, d = 0, dv = 0;
   i64 br = 0, bc = 0, bs = 0, mr = 0, nr = 0, pv_nr = 0;
@@ -129,7 +132,7 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
   p.per_thread = p.off_alpha + ml;
   const i64 items = p.BH * p.nqb * p.nsplit;
   // Waking a thread costs microseconds: give each one at least kMinFlopsPerThread
-  // of work. (The result does not depend on it: the work items are fixed.)
+  // of work. (The result does not depend on it.)
   const i64 flops = 2 * p.BH * nq * nk * (d + dv);
   p.slots = std::max<i64>(1, std::min<i64>({static_cast<i64>(threads), items, flops / kMinFlopsPerThread}));
   if (p.nsplit > 1) {
