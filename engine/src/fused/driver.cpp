@@ -429,49 +429,59 @@ void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
   }
 }
 
-/// The lab sentences: everything on the stack, one row at a time, masked keys never read.
-/// Plain scalar code with the specification's exp2 inlined: at this size a call through the
-/// ISA table (and waking the wide vector units) costs more than the arithmetic. Each sum
-/// is accumulated in a register (an accumulator array on the stack would chain every
-/// update through a store and a reload).
-void run_tiny(const KernelArgs& a) {
-  const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2];
+/// The lab sentences: everything on the stack, one head at a time, masked keys never read.
+/// Scalar dot products and sums, each accumulated in a register; the exps of the whole head
+/// in one call of the ISA's exp2 (a handful of vector instructions instead of a dependent
+/// chain of scalar Horner steps per key).
+void run_tiny(const KernelArgs& a, const Ukernels& uk) {
+  const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2], nk = a.k.shape[2];
   const i64 d = a.q.shape[3], dv = a.v.shape[3];
   const float c = a.scale * kLog2e;
-  i64 keys[kTinyMaxN];  // the keys row i sees, in order
-  float s[kTinyMaxN];   // their logits, then their p
+  const float* krow[kTinyMaxN];  // the head's key and value rows, addressed once per head
+  const float* vrow[kTinyMaxN];
+  i64 keys[kTinyMaxN * kTinyMaxN];  // row i's visible keys at keys[first[i] ..< first[i + 1]]
+  float s[kTinyMaxN * kTinyMaxN];   // their logits minus the row max, then their p
+  i64 first[kTinyMaxN + 1];
+  float m[kTinyMaxN];
   for (i64 b = 0; b < B; ++b)
     for (i64 h = 0; h < H; ++h) {
       const i64 hk = kv_head(a, h);
+      for (i64 j = 0; j < nk; ++j) krow[j] = a.k.row(b, hk, j), vrow[j] = a.v.row(b, hk, j);
+      i64 e = 0;
       for (i64 i = 0; i < nq; ++i) {
         const float* mrow = mask_row(a.mask, i);
-        i64 n = 0;
-        for (i64 j = 0, vis = visible_keys(a.causal, i, nq, a.k.shape[2]); j < vis; ++j)
-          if (!masked_out(mrow, j)) keys[n++] = j;
         const float* q = a.q.row(b, h, i);
-        float m = kNegInf;  // running max, NaN ignored: a NaN logit shows up in l below
-        for (i64 u = 0; u < n; ++u) {
-          const float* k = a.k.row(b, hk, keys[u]);
+        first[i] = e;
+        m[i] = kNegInf;  // running max, NaN ignored: a NaN logit shows up in l below
+        for (i64 j = 0, vis = visible_keys(a.causal, i, nq, nk); j < vis; ++j) {
+          if (masked_out(mrow, j)) continue;
           float dot = 0.0f;
-          for (i64 t = 0; t < d; ++t) dot += q[t] * k[t];
-          s[u] = dot * c + (mrow ? mrow[keys[u]] * kLog2e : 0.0f);
-          m = s[u] > m ? s[u] : m;
+          for (i64 t = 0; t < d; ++t) dot += q[t] * krow[j][t];
+          keys[e] = j;
+          s[e] = dot * c + (mrow ? mrow[j] * kLog2e : 0.0f);
+          m[i] = s[e] > m[i] ? s[e] : m[i];
+          ++e;
         }
-        const float mu = m == kNegInf ? 0.0f : m;
+        const float mu = m[i] == kNegInf ? 0.0f : m[i];  // never exp2(-inf − (-inf))
+        for (i64 u = first[i]; u < e; ++u) s[u] -= mu;
+      }
+      first[nq] = e;
+      uk.exp2(s, s, e);
+      for (i64 i = 0; i < nq; ++i) {
         float l = 0.0f;
-        for (i64 u = 0; u < n; ++u) l += s[u] = exp2c::exp2_scalar(s[u] - mu);
+        for (i64 u = first[i]; u < first[i + 1]; ++u) l += s[u];
         float* out = a.out.row(b, h, i);
-        if (m == kNegInf && l == 0.0f) {  // every key masked
+        if (m[i] == kNegInf && l == 0.0f) {  // every key masked
           std::fill_n(out, dv, 0.0f);
           if (a.lse.data) *a.lse.row(b, h, i) = kNegInf;
           continue;
         }
         for (i64 t = 0; t < dv; ++t) {
           float acc = 0.0f;
-          for (i64 u = 0; u < n; ++u) acc += s[u] * a.v.row(b, hk, keys[u])[t];
+          for (i64 u = first[i]; u < first[i + 1]; ++u) acc += s[u] * vrow[keys[u]][t];
           out[t] = acc / l;
         }
-        if (a.lse.data) *a.lse.row(b, h, i) = (m + std::log2(l)) * kLn2;
+        if (a.lse.data) *a.lse.row(b, h, i) = (m[i] + std::log2(l)) * kLn2;
       }
     }
 }
@@ -479,8 +489,8 @@ void run_tiny(const KernelArgs& a) {
 void fused_run(const KernelArgs& a) noexcept {
   const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2], nk = a.k.shape[2], d = a.q.shape[3];
   const i64 dv = a.v.shape[3];
-  if (is_tiny(B * H, nq, nk, d, dv)) return run_tiny(a);
   const Ukernels& uk = active_ukernels();
+  if (is_tiny(B * H, nq, nk, d, dv)) return run_tiny(a, uk);
   run_blocked(a, make_plan(B, H, nq, nk, d, dv, a.threads, uk), uk);
 }
 
