@@ -105,22 +105,19 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
   p.pv_nr = uk.pv_nr;
   BlockSizes table = block_sizes(uk.isa, d);
   if (const BlockSizes env = blocks_from_env(); env.br > 0) table = env;
-  p.br = query_block_rows(table.br, p.mr, p.BH, nq);
-  p.bs = std::min(p.br, round_up(table.bs, p.mr));
   p.bc = round_up(std::max<i64>(table.bc, 1), p.nr);
-  p.nqb = ceil_div(nq, p.br);
-  if (p.nqb == 1 && nk >= 2 * kMinChunk) {
+  // Whether a short query splits the keys instead (decode) depends on the shape only.
+  if (ceil_div(nq, query_block_rows(table.br, p.mr, p.BH, nq)) == 1 && nk >= 2 * kMinChunk) {
     const i64 want = std::min(kMaxSplits, nk / kMinChunk);
     p.chunk = round_up(ceil_div(nk, want), p.bc);
     p.nsplit = ceil_div(nk, p.chunk);
   }
   // One thread needs no spread of work items: the table's Br packs each Kᵀ and V block once for
   // more rows (llm-1024, one head: 2 items instead of 8). The result is the same (blocking.hpp).
-  if (p.nsplit == 1 && threads <= 1) {
-    p.br = query_block_rows(table.br, p.mr, p.BH, nq, 1);
-    p.bs = std::min(p.br, round_up(table.bs, p.mr));
-    p.nqb = ceil_div(nq, p.br);
-  }
+  const i64 min_items = p.nsplit == 1 && threads <= 1 ? 1 : kMinItems;
+  p.br = query_block_rows(table.br, p.mr, p.BH, nq, min_items);
+  p.bs = std::min(p.br, round_up(table.bs, p.mr));
+  p.nqb = ceil_div(nq, p.br);
   p.ldo = round_up(dv, 16);
   const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * d, 16), vp = round_up(p.bc * round_up(dv, p.pv_nr), 16),
             vs = round_up(p.bc * dv, 16), s = round_up(p.bs * p.bc, 16), o = p.br * p.ldo;
@@ -299,6 +296,13 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
 
   pack_q(a, p, b, h, i0, rows, a.scale * kLog2e, w.qp);
   std::fill_n(w.m, rows, kNegInf);
+  // Whether the slice of rows [r0, r0 + n) takes part in the key block (or group) starting at
+  // `key`: the very first block always (it writes the slice's zeros); later ones only if its
+  // last row sees that key. Visibility is a prefix, so a slice that takes part in any block of
+  // a group takes part in its first one, which is therefore where its `first` (β = 0) falls.
+  auto takes_part = [&](i64 r0, i64 n, i64 key) {
+    return key == j0 || key < visible_keys(a.causal, i0 + r0 + n - 1, nq, nk);
+  };
   const i64 group_keys = kBlocksPerGroup * bc;
   for (i64 g0 = j0; g0 < j1; g0 += group_keys) {
     const i64 g1 = std::min(j1, g0 + group_keys);
@@ -309,16 +313,12 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
       uk.pack_v(n, dv, a.v.row(b, hk, kb), a.v.strides[2], w.vp);
       for (i64 r0 = 0; r0 < rows; r0 += p.bs) {
         const i64 slice = std::min(p.bs, rows - r0);
-        // A slice that sees none of these keys (causal) has nothing to add, except on the very
-        // first block, which writes its zeros. Visibility is a prefix: a slice that sees any key
-        // of the group sees its first block, so `first` (β = 0) is always that block.
-        if (kb != j0 && kb >= visible_keys(a.causal, i0 + r0 + slice - 1, nq, nk)) continue;
-        slice_step(a, p, uk, b, h, i0, r0, slice, kb, n, kb == g0, w);
+        if (takes_part(r0, slice, kb)) slice_step(a, p, uk, b, h, i0, r0, slice, kb, n, kb == g0, w);
       }
     }
     for (i64 r0 = 0; r0 < rows; r0 += p.bs) {  // the slices that took part in this group
       const i64 slice = std::min(p.bs, rows - r0);
-      if (g0 == j0 || g0 < visible_keys(a.causal, i0 + r0 + slice - 1, nq, nk)) merge_group(p, r0, slice, g0 == j0, w);
+      if (takes_part(r0, slice, g0)) merge_group(p, r0, slice, g0 == j0, w);
     }
   }
   return true;
