@@ -598,6 +598,22 @@ Problem problem(i64 H, i64 nq, i64 nk, i64 d, int threads) {
   return p;
 }
 
+TEST(Fused, BlockSizeOverrideParsesOnlyWhatItDocuments) {
+  const auto ok = [](const char* text, int br, int bc, int bs) {
+    const auto b = fused::parse_block_sizes(text);
+    ASSERT_TRUE(b.has_value()) << text;
+    EXPECT_EQ(b->br, br) << text;
+    EXPECT_EQ(b->bc, bc) << text;
+    EXPECT_EQ(b->bs, bs) << text;
+  };
+  ok("576,128,192", 576, 128, 192);
+  ok("96,256", 96, 256, 96);  // Bs defaults to Br
+  ok("4096,1,4096", 4096, 1, 4096);
+  for (const char* bad : {"", "576", "576,", "576,128,", "576,128,192,4", "576,128,600", "0,128", "576,0", "4097,128",
+                          "-5,128", "576;128", "576,128x", " 576,128", "a,b"})
+    EXPECT_FALSE(fused::parse_block_sizes(bad).has_value()) << "'" << bad << "' accepted";
+}
+
 TEST(Fused, WorkspaceIsBoundedAndIndependentOfSequenceLength) {
   const KernelInfo* k = find_kernel("fused");
   ASSERT_NE(k, nullptr);

@@ -12,6 +12,10 @@
 
 #include "ukernels.hpp"
 
+#include <charconv>
+#include <optional>
+#include <string_view>
+
 namespace attn::fused {
 
 struct BlockSizes {
@@ -38,6 +42,26 @@ constexpr BlockSizes block_sizes(Isa isa, i64 d) {
   for (const BlockSizes& row : kBlockTable)
     if (row.isa == isa && d <= row.max_d) return row;
   return kBlockTable[0];
+}
+
+/// Parses "Br,Bc" or "Br,Bc,Bs" (ATTN_FUSED_BLOCKS, for sweeps; Bs defaults to Br): whole
+/// positive numbers up to 4096 with Bs <= Br and nothing else in the text, or std::nullopt.
+inline std::optional<BlockSizes> parse_block_sizes(std::string_view text) {
+  int v[3] = {0, 0, 0};
+  int count = 0;
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (count < 3) {
+    const auto [next, ec] = std::from_chars(p, end, v[count]);
+    if (ec != std::errc{} || v[count] < 1 || v[count] > 4096) return std::nullopt;
+    ++count, p = next;
+    if (p == end || *p != ',') break;
+    ++p;
+  }
+  if (p != end || count < 2) return std::nullopt;
+  if (count == 2) v[2] = v[0];
+  if (v[2] > v[0]) return std::nullopt;
+  return BlockSizes{Isa::scalar, 0, v[0], v[1], v[2]};
 }
 
 /// O and l are summed in two levels: each group of this many key blocks into a partial, the

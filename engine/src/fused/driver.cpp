@@ -61,16 +61,17 @@ i64 round_up(i64 a, i64 b) {
   return ceil_div(a, b) * b;
 }
 
-/// ATTN_FUSED_BLOCKS="Br,Bc[,Bs]" (for the block-size sweep; Bs defaults to Br), read once;
-/// all zero when unset or invalid.
+/// ATTN_FUSED_BLOCKS="Br,Bc[,Bs]" (for the block-size sweep), read once; all zero when unset.
+/// Text that does not parse is ignored with a note on stderr, as ATTN_ISA is (cpu.cpp).
 BlockSizes blocks_from_env() {
   static const BlockSizes env = [] {
-    int br = 0, bc = 0, bs = 0;
     const char* s = std::getenv("ATTN_FUSED_BLOCKS");
-    const int got = s ? std::sscanf(s, "%d,%d,%d", &br, &bc, &bs) : 0;
-    if (got == 2) bs = br;
-    if (got >= 2 && br > 0 && bc > 0 && bs > 0 && br <= 4096 && bc <= 4096 && bs <= br)
-      return BlockSizes{Isa::scalar, 0, br, bc, bs};
+    if (s == nullptr || *s == '\0') return BlockSizes{Isa::scalar, 0, 0, 0, 0};
+    if (const std::optional<BlockSizes> parsed = parse_block_sizes(s)) return *parsed;
+    std::fprintf(stderr,
+                 "attnlab: ATTN_FUSED_BLOCKS=%s is not Br,Bc or Br,Bc,Bs (whole numbers 1..4096, Bs <= Br); "
+                 "using the block-size table\n",
+                 s);
     return BlockSizes{Isa::scalar, 0, 0, 0, 0};
   }();
   return env;
