@@ -93,24 +93,9 @@ void pv_block(benchmark::State& state, const Ukernels* uk) {
       benchmark::Counter(2e-9 * static_cast<double>(br * bc * dv), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-/// The online-softmax step (max, exp2, stored p, sum) on one S row of n logits.
-void exp2_row(benchmark::State& state, const Ukernels* uk) {
-  const i64 n = state.range(0);
-  const auto src = random_floats(n, -30, 0, 5);
-  std::vector<float> x(n);
-  for (auto _ : state) {
-    std::copy(src.begin(), src.end(), x.begin());
-    float m = 0.0f, l = 0.0f, alpha = 0.0f;
-    uk->softmax_step(x.data(), n, 1, n, &m, &l, &alpha);
-    benchmark::DoNotOptimize(l);
-    benchmark::ClobberMemory();
-  }
-  state.counters["elements/s"] =
-      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
-}
-
-/// The online-softmax step on a whole Bs × Bc slice of S, as the driver calls it (rows whose
-/// max grows, so alpha is computed; the copy of the logits is timed too, as a fixed cost).
+/// The online-softmax step (max, alpha, exp2, stored p, sum) on `rows` rows of n logits: a whole
+/// Bs × Bc slice of S as the driver calls it, or one long row (rows whose max grows, so alpha
+/// is computed; the copy of the logits is timed too, as a fixed cost).
 void softmax_block(benchmark::State& state, const Ukernels* uk) {
   const i64 rows = state.range(0), n = state.range(1);
   const auto src = random_floats(rows * n, -30, 0, 6);
@@ -250,11 +235,8 @@ int register_all() {
         ->ArgNames({"rows", "n"})
         ->Args({96, 128})
         ->Args({192, 128})
-        ->Args({96, 256});
-    benchmark::RegisterBenchmark(("exp2_row/" + std::string(attn::fused::isa_name(isa))).c_str(), exp2_row, uk)
-        ->ArgName("n")
-        ->Arg(256)
-        ->Arg(4096);
+        ->Args({96, 256})
+        ->Args({1, 4096});
   }
   return 0;
 }
