@@ -1,0 +1,50 @@
+// The body of `attnlab compare`, as a library: every chosen kernel on the same
+// seeded inputs, errors against the fp64 reference, median times, and the
+// `--json` document. The CLI and the Python module's attnlab.compare() both
+// call this, so the two report the same numbers.
+#pragma once
+
+#include "metrics.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace attnlab {
+
+struct CompareOptions {
+  std::string shapes = "lab-3,lab-4,bert-128,llm-1024,llm-4096";
+  std::string kernels;  // empty: every registered kernel
+  int threads = 0;
+  std::uint64_t seed = 1;
+  int reps = 5;
+  double max_seconds = 2.0;
+  double reference_limit = 2e10;
+};
+
+struct CompareRow {
+  std::string kernel, shape;
+  std::string refused;  // non-empty: why the kernel did not run
+  std::optional<ErrorStats> error;
+  std::string error_note;  // why there is no error figure
+  double median_s = 0, gflops = 0;
+  int reps = 0;
+  std::size_t workspace = 0;
+};
+
+struct CompareResult {
+  int threads = 0;  // resolved (never 0)
+  std::vector<CompareRow> rows;
+};
+
+/// Runs the comparison; one progress line per kernel and shape on `progress` when given.
+/// Throws std::invalid_argument naming the option ("--shapes", "--kernels", ...) on bad input.
+CompareResult run_compare(const CompareOptions& o, std::ostream* progress);
+
+/// The `compare --json` document of a result.
+std::string compare_json(const CompareOptions& o, const CompareResult& result);
+
+}  // namespace attnlab
