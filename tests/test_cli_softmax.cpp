@@ -140,6 +140,100 @@ TEST(CliSoftmax, ExplainQuotesTheThresholdsAndTheAnswer) {
     EXPECT_NE(r.out.find(needle), std::string::npos) << "missing: " << needle;
 }
 
+/// Whether `text` contains `needle`; the message shows the text around the first line of `needle` otherwise.
+::testing::AssertionResult says(const std::string& text, const std::string& needle) {
+  if (text.find(needle) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "missing: " << needle << "\nin:\n" << text;
+}
+::testing::AssertionResult never_says(const std::string& text, const std::string& needle) {
+  if (text.find(needle) == std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "should not say: " << needle << "\nin:\n" << text;
+}
+
+// Each case of the lesson states what its own numbers show, and nothing that they contradict.
+TEST(CliSoftmax, ExplainUnderflowToZeroOverZero) {
+  const Result r = attnlab("softmax --explain -- -1000 -1001");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(says(r.out, "Σ exp(x) = 0  →  naive weights [nan, nan]"));
+  EXPECT_TRUE(says(r.out, "Every exp(x_i) underflows to 0 (every x_i < -103.972): Σ = 0, and 0/0 = nan."));
+  EXPECT_TRUE(never_says(r.out, "survives"));
+  EXPECT_TRUE(says(r.out, "so the sum lies in [1, n] = [1, 2]: no overflow, no 0/0."));
+  EXPECT_TRUE(says(r.out, "safe weights = [0.731, 0.269]"));
+  EXPECT_EQ(tables(r.out)["variant"]["naive"][kWithin], "no: 2 nan (0/0)");
+}
+
+TEST(CliSoftmax, ExplainOverflowAndSumOverflow) {
+  const Result r = attnlab("softmax --explain 1000 1001 1002");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(says(r.out, "all 3 x_i exceed 88.7228: exp overflows to inf, Σ = inf, inf/inf = nan."));
+  EXPECT_TRUE(never_says(r.out, "survives"));
+  EXPECT_EQ(tables(r.out)["variant"]["naive"][kWithin], "no: 3 nan (exp overflow)");
+  // No single exp overflows, their sum does: the naive weights are 0, not a survival.
+  const Result s = attnlab("softmax --explain 88 88 88 88 88");
+  ASSERT_EQ(s.status, 0) << s.err;
+  EXPECT_TRUE(says(s.out, "No x_i exceeds 88.7228, but the sum of their exps does: Σ = inf, so the weights collapse"));
+  EXPECT_TRUE(never_says(s.out, "survives"));
+  // And a row that does survive says so.
+  const Result ok = attnlab("softmax --explain 1 2 3");
+  EXPECT_TRUE(says(ok.out, "No x_i exceeds 88.7228 and Σ is finite and positive, so the naive formula survives"));
+}
+
+TEST(CliSoftmax, ExplainNanIn) {
+  const Result r = attnlab("softmax --explain nan 1");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(says(r.out, "1 of 2 x_i are nan: any sum that includes a NaN is NaN, so every weight is nan"));
+  EXPECT_TRUE(says(r.out, "Here x holds nan: x_i − a is nan for it, so Σ is nan and every weight is nan."));
+  EXPECT_TRUE(never_says(r.out, "the sum lies in [1, n]"));
+  EXPECT_TRUE(never_says(r.out, "survives"));
+  EXPECT_TRUE(says(r.out, "4–5. (Skipped"));
+  Rows v = tables(r.out)["variant"];
+  for (const char* name : {"naive", "safe", "online", "vectorised"}) {
+    EXPECT_EQ(v[name][kWithin], "no: 2 nan (nan in x)") << name;
+    EXPECT_EQ(v[name][kRelErr], "nan") << name;
+  }
+  EXPECT_EQ(v["reference (long double)"][kSum], "nan");
+}
+
+TEST(CliSoftmax, InfInIsNeverWithinAndTheRoundingIsReported) {
+  // 1e40 is beyond fp32: stored as inf, and said so.
+  const Result r = attnlab("softmax 1e40 1");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(says(r.out, "x = [inf, 1]"));
+  EXPECT_TRUE(says(r.out, "value 1: 1e+40 → inf (beyond its largest finite value 3.40282e+38)"));
+  Rows v = tables(r.out)["variant"];
+  for (const char* name : {"safe", "online", "vectorised"}) {
+    EXPECT_EQ(v[name][kWeights], "[nan, nan]") << name;
+    EXPECT_EQ(v[name][kWithin], "no: 2 nan (inf in x)") << name;
+    EXPECT_EQ(v[name][kBound], "n/a: x not finite") << name;
+  }
+  EXPECT_EQ(v["naive"][kWithin], "no: 1 nan (inf in x)");
+  EXPECT_EQ(v["reference (long double)"][kSum], "nan");
+  const Result e = attnlab("softmax --explain 1e40 1");
+  EXPECT_TRUE(says(e.out, "1 of 2 x_i are inf: exp(inf) = inf makes Σ = inf, inf/inf = nan."));
+  EXPECT_TRUE(says(e.out, "Here a = inf: x_i − a is inf − inf = nan"));
+  // 70000 is beyond fp16 (65504); 1001 rounds to 1000 in bf16.
+  const Result h = attnlab("softmax --precision fp16 70000 1");
+  EXPECT_TRUE(says(h.out,
+                   "note: fp16 stores 1 of your 2 value(s) differently:\n  value 1: 70000 → inf (beyond its "
+                   "largest finite value 65504)"));
+  const Result b = attnlab("softmax --precision bf16 1000 1001");
+  EXPECT_TRUE(says(b.out, "value 2: 1001 → 1000 (the nearest bf16 value)"));
+  EXPECT_TRUE(never_says(attnlab("softmax 1 2 3").out, "note:"));
+}
+
+TEST(CliSoftmax, FullyMaskedRowSumsToZero) {
+  const Result r = attnlab("softmax -- -inf -inf");
+  ASSERT_EQ(r.status, 0) << r.err;
+  Rows v = tables(r.out)["variant"];
+  EXPECT_EQ(v["reference (long double)"][kWeights], "[0, 0]");
+  EXPECT_EQ(v["reference (long double)"][kSum], "0");  // not 1 beside weights [0, 0]
+  EXPECT_EQ(v["safe"][kSum], "0");
+  EXPECT_EQ(tables(r.out)["log-sum-exp form"]["shifted: a + log Σ exp(x_i − a)"][2], "0");  // −inf agrees with −inf
+  const Result e = attnlab("softmax --explain -- -inf -inf");
+  EXPECT_TRUE(says(e.out, "Every x_i is −inf (every key masked): Σ = 0; the library gives weights 0"));
+  EXPECT_TRUE(says(e.out, "Here a = −inf"));
+}
+
 TEST(CliSoftmax, PrecisionChangesWhereExpOverflows) {
   // 700 overflows exp in fp32 (> 88.72) but not in fp64 (< 709.78).
   const Result f32 = attnlab("softmax 700 701 702"), f64 = attnlab("softmax --precision fp64 700 701 702");
@@ -202,12 +296,13 @@ TEST(CliSoftmax, BadArgumentsExitTwoWithAMessage) {
     const char* args;
     const char* message;
   };
-  for (const Bad& b :
-       {Bad{"softmax 1 abc", "value 2 ('abc') is not a number"}, Bad{"softmax", "no input"},
-        Bad{"softmax --precision fp8 1", "unknown precision 'fp8'"}, Bad{"softmax --random 5 1 2", "give one input"},
-        Bad{"softmax --random 5 --scale -1", "--scale"}, Bad{"softmax --bogus 1", "bogus"},
-        Bad{"scaling --dims 4,0", "--dims: '0' is not a dimension"}, Bad{"scaling --keys 1", "--keys"},
-        Bad{"scaling --out /nonexistent-dir/x.svg", "--out: /nonexistent-dir/x.svg"}}) {
+  for (const Bad& b : {Bad{"softmax 1 abc", "value 2 ('abc') is not a number"}, Bad{"softmax", "no input"},
+                       Bad{"softmax --precision fp8 1", "unknown precision 'fp8'"},
+                       Bad{"softmax --random 5 1 2", "give one input"}, Bad{"softmax --random 5 --scale -1", "--scale"},
+                       Bad{"softmax --random 0", "--random: expected a number of values >= 1, got 0"},
+                       Bad{"softmax --bogus 1", "bogus"}, Bad{"scaling --dims 4,0", "--dims: '0' is not a dimension"},
+                       Bad{"scaling --keys 1", "--keys"},
+                       Bad{"scaling --out /nonexistent-dir/x.svg", "--out: /nonexistent-dir/x.svg"}}) {
     const Result r = attnlab(b.args);
     EXPECT_EQ(r.status, 2) << b.args;
     EXPECT_NE(r.err.find(b.message), std::string::npos) << b.args << ": " << r.err;

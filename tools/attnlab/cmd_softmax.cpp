@@ -40,6 +40,7 @@ struct SoftmaxOptions {
   std::vector<std::string> values;
   std::string file;  // a .npy row
   std::size_t random = 0;
+  bool random_given = false;
   double scale = 1.0, offset = 0.0;
   std::uint64_t seed = 1;
   std::string precision = "fp32";
@@ -61,8 +62,14 @@ double parse_value(const std::string& text, std::size_t index) {
   return v;
 }
 
-Row input_row(const SoftmaxOptions& o, const Format& f) {
-  const int sources = !o.values.empty() + (o.random > 0) + !o.file.empty();
+/// The row as given (parsed in fp64, or read from the file) and as stored in the chosen format.
+struct InputRow {
+  Row given, x;
+  bool generated = false;  // --random: nothing the user typed to report rounding of
+};
+
+InputRow input_row(const SoftmaxOptions& o, const Format& f) {
+  const int sources = !o.values.empty() + o.random_given + !o.file.empty();
   if (sources > 1) throw std::invalid_argument("give one input: values, --random N or --file row.npy");
   if (sources == 0)
     throw std::invalid_argument(
@@ -71,6 +78,7 @@ Row input_row(const SoftmaxOptions& o, const Format& f) {
     throw std::invalid_argument("--scale: must be a finite number >= 0, got " + std::to_string(o.scale));
   if (!std::isfinite(o.offset)) throw std::invalid_argument("--offset: must be finite");
   if (o.show < 1) throw std::invalid_argument("--show: must be >= 1");
+  if (o.random_given && o.random == 0) throw std::invalid_argument("--random: expected a number of values >= 1, got 0");
   Row x;
   if (o.random) {
     if (o.random > (std::size_t{1} << 26))
@@ -91,8 +99,9 @@ Row input_row(const SoftmaxOptions& o, const Format& f) {
   } else {
     for (std::size_t i = 0; i < o.values.size(); ++i) x.push_back(parse_value(o.values[i], i));
   }
-  for (double& v : x) v = f.round(v);  // the row as stored in the chosen format
-  return x;
+  InputRow row{x, x, o.random > 0};
+  for (double& v : row.x) v = f.round(v);  // the row as stored in the chosen format
+  return row;
 }
 
 // ---- Formatting -------------------------------------------------------------------
@@ -363,10 +372,10 @@ std::string underflow_text(const Events& e) {
 // ---- Errors against the reference ------------------------------------------------------
 
 struct Error {
-  double max_rel = 0;  ///< max over weights ≥ the smallest normal of |ŷ − y| / y; inf when ŷ is NaN
-  bool nan = false;
-  bool within = true;  ///< every weight within its stated bound (plus the smallest-normal floor)
-  double bound = 0;    ///< the largest stated relative bound over the row
+  double max_rel = 0;  ///< max over weights ≥ the smallest normal of |ŷ − y| / y; NaN when a weight is not finite
+  std::size_t nonfinite = 0;  ///< NaN or inf weights: never within any bound
+  bool within = true;         ///< every weight finite and within its stated bound (plus the smallest-normal floor)
+  double bound = 0;           ///< the largest stated relative bound over the row
 };
 
 Error weight_error(const Row& x, const Row& y, const std::vector<long double>& ref, const Format& f,
@@ -377,12 +386,12 @@ Error weight_error(const Row& x, const Row& y, const std::vector<long double>& r
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double b = bound(x, std::isfinite(x[i]) ? std::abs(x[i] - a) : 0.0);
     e.bound = std::max(e.bound, b);
-    if (std::isnan(static_cast<double>(ref[i]))) {
-      if (!std::isnan(y[i])) e.within = false;
+    if (!std::isfinite(y[i])) {
+      ++e.nonfinite;
+      e.within = false;
       continue;
     }
-    if (std::isnan(y[i])) {
-      e.nan = true;
+    if (!std::isfinite(static_cast<double>(ref[i]))) {  // a finite weight where the exact one is NaN
       e.within = false;
       continue;
     }
@@ -390,8 +399,60 @@ Error weight_error(const Row& x, const Row& y, const std::vector<long double>& r
     if (err > b * ref[i] + f.min_normal()) e.within = false;
     if (ref[i] >= f.min_normal()) e.max_rel = std::max(e.max_rel, static_cast<double>(err / ref[i]));
   }
-  if (e.nan) e.max_rel = kNaN;
+  if (e.nonfinite) e.max_rel = kNaN;
   return e;
+}
+
+/// What the row holds besides finite numbers; every sentence about NaN and inf derives from it.
+struct RowFacts {
+  std::size_t n = 0, nan = 0, pos_inf = 0, neg_inf = 0;
+  double max = -kInf;  ///< the largest non-NaN value
+  bool finite() const { return nan + pos_inf + neg_inf == 0; }
+  bool all_masked() const { return neg_inf == n; }
+};
+
+RowFacts facts_of(const Row& x) {
+  RowFacts r;
+  r.n = x.size();
+  for (double v : x) {
+    if (std::isnan(v))
+      ++r.nan;
+    else if (v == kInf)
+      ++r.pos_inf;
+    else if (v == -kInf)
+      ++r.neg_inf;
+    r.max = v > r.max ? v : r.max;
+  }
+  return r;
+}
+
+bool all_nan(const Row& y) {
+  return std::all_of(y.begin(), y.end(), [](double w) { return std::isnan(w); });
+}
+
+std::string count_of(std::size_t k, std::size_t n) {
+  return k == n ? (n == 1 ? "the only one" : "all " + std::to_string(n))
+                : std::to_string(k) + " of " + std::to_string(n);
+}
+
+/// The 'within' cell: yes, or why not, from what the weights and the row are.
+std::string within_text(const Error& err, const RowFacts& rf, const Events& ev, bool shifted, const Row& y) {
+  if (err.within) return "yes";
+  if (err.nonfinite) {
+    std::string why;
+    if (rf.nan)
+      why = "nan in x";
+    else if (rf.pos_inf)
+      why = "inf in x";
+    else if (ev.overflow)
+      why = "exp overflow";
+    else if (all_nan(y))
+      why = "0/0";
+    return "no: " + std::to_string(err.nonfinite) + " nan" + (why.empty() ? "" : " (" + why + ")");
+  }
+  // Finite weights outside the bound: the bound presumes every exp in range, which the naive formula does not ensure.
+  if (!shifted && (ev.overflow || ev.zero || ev.subnormal)) return "n/a: exp out of range";
+  return "NO";
 }
 
 // ---- The command ------------------------------------------------------------------------
@@ -405,6 +466,7 @@ void print_tables(const Row& x, const Format& f, std::size_t show, std::ostream&
 
   Table t({"variant", "passes", "weights", "Σ weights", "exp overflow", "exp underflow", "max rel err", "stated bound",
            "within"});
+  const RowFacts rf = facts_of(x);
   for (const Variant& v : vs) {
     Row y;
     v.softmax(x, y);
@@ -413,18 +475,23 @@ void print_tables(const Row& x, const Format& f, std::size_t show, std::ostream&
     const Events ev = exp_events(x, f, v.shifted, v.flushes);
     const Error err = weight_error(x, y, ref, f, v.bound);
     t.add_row({v.name, v.passes, list(y, show), num(static_cast<double>(sum), 7), std::to_string(ev.overflow),
-               underflow_text(ev), err.nan ? "nan" : sci(err.max_rel), sci(err.bound),
-               err.within ? "yes" : (ev.overflow || !v.shifted ? "n/a: exp out of range" : "NO")});
+               underflow_text(ev), err.nonfinite ? "nan" : sci(err.max_rel),
+               std::isfinite(err.bound) ? sci(err.bound) : "n/a: x not finite",
+               within_text(err, rf, ev, v.shifted, y)});
   }
   Row r(ref.begin(), ref.end());
-  t.add_row({"reference (long double)", "3", list(r, show), "1", "-", "-", "-", "-", "-"});
+  long double ref_sum = 0;
+  for (long double w : ref) ref_sum += w;
+  t.add_row(
+      {"reference (long double)", "3", list(r, show), num(static_cast<double>(ref_sum), 7), "-", "-", "-", "-", "-"});
   t.print(os);
 
   os << "\n";
   Table l({"log-sum-exp form", "value", "abs err", "rel err"});
   for (const LseForm& form : forms) {
     const double v = form.f(x);
-    const long double ae = std::abs(static_cast<long double>(v) - lse_ref);
+    // Equal infinities agree exactly (inf − inf would print nan).
+    const long double ae = v == lse_ref ? 0.0L : std::abs(static_cast<long double>(v) - lse_ref);
     l.add_row({form.name, num(v, 9), std::isnan(v) ? "nan" : sci(static_cast<double>(ae)),
                std::isnan(v)
                    ? "nan"
@@ -434,7 +501,32 @@ void print_tables(const Row& x, const Format& f, std::size_t show, std::ostream&
   l.print(os);
 }
 
-void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) {
+/// Lines (each starting with `indent`) naming the values the format stored differently from how they were
+/// given: 1e40 is inf in fp32, 70000 is inf in fp16, 1001 is 1000 in bf16. Empty when none changed.
+std::string stored_note(const InputRow& in, const Format& f, std::size_t show, const std::string& indent) {
+  if (in.generated) return {};
+  std::vector<std::size_t> changed;
+  for (std::size_t i = 0; i < in.x.size(); ++i)
+    if (in.x[i] != in.given[i] && !(std::isnan(in.x[i]) && std::isnan(in.given[i]))) changed.push_back(i);
+  if (changed.empty()) return {};
+  std::string s = indent + "note: " + std::string(f.name) + " stores " + std::to_string(changed.size()) + " of your " +
+                  std::to_string(in.x.size()) + " value(s) differently:";
+  for (std::size_t k = 0; k < changed.size() && k < show; ++k) {
+    const double g = in.given[changed[k]], v = in.x[changed[k]];
+    s += "\n" + indent + "  value " + std::to_string(changed[k] + 1) + ": " + num(g, 12) + " → " + num(v, 9);
+    if (std::isinf(v))
+      s += " (beyond its largest finite value " + num(f.max(), 6) + ")";
+    else if (v == 0)
+      s += " (below half its smallest subnormal " + num(f.denorm_min(), 3) + ")";
+    else
+      s += " (the nearest " + std::string(f.name) + " value)";
+  }
+  if (changed.size() > show) s += "\n" + indent + "  … (" + std::to_string(changed.size() - show) + " more)";
+  return s + "\n";
+}
+
+void explain(const InputRow& in, const Format& f, std::size_t show, std::ostream& os) {
+  const Row& x = in.x;
   const Thresholds th = thresholds(f);
   const std::string F(f.name);
   const double u = f.unit_roundoff();
@@ -474,20 +566,46 @@ void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) 
   os << "   exp(x) is subnormal (fewer significant bits) for x < " << num(th.normal, 9) << " and is 0 for x < "
      << num(th.zero, 9) << ".\n\n";
 
+  const RowFacts rf = facts_of(x);
   const Row ex = expf_(x);
   long double s_naive = 0;
   for (double v : ex) s_naive += v;
+  const double sum_naive = f.round(static_cast<double>(s_naive));
+  const Row y_naive = run(0, x);
   os << "2. The naive formula exponentiates x itself. Your row (" << n << " values, stored in " << F << "):\n"
      << "   x      = " << list(x, show) << "\n"
-     << "   exp(x) = " << list(ex, show) << "\n"
-     << "   Σ exp(x) = " << num(f.round(static_cast<double>(s_naive))) << "  →  naive weights " << list(run(0, x), show)
-     << "\n";
-  std::size_t over = 0;
-  for (double v : x) over += v > th.overflow;
-  if (over)
-    os << "   " << over << " of the x_i exceed " << num(th.overflow, 6) << ": exp overflows, inf/inf = nan.\n";
-  else
-    os << "   No x_i exceeds " << num(th.overflow, 6) << ", so the naive formula survives this row.\n";
+     << stored_note(in, f, show, "   ") << "   exp(x) = " << list(ex, show) << "\n"
+     << "   Σ exp(x) = " << num(sum_naive) << "  →  naive weights " << list(y_naive, show) << "\n";
+  std::size_t over = 0, zero = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    over += std::isfinite(x[i]) && x[i] > th.overflow;
+    zero += std::isfinite(x[i]) && ex[i] == 0;
+  }
+  const bool naive_ok = std::all_of(y_naive.begin(), y_naive.end(), [](double w) { return std::isfinite(w); }) &&
+                        std::isfinite(sum_naive) && sum_naive > 0;
+  // Each sentence states what the numbers above show; the first cause that applies explains the NaNs.
+  if (rf.nan)
+    os << "   " << count_of(rf.nan, n) << " x_i are nan: any sum that includes a NaN is NaN, so every weight is nan\n"
+       << "   (NaN in, NaN out: no formula can recover a weight from it).\n";
+  else if (rf.pos_inf)
+    os << "   " << count_of(rf.pos_inf, n) << " x_i are inf: exp(inf) = inf makes Σ = inf, inf/inf = nan.\n";
+  else if (over)
+    os << "   " << count_of(over, n) << " x_i exceed " << num(th.overflow, 6) << ": exp overflows to inf, Σ = inf, "
+       << "inf/inf = nan.\n";
+  else if (rf.all_masked())
+    os << "   Every x_i is −inf (every key masked): Σ = 0; the library gives weights 0 rather than 0/0 = nan.\n";
+  else if (sum_naive == 0)
+    os << "   Every exp(x_i) underflows to 0 (every x_i < " << num(th.zero, 6) << "): Σ = 0, and 0/0 = nan.\n";
+  else if (std::isinf(sum_naive))
+    os << "   No x_i exceeds " << num(th.overflow, 6) << ", but the sum of their exps does: Σ = inf, so the weights "
+       << "collapse to 0.\n";
+  if (naive_ok) {
+    if (zero)
+      os << "   " << count_of(zero, n) << " exp(x_i) underflow to 0 (x_i < " << num(th.zero, 6)
+         << "): those weights are 0 though the true ones are not.\n";
+    os << "   No x_i exceeds " << num(th.overflow, 6) << " and Σ is finite and positive, so the naive formula "
+       << "survives this row.\n";
+  }
   os << "\n";
 
   Row shifted(n);
@@ -496,13 +614,26 @@ void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) 
   const Row es = expf_(shifted);
   long double s = 0;
   for (double v : es) s += v;
-  os << "3. Subtract the max a = " << num(a, 9) << " first: every x_i − a ≤ 0, so no exp can overflow, and the\n"
-     << "   largest term is exp(0) = 1 exactly, so the sum lies in [1, n] = [1, " << n << "]: no overflow, no 0/0.\n"
-     << "   x − a      = " << list(shifted, show) << "\n"
+  const Row y_safe = run(1, x);
+  os << "3. Subtract the max a = " << num(a, 9) << " first: every x_i − a ≤ 0, so no exp can overflow, and the\n";
+  if (rf.nan || rf.pos_inf || rf.all_masked()) {
+    // The shift's promise needs a finite max and no NaN; say what happens instead.
+    os << "   largest term is exp(0) = 1 exactly — when a is a number and no x_i is nan.\n   Here ";
+    if (rf.nan)
+      os << "x holds nan: x_i − a is nan for it, so Σ is nan and every weight is nan.\n";
+    else if (rf.pos_inf)
+      os << "a = inf: x_i − a is inf − inf = nan for the inf entries, so Σ is nan and every weight is nan.\n";
+    else
+      os << "a = −inf: x − a is −inf − (−inf) = nan, so the library special-cases the fully masked row:\n"
+            "   weights 0, log-sum-exp −inf.\n";
+  } else {
+    os << "   largest term is exp(0) = 1 exactly, so the sum lies in [1, n] = [1, " << n << "]: no overflow, no 0/0.\n";
+  }
+  os << "   x − a      = " << list(shifted, show) << "\n"
      << "   exp(x − a) = " << list(es, show) << ",  Σ = " << num(static_cast<double>(s), 7) << "\n"
-     << "   safe weights = " << list(run(1, x), show, 3, true) << "\n\n";
+     << "   safe weights = " << list(y_safe, show, 3, true) << "\n\n";
 
-  if (std::isfinite(a)) {
+  if (std::isfinite(a) && !rf.nan) {  // steps 4 and 5 shift a row whose max is a number
     const double c = a - static_cast<double>(n);
     const Row moved = rnd([&] {
       Row m(n);
@@ -527,13 +658,17 @@ void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) 
     low = rnd(low);
     std::size_t tiny = 0;
     for (double v : shifted) tiny += v < th.normal;
+    const Row low_naive = run(0, low);
     os << "5. Underflow is the mirror image. Shifted down to max " << num(2 * th.zero, 6) << ", every exp(x_i) is 0 in "
        << F << ",\n"
-       << "   and the naive formula gives 0/0 = " << list(run(0, low), show, 3, true) << "; the safe one still gives "
-       << list(run(1, low), show, 3, true) << ".\n"
+       << "   and the naive formula gives " << (all_nan(low_naive) ? "0/0 = " : "") << list(low_naive, show, 3, true)
+       << "; the safe one still gives " << list(run(1, low), show, 3, true) << ".\n"
        << "   After the shift only tiny weights underflow (x_i − a < " << num(th.normal, 6)
        << "), an absolute error below " << num(f.min_normal(), 3) << ": in your row, " << tiny << " of " << n
        << ".\n\n";
+  } else {
+    os << "4–5. (Skipped: they shift the row by its max, and this row's max is " << num(rf.nan ? kNaN : a)
+       << "; whatever the shift, the weights stay as in step 3.)\n\n";
   }
 
   os << "6. Online softmax (Milakov & Gimelshein 2018) finds the max and the sum in one pass: a running max m\n"
@@ -557,7 +692,7 @@ void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) 
   std::istringstream lines(st.str());
   for (std::string line; std::getline(lines, line);) os << "   " << line << "\n";
   if (n > show) os << "   … (" << n - show << " more steps)\n";
-  const Row y_on = run(2, x), y_safe = run(1, x);
+  const Row y_on = run(2, x);
   double diff = 0;
   for (std::size_t i = 0; i < n; ++i)
     if (std::isfinite(y_on[i]) && std::isfinite(y_safe[i])) diff = std::max(diff, std::abs(y_on[i] - y_safe[i]));
@@ -580,11 +715,12 @@ void explain(const Row& x, const Format& f, std::size_t show, std::ostream& os) 
 
 void run_softmax(const SoftmaxOptions& o) {
   const Format& f = format_named(o.precision);
-  const Row x = input_row(o, f);
+  const InputRow in = input_row(o, f);
+  const Row& x = in.x;
   if (o.random > 100000) std::cerr << "attnlab softmax: " << x.size() << " values, computing…\n";
   std::ostream& os = std::cout;
   if (o.explain)
-    explain(x, f, o.show, os);
+    explain(in, f, o.show, os);
   else {
     double a = -kInf, lo = kInf;
     for (double v : x) {
@@ -592,8 +728,9 @@ void run_softmax(const SoftmaxOptions& o) {
       lo = v < lo ? v : lo;
     }
     os << "softmax of " << x.size() << " values in " << f.name
-       << (f.name == "fp16" || f.name == "bf16" ? " (simulated)" : "") << ": x = " << list(x, o.show)
-       << "\nmax a = " << num(a, 9) << ", min x_i − a = " << num(lo - a, 6) << "\n\n";
+       << (f.name == "fp16" || f.name == "bf16" ? " (simulated)" : "") << ": x = " << list(x, o.show) << "\n"
+       << stored_note(in, f, o.show, "") << "max a = " << num(a, 9)
+       << ", min x_i − a = " << (a == -kInf ? "n/a (every value is −inf)" : num(lo - a, 6)) << "\n\n";
   }
   print_tables(x, f, o.show, os);
   os << "\nBounds: relative, per weight, from engine/include/attn/softmax.hpp (u = " << sci(f.unit_roundoff())
@@ -617,7 +754,8 @@ void add_softmax_command(CLI::App& app) {
       "rounding every result to the format.");
   cmd->add_option("values", o->values, "The row (numbers; inf, -inf and nan allowed)");
   cmd->add_option("--file", o->file, "Read the row from a .npy file (float32 or float64, one row)");
-  cmd->add_option("--random", o->random, "Use N random values from a normal distribution instead");
+  cmd->add_option("--random", o->random, "Use N random values from a normal distribution instead")
+      ->each([o](const std::string&) { o->random_given = true; });
   cmd->add_option("--scale", o->scale, "Standard deviation of the random values")->capture_default_str();
   cmd->add_option("--offset", o->offset, "Mean of the random values")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of the random values")->capture_default_str();
