@@ -302,7 +302,8 @@ TEST(CliSoftmax, BadArgumentsExitTwoWithAMessage) {
                        Bad{"softmax --random 0", "--random: expected a number of values >= 1, got 0"},
                        Bad{"softmax --bogus 1", "bogus"}, Bad{"scaling --dims 4,0", "--dims: '0' is not a dimension"},
                        Bad{"scaling --keys 1", "--keys"},
-                       Bad{"scaling --out /nonexistent-dir/x.svg", "--out: /nonexistent-dir/x.svg"}}) {
+                       Bad{"scaling --out /nonexistent-dir/x.svg", "--out: the directory '/nonexistent-dir' does not exist"},
+        Bad{"scaling --seed -1", "--seed: expected a whole number >= 0, got '-1'"}}) {
     const Result r = attnlab(b.args);
     EXPECT_EQ(r.status, 2) << b.args;
     EXPECT_NE(r.err.find(b.message), std::string::npos) << b.args << ": " << r.err;

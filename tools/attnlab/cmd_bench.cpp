@@ -172,7 +172,11 @@ void run_bench(const BenchOptions& o) {
   const std::vector<Suite> suites = choose(find_suites(o.bench_dir), o.suites);
   const std::string out = o.out.empty() ? default_output() : o.out;
   const fs::path out_dir = fs::path(out).has_parent_path() ? fs::path(out).parent_path() : fs::path(".");
+  // The result's place, checked before minutes of benchmarking (the directory is created if missing).
+  const std::string option = o.out.empty() ? "--out (default " + out + ")" : "--out";
+  check_output_directory(option, out_dir.string());
   ensure_directory(out_dir.string());
+  check_output_file(option, out, "result.json");
 
   std::string merged_head, merged_items, names, failed;
   // The first suite to report a peak (the peak suite runs first) hands it to the others:

@@ -172,6 +172,7 @@ void run_scaling(const ScalingOptions& o) {
     throw std::invalid_argument("--queries: must be in 1..100000, got " + std::to_string(o.queries));
   if (o.keys < 2 || o.keys > 100000)
     throw std::invalid_argument("--keys: must be in 2..100000, got " + std::to_string(o.keys));
+  if (!o.out.empty()) check_output_file("--out", o.out, "scaling.svg");
   std::vector<Stats> rows;
   for (int d : dims) {
     std::cerr << "attnlab scaling: d = " << d << "\n";
@@ -189,7 +190,7 @@ void run_scaling(const ScalingOptions& o) {
   if (!o.out.empty()) {
     try {
       write_file_atomic(o.out, chart(rows, o.keys));
-    } catch (const std::invalid_argument& e) {  // names the path and the system error
+    } catch (const std::invalid_argument& e) {  // names the path and the system error (a full disk, say)
       throw std::invalid_argument(std::string("--out: ") + e.what());
     }
     std::cout << "\nchart written to " << o.out << "\n";

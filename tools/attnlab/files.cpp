@@ -56,4 +56,40 @@ void ensure_directory(const std::string& dir) {
                                 ": cannot create the output directory: " + (ec ? ec.message() : "not a directory"));
 }
 
+namespace {
+
+/// `dir` is a directory this process may create files in, or why not.
+std::string unwritable_directory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return "the directory '" + dir.string() + "' does not exist";
+  if (!std::filesystem::is_directory(dir, ec)) return "'" + dir.string() + "' is not a directory";
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) return "the directory '" + dir.string() + "' is not writable";
+  return {};
+}
+
+}  // namespace
+
+void check_output_file(const std::string& option, const std::string& path, const std::string& example) {
+  namespace fs = std::filesystem;
+  if (path.empty()) throw std::invalid_argument(option + ": the path is empty");
+  const fs::path p(path);
+  std::error_code ec;
+  if (fs::is_directory(p, ec))
+    throw std::invalid_argument(option + ": '" + path + "' is a directory; expected a file name such as " + example);
+  if (const std::string why = unwritable_directory(p.has_parent_path() ? p.parent_path() : fs::path(".")); !why.empty())
+    throw std::invalid_argument(option + ": " + why);
+}
+
+void check_output_directory(const std::string& option, const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (dir.empty()) throw std::invalid_argument(option + ": the path is empty");
+  std::error_code ec;
+  fs::path p = fs::absolute(fs::path(dir), ec);
+  if (fs::exists(p, ec) && !fs::is_directory(p, ec))
+    throw std::invalid_argument(option + ": '" + dir + "' exists and is not a directory");
+  while (!fs::exists(p, ec) && p.has_parent_path() && p.parent_path() != p) p = p.parent_path();  // created later
+  if (const std::string why = unwritable_directory(p); !why.empty())
+    throw std::invalid_argument(option + ": " + why + " (to hold '" + dir + "')");
+}
+
 }  // namespace attnlab
