@@ -93,7 +93,7 @@ TEST_F(Run, EveryRankMatchesTheLibrary) {
       EXPECT_EQ(field(r.output, "q"), "q.npy " + npy::shape_string(s.q));
       EXPECT_NE(field(r.output, "GFLOP/s"), "");
       // The reference checked against itself: exactly zero error.
-      EXPECT_EQ(field(r.output, "check"), "max abs err 0, max rel err 0, LSE max abs err 0 against the fp64 reference");
+      EXPECT_EQ(field(r.output, "check"), "max abs err 0, max rel err 0, LSE max abs err 0 against the reference kernel (fp64 arithmetic, output rounded to float32)");
 
       Options opts;
       opts.kernel = "reference";
@@ -182,6 +182,7 @@ TEST_F(Run, BadArgumentsAndFilesExitWithStatus2) {
   expect_refused(base + "--q q.npy --threads -1", {"--threads: expected 0 (OpenMP default) to 1024, got -1"});
   expect_refused(base + "--q q.npy --threads 100000", {"--threads: expected 0 (OpenMP default) to 1024, got 100000"});
   expect_refused(base + "--q q.npy --scale nan", {"--scale: expected a finite"});
+  expect_refused(base + "--q q.npy --memory-budget -5", {"--memory-budget: expected a whole number >= 0, got '-5'"});
   expect_refused(base + "--q q.npy --causal diagonal",
                  {"--causal: expected none, top-left or bottom-right, got 'diagonal'"});
   expect_refused("run --q q.npy --k k.npy --v v.npy --out nowhere/o.npy",

@@ -58,11 +58,44 @@ with tempfile.TemporaryDirectory() as tmp:
         (["compare", "--kernels", "nope"], "--kernels: unknown kernel 'nope'"),
         (["compare", "--reps", "0"], "--reps: must be >= 1"),
         (["compare", "--json", os.path.join(tmp, "no", "such", "dir", "x.json"), "--shapes", "lab-3", "--reps", "1"],
-         "cannot create a temporary file"),
+         "--json: the directory '" + os.path.join(tmp, "no", "such", "dir") + "' does not exist"),
+        (["compare", "--json", tmp, "--shapes", "lab-3"], f"--json: '{tmp}' is a directory"),
+        (["compare", "--seed", "-1", "--shapes", "lab-3"], "--seed: expected a whole number >= 0, got '-1'"),
+        (["compare", "--memory-budget", "-5", "--shapes", "lab-3"], "--memory-budget: expected a whole number >= 0"),
+        (["compare", "--threads", "-2", "--shapes", "lab-3"], "--threads: expected 0 (OpenMP default) to 1024"),
+        (["frob"], "unknown command 'frob'; expected one of compare, run, softmax, scaling, lab, bench"),
+        ([], "give a command: compare, run"),
     ]:
         r = run(*args)
         check(needle in r.stderr, f"{args}: expected '{needle}' in stderr, got: {r.stderr.strip()}")
         check(r.returncode == 2, f"{args}: exit {r.returncode}, expected 2")
+        check("compare: [" not in r.stderr, f"{args}: refused only after computing: {r.stderr.strip()}")
+
+    # Memory: each (kernel, shape) is sized before anything is allocated. Inputs of ~94 TiB
+    # are refused by name, outside the table, with exit status 2 (never std::bad_alloc).
+    r = run("compare", "--shapes", "100000x100000x64x1000000", "--kernels", "fused", "--json", out_json)
+    check(r.returncode == 2, f"huge inputs: exit {r.returncode}, expected 2: {r.stderr}")
+    check("bad_alloc" not in r.stderr and "internal error" not in r.stderr, f"huge inputs: {r.stderr}")
+    check("--memory-budget: fused on 100000x100000x64x1000000 needs" in r.stderr and "TiB" in r.stderr,
+          f"huge inputs: the refusal names the option and the size: {r.stderr}")
+    rows = [[c.strip() for c in l.strip("|").split("|")] for l in r.stdout.splitlines() if l.startswith("|")][2:]
+    check(rows == [["fused", "100000x100000x64x1000000", "refused", "", "", "", "", ""]], f"huge inputs: table {rows}")
+    check(json.load(open(out_json))["rows"][0]["refused"].startswith("--memory-budget: fused"), "JSON refusal")
+    # A budget that holds no shape's inputs refuses every cell; one that holds lab-3's runs it.
+    r = run("compare", "--shapes", "lab-3,bert-128", "--memory-budget", "4096", "--reps", "1")
+    check(r.returncode == 2, f"--memory-budget 4096: exit {r.returncode}")
+    rows = [[c.strip() for c in l.strip("|").split("|")] for l in r.stdout.splitlines() if l.startswith("|")][2:]
+    check(all(row[2] != "refused" for row in rows if row[1] == "lab-3"), f"lab-3 fits 4096 bytes: {rows}")
+    check(all(row[2] == "refused" for row in rows if row[1] == "bert-128"), f"bert-128 does not: {rows}")
+    check(f"{len(kernels)} of {2 * len(kernels)} run(s) refused" in r.stderr, f"refusal count: {r.stderr}")
+    check("compare: [" in r.stderr and "bert-128 reference" not in r.stderr, "bert-128 was run anyway")
+
+    # More threads than CPUs: accepted, with a note (whatever this host's count).
+    cpus = len(os.sched_getaffinity(0))
+    r = run("compare", "--shapes", "lab-3", "--kernels", "textbook", "--reference-limit", "0", "--reps", "1",
+            "--threads", str(cpus + 1))
+    check(r.returncode == 0, f"--threads {cpus + 1}: exit {r.returncode}: {r.stderr}")
+    check(f"--threads {cpus + 1} is more than the" in r.stderr, f"no note for --threads {cpus + 1}: {r.stderr}")
 
     r = run("--version")
     check(r.returncode == 0 and r.stdout.startswith("attnlab "), f"--version: {r.stdout}")

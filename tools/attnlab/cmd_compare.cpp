@@ -22,14 +22,15 @@ struct CompareCommandOptions : CompareOptions {
 };
 
 void print_compare(const CompareCommandOptions& o) {
+  if (!o.json.empty()) check_output_file("--json", o.json, "compare.json");  // before any work
   const CompareResult result = run_compare(o, &std::cerr);
   const int threads = result.threads;
   const std::vector<CompareRow>& rows = result.rows;
 
   Table t({"kernel", "shape", "max abs err", "max rel err", "median", "GFLOP/s", "reps", "workspace"});
   for (const CompareRow& r : rows) {
-    if (!r.refused.empty()) {
-      t.add_row({r.kernel, r.shape, "refused: " + r.refused});
+    if (!r.refused.empty() || !r.skipped.empty()) {  // the reason is printed after the table
+      t.add_row({r.kernel, r.shape, r.refused.empty() ? r.skipped : "refused"});
       continue;
     }
     t.add_row({r.kernel, r.shape, r.error ? sci(r.error->max_abs) : r.error_note, r.error ? sci(r.error->max_rel) : "",
@@ -45,6 +46,13 @@ void print_compare(const CompareCommandOptions& o) {
     write_file_atomic(o.json, compare_json(o, result));
     std::cerr << "compare: wrote " << o.json << "\n";
   }
+  std::string refused;
+  std::size_t n = 0;
+  for (const CompareRow& r : rows)
+    if (!r.refused.empty()) refused += "\n  " + r.refused, ++n;
+  if (n)  // exit status 2, the reasons outside the table
+    throw std::invalid_argument(std::to_string(n) + " of " + std::to_string(rows.size()) +
+                                " run(s) refused:" + refused);
 }
 
 }  // namespace
@@ -64,6 +72,9 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--max-seconds", opts->max_seconds, "Stop repeating a kernel after this many seconds")
       ->capture_default_str();
   cmd->add_option("--reference-limit", opts->reference_limit, "Skip the fp64 reference above this many FLOP")
+      ->capture_default_str();
+  cmd->add_option("--memory-budget", opts->memory_budget,
+                  "Most bytes one kernel's run may use, inputs included (0 = half of physical memory)")
       ->capture_default_str();
   cmd->add_option("--json", opts->json, "Also write the results as JSON to this file");
   cmd->callback([opts] { print_compare(*opts); });

@@ -10,11 +10,11 @@
 #include "metrics.hpp"
 #include "npy.hpp"
 #include "table.hpp"
+#include "threads.hpp"
 
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>
 
-#include <omp.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -86,20 +86,6 @@ attn::Causal parse_causal(const std::string& s) {
   usage_error("--causal: expected none, top-left or bottom-right, got '" + s + "'");
 }
 
-/// The output's directory must exist and be writable, and the path must not be a directory.
-void check_output_path(const std::string& flag, const std::string& path) {
-  namespace fs = std::filesystem;
-  const fs::path p(path);
-  if (path.empty()) usage_error(flag + ": the path is empty");
-  std::error_code ec;
-  if (fs::is_directory(p, ec))
-    usage_error(flag + ": '" + path + "' is a directory; expected a file name such as out.npy");
-  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  if (!fs::is_directory(dir, ec)) usage_error(flag + ": the directory '" + dir.string() + "' does not exist");
-  if (::access(dir.c_str(), W_OK | X_OK) != 0)
-    usage_error(flag + ": the directory '" + dir.string() + "' is not writable");
-}
-
 struct NonFinite {
   std::size_t nan = 0, inf = 0;
   std::size_t total() const { return nan + inf; }
@@ -124,11 +110,7 @@ std::string shape_text(const std::array<i64, 4>& s, std::size_t rank) {
 void run_attention(const RunOptions& o) {
   // 1. Arguments that need no file.
   if (o.reps < 1) usage_error("--reps: expected >= 1, got " + std::to_string(o.reps));
-  // An OpenMP runtime aborts when it cannot create the threads asked for; far more than cores never helps.
-  constexpr int kMaxThreads = 1024;
-  if (o.threads < 0 || o.threads > kMaxThreads)
-    usage_error("--threads: expected 0 (OpenMP default) to " + std::to_string(kMaxThreads) + ", got " +
-                std::to_string(o.threads));
+  const int threads = checked_threads("run", o.threads, &std::cerr);
   if (o.has_scale && !std::isfinite(static_cast<float>(o.scale)))
     usage_error("--scale: expected a finite float32 value, got " + std::to_string(o.scale));
   const attn::Causal causal = parse_causal(o.causal);
@@ -137,9 +119,9 @@ void run_attention(const RunOptions& o) {
     for (const auto& k : attn::kernels()) names += ", " + std::string(k.name);
     usage_error("--kernel: unknown kernel '" + o.kernel + "'; expected one of auto" + names);
   }
-  check_output_path("--out", o.out);
+  check_output_file("--out", o.out, "out.npy");
   if (!o.lse.empty()) {
-    check_output_path("--lse", o.lse);
+    check_output_file("--lse", o.lse, "lse.npy");
     if (std::filesystem::absolute(o.lse) == std::filesystem::absolute(o.out))
       usage_error("--lse: '" + o.lse + "' is the same file as --out");
   }
@@ -184,7 +166,7 @@ void run_attention(const RunOptions& o) {
   problem.batch = B, problem.heads = H, problem.kv_heads = Hkv, problem.q_len = Nq, problem.kv_len = Nk;
   problem.head_dim = d, problem.value_dim = dv, problem.causal = causal, problem.has_mask = !o.mask.empty();
   problem.wants_lse = !o.lse.empty();
-  problem.threads = o.threads ? o.threads : std::max(1, omp_get_max_threads());
+  problem.threads = std::max(1, threads);
   const std::size_t budget = o.memory_budget ? o.memory_budget : attn::default_memory_budget();
   // A kernel that fits the budget; failing that, one that would fit an unlimited
   // budget, so that the refusal below can say how many bytes the run needs.
@@ -268,7 +250,7 @@ void run_attention(const RunOptions& o) {
 
   std::optional<ErrorStats> err, lse_err;
   if (o.check) {
-    std::cerr << "run: checking against the fp64 reference\n";
+    std::cerr << "run: checking against the reference kernel (fp64 arithmetic, output rounded to float32)\n";
     std::vector<float> ref_out(out.size()), ref_lse(lse.size());
     opts.kernel = "reference";
     attn::attention(qv, kv, vv, attn::Tensor::contiguous(ref_out.data(), B, H, Nq, dv), lse_of(ref_lse), opts);
@@ -299,7 +281,7 @@ void run_attention(const RunOptions& o) {
   if (err)
     std::cout << "check: max abs err " << sci(err->max_abs) << ", max rel err " << sci(err->max_rel)
               << (problem.wants_lse ? ", LSE max abs err " + sci(lse_err->max_abs) : std::string())
-              << " against the fp64 reference\n";
+              << " against the reference kernel (fp64 arithmetic, output rounded to float32)\n";
   std::cout << "out: " << o.out << " " << shape_text(out_shape, rank) << "\n";
   if (!o.lse.empty())
     std::cout << "lse: " << o.lse << " "
@@ -326,7 +308,8 @@ void add_run_command(CLI::App& app) {
   });
   cmd->add_option("--threads", o->threads, "Threads (0 = OpenMP default)")->capture_default_str();
   cmd->add_option("--reps", o->reps, "Timed runs (median reported; stops after 2 s)")->capture_default_str();
-  cmd->add_flag("--check", o->check, "Also run the fp64 reference and print the error");
+  cmd->add_flag("--check", o->check,
+                "Also run the reference kernel (fp64 arithmetic, output rounded to float32) and print the difference");
   cmd->add_flag("--allow-nonfinite", o->allow_nonfinite, "Compute even when inputs hold NaN or inf");
   cmd->add_option("--memory-budget", o->memory_budget, "Most bytes the run may use (0 = half of physical memory)")
       ->capture_default_str();

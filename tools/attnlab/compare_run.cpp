@@ -4,13 +4,15 @@
 #include "json.hpp"
 #include "shapes.hpp"
 #include "table.hpp"
+#include "threads.hpp"
 
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>
 
-#include <omp.h>
-
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <stdexcept>
 
 namespace attnlab {
@@ -41,8 +43,10 @@ std::vector<const attn::KernelInfo*> chosen_kernels(const std::string& list) {
   return out;
 }
 
-/// Runs `kernel` up to `reps` times (at least once, stopping after `max_s`), returns the times.
-std::vector<double> time_kernel(Inputs& in, const attn::Options& opts, int reps, double max_s) {
+/// Runs the kernel up to `reps` times (at least once, stopping after `max_s`), returns the times;
+/// `each_run`: a line on stderr after every run (for runs long enough to need one).
+std::vector<double> time_kernel(Inputs& in, const attn::Options& opts, int reps, double max_s, bool each_run,
+                                std::ostream* progress = nullptr) {
   std::vector<double> times;
   double total = 0;
   for (int r = 0; r < reps && (r == 0 || total < max_s); ++r) {
@@ -51,59 +55,160 @@ std::vector<double> time_kernel(Inputs& in, const attn::Options& opts, int reps,
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     times.push_back(s);
     total += s;
+    if (each_run && progress) *progress << "compare:   run " << r + 1 << ": " << duration(s) << "\n";
   }
   return times;
 }
+
+/// Bytes a shape's buffers take: Q, K, V, the output and the LSE (make_inputs), and the oracle's copy.
+double input_bytes(const Shape& s, bool with_oracle) {
+  const double q = static_cast<double>(s.batch) * s.heads * s.q_len * s.head_dim;
+  const double kv = static_cast<double>(s.batch) * s.kv_heads * s.kv_len * (s.head_dim + s.value_dim);
+  const double out = static_cast<double>(s.batch) * s.heads * s.q_len * s.value_dim;
+  const double lse = static_cast<double>(s.batch) * s.heads * s.q_len;
+  return 4.0 * (q + kv + out * (with_oracle ? 2 : 1) + lse);
+}
+
+/// GFLOP/s figures to estimate run times from, per kernel: the latest measured in this
+/// run, else one call on a small problem of the same head size.
+class Rates {
+ public:
+  struct Rate {
+    double flops_per_s;
+    std::string seen_on;
+  };
+  Rate of(const attn::KernelInfo& k, const Shape& like, int threads, std::uint64_t seed) {
+    if (auto it = seen_.find(std::string(k.name)); it != seen_.end()) return it->second;
+    Shape small = like;
+    small.name = std::to_string(std::min<std::int64_t>(like.q_len, 512)) + "x" +
+                 std::to_string(std::min<std::int64_t>(like.kv_len, 512)) + "x" + std::to_string(like.head_dim);
+    small.batch = small.heads = small.kv_heads = 1;
+    small.q_len = std::min<std::int64_t>(like.q_len, 512), small.kv_len = std::min<std::int64_t>(like.kv_len, 512);
+    Inputs in = make_inputs(small, seed);
+    attn::Options opts;
+    opts.kernel = std::string(k.name), opts.causal = small.causal, opts.threads = threads;
+    const auto times = time_kernel(in, opts, 3, 0.5, false);  // the first includes thread start-up: take the least
+    return {small.flops() / *std::min_element(times.begin(), times.end()), small.name + ", one call"};
+  }
+  /// Shapes of fewer FLOP time thread start-up and call overhead more than the kernel.
+  static constexpr double kTellingFlops = 1e8;
+  void measured(const attn::KernelInfo& k, const Shape& shape, double seconds) {
+    if (seconds > 0 && shape.flops() >= kTellingFlops)
+      seen_[std::string(k.name)] = {shape.flops() / seconds, shape.name};
+  }
+
+ private:
+  std::map<std::string, Rate> seen_;
+};
+
+/// Seconds that timing one kernel should take: runs of `one` seconds, up to `reps`, stopping after `max_s`.
+double expected_seconds(double one, int reps, double max_s) {
+  const double runs = std::min<double>(reps, 1 + std::floor(max_s / std::max(one, 1e-9)));
+  return runs * one;
+}
+
+/// Below this many FLOP a call takes well under a second on any kernel (the reference: ~1 GFLOP/s a core).
+constexpr double kMayTakeSeconds = 1e9;
+
+/// Work estimated to take longer than this gets its estimate, and each run's time, on stderr.
+constexpr double kAnnounceSeconds = 3.0;
 
 }  // namespace
 
 CompareResult run_compare(const CompareOptions& o, std::ostream* progress) {
   const std::vector<Shape> shapes = parse_shapes(o.shapes);
   const auto kernels = chosen_kernels(o.kernels);
-  if (o.threads < 0) throw std::invalid_argument("--threads: must be >= 0, got " + std::to_string(o.threads));
   if (o.reps < 1) throw std::invalid_argument("--reps: must be >= 1, got " + std::to_string(o.reps));
+  if (!(o.max_seconds >= 0)) throw std::invalid_argument("--max-seconds: must be >= 0");
   CompareResult result;
-  const int threads = result.threads = o.threads ? o.threads : omp_get_max_threads();
+  const int threads = result.threads = checked_threads("compare", o.threads, progress);
+  const std::size_t budget = o.memory_budget ? o.memory_budget : attn::default_memory_budget();
+  const std::string budget_text =
+      bytes(static_cast<double>(budget)) + (o.memory_budget ? "" : " (half of physical memory)");
 
   std::vector<CompareRow>& rows = result.rows;
+  Rates rates;
   const std::size_t total = shapes.size() * kernels.size();
   std::size_t step = 0;
+  auto announce = [&](const std::string& what, const attn::KernelInfo& k, const Shape& shape) {
+    if (shape.flops() < kMayTakeSeconds) return false;  // no kernel is that slow; skip the calibration
+    const Rates::Rate r = rates.of(k, shape, threads, o.seed);
+    const double one = shape.flops() / r.flops_per_s;
+    const double est = k.name == "reference" && what.find("oracle") != std::string::npos
+                           ? one
+                           : expected_seconds(one, o.reps, o.max_seconds);
+    if (est > kAnnounceSeconds && progress)
+      *progress << "compare: " << what << ": about " << duration(est) << " (" << sci(shape.flops())
+                << " FLOP a run at ~" << fixed(r.flops_per_s * 1e-9, 1) << " GFLOP/s, as on " << r.seen_on << ")\n";
+    return one > kAnnounceSeconds;  // each run worth a progress line
+  };
   for (const Shape& shape : shapes) {
+    const attn::Problem problem = shape.problem(threads);
+    const std::size_t first_row = rows.size();
+    // The oracle runs when the user's limit allows it and its buffers fit; each kernel when its own do.
+    const double ref_fits_bytes =
+        input_bytes(shape, true) + static_cast<double>(attn::find_kernel("reference")->workspace_bytes(problem));
+    const bool ref_ok = shape.flops() <= o.reference_limit && ref_fits_bytes <= static_cast<double>(budget);
+    const double in_bytes = input_bytes(shape, ref_ok);
+    std::vector<const attn::KernelInfo*> to_run;
+    for (const attn::KernelInfo* k : kernels) {
+      CompareRow row;
+      row.kernel = std::string(k->name);
+      row.shape = shape.name;
+      const double ws = static_cast<double>(k->workspace_bytes(problem));
+      if (k->name == "reference" && shape.flops() > o.reference_limit) {
+        row.skipped = "skipped: " + sci(shape.flops()) + " FLOP is over --reference-limit";
+      } else if (in_bytes + ws > static_cast<double>(budget)) {
+        row.refused = "--memory-budget: " + row.kernel + " on " + shape.name + " needs " + bytes(in_bytes + ws) +
+                      " (inputs and outputs " + bytes(in_bytes) + ", workspace " + bytes(ws) +
+                      "), over the memory budget of " + budget_text;
+      } else if (std::string why = attn::unsupported_reason(*k, problem, budget); !why.empty()) {
+        row.refused = row.kernel + " on " + shape.name + ": " + why;
+      } else {
+        to_run.push_back(k);
+      }
+      rows.push_back(row);
+    }
+    if (to_run.empty()) {
+      step += kernels.size();
+      continue;  // nothing allocated for a shape no kernel can take
+    }
     Inputs in = make_inputs(shape, o.seed);
     attn::Options opts;
     opts.causal = shape.causal;
     opts.threads = threads;
+    opts.memory_budget = budget;
 
     // The oracle, once per shape (and its own row when asked for).
     std::optional<std::vector<float>> ref;
     std::vector<double> ref_times;
-    const bool ref_ok = shape.flops() <= o.reference_limit;
     if (ref_ok) {
       if (progress) *progress << "compare: " << shape.name << ": reference (oracle)\n";
+      announce(shape.name + ": reference (oracle)", *attn::find_kernel("reference"), shape);
       opts.kernel = "reference";
-      ref_times = time_kernel(in, opts, 1, 0);
+      ref_times = time_kernel(in, opts, 1, 0, false);
+      rates.measured(*attn::find_kernel("reference"), shape, ref_times.front());
       ref = in.out;
     }
-    for (const attn::KernelInfo* k : kernels) {
-      if (progress) *progress << "compare: [" << ++step << "/" << total << "] " << shape.name << " " << k->name << "\n";
-      CompareRow row;
-      row.kernel = std::string(k->name);
-      row.shape = shape.name;
-      opts.kernel = std::string(k->name);
-      const attn::Problem problem = shape.problem(threads);
-      if (k->name == "reference" && !ref_ok) {
-        row.refused = "skipped: " + sci(shape.flops()) + " FLOP is over --reference-limit";
-        rows.push_back(row);
-        continue;
+    for (std::size_t i = first_row; i < rows.size(); ++i) {
+      CompareRow& row = rows[i];
+      const attn::KernelInfo* k = attn::find_kernel(row.kernel);
+      ++step;
+      if (std::find(to_run.begin(), to_run.end(), k) == to_run.end()) continue;
+      const std::string what =
+          "[" + std::to_string(step) + "/" + std::to_string(total) + "] " + shape.name + " " + row.kernel;
+      if (progress) *progress << "compare: " << what << "\n";
+      opts.kernel = row.kernel;
+      std::vector<double> times;
+      if (k->name == "reference") {
+        times = ref_times;
+      } else {
+        const bool each_run = announce(what, *k, shape);
+        times = time_kernel(in, opts, o.reps, o.max_seconds, each_run, progress);
       }
-      if (std::string why = attn::unsupported_reason(*k, problem, attn::default_memory_budget()); !why.empty()) {
-        row.refused = why;
-        rows.push_back(row);
-        continue;
-      }
-      std::vector<double> times = k->name == "reference" ? ref_times : time_kernel(in, opts, o.reps, o.max_seconds);
       row.reps = static_cast<int>(times.size());
       row.median_s = median(times);
+      rates.measured(*k, shape, row.median_s);
       row.gflops = shape.flops() / row.median_s * 1e-9;
       row.workspace = k->workspace_bytes(problem);
       if (k->name == "reference")
@@ -111,8 +216,8 @@ CompareResult run_compare(const CompareOptions& o, std::ostream* progress) {
       else if (ref)
         row.error = compare_to(in.out, *ref);
       else
-        row.error_note = "no reference (too slow)";
-      rows.push_back(row);
+        row.error_note =
+            shape.flops() > o.reference_limit ? "no reference (too slow)" : "no reference (over the memory budget)";
     }
   }
   return result;
@@ -124,8 +229,8 @@ std::string compare_json(const CompareOptions& o, const CompareResult& result) {
   j.field("threads", result.threads).field("openblas_core", attn::blas_backend().core).key("rows").begin_array();
   for (const CompareRow& r : result.rows) {
     j.begin_object().field("kernel", r.kernel).field("shape", r.shape);
-    if (!r.refused.empty()) {
-      j.field("refused", r.refused).end_object();
+    if (!r.refused.empty() || !r.skipped.empty()) {
+      j.field(r.refused.empty() ? "skipped" : "refused", r.refused.empty() ? r.skipped : r.refused).end_object();
       continue;
     }
     if (r.error)

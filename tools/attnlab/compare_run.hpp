@@ -23,11 +23,13 @@ struct CompareOptions {
   int reps = 5;
   double max_seconds = 2.0;
   double reference_limit = 2e10;
+  std::size_t memory_budget = 0;  // 0: half of physical memory, as the engine
 };
 
 struct CompareRow {
   std::string kernel, shape;
-  std::string refused;  // non-empty: why the kernel did not run
+  std::string refused;  // non-empty: why the kernel could not run (over the memory budget, unsupported)
+  std::string skipped;  // non-empty: not run, as the options asked (--reference-limit)
   std::optional<ErrorStats> error;
   std::string error_note;  // why there is no error figure
   double median_s = 0, gflops = 0;
@@ -40,7 +42,10 @@ struct CompareResult {
   std::vector<CompareRow> rows;
 };
 
-/// Runs the comparison; one progress line per kernel and shape on `progress` when given.
+/// Runs the comparison; one progress line per kernel and shape on `progress` when given, with
+/// an estimate for work expected to take more than a few seconds. Every (kernel, shape) is
+/// sized first (inputs, outputs, the oracle's copy, workspace): one over the memory budget is
+/// a row with `refused` set, and a shape no kernel can take is never allocated.
 /// Throws std::invalid_argument naming the option ("--shapes", "--kernels", ...) on bad input.
 CompareResult run_compare(const CompareOptions& o, std::ostream* progress);
 
