@@ -189,12 +189,13 @@ TEST_F(Run, BadArgumentsAndFilesExitWithStatus2) {
                  {"--out: the directory 'nowhere' does not exist"});
   expect_refused(base + "--q q.npy --lse o.npy", {"--lse: 'o.npy' is the same file as --out"});
   expect_refused("run --k k.npy --v v.npy --out o.npy", {"--q is required"});
-  // Inputs 4*8 + 2 * 5*8 floats, output 4*8 floats twice (array and file image), blas's 4 x 5 scores.
-  const std::size_t need = 4 * (32 + 80) + 2 * 4 * 32 + 4 * 20;
+  // Inputs 4*8 + 2 * 5*8 floats, output 4*8 floats twice (array and file image), blas's 4 x 5 scores
+  // and its one thread's V panel of 5 keys x 8 floats.
+  const std::size_t need = 4 * (32 + 80) + 2 * 4 * 32 + 4 * 20 + 4 * 40;
   expect_refused(
-      base + "--q q.npy --kernel blas --memory-budget 600",
+      base + "--q q.npy --kernel blas --threads 1 --memory-budget 600",
       {"--memory-budget: this run needs " + std::to_string(need) + " bytes", "over the memory budget of 600 bytes"});
-  EXPECT_EQ(attnlab(base + "--q q.npy --kernel blas --memory-budget " + std::to_string(need)).status, 0);
+  EXPECT_EQ(attnlab(base + "--q q.npy --kernel blas --threads 1 --memory-budget " + std::to_string(need)).status, 0);
 }
 
 TEST_F(Run, HelpListsEveryOption) {

@@ -3,6 +3,8 @@
 #include "testkit.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <numeric>
 
 namespace attn::test {
@@ -64,6 +66,47 @@ TEST_P(EveryKernel, MaskedNaNAndInfNeverReachTheOutput) {
   run(clean, GetParam());
   EXPECT_EQ(b.out, clean.out);  // the selected-away key does not matter at all
   for (float x : b.out) EXPECT_TRUE(std::isfinite(x));
+}
+
+// The same promise past one block of keys, where kernels split the keys (the blas path's
+// 512-key P·V chunks, the fused kernel's key blocks and groups): garbage at the first and
+// last key of a chunk and in a chunk of its own, hidden by the mask or by the causal rule.
+// Rows that cannot see a garbage key give the same bits as with clean K/V; a row that sees
+// a non-finite V value is poisoned in that column, as the reference is.
+TEST_P(EveryKernel, GarbageInHiddenKeysChangesNoBitAcrossKeyChunks) {
+  constexpr i64 nq = 5, nk = 1100, dim = 8;
+  const std::vector<i64> garbage = {0, 511, 512, 1023, 1099};
+  for (const bool causal : {false, true}) {
+    Case c = Case{}.shape(nq, nk, dim);
+    c.mask = !causal;
+    c.causal = causal ? Causal::bottom_right : Causal::none;  // row i sees keys 0..1095 + i
+    Buffers b(c), clean(c);
+    if (c.mask) {
+      std::copy(b.mask.begin(), b.mask.end(), clean.mask.begin());
+      for (i64 i = 0; i < nq; ++i)
+        for (i64 j : garbage) b.mask[i * nk + j] = clean.mask[i * nk + j] = -kInf;
+    }
+    for (i64 j : garbage)
+      for (i64 t = 0; t < dim; ++t) {
+        const bool hidden = c.mask || j > nk - nq;  // the causal case hides only key 1099 (from rows 0..3)
+        if (!hidden) continue;
+        b.k[j * dim + t] = t % 3 == 0 ? kNaN : kInf;
+        b.v[j * dim + t] = t % 2 == 0 ? kNaN : -kInf;
+      }
+    run(b, GetParam());
+    run(clean, GetParam());
+    for (i64 i = 0; i < nq; ++i) {
+      const bool sees_garbage = causal && i == nq - 1;  // the last row sees key 1099
+      for (i64 t = 0; t < dim; ++t) {
+        const float got = b.out[i * dim + t], want = clean.out[i * dim + t];
+        if (sees_garbage)
+          EXPECT_TRUE(std::isnan(got)) << "causal row " << i << " t " << t << " sees NaN in K";
+        else
+          EXPECT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(want))
+              << (causal ? "causal" : "mask") << " row " << i << " t " << t << ": " << got << " vs " << want;
+      }
+    }
+  }
 }
 
 // Query i sees keys 0..i (top-left) or 0..i+Nk-Nq (bottom-right). With V = I

@@ -54,31 +54,73 @@ void scores(const float* q, i64 ldq, const float* k, i64 ldk, i64 nq, i64 nk, i6
     }
 }
 
-bool all_finite(const KernelArgs& a, i64 b, i64 hk) {
-  const i64 nk = a.v.shape[2], dv = a.v.shape[3];
-  for (i64 j = 0; j < nk; ++j) {
-    const float* r = a.v.row(b, hk, j);
-    for (i64 t = 0; t < dv; ++t)
-      if (!std::isfinite(r[t])) return false;
+// P V runs over chunks of kKeyChunk keys, each one sgemm that adds to O (β = 1 after the
+// first), so that a chunk of V holding inf or NaN can be replaced by a copy in a per-thread
+// panel of kKeyChunk × dv floats.
+constexpr i64 kKeyChunk = 512;
+
+/// O = P V for rows × nk weights P (leading dimension nk) and the visible V of KV head (b, hk).
+///
+/// A masked key's weight is 0, but 0 · NaN is NaN. So a chunk of V holding inf or NaN is
+/// multiplied as a copy with them replaced by 0 (the same sgemm call as for a finite chunk:
+/// garbage in a key that is selected away changes no bit of O, whatever kernels OpenBLAS
+/// runs), and each non-finite V entry is then added to the rows that see its key. A sum with
+/// inf or NaN terms has the same value in any order (inf, -inf or NaN, decided by those
+/// terms alone), so this equals the plain P V wherever a non-finite value is visible.
+void weighted_sum(const KernelArgs& a, i64 b, i64 hk, i64 i0, i64 rows, const float* p, float* o, i64 ldo,
+                  float* panel) {
+  const i64 nq = a.q.shape[2], nk = a.k.shape[2], dv = a.v.shape[3];
+  const i64 ldv = leading_dim(a.v.strides[2], nk, dv);
+  if (nk == 0) {  // no keys: no sgemm call, O = 0
+    for (i64 i = 0; i < rows; ++i) std::fill_n(o + i * ldo, dv, 0.0f);
+    return;
   }
-  return true;
+  bool any_non_finite = false;
+  for (i64 c0 = 0; c0 < nk; c0 += kKeyChunk) {
+    const i64 n = std::min(kKeyChunk, nk - c0);
+    const float* v = a.v.row(b, hk, c0);
+    i64 ld = ldv;
+    bool finite = true;
+    for (i64 j = 0; j < n && finite; ++j)
+      for (i64 t = 0; t < dv; ++t) finite &= std::isfinite(v[j * ldv + t]);
+    if (!finite || ldv < dv) {  // a copy: zeros for inf and NaN, and the stride BLAS needs
+      for (i64 j = 0; j < n; ++j)
+        for (i64 t = 0; t < dv; ++t) {
+          const float x = v[j * ldv + t];
+          panel[j * dv + t] = std::isfinite(x) ? x : 0.0f;
+        }
+      v = panel, ld = dv;
+    }
+    any_non_finite |= !finite;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(dv),
+                static_cast<int>(n), 1.0f, p + c0, static_cast<int>(nk), v, static_cast<int>(ld), c0 == 0 ? 0.0f : 1.0f,
+                o, static_cast<int>(ldo));
+  }
+  if (!any_non_finite) return;
+  for (i64 j = 0; j < nk; ++j) {
+    const float* vj = a.v.row(b, hk, j);
+    for (i64 t = 0; t < dv; ++t) {
+      if (std::isfinite(vj[t])) continue;
+      for (i64 i = i0; i < i0 + rows; ++i)
+        if (j < visible_keys(a.causal, i, nq, nk) && !masked_out(mask_row(a.mask, i), j))
+          o[(i - i0) * ldo + t] += p[(i - i0) * nk + j] * vj[t];
+    }
+  }
 }
 
 /// Rows [i0, i1) of one (b, h): scores into rows of that head's S, masking
 /// by selection, softmax, then P V.
-void blas_rows(const KernelArgs& a, i64 b, i64 h, i64 i0, i64 i1, float* s_head) {
+void blas_rows(const KernelArgs& a, i64 b, i64 h, i64 i0, i64 i1, float* s_head, float* panel) {
   const i64 nq = a.q.shape[2], nk = a.k.shape[2], d = a.q.shape[3], dv = a.v.shape[3];
   const i64 hk = kv_head(a, h), rows = i1 - i0;
   const float* q = a.q.row(b, h, i0);
   const float* k = a.k.row(b, hk, 0);
-  const float* v = a.v.row(b, hk, 0);
   float* o = a.out.row(b, h, i0);
   float* s = s_head + i0 * nk;
   const i64 ldq = leading_dim(a.q.strides[2], rows, d), ldk = leading_dim(a.k.strides[2], nk, d);
-  const i64 ldv = leading_dim(a.v.strides[2], nk, dv), ldo = leading_dim(a.out.strides[2], rows, dv);
+  const i64 ldo = leading_dim(a.out.strides[2], rows, dv);
   scores(q, ldq, k, ldk, rows, nk, d, a.scale, s);
 
-  const bool masking = a.causal != Causal::none || a.mask.data != nullptr;
   for (i64 i = i0; i < i1; ++i) {
     float* row = s + (i - i0) * nk;
     const float* mrow = mask_row(a.mask, i);
@@ -89,34 +131,7 @@ void blas_rows(const KernelArgs& a, i64 b, i64 h, i64 i0, i64 i1, float* s_head)
     if (a.lse.data) *a.lse.row(b, h, i) = lse;
   }
 
-  // A masked key's weight is 0, but 0 · NaN is NaN: when V holds non-finite
-  // values, the product must skip masked keys instead of multiplying by 0.
-  if (masking && !all_finite(a, b, hk)) {
-    for (i64 i = i0; i < i1; ++i) {
-      const float* p = s + (i - i0) * nk;
-      const float* mrow = mask_row(a.mask, i);
-      const i64 visible = visible_keys(a.causal, i, nq, nk);
-      float* orow = o + (i - i0) * ldo;
-      for (i64 t = 0; t < dv; ++t) orow[t] = 0.0f;
-      for (i64 j = 0; j < visible; ++j) {
-        if (masked_out(mrow, j)) continue;
-        for (i64 t = 0; t < dv; ++t) orow[t] += p[j] * v[j * ldv + t];
-      }
-    }
-    return;
-  }
-  if (ldv >= dv) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(dv),
-                static_cast<int>(nk), 1.0f, s, static_cast<int>(nk), v, static_cast<int>(ldv), 0.0f, o,
-                static_cast<int>(ldo));
-    return;
-  }
-  for (i64 i = 0; i < rows; ++i)
-    for (i64 t = 0; t < dv; ++t) {
-      float acc = 0.0f;
-      for (i64 j = 0; j < nk; ++j) acc += s[i * nk + j] * v[j * ldv + t];
-      o[i * ldo + t] = acc;
-    }
+  weighted_sum(a, b, hk, i0, rows, s, o, ldo, panel);
 }
 
 /// Pins OpenBLAS to one thread for this call (restored after): our own
@@ -142,7 +157,7 @@ class SingleThreadedBlas {
 constexpr i64 kRowBlock = 64;
 
 void blas_run(const KernelArgs& a) noexcept {
-  const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2], nk = a.k.shape[2];
+  const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2], nk = a.k.shape[2], dv = a.v.shape[3];
   const i64 heads = B * H, in_flight = heads_in_flight(heads, a.threads);
   const i64 blocks = (nq + kRowBlock - 1) / kRowBlock;
   float* const ws = static_cast<float*>(a.workspace);
@@ -152,14 +167,19 @@ void blas_run(const KernelArgs& a) noexcept {
 #pragma omp parallel for num_threads(a.threads) schedule(dynamic, 1)
     for (i64 item = 0; item < wave * blocks; ++item) {
       const i64 slot = item / blocks, bh = first + slot, i0 = item % blocks * kRowBlock;
-      blas_rows(a, bh / H, bh % H, i0, std::min(nq, i0 + kRowBlock), ws + slot * nq * nk);
+      float* panel = ws + in_flight * nq * nk + omp_get_thread_num() * std::min(kKeyChunk, nk) * dv;
+      blas_rows(a, bh / H, bh % H, i0, std::min(nq, i0 + kRowBlock), ws + slot * nq * nk, panel);
     }
   }
 }
 
 std::size_t blas_workspace(const Problem& p) {
-  const double bytes = static_cast<double>(heads_in_flight(p.batch * p.heads, p.threads)) *
-                       static_cast<double>(p.q_len) * static_cast<double>(p.kv_len) * sizeof(float);
+  // The score matrices of the heads in flight, and each thread's V panel (weighted_sum).
+  const double bytes = (static_cast<double>(heads_in_flight(p.batch * p.heads, p.threads)) *
+                            static_cast<double>(p.q_len) * static_cast<double>(p.kv_len) +
+                        static_cast<double>(p.threads) * static_cast<double>(std::min(kKeyChunk, p.kv_len)) *
+                            static_cast<double>(p.value_dim)) *
+                       sizeof(float);
   return bytes >= 1.8e19 ? std::numeric_limits<std::size_t>::max() : static_cast<std::size_t>(bytes);
 }
 
