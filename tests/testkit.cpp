@@ -79,9 +79,15 @@ void run(Buffers& b, const std::string& kernel, int threads) {
 // same structure as Blanchard, Higham & Higham 2021 for softmax). So
 //   |o_it − ô_it| ≤ max|V| · (2 δ_i + (2 Nk + 16) u)
 //   |lse_i − lŝe_i| ≤ δ_i + u · |lse_i| + (Nk + 8) u.
+// Merged from S partials (each over a subset of the keys, so each within the bounds above
+// with Nk): the merge weights softmax(lse_s) move by at most 2 ε_l in ℓ1 when every partial
+// LSE errs by at most ε_l (the second bound), which moves O by at most 2 ε_l max|V|; the
+// convex combination of the partial outputs keeps their error; the exps, the S-term sums
+// and the division add at most (2 S + 8) u max|V|. Its LSE, M + log Σ e^(lse_s − M), errs by
+// at most ε_l + u |lse| + (S + 4) u.
 // The bound is worst case; a wrong answer (a masking or indexing bug) errs by
 // O(max|V|), thousands of times more.
-void expect_matches_reference(const Buffers& got, const Buffers& ref, const std::string& what) {
+void expect_matches_reference(const Buffers& got, const Buffers& ref, const std::string& what, int merged_parts) {
   const Case& c = ref.c;
   const double u = std::ldexp(1.0, -24);
   const double scale = c.scale.value_or(1.0f / std::sqrt(static_cast<float>(c.d)));
@@ -103,7 +109,13 @@ void expect_matches_reference(const Buffers& got, const Buffers& ref, const std:
             vmax = std::max(vmax, std::abs(static_cast<double>(ref.v[ref.index(c.Hkv, c.Nk, c.dv, b, hk, j, t)])));
         }
         const double delta = u * ((c.d + 2) * A + mask_max);
-        const double tol_o = vmax * (2 * delta + (2.0 * c.Nk + 16) * u);
+        const i64 li = (b * c.H + h) * c.Nq + i;
+        const double lse_ref = std::abs(static_cast<double>(ref.lse[li]));
+        const double tol_lse_one = delta + u * lse_ref + (c.Nk + 8.0) * u;
+        const double S = merged_parts;
+        double tol_o = vmax * (2 * delta + (2.0 * c.Nk + 16) * u);
+        if (merged_parts > 0) tol_o += vmax * (2 * tol_lse_one + (2 * S + 8) * u);
+        const double tol_l = tol_lse_one + (merged_parts > 0 ? u * lse_ref + (S + 4) * u : 0.0);
         for (i64 t = 0; t < c.dv; ++t) {
           const i64 at = ref.index(c.H, c.Nq, c.dv, b, h, i, t);
           const float x = got.out[at], r = ref.out[at];
@@ -113,9 +125,7 @@ void expect_matches_reference(const Buffers& got, const Buffers& ref, const std:
                           << "] = " << x << ", reference " << r << ", |diff| " << std::abs(static_cast<double>(x) - r)
                           << " > bound " << tol_o;
         }
-        const i64 li = (b * c.H + h) * c.Nq + i;
         const float x = got.lse[li], r = ref.lse[li];
-        const double tol_l = delta + u * std::abs(static_cast<double>(r)) + (c.Nk + 8.0) * u;
         const bool ok = (std::isnan(x) && std::isnan(r)) || x == r || std::abs(static_cast<double>(x) - r) <= tol_l;
         if (!ok && reported++ < 5)
           ADD_FAILURE() << what << " " << c.name() << ": lse[b=" << b << ",h=" << h << ",i=" << i << "] = " << x

@@ -68,7 +68,9 @@ void run(Buffers& b, const std::string& kernel, int threads = 0);
 /// Expects every output and LSE element of `got` to agree with the reference
 /// results in `ref` within the bound derived in testkit.cpp; both NaN is
 /// agreement, exactly one NaN is not.
-void expect_matches_reference(const Buffers& got, const Buffers& ref, const std::string& what);
+/// merged_parts > 0: `got` is the merge (merge_partials) of that many partial results, each
+/// over a subset of the keys, and the bound grows by the merge's terms (testkit.cpp).
+void expect_matches_reference(const Buffers& got, const Buffers& ref, const std::string& what, int merged_parts = 0);
 
 /// Kernel names from the registry, so a new kernel is tested by registering it.
 std::vector<std::string> kernel_names();

@@ -1,8 +1,11 @@
-// attention(): validate everything, pick a kernel, allocate its workspace,
-// run it. Kernels never see an invalid call.
+// attention() = validate → plan → run: check every argument (validate), pick the
+// kernel and allocate its workspace (plan), call it (run). Kernels never see an
+// invalid call.
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>
 
+#include "masking.hpp"
+#include "view_checks.hpp"
 #include "workspace.hpp"
 
 #include <omp.h>
@@ -19,94 +22,13 @@ namespace attn {
 namespace {
 
 using i64 = std::int64_t;
-
-[[noreturn]] void fail(const std::string& what) {
-  throw Error(what);
-}
-
-std::string shape_str(const std::array<i64, 4>& s) {
-  return "[" + std::to_string(s[0]) + ", " + std::to_string(s[1]) + ", " + std::to_string(s[2]) + ", " +
-         std::to_string(s[3]) + "]";
-}
-
-[[noreturn, gnu::cold, gnu::noinline]] void fail_overflow(const char* what) {
-  fail(std::string(what) + ": size product overflows int64");
-}
-
-/// a * b, or an Error naming `what` when it does not fit in int64. Inline, with the
-/// message built out of line: validation runs on every call, the lab-sized ones included.
-inline i64 checked_mul(i64 a, i64 b, const char* what) {
-  i64 r = 0;
-  if (__builtin_mul_overflow(a, b, &r)) [[unlikely]]
-    fail_overflow(what);
-  return r;
-}
-inline i64 checked_add(i64 a, i64 b, const char* what) {
-  i64 r = 0;
-  if (__builtin_add_overflow(a, b, &r)) [[unlikely]]
-    fail_overflow(what);
-  return r;
-}
-
-/// Byte range [lo, hi) that a view touches; empty when any dimension is 0.
-struct Extent {
-  std::uintptr_t lo = 0, hi = 0;
-  bool empty() const { return lo == hi; }
-  bool overlaps(const Extent& o) const { return !empty() && !o.empty() && lo < o.hi && o.lo < hi; }
-};
-
-i64 element_count(const std::array<i64, 4>& shape, const char* name) {
-  i64 n = 1;
-  for (i64 s : shape) n = checked_mul(n, s, name);
-  return n;
-}
-
-/// Checks shape, strides and data of one view and returns its byte extent.
-template <class T>
-Extent check_view(const TensorView<T>& t, const char* name) {
-  for (int i = 0; i < 4; ++i) {
-    if (t.shape[i] < 0)
-      fail(std::string(name) + ": dimension " + std::to_string(i) + " is negative (shape " + shape_str(t.shape) + ")");
-    if (t.strides[i] < 0)
-      fail(std::string(name) + ": stride " + std::to_string(i) + " is negative (strides " + shape_str(t.strides) +
-           "); only non-negative strides are supported");
-  }
-  const i64 count = element_count(t.shape, name);
-  checked_mul(count, static_cast<i64>(sizeof(float)), name);
-  if (count == 0) return {};
-  if (t.data == nullptr)
-    fail(std::string(name) + ": data is null but the shape " + shape_str(t.shape) + " is not empty");
-  if (t.strides[3] != 1 && t.shape[3] > 1)
-    fail(std::string(name) + ": the last dimension must be contiguous (stride 1), got stride " +
-         std::to_string(t.strides[3]));
-  i64 last = 0;  // offset of the last element, in elements
-  for (int i = 0; i < 4; ++i) last = checked_add(last, checked_mul(t.shape[i] - 1, t.strides[i], name), name);
-  const i64 bytes = checked_mul(checked_add(last, 1, name), static_cast<i64>(sizeof(float)), name);
-  const auto lo = reinterpret_cast<std::uintptr_t>(t.data);
-  if (lo > std::numeric_limits<std::uintptr_t>::max() - static_cast<std::uintptr_t>(bytes))
-    fail(std::string(name) + ": the view runs past the end of the address space");
-  return {lo, lo + static_cast<std::uintptr_t>(bytes)};
-}
-
-/// An output view must not write one element twice: sorted by stride, each
-/// stride must step over everything the smaller dimensions cover.
-void check_no_self_overlap(const Tensor& t, const char* name) {
-  // An empty view writes nothing (and its strides were never bounded by check_view).
-  if (std::find(t.shape.begin(), t.shape.end(), 0) != t.shape.end()) return;
-  // The common case, a dense row-major view, cannot overlap itself.
-  const auto& s = t.strides;
-  if (s[3] == 1 && s[2] == t.shape[3] && s[1] == t.shape[2] * s[2] && s[0] == t.shape[1] * s[1]) return;
-  std::array<int, 4> order{0, 1, 2, 3};
-  std::sort(order.begin(), order.end(), [&](int a, int b) { return s[a] != s[b] ? s[a] < s[b] : a > b; });
-  i64 covered = 1;  // elements spanned by the dimensions visited so far
-  for (int i : order) {
-    if (t.shape[i] <= 1) continue;
-    if (t.strides[i] < covered)
-      fail(std::string(name) + ": strides " + shape_str(t.strides) + " make elements of shape " + shape_str(t.shape) +
-           " overlap; an output must not alias itself");
-    covered = t.strides[i] * (t.shape[i] - 1) + covered;
-  }
-}
+using detail::check_no_self_overlap;
+using detail::check_view;
+using detail::checked_add;
+using detail::element_count;
+using detail::Extent;
+using detail::fail;
+using detail::shape_str;
 
 /// Thread counts beyond this are a mistake (and would make OpenMP spawn them).
 constexpr int kMaxThreads = 1024;
@@ -152,12 +74,11 @@ const char* version() {
 }
 
 double Problem::flops() const {
-  // Visible (query, key) pairs per head; query i sees keys j <= i + offset under causal masking.
+  // Visible (query, key) pairs per head: a prefix of the keys per row (masking.hpp).
   double pairs = static_cast<double>(q_len) * static_cast<double>(kv_len);
   if (causal != Causal::none) {
-    const i64 offset = causal == Causal::top_left ? 0 : kv_len - q_len;
     pairs = 0;
-    for (i64 i = 0; i < q_len; ++i) pairs += static_cast<double>(std::clamp<i64>(i + offset + 1, 0, kv_len));
+    for (i64 i = 0; i < q_len; ++i) pairs += static_cast<double>(detail::visible_keys(*this, i));
   }
   return 2.0 * pairs * static_cast<double>(head_dim + value_dim) * static_cast<double>(batch * heads);
 }
@@ -210,11 +131,32 @@ const KernelInfo& select_kernel(std::string_view name, const Problem& p, std::si
   return *best;
 }
 
-void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, const Options& options) {
-  attention(q, k, v, out, Tensor{}, options);
+namespace {
+
+/// A validated call: what the kernel is given besides the views and its workspace.
+struct Validated {
+  Problem problem;
+  float scale = 1.0f;
+  Mask mask;  ///< row_stride resolved
+  std::size_t budget = 0;
+};
+
+/// The causal offsets: non-negative, each sequence's positions within int64, and the
+/// diagonal q_offset - kv_offset + (Nk - Nq) that masking.hpp's visible_keys computes
+/// representable (checked in that order of operations).
+void check_causal_offsets(const Options& o, i64 nq, i64 nk) {
+  if (o.q_offset < 0)
+    fail("options.q_offset: must be >= 0 (a position in the sequence), got " + std::to_string(o.q_offset));
+  if (o.kv_offset < 0)
+    fail("options.kv_offset: must be >= 0 (a position in the sequence), got " + std::to_string(o.kv_offset));
+  if (o.causal == Causal::none) return;  // the offsets only place the causal diagonal
+  checked_add(o.q_offset, nq, "options.q_offset + Nq");
+  checked_add(o.kv_offset, nk, "options.kv_offset + Nk");
+  checked_add(o.q_offset - o.kv_offset, o.causal == Causal::bottom_right ? nk - nq : 0,
+              "options.q_offset - options.kv_offset + (Nk - Nq)");
 }
 
-void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options) {
+Validated validate_call(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options) {
   // Shapes and memory of every view.
   const Extent eq = check_view(q, "q"), ek = check_view(k, "k"), ev = check_view(v, "v");
   const Extent eo = check_view(out, "out");
@@ -255,9 +197,11 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
   }
 
   // Options.
-  const float scale = options.scale.value_or(d > 0 ? 1.0f / std::sqrt(static_cast<float>(d)) : 1.0f);
-  if (!std::isfinite(scale)) fail("options.scale: must be finite, got " + std::to_string(scale));
-  Mask mask = options.mask;
+  Validated r;
+  r.scale = options.scale.value_or(d > 0 ? 1.0f / std::sqrt(static_cast<float>(d)) : 1.0f);
+  if (!std::isfinite(r.scale)) fail("options.scale: must be finite, got " + std::to_string(r.scale));
+  check_causal_offsets(options, Nq, Nk);
+  Mask& mask = r.mask = options.mask;
   if (mask.data != nullptr || mask.rows != 0 || mask.cols != 0) {
     if (mask.rows != Nq || mask.cols != Nk)
       fail("options.mask: shape [" + std::to_string(mask.rows) + ", " + std::to_string(mask.cols) +
@@ -271,37 +215,63 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
     if (eo.overlaps(em)) fail("out: overlaps options.mask");
     if (el.overlaps(em)) fail("lse: overlaps options.mask");
   }
-  const int threads = resolve_threads(options.threads);
-  const std::size_t budget = options.memory_budget ? options.memory_budget : default_memory_budget();
+  r.budget = options.memory_budget ? options.memory_budget : default_memory_budget();
 
-  Problem p;
+  Problem& p = r.problem;
   p.batch = B, p.heads = H, p.kv_heads = Hkv, p.q_len = Nq, p.kv_len = Nk, p.head_dim = d, p.value_dim = dv;
-  p.causal = options.causal, p.has_mask = mask.data != nullptr, p.wants_lse = wants_lse, p.threads = threads;
+  p.causal = options.causal, p.has_mask = mask.data != nullptr, p.wants_lse = wants_lse;
+  p.threads = resolve_threads(options.threads);
+  p.q_offset = options.q_offset, p.kv_offset = options.kv_offset;
+  return r;
+}
+
+/// The kernel for the call (options.kernel checked: known, capable, within the budget).
+const KernelInfo& plan_kernel(const Problem& p, std::string_view name, std::size_t budget) {
   // An empty call computes nothing and its other sizes are unbounded (every view
   // is empty), so the kernel is chosen (name and capabilities checked) on a
   // stand-in of size <= 1 that no workspace formula can overflow on; GQA is kept.
   Problem chosen_for = p;
-  if (B == 0 || H == 0 || Nq == 0) {
-    chosen_for.batch = std::min<i64>(B, 1), chosen_for.q_len = std::min<i64>(Nq, 1);
-    chosen_for.kv_len = std::min<i64>(Nk, 1), chosen_for.head_dim = std::min<i64>(d, 1);
-    chosen_for.value_dim = std::min<i64>(dv, 1);
-    chosen_for.heads = H == 0 ? 0 : (Hkv == H ? 1 : 2), chosen_for.kv_heads = Hkv == H ? chosen_for.heads : 1;
+  if (p.batch == 0 || p.heads == 0 || p.q_len == 0) {
+    chosen_for.batch = std::min<i64>(p.batch, 1), chosen_for.q_len = std::min<i64>(p.q_len, 1);
+    chosen_for.kv_len = std::min<i64>(p.kv_len, 1), chosen_for.head_dim = std::min<i64>(p.head_dim, 1);
+    chosen_for.value_dim = std::min<i64>(p.value_dim, 1);
+    const bool gqa = p.kv_heads != p.heads;
+    chosen_for.heads = p.heads == 0 ? 0 : (gqa ? 2 : 1), chosen_for.kv_heads = gqa ? 1 : chosen_for.heads;
   }
-  const KernelInfo& kernel = select_kernel(options.kernel, chosen_for, budget);
+  return select_kernel(name, chosen_for, budget);
+}
 
+}  // namespace
+
+Problem validate(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options) {
+  const Validated call = validate_call(q, k, v, out, lse, options);
+  plan_kernel(call.problem, options.kernel, call.budget);
+  return call.problem;
+}
+
+void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, const Options& options) {
+  attention(q, k, v, out, Tensor{}, options);
+}
+
+void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options) {
+  // Validate.
+  const Validated call = validate_call(q, k, v, out, lse, options);
+  const Problem& p = call.problem;
+
+  // Plan: the kernel and its workspace.
+  const KernelInfo& kernel = plan_kernel(p, options.kernel, call.budget);
   // Empty problems: nothing to compute; no keys: output 0 and LSE -inf.
-  if (B == 0 || H == 0 || Nq == 0) return;
-  if (Nk == 0) {
-    for (i64 b = 0; b < B; ++b)
-      for (i64 h = 0; h < H; ++h)
-        for (i64 i = 0; i < Nq; ++i) {
-          std::fill_n(out.row(b, h, i), dv, 0.0f);
-          if (wants_lse) *lse.row(b, h, i) = -std::numeric_limits<float>::infinity();
+  if (p.batch == 0 || p.heads == 0 || p.q_len == 0) return;
+  if (p.kv_len == 0) {
+    for (i64 b = 0; b < p.batch; ++b)
+      for (i64 h = 0; h < p.heads; ++h)
+        for (i64 i = 0; i < p.q_len; ++i) {
+          std::fill_n(out.row(b, h, i), p.value_dim, 0.0f);
+          if (p.wants_lse) *lse.row(b, h, i) = -std::numeric_limits<float>::infinity();
         }
     return;
   }
-
-  KernelArgs args{q, k, v, out, lse, scale, options.causal, mask, threads, nullptr, 0};
+  KernelArgs args{q, k, v, out, lse, call.scale, p.causal, call.mask, p.threads, nullptr, 0, p.q_offset, p.kv_offset};
   Workspace ws;
   if (const std::size_t bytes = kernel.workspace_bytes(p); bytes > 0) {
     ws = Workspace::acquire(bytes);
@@ -311,6 +281,8 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
     args.workspace = ws.get();
     args.workspace_size = bytes;
   }
+
+  // Run.
   kernel.run(args);
 }
 

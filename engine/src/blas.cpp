@@ -69,7 +69,7 @@ constexpr i64 kKeyChunk = 512;
 /// terms alone), so this equals the plain P V wherever a non-finite value is visible.
 void weighted_sum(const KernelArgs& a, i64 b, i64 hk, i64 i0, i64 rows, const float* p, float* o, i64 ldo,
                   float* panel) {
-  const i64 nq = a.q.shape[2], nk = a.k.shape[2], dv = a.v.shape[3];
+  const i64 nk = a.k.shape[2], dv = a.v.shape[3];
   const i64 ldv = leading_dim(a.v.strides[2], nk, dv);
   if (nk == 0) {  // no keys: no sgemm call, O = 0
     for (i64 i = 0; i < rows; ++i) std::fill_n(o + i * ldo, dv, 0.0f);
@@ -102,7 +102,7 @@ void weighted_sum(const KernelArgs& a, i64 b, i64 hk, i64 i0, i64 rows, const fl
     for (i64 t = 0; t < dv; ++t) {
       if (std::isfinite(vj[t])) continue;
       for (i64 i = i0; i < i0 + rows; ++i)
-        if (j < visible_keys(a.causal, i, nq, nk) && !masked_out(mask_row(a.mask, i), j))
+        if (j < visible_keys(a, i) && !masked_out(mask_row(a.mask, i), j))
           o[(i - i0) * ldo + t] += p[(i - i0) * nk + j] * vj[t];
     }
   }
@@ -111,7 +111,7 @@ void weighted_sum(const KernelArgs& a, i64 b, i64 hk, i64 i0, i64 rows, const fl
 /// Rows [i0, i1) of one (b, h): scores into rows of that head's S, masking
 /// by selection, softmax, then P V.
 void blas_rows(const KernelArgs& a, i64 b, i64 h, i64 i0, i64 i1, float* s_head, float* panel) {
-  const i64 nq = a.q.shape[2], nk = a.k.shape[2], d = a.q.shape[3], dv = a.v.shape[3];
+  const i64 nk = a.k.shape[2], d = a.q.shape[3], dv = a.v.shape[3];
   const i64 hk = kv_head(a, h), rows = i1 - i0;
   const float* q = a.q.row(b, h, i0);
   const float* k = a.k.row(b, hk, 0);
@@ -124,7 +124,7 @@ void blas_rows(const KernelArgs& a, i64 b, i64 h, i64 i0, i64 i1, float* s_head,
   for (i64 i = i0; i < i1; ++i) {
     float* row = s + (i - i0) * nk;
     const float* mrow = mask_row(a.mask, i);
-    const i64 visible = visible_keys(a.causal, i, nq, nk);
+    const i64 visible = visible_keys(a, i);
     for (i64 j = 0; j < nk; ++j)
       row[j] = (j >= visible || masked_out(mrow, j)) ? -INFINITY : row[j] + (mrow ? mrow[j] : 0.0f);
     const float lse = softmax::stable_inplace(row, static_cast<std::size_t>(nk));

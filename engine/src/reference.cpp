@@ -29,7 +29,7 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 /// max, or NaN when any visible logit is NaN.
 double reference_scores(const KernelArgs& a, i64 b, i64 h, i64 i, double* s) {
   const i64 nk = a.k.shape[2], d = a.q.shape[3], hk = kv_head(a, h);
-  const i64 visible = visible_keys(a.causal, i, a.q.shape[2], nk);
+  const i64 visible = visible_keys(a, i);
   const float* q = a.q.row(b, h, i);
   const float* mrow = mask_row(a.mask, i);
   double m = kNegInf;
@@ -86,12 +86,12 @@ std::size_t reference_workspace(const Problem& p) {
 }
 
 void textbook_run(const KernelArgs& a) noexcept {
-  const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2], nk = a.k.shape[2];
+  const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2];
   const i64 d = a.q.shape[3], dv = a.v.shape[3];
   for (i64 b = 0; b < B; ++b)
     for (i64 h = 0; h < H; ++h)
       for (i64 i = 0; i < nq; ++i) {
-        const i64 hk = kv_head(a, h), visible = visible_keys(a.causal, i, nq, nk);
+        const i64 hk = kv_head(a, h), visible = visible_keys(a, i);
         const float* q = a.q.row(b, h, i);
         const float* mrow = mask_row(a.mask, i);
         float* o = a.out.row(b, h, i);

@@ -87,6 +87,13 @@ struct Options {
   /// Multiplies Q Kᵀ. Unset: 1/sqrt(d). Applied exactly as given (0 means 0).
   std::optional<float> scale;
   Causal causal = Causal::none;
+  /// Global positions of this call's first query row and first key, for attention over
+  /// chunks of a longer sequence (ring attention, a paged KV cache): under causal masking
+  /// key j is visible to query row i iff
+  ///   kv_offset + j <= q_offset + i (+ Nk - Nq for bottom_right).
+  /// Both >= 0; ignored when causal is none. Chunks computed with their offsets and
+  /// merged with merge_partials (attn/merge.hpp) give the whole call's result.
+  std::int64_t q_offset = 0, kv_offset = 0;
   Mask mask;
   /// Threads for this call; 0 = the OpenMP default.
   int threads = 0;
@@ -95,6 +102,30 @@ struct Options {
   /// Largest workspace a call may allocate, in bytes; 0 = half of physical memory.
   std::size_t memory_budget = 0;
 };
+
+/// The shape and options of one call, as the registry sees it.
+struct Problem {
+  std::int64_t batch = 1, heads = 1, kv_heads = 1;
+  std::int64_t q_len = 0, kv_len = 0, head_dim = 0, value_dim = 0;
+  Causal causal = Causal::none;
+  bool has_mask = false;
+  bool wants_lse = false;
+  int threads = 1;  ///< resolved thread count (never 0)
+  /// Global positions of the first query row and key (Options::q_offset, kv_offset).
+  std::int64_t q_offset = 0, kv_offset = 0;
+
+  /// Q Kᵀ and P V multiply-adds counted as 2 FLOPs each; keys the causal mask hides
+  /// (offsets included) are not counted, additive-mask entries are.
+  double flops() const;
+};
+
+/// Checks a call as attention() does, without computing anything: every view (shape,
+/// strides, data, overlaps), every option, and that options.kernel names a registered
+/// kernel that supports the call within the memory budget ("auto": that one exists).
+/// Returns the resolved problem (threads resolved, never 0); throws attn::Error
+/// naming the argument. attention() is validate → plan (kernel, workspace) → run.
+/// An empty `lse` view (data nullptr, shape all 0) means the LSE is not wanted.
+Problem validate(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options = {});
 
 /// Computes out = softmax(q kᵀ · scale + mask) v, and lse if given.
 /// Validates every argument before touching memory; throws attn::Error.

@@ -15,19 +15,6 @@
 
 namespace attn {
 
-/// The shape and options of one call, as the registry sees it.
-struct Problem {
-  std::int64_t batch = 1, heads = 1, kv_heads = 1;
-  std::int64_t q_len = 0, kv_len = 0, head_dim = 0, value_dim = 0;
-  Causal causal = Causal::none;
-  bool has_mask = false;
-  bool wants_lse = false;
-  int threads = 1;  ///< resolved thread count (never 0)
-
-  /// Q Kᵀ and P V multiply-adds counted as 2 FLOPs each, masked causal half excluded.
-  double flops() const;
-};
-
 /// Everything a kernel needs; validated by attention() before the call.
 struct KernelArgs {
   ConstTensor q, k, v;
@@ -39,6 +26,8 @@ struct KernelArgs {
   int threads = 1;
   void* workspace = nullptr;  ///< workspace_bytes(problem) bytes, 64-byte aligned
   std::size_t workspace_size = 0;
+  /// Global positions of the first query row and key, for the causal mask (masking.hpp).
+  std::int64_t q_offset = 0, kv_offset = 0;
 };
 
 struct Capabilities {

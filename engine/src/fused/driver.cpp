@@ -16,6 +16,7 @@
 // same for any number of threads.
 #include "kernel_decls.hpp"
 #include "masking.hpp"
+#include "row_merge.hpp"
 
 #include "fused/blocking.hpp"
 #include "fused/exp2_poly.hpp"
@@ -190,7 +191,7 @@ bool all_finite(const float* v, i64 ldv, i64 rows, i64 cols) {
 /// into the group's partials (op, lp). `first`: the group's first block for these rows (β = 0).
 void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 r0, i64 rows, i64 kb,
                 i64 n, bool first, const Scratch& w) {
-  const i64 nq = p.nq, nk = p.nk, d = p.d, dv = p.dv, mr = p.mr, nr = p.nr, pv_nr = p.pv_nr, lds = p.bc, ldo = p.ldo;
+  const i64 d = p.d, dv = p.dv, mr = p.mr, nr = p.nr, pv_nr = p.pv_nr, lds = p.bc, ldo = p.ldo;
   const i64 hk = kv_head(a, h), ldv = a.v.strides[2], row0 = i0 + r0;
   const float* qp = w.qp + r0 * d;  // r0 is a multiple of MR: the slice starts at a panel
   float* o = w.op + r0 * ldo;
@@ -198,7 +199,7 @@ void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
   // Keys of this block that row panel ip can see at all (causal: its last row sees the most);
   // tiles past it are skipped here and filled with -inf by the masking below.
   auto panel_keys = [&](i64 ip) {
-    return std::clamp<i64>(visible_keys(a.causal, row0 + std::min(rows, (ip + 1) * mr) - 1, nq, nk) - kb, 0, n);
+    return std::clamp<i64>(visible_keys(a, row0 + std::min(rows, (ip + 1) * mr) - 1) - kb, 0, n);
   };
   // S = (c·Q) Kᵀ, panel by panel: the Kᵀ panel stays in L1 across the Q panels.
   for (i64 jp = 0; jp < ceil_div(n, nr); ++jp)
@@ -209,11 +210,11 @@ void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
 
   // Masking only where some key of the block is hidden from some row: selected-away
   // keys become -inf (overwriting, so a NaN/inf logit there disappears).
-  const bool masking = kb + n > visible_keys(a.causal, row0, nq, nk) || a.mask.data != nullptr;
+  const bool masking = kb + n > visible_keys(a, row0) || a.mask.data != nullptr;
   if (masking)
     for (i64 r = 0; r < rows; ++r) {
       float* srow = w.s + r * lds;
-      const i64 vis = std::clamp<i64>(visible_keys(a.causal, row0 + r, nq, nk) - kb, 0, n);
+      const i64 vis = std::clamp<i64>(visible_keys(a, row0 + r) - kb, 0, n);
       if (const float* mrow = mask_row(a.mask, row0 + r))
         for (i64 c = 0; c < vis; ++c) srow[c] = mrow[kb + c] == kNegInf ? kNegInf : srow[c] + mrow[kb + c] * kLog2e;
       std::fill(srow + vis, srow + n, kNegInf);
@@ -232,7 +233,7 @@ void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
     // the same microkernel, the same sums (fma(0, 0, o) = o = fma(0, v, o) for finite v),
     // so the result is bitwise what finite values there would give.
     for (i64 r = 0; r < rows; ++r) {
-      const i64 vis = visible_keys(a.causal, row0 + r, nq, nk) - kb;
+      const i64 vis = visible_keys(a, row0 + r) - kb;
       const float* mrow = mask_row(a.mask, row0 + r);
       for (i64 c = 0; c < n; ++c) {
         if (c >= vis || masked_out(mrow, kb + c))
@@ -286,12 +287,12 @@ void merge_group(const Plan& p, i64 r0, i64 rows, bool first_group, const Scratc
 /// Returns false when no KV block was visible to any row (o is then unset).
 bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 rows, i64 j0, i64 j1,
                 const Scratch& w) {
-  const i64 nq = p.nq, nk = p.nk, d = p.d, dv = p.dv, bc = p.bc;
+  const i64 d = p.d, dv = p.dv, bc = p.bc;
   const i64 hk = kv_head(a, h);
   // Causal keys are a prefix per row, growing with the row: the last row sees the most.
   // Blocks no row sees are skipped, but a block is never cut short: its width (and so the
   // order of every row's max and sum) must not depend on which rows share the item.
-  const i64 vis_last = visible_keys(a.causal, i0 + rows - 1, nq, nk);
+  const i64 vis_last = visible_keys(a, i0 + rows - 1);
   if (vis_last <= j0) return false;
   j1 = std::min(j1, j0 + round_up(vis_last - j0, bc));
 
@@ -301,9 +302,7 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
   // `key`: the very first block always (it writes the slice's zeros); later ones only if its
   // last row sees that key. Visibility is a prefix, so a slice that takes part in any block of
   // a group takes part in its first one, which is therefore where its `first` (β = 0) falls.
-  auto takes_part = [&](i64 r0, i64 n, i64 key) {
-    return key == j0 || key < visible_keys(a.causal, i0 + r0 + n - 1, nq, nk);
-  };
+  auto takes_part = [&](i64 r0, i64 n, i64 key) { return key == j0 || key < visible_keys(a, i0 + r0 + n - 1); };
   const i64 group_keys = kBlocksPerGroup * bc;
   for (i64 g0 = j0; g0 < j1; g0 += group_keys) {
     const i64 g1 = std::min(j1, g0 + group_keys);
@@ -357,39 +356,22 @@ void save_partial(const Plan& p, i64 rows, const Scratch& w, bool any, float* ds
   }
 }
 
-/// Merges the chunks of one row in chunk order: M = max m_s, L = Σ l_s 2^(m_s − M),
-/// O = Σ O_s 2^(m_s − M) / L. Chunks that saw no key (m_s = -inf) are skipped.
+/// The fused kernel's partials: m in log2 units, O unnormalised (l = Σ p).
+struct Log2Units {
+  static float weight(float m, float max) { return exp2c::exp2_scalar(m - max); }
+  static float lse(float max, float sum) { return (max + std::log2(sum)) * kLn2; }
+};
+
+/// Merges the chunks of one row in chunk order (row_merge.hpp). Chunks that saw no key
+/// (m_s = -inf) are skipped.
 void merge_row(const KernelArgs& a, const Plan& p, float* partials, i64 bh, i64 qb, i64 r) {
   const i64 b = bh / a.q.shape[1], h = bh % a.q.shape[1], i = qb * p.br + r;
-  float M = kNegInf;
-  bool nan = false;  // a NaN logit (its chunk's l is NaN) poisons the row
-  for (i64 s = 0; s < p.nsplit; ++s) {
+  const auto part = [&](i64 s) {
     const float* row = partial_rows(p, partials, bh, qb, s) + r * p.partial_row;
-    M = std::max(M, row[p.dv]);
-    nan |= std::isnan(row[p.dv + 1]);
-  }
+    return detail::PartialRow{row, row[p.dv], row[p.dv + 1]};
+  };
   float* out = a.out.row(b, h, i);
-  if (nan) {
-    std::fill_n(out, p.dv, std::numeric_limits<float>::quiet_NaN());
-    if (a.lse.data) *a.lse.row(b, h, i) = std::numeric_limits<float>::quiet_NaN();
-    return;
-  }
-  if (M == kNegInf) {
-    std::fill_n(out, p.dv, 0.0f);
-    if (a.lse.data) *a.lse.row(b, h, i) = kNegInf;
-    return;
-  }
-  float L = 0.0f;
-  std::fill_n(out, p.dv, 0.0f);
-  for (i64 s = 0; s < p.nsplit; ++s) {
-    const float* row = partial_rows(p, partials, bh, qb, s) + r * p.partial_row;
-    if (row[p.dv] == kNegInf) continue;
-    const float wgt = exp2c::exp2_scalar(row[p.dv] - M);  // NaN when M = +inf: so is the reference
-    L += wgt * row[p.dv + 1];
-    for (i64 t = 0; t < p.dv; ++t) out[t] += wgt * row[t];
-  }
-  for (i64 t = 0; t < p.dv; ++t) out[t] /= L;
-  if (a.lse.data) *a.lse.row(b, h, i) = (M + std::log2(L)) * kLn2;
+  detail::merge_row<Log2Units>(p.nsplit, part, p.dv, out, out, detail::lse_row(a, b, h, i));
 }
 
 void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
@@ -454,7 +436,7 @@ void run_tiny(const KernelArgs& a, const Ukernels& uk) {
         const float* q = a.q.row(b, h, i);
         first[i] = e;
         m[i] = kNegInf;  // running max, NaN ignored: a NaN logit shows up in l below
-        for (i64 j = 0, vis = visible_keys(a.causal, i, nq, nk); j < vis; ++j) {
+        for (i64 j = 0, vis = visible_keys(a, i); j < vis; ++j) {
           if (masked_out(mrow, j)) continue;
           float dot = 0.0f;
           for (i64 t = 0; t < d; ++t) dot += q[t] * krow[j][t];
