@@ -93,7 +93,9 @@ TEST_F(Run, EveryRankMatchesTheLibrary) {
       EXPECT_EQ(field(r.output, "q"), "q.npy " + npy::shape_string(s.q));
       EXPECT_NE(field(r.output, "GFLOP/s"), "");
       // The reference checked against itself: exactly zero error.
-      EXPECT_EQ(field(r.output, "check"), "max abs err 0, max rel err 0, LSE max abs err 0 against the reference kernel (fp64 arithmetic, output rounded to float32)");
+      EXPECT_EQ(field(r.output, "check"),
+                "max abs err 0, max rel err 0, LSE max abs err 0 against the reference kernel (fp64 arithmetic, output "
+                "rounded to float32)");
 
       Options opts;
       opts.kernel = "reference";
@@ -175,13 +177,14 @@ TEST_F(Run, BadArgumentsAndFilesExitWithStatus2) {
   expect_refused("run --q q.npy --k k3.npy --v v.npy --out o.npy",
                  {"--k (k3.npy): shape (1, 5, 8) has 3 dimensions, expected 2"});
   expect_refused("run --q q.npy --k kd.npy --v v.npy --out o.npy",
-                 {"--k (kd.npy): the head dimension d is 6 (shape (5, 6)), expected 8"});
-  expect_refused(base + "--q q.npy --mask m.npy", {"--mask (m.npy): shape (4, 4), expected [Nq, Nk] = (4, 5)"});
+                 {"--k (kd.npy, shape (5, 6)): head dim 6 != q head dim 8"});
+  expect_refused(base + "--q q.npy --mask m.npy",
+                 {"--mask (m.npy, shape (4, 4)): shape [4, 4], expected [Nq, Nk] = [4, 5]"});
   expect_refused(base + "--q q.npy --kernel fastest",
-                 {"--kernel: unknown kernel 'fastest'; expected one of auto, reference"});
+                 {"--kernel: unknown kernel 'fastest' (registered: auto, reference"});
   expect_refused(base + "--q q.npy --threads -1", {"--threads: expected 0 (OpenMP default) to 1024, got -1"});
   expect_refused(base + "--q q.npy --threads 100000", {"--threads: expected 0 (OpenMP default) to 1024, got 100000"});
-  expect_refused(base + "--q q.npy --scale nan", {"--scale: expected a finite"});
+  expect_refused(base + "--q q.npy --scale nan", {"--scale: must be finite"});
   expect_refused(base + "--q q.npy --memory-budget -5", {"--memory-budget: expected a whole number >= 0, got '-5'"});
   expect_refused(base + "--q q.npy --causal diagonal",
                  {"--causal: expected none, top-left or bottom-right, got 'diagonal'"});

@@ -156,12 +156,15 @@ void check_causal_offsets(const Options& o, i64 nq, i64 nk) {
               "options.q_offset - options.kv_offset + (Nk - Nq)");
 }
 
-Validated validate_call(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options) {
+/// Everything attention() checks. `data_required` false: views (and the mask) with null data
+/// are checked for shape and strides only (validate(), before the caller allocates).
+Validated validate_call(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options,
+                        bool data_required) {
   // Shapes and memory of every view.
-  const Extent eq = check_view(q, "q"), ek = check_view(k, "k"), ev = check_view(v, "v");
-  const Extent eo = check_view(out, "out");
+  const Extent eq = check_view(q, "q", data_required), ek = check_view(k, "k", data_required);
+  const Extent ev = check_view(v, "v", data_required), eo = check_view(out, "out", data_required);
   const bool wants_lse = lse.data != nullptr || element_count(lse.shape, "lse") != 0;
-  const Extent el = wants_lse ? check_view(lse, "lse") : Extent{};
+  const Extent el = wants_lse ? check_view(lse, "lse", data_required) : Extent{};
 
   const i64 B = q.shape[0], H = q.shape[1], Nq = q.shape[2], d = q.shape[3];
   const i64 Hkv = k.shape[1], Nk = k.shape[2], dv = v.shape[3];
@@ -211,7 +214,8 @@ Validated validate_call(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out,
       fail("options.mask: row_stride " + std::to_string(mask.row_stride) + " is smaller than cols " +
            std::to_string(mask.cols));
     // The mask is a [Nq, Nk] view: same null, overflow and extent checks as a tensor.
-    const Extent em = check_view(ConstTensor{mask.data, {1, 1, Nq, Nk}, {0, 0, mask.row_stride, 1}}, "options.mask");
+    const Extent em =
+        check_view(ConstTensor{mask.data, {1, 1, Nq, Nk}, {0, 0, mask.row_stride, 1}}, "options.mask", data_required);
     if (eo.overlaps(em)) fail("out: overlaps options.mask");
     if (el.overlaps(em)) fail("lse: overlaps options.mask");
   }
@@ -219,7 +223,8 @@ Validated validate_call(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out,
 
   Problem& p = r.problem;
   p.batch = B, p.heads = H, p.kv_heads = Hkv, p.q_len = Nq, p.kv_len = Nk, p.head_dim = d, p.value_dim = dv;
-  p.causal = options.causal, p.has_mask = mask.data != nullptr, p.wants_lse = wants_lse;
+  const bool mask_given = mask.data != nullptr || (!data_required && (mask.rows != 0 || mask.cols != 0));
+  p.causal = options.causal, p.has_mask = mask_given, p.wants_lse = wants_lse;
   p.threads = resolve_threads(options.threads);
   p.q_offset = options.q_offset, p.kv_offset = options.kv_offset;
   return r;
@@ -244,7 +249,7 @@ const KernelInfo& plan_kernel(const Problem& p, std::string_view name, std::size
 }  // namespace
 
 Problem validate(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options) {
-  const Validated call = validate_call(q, k, v, out, lse, options);
+  const Validated call = validate_call(q, k, v, out, lse, options, false);
   plan_kernel(call.problem, options.kernel, call.budget);
   return call.problem;
 }
@@ -255,7 +260,7 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, const Op
 
 void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options) {
   // Validate.
-  const Validated call = validate_call(q, k, v, out, lse, options);
+  const Validated call = validate_call(q, k, v, out, lse, options, true);
   const Problem& p = call.problem;
 
   // Plan: the kernel and its workspace.

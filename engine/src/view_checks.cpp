@@ -24,7 +24,7 @@ i64 element_count(const std::array<i64, 4>& shape, std::string_view name) {
   return n;
 }
 
-Extent check_view(const ConstTensor& t, std::string_view name) {
+Extent check_view(const ConstTensor& t, std::string_view name, bool data_required) {
   for (int i = 0; i < 4; ++i) {
     if (t.shape[i] < 0)
       fail(std::string(name) + ": dimension " + std::to_string(i) + " is negative (shape " + shape_str(t.shape) + ")");
@@ -35,7 +35,7 @@ Extent check_view(const ConstTensor& t, std::string_view name) {
   const i64 count = element_count(t.shape, name);
   checked_mul(count, static_cast<i64>(sizeof(float)), name);
   if (count == 0) return {};
-  if (t.data == nullptr)
+  if (t.data == nullptr && data_required)
     fail(std::string(name) + ": data is null but the shape " + shape_str(t.shape) + " is not empty");
   if (t.strides[3] != 1 && t.shape[3] > 1)
     fail(std::string(name) + ": the last dimension must be contiguous (stride 1), got stride " +
@@ -43,6 +43,7 @@ Extent check_view(const ConstTensor& t, std::string_view name) {
   i64 last = 0;  // offset of the last element, in elements
   for (int i = 0; i < 4; ++i) last = checked_add(last, checked_mul(t.shape[i] - 1, t.strides[i], name), name);
   const i64 bytes = checked_mul(checked_add(last, 1, name), static_cast<i64>(sizeof(float)), name);
+  if (t.data == nullptr) return {};  // shape and strides only (data_required is false)
   const auto lo = reinterpret_cast<std::uintptr_t>(t.data);
   if (lo > std::numeric_limits<std::uintptr_t>::max() - static_cast<std::uintptr_t>(bytes))
     fail(std::string(name) + ": the view runs past the end of the address space");

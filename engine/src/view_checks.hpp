@@ -45,8 +45,10 @@ struct Extent {
 /// Product of the dimensions (an Error naming `name` on overflow).
 i64 element_count(const std::array<i64, 4>& shape, std::string_view name);
 
-/// Checks shape, strides and data of one view and returns its byte extent.
-Extent check_view(const ConstTensor& t, std::string_view name);
+/// Checks shape, strides and data of one view and returns its byte extent. With
+/// `data_required` false, a view whose data is null is checked for shape and strides only
+/// (its extent is empty): validate() before the caller has allocated.
+Extent check_view(const ConstTensor& t, std::string_view name, bool data_required = true);
 
 /// An output view must not write one element twice.
 void check_no_self_overlap(const Tensor& t, std::string_view name);

@@ -23,6 +23,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -107,18 +108,40 @@ std::string shape_text(const std::array<i64, 4>& s, std::size_t rank) {
   return npy::shape_string(std::span<const i64>(s.data() + 4 - rank, rank));
 }
 
+/// A dense [B, H, N, D] view without data, for attn::validate() before anything is allocated.
+attn::Tensor dense_view(const std::array<i64, 4>& shape, const std::string& flag) {
+  std::array<i64, 4> strides{0, 0, 0, 1};
+  for (int i = 2; i >= 0; --i)
+    if (__builtin_mul_overflow(strides[i + 1], shape[i + 1], &strides[i]))
+      usage_error(flag + ": shape " + npy::shape_string(shape) + " has more elements than int64 counts");
+  return {nullptr, shape, strides};
+}
+
+/// The engine names arguments as attention() sees them (q, options.kernel, ...); the command
+/// line names its flags and files. Rewrites the name at the front of an engine error.
+[[noreturn]] void refused_by_engine(const attn::Error& e, const std::vector<Input>& inputs) {
+  const std::string m = e.what();
+  auto rest_after = [&](const std::string& prefix) -> std::optional<std::string> {
+    if (m.rfind(prefix, 0) != 0) return std::nullopt;
+    return m.substr(prefix.size());
+  };
+  for (const auto& [engine, flag] : {std::pair{"options.kernel: ", "--kernel: "},
+                                     {"options.threads: ", "--threads: "},
+                                     {"options.scale: ", "--scale: "}})
+    if (auto rest = rest_after(engine)) usage_error(flag + *rest);
+  for (const Input& in : inputs) {
+    const std::string engine_name = in.flag == "--mask" ? "options.mask" : in.flag.substr(2);  // --q: q
+    if (auto rest = rest_after(engine_name + ": "))
+      usage_error(in.flag + " (" + in.path + ", shape " + npy::shape_string(in.header.shape) + "): " + *rest);
+  }
+  usage_error(m);
+}
+
 void run_attention(const RunOptions& o) {
-  // 1. Arguments that need no file.
+  // 1. Arguments that need no file (the engine checks the others in step 2).
   if (o.reps < 1) usage_error("--reps: expected >= 1, got " + std::to_string(o.reps));
   const int threads = checked_threads("run", o.threads, &std::cerr);
-  if (o.has_scale && !std::isfinite(static_cast<float>(o.scale)))
-    usage_error("--scale: expected a finite float32 value, got " + std::to_string(o.scale));
   const attn::Causal causal = parse_causal(o.causal);
-  if (o.kernel != "auto" && attn::find_kernel(o.kernel) == nullptr) {
-    std::string names;
-    for (const auto& k : attn::kernels()) names += ", " + std::string(k.name);
-    usage_error("--kernel: unknown kernel '" + o.kernel + "'; expected one of auto" + names);
-  }
   check_output_file("--out", o.out, "out.npy");
   if (!o.lse.empty()) {
     check_output_file("--lse", o.lse, "lse.npy");
@@ -126,7 +149,9 @@ void run_attention(const RunOptions& o) {
       usage_error("--lse: '" + o.lse + "' is the same file as --out");
   }
 
-  // 2. Headers only: shapes must agree before anything is read or allocated.
+  // 2. Headers only: the call is validated before anything is read or allocated. The ranks
+  // are the command line's (2-D and 3-D files are 4-D views); shapes, scale, mask and kernel
+  // are attn::validate()'s, on views without data.
   std::vector<Input> inputs;
   inputs.push_back(inspect_input("--q", o.q));
   inputs.push_back(inspect_input("--k", o.k));
@@ -140,47 +165,37 @@ void run_attention(const RunOptions& o) {
       usage_error(in->label() + ": shape " + npy::shape_string(in->header.shape) + " has " +
                   std::to_string(in->header.shape.size()) + " dimensions, expected " + std::to_string(rank) +
                   " like --q " + npy::shape_string(q.header.shape));
+  if (!o.mask.empty() && inputs[3].header.shape.size() != 2)
+    usage_error(inputs[3].label() + ": shape " + npy::shape_string(inputs[3].header.shape) +
+                " is not 2-D; expected [Nq, Nk]");
   const i64 B = qs[0], H = qs[1], Nq = qs[2], d = qs[3], Hkv = ks[1], Nk = ks[2], dv = vs[3];
-  auto mismatch = [&](const Input& in, const std::string& what, i64 found, i64 want, const std::string& like) {
-    usage_error(in.label() + ": " + what + " is " + std::to_string(found) + " (shape " +
-                npy::shape_string(in.header.shape) + "), expected " + std::to_string(want) + " " + like);
-  };
-  if (ks[0] != B) mismatch(k, "the batch size", ks[0], B, "as in --q");
-  if (vs[0] != B) mismatch(v, "the batch size", vs[0], B, "as in --q");
-  if (ks[3] != d) mismatch(k, "the head dimension d", ks[3], d, "as in --q");
-  if (vs[1] != Hkv) mismatch(v, "the number of heads", vs[1], Hkv, "as in --k");
-  if (vs[2] != Nk) mismatch(v, "the number of rows", vs[2], Nk, "as in --k");
-  if (Hkv == 0 ? H != 0 : H % Hkv != 0)
-    usage_error(k.label() + ": " + std::to_string(Hkv) + " heads must divide the " + std::to_string(H) +
-                " heads of --q (grouped-query attention)");
-  if (!o.mask.empty()) {
-    const Input& m = inputs[3];
-    const std::vector<i64> want{Nq, Nk};
-    if (m.header.shape != want)
-      usage_error(m.label() + ": shape " + npy::shape_string(m.header.shape) +
-                  ", expected [Nq, Nk] = " + npy::shape_string(want));
+  attn::Options opts;
+  if (o.has_scale) opts.scale = static_cast<float>(o.scale);
+  opts.causal = causal;
+  opts.threads = threads;
+  opts.kernel = o.kernel;
+  // The budget covers inputs and outputs too (step 3); here the engine checks the kernel only.
+  opts.memory_budget = std::numeric_limits<std::size_t>::max();
+  if (!o.mask.empty()) opts.mask = {nullptr, inputs[3].header.shape[0], inputs[3].header.shape[1], 0};
+  const std::array<i64, 4> out_shape{B, H, Nq, dv};
+  attn::Problem problem;
+  try {
+    problem = attn::validate(dense_view(qs, "--q"), dense_view(ks, "--k"), dense_view(vs, "--v"),
+                             dense_view(out_shape, "--out"),
+                             o.lse.empty() ? attn::Tensor{} : dense_view({B, H, Nq, 1}, "--lse"), opts);
+  } catch (const attn::Error& e) {
+    refused_by_engine(e, inputs);
   }
 
   // 3. Memory: inputs, outputs (and their encoded copies), the kernel's workspace, the check.
-  attn::Problem problem;
-  problem.batch = B, problem.heads = H, problem.kv_heads = Hkv, problem.q_len = Nq, problem.kv_len = Nk;
-  problem.head_dim = d, problem.value_dim = dv, problem.causal = causal, problem.has_mask = !o.mask.empty();
-  problem.wants_lse = !o.lse.empty();
-  problem.threads = std::max(1, threads);
   const std::size_t budget = o.memory_budget ? o.memory_budget : attn::default_memory_budget();
-  // A kernel that fits the budget; failing that, one that would fit an unlimited
+  // A kernel that fits the budget; failing that, the one validate() accepted with an unlimited
   // budget, so that the refusal below can say how many bytes the run needs.
   const attn::KernelInfo* kernel = nullptr;
   try {
     kernel = &attn::select_kernel(o.kernel, problem, budget);
-  } catch (const attn::Error& e) {
-    try {
-      kernel = &attn::select_kernel(o.kernel, problem, std::numeric_limits<std::size_t>::max());
-    } catch (const attn::Error&) {
-      std::string why = e.what();  // "options.kernel: ..." in the engine's terms
-      if (why.rfind("options.kernel: ", 0) == 0) why.erase(0, 16);
-      usage_error("--kernel: " + why);
-    }
+  } catch (const attn::Error&) {
+    kernel = &attn::select_kernel(o.kernel, problem, std::numeric_limits<std::size_t>::max());
   }
   const double out_elems = static_cast<double>(B) * H * Nq * dv, lse_elems = static_cast<double>(B) * H * Nq;
   double in_bytes = 0;
@@ -227,9 +242,6 @@ void run_attention(const RunOptions& o) {
   const attn::ConstTensor qv = attn::ConstTensor::contiguous(q.array.data.data(), B, H, Nq, d);
   const attn::ConstTensor kv = attn::ConstTensor::contiguous(k.array.data.data(), B, Hkv, Nk, d);
   const attn::ConstTensor vv = attn::ConstTensor::contiguous(v.array.data.data(), B, Hkv, Nk, dv);
-  attn::Options opts;
-  if (o.has_scale) opts.scale = static_cast<float>(o.scale);
-  opts.causal = causal;
   if (!o.mask.empty()) opts.mask = {inputs[3].array.data.data(), Nq, Nk, 0};
   opts.threads = problem.threads;
   opts.kernel = std::string(kernel->name);
@@ -259,7 +271,6 @@ void run_attention(const RunOptions& o) {
   }
 
   // 6. Outputs, then the report.
-  std::array<i64, 4> out_shape{B, H, Nq, dv};
   npy::write(o.out, out, std::span<const i64>(out_shape.data() + 4 - rank, rank));
   if (!o.lse.empty()) npy::write(o.lse, lse, std::span<const i64>(out_shape.data() + 4 - rank, rank - 1));
 

@@ -124,7 +124,10 @@ struct Problem {
 /// kernel that supports the call within the memory budget ("auto": that one exists).
 /// Returns the resolved problem (threads resolved, never 0); throws attn::Error
 /// naming the argument. attention() is validate → plan (kernel, workspace) → run.
-/// An empty `lse` view (data nullptr, shape all 0) means the LSE is not wanted.
+/// An empty `lse` view (data nullptr, shape all 0) means the LSE is not wanted. Views (and
+/// options.mask) whose data is null are checked for shape and strides only, so that a caller
+/// can validate a call before it reads or allocates anything (`attnlab run` does);
+/// attention() requires the data.
 Problem validate(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options = {});
 
 /// Computes out = softmax(q kᵀ · scale + mask) v, and lse if given.
