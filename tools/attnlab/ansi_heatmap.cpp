@@ -25,7 +25,6 @@ std::string pad_left(const std::string& s, std::size_t w) {
 
 std::string ansi_heatmap(const AttentionPicture& p, bool colour) {
   const int n = p.n();
-  const double vmax = p.scale_max();
   const bool compact = n > 16;  // long inputs: 3-character cells, values in hundredths
   const std::size_t cw = compact ? 3 : 6;
   std::vector<std::string> labels;
@@ -46,7 +45,9 @@ std::string ansi_heatmap(const AttentionPicture& p, bool colour) {
       } else {
         const double w = p.w(i, j);
         char buf[16];
-        if (compact)
+        if (compact && w > 0 && w < 0.005)  // never "0" for a positive weight
+          std::snprintf(buf, sizeof buf, " <1");
+        else if (compact)
           std::snprintf(buf, sizeof buf, "%3d", static_cast<int>(w * 100 + 0.5));
         else
           std::snprintf(buf, sizeof buf, " %.2f ", w);
@@ -54,7 +55,7 @@ std::string ansi_heatmap(const AttentionPicture& p, bool colour) {
       }
       out += " ";
       if (colour && !p.is_masked(i, j)) {
-        const Rgb c = weight_colour(p.w(i, j) / vmax);
+        const Rgb c = weight_colour(p.on_scale(p.w(i, j)));
         char esc[48];
         std::snprintf(esc, sizeof esc, "\x1b[48;2;%d;%d;%dm\x1b[38;2;%s", c.r, c.g, c.b,
                       c.wants_light_text() ? "255;255;255m" : "0;0;0m");
@@ -67,7 +68,12 @@ std::string ansi_heatmap(const AttentionPicture& p, bool colour) {
     }
     out += "\n";
   }
-  if (compact) out += "(weights in hundredths)\n";
+  if (compact) out += "(weights in hundredths; <1: below 0.005)\n";
+  if (colour) {
+    const AttentionPicture::Range r = p.scale();
+    out += "colour scale fitted to these weights: " + weight_label(r.lo) + " (lightest) to " + weight_label(r.hi) +
+           " (darkest)\n";
+  }
   if (std::any_of(p.masked.begin(), p.masked.end(), [](char m) { return m != 0; })) out += "\u00b7 = masked\n";
   return out;
 }

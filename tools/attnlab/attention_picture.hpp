@@ -18,12 +18,25 @@ struct AttentionPicture {
   int n() const { return static_cast<int>(tokens.size()); }
   float w(int i, int j) const { return weights[static_cast<std::size_t>(i) * tokens.size() + j]; }
   bool is_masked(int i, int j) const { return masked[static_cast<std::size_t>(i) * tokens.size() + j] != 0; }
-  /// Top of the colour/width scale: 1, or the largest weight for inputs of more than 40 words.
-  double scale_max() const;
+  /// The colour scale, fitted to the data: the smallest and the largest visible weight (lo = 0
+  /// when they are equal, so that a lone or uniform row is still drawn). Arrows' widths are
+  /// relative to hi. Pictures state this range in their legend.
+  struct Range {
+    double lo = 0, hi = 1;
+  };
+  Range scale() const;
+  /// Position of weight w on the scale, in [0, 1].
+  double on_scale(double w) const;
 };
 
-/// Long inputs switch to relative scales and thinner pictures past this many tokens.
-inline constexpr int kLongInputTokens = 40;
+/// From this many words on, arrows are thinned to each word's kThinnedArrows strongest
+/// (unless --top-k says otherwise): n² arrows are a fog long before n = 40.
+inline constexpr int kThinArrowsFrom = 10;
+inline constexpr int kThinnedArrows = 3;
+
+/// A weight as printed in pictures: two significant digits ("0.38", "0.0025", "1.0"), the same
+/// for every weight, and never "0" for a positive one (below 0.001: "<0.001").
+std::string weight_label(double w);
 
 /// A label no longer than `max_chars` characters (UTF-8 aware), cut with an ellipsis.
 std::string short_label(const std::string& s, std::size_t max_chars);

@@ -41,4 +41,13 @@ Rgb weight_colour(double t) {
   return {lerp(0), lerp(1), lerp(2)};
 }
 
+Rgb difference_colour(double t) {
+  if (std::isnan(t)) return {128, 128, 128};
+  const double u = std::clamp(t, -1.0, 1.0);
+  const Rgb end = u < 0 ? Rgb{0, 114, 178} : Rgb{213, 94, 0};  // #0072B2, #D55E00
+  const double f = std::abs(u);
+  auto mix = [&](int a) { return static_cast<int>(std::lround(255 + f * (a - 255))); };
+  return {mix(end.r), mix(end.g), mix(end.b)};
+}
+
 }  // namespace attnlab

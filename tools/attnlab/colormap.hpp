@@ -19,6 +19,10 @@ struct Rgb {
 /// Colour of weight t in [0, 1] (clamped; NaN is grey): t = 0 pale yellow, t = 1 deep purple.
 Rgb weight_colour(double t);
 
+/// Diverging colour for a signed difference t in [-1, 1] (clamped): blue below 0, white at 0,
+/// orange above (the Okabe-Ito pair the arrows use, readable with colour-vision deficiencies).
+Rgb difference_colour(double t);
+
 /// Colour used for cells a causal mask hides (never a weight colour).
 inline constexpr const char* kMaskedFill = "#d9d9d9";
 

@@ -1,23 +1,24 @@
-// One self-contained interactive HTML page for a lab run: the heatmap and the
-// arrows of every sentence and head, a selector for each, and hovering a word
-// highlights its row and its arrows. Inline CSS and JavaScript only: it works
-// offline and loads nothing from the network.
+// The lab as one self-contained HTML notebook: every step of every sentence
+// and head as a table (X, cosine similarity, W, Q, K, V, scores, exp(scores -
+// max), row sums, weights, output) with one cell worked out by hand, the
+// heatmap and the arrows, the reflection answers, the predictions beside the
+// computed weights with a difference heatmap and a score, and two sentences side
+// by side. Inline CSS and JavaScript only: it works offline, loads nothing from
+// the network, and prints to PDF (print CSS: one sentence per page, no controls).
 #pragma once
 
-#include "attention_picture.hpp"
+#include "lab_session.hpp"
 #include "svg_arrows.hpp"
 
 #include <string>
-#include <vector>
 
 namespace attnlab {
 
-/// `pictures[s][h]` is sentence s, head h; `texts[s]` the sentence as typed.
-/// The page opens on sentence 1, head 1, or on "#s=S&h=H" (1-based) in its URL;
-/// "&w=N" also highlights word N as hovering it does.
-/// Its script fills the selectors, inserts the chosen SVGs into #heatmap and
-/// #arrows, writes a summary into #status and finally sets body[data-ready="1"].
-std::string html_report(const std::vector<std::vector<AttentionPicture>>& pictures,
-                        const std::vector<std::string>& texts, const ArrowOptions& arrows);
+/// The notebook. Sections: #setup, #s{S} (sentence S) holding #s{S}-h{H} (head H) with
+/// .figures (the SVGs), #predictions, #compare (the side-by-side view with #compare-a,
+/// #compare-b, #compare-head selectors), #shared. The page's script wires hovering (a
+/// word highlights its row and arrows within its figure), the side-by-side selectors, and
+/// "#compare=A,B,H" in the URL; it sets body[data-ready="1"] when done.
+std::string html_notebook(const lab::Session& session, const ArrowOptions& arrows, int digits);
 
 }  // namespace attnlab

@@ -65,13 +65,20 @@ Matrix head_block(const Matrix& all, int h, int dim) {
   return m;
 }
 
-std::vector<Matrix> projections_of(const std::string& file, const char* option, const char* name, int cols,
+std::vector<Matrix> projections_of(std::string file, const char* option, const char* name, int cols,
                                    const Config& c) {
   std::vector<Matrix> out;
-  if (file.empty()) {
+  if (file.empty() && c.projection == "identity") {
+    Matrix eye(c.dim, c.dim);
+    for (int i = 0; i < c.dim; ++i) eye.at(i, i) = 1.0f;
+    out.assign(static_cast<std::size_t>(c.heads), eye);
+    return out;
+  }
+  if (file.empty() && c.projection == "random") {
     for (int h = 0; h < c.heads; ++h) out.push_back(seeded_projection(name, h, c.dim, cols, c.seed));
     return out;
   }
+  if (file.empty()) file = c.projection, option = "--projection";
   const Matrix all = read_matrix(file, option);
   if (all.rows != c.heads * c.dim || all.cols != cols)
     throw std::invalid_argument(std::string(option) + " " + file + ": expected " + std::to_string(c.heads * c.dim) +
@@ -175,6 +182,10 @@ std::vector<float> seeded_embedding(const std::string& word, int dim, std::uint6
 Matrix seeded_projection(const std::string& name, int head, int dim, int cols, std::uint64_t seed) {
   Matrix m(dim, cols);
   fill_uniform(m.v, mix(seed, fnv1a(name + ":head" + std::to_string(head))));
+  if (dim > 4) {
+    const float scale = static_cast<float>(2.0 / std::sqrt(static_cast<double>(dim)));
+    for (float& x : m.v) x *= scale;
+  }
   return m;
 }
 
@@ -240,6 +251,23 @@ Matrix read_matrix(const std::string& path, const std::string& what) {
   return m;
 }
 
+Matrix cosine_similarity(const Matrix& x) {
+  std::vector<double> norm(static_cast<std::size_t>(x.rows), 0);
+  for (int i = 0; i < x.rows; ++i) {
+    for (int t = 0; t < x.cols; ++t) norm[static_cast<std::size_t>(i)] += static_cast<double>(x.at(i, t)) * x.at(i, t);
+    norm[static_cast<std::size_t>(i)] = std::sqrt(norm[static_cast<std::size_t>(i)]);
+  }
+  Matrix c(x.rows, x.rows);
+  for (int i = 0; i < x.rows; ++i)
+    for (int j = 0; j < x.rows; ++j) {
+      double dot = 0;
+      for (int t = 0; t < x.cols; ++t) dot += static_cast<double>(x.at(i, t)) * x.at(j, t);
+      const double d = norm[static_cast<std::size_t>(i)] * norm[static_cast<std::size_t>(j)];
+      c.at(i, j) = d > 0 ? static_cast<float>(dot / d) : 0.0f;
+    }
+  return c;
+}
+
 Matrix positional_encoding(int tokens, int dim) {
   Matrix pe(tokens, dim);
   for (int p = 0; p < tokens; ++p)
@@ -258,6 +286,8 @@ void validate(const Config& c) {
   if (!c.vocab_file.empty() && c.embeddings_file.empty())
     throw std::invalid_argument("--vocab " + c.vocab_file +
                                 ": names the rows of a .npy --embeddings file, and none is given");
+  if (c.projection.empty())
+    throw std::invalid_argument("--projection: expected random, identity or a CSV/.npy file, got nothing");
   if (c.kernel != "auto" && !attn::find_kernel(c.kernel))
     throw std::invalid_argument("--kernel: unknown kernel '" + c.kernel + "' (registered: " + attn::kernel_names() +
                                 ", or auto)");
@@ -280,6 +310,7 @@ Sentence embed(const std::string& text, const Config& config, const EmbeddingTab
     const Matrix pe = positional_encoding(n, config.dim);
     for (std::size_t i = 0; i < s.x.v.size(); ++i) s.x.v[i] += pe.v[i];
   }
+  s.cosine = cosine_similarity(s.x);
   return s;
 }
 
@@ -334,16 +365,45 @@ void compute(Sentence& s, const Projections& p, const Config& c) {
     hd.output = Matrix(n, c.dv);
     std::copy_n(weights.begin() + static_cast<std::ptrdiff_t>(h) * n * n, n * n, hd.weights.v.begin());
     std::copy_n(out.begin() + static_cast<std::ptrdiff_t>(h) * n * c.dv, n * c.dv, hd.output.v.begin());
-    // The printed scores and the engine must tell the same story: softmax them here in fp64 and compare.
+    // The softmax's own steps, for the student to follow: shift by the row's largest score, exp, sum.
+    // The printed scores and the engine must tell the same story: the softmax done here in fp64 is
+    // compared with the engine's weights.
+    hd.exps = Matrix(n, n);
+    hd.row_max.assign(static_cast<std::size_t>(n), 0);
+    hd.row_sum.assign(static_cast<std::size_t>(n), 0);
     for (int i = 0; i < n; ++i) {
       double mx = -std::numeric_limits<double>::infinity(), sum = 0;
       for (int j = 0; j < n; ++j) mx = std::max(mx, static_cast<double>(hd.scores.at(i, j)));
       for (int j = 0; j < n; ++j) sum += std::exp(hd.scores.at(i, j) - mx);
-      for (int j = 0; j < n; ++j)
-        hd.max_softmax_check =
-            std::max(hd.max_softmax_check, std::abs(std::exp(hd.scores.at(i, j) - mx) / sum - hd.weights.at(i, j)));
+      hd.row_max[static_cast<std::size_t>(i)] = mx;
+      hd.row_sum[static_cast<std::size_t>(i)] = sum;
+      for (int j = 0; j < n; ++j) {
+        const double e = std::exp(hd.scores.at(i, j) - mx);
+        hd.exps.at(i, j) = static_cast<float>(e);
+        hd.max_softmax_check = std::max(hd.max_softmax_check, std::abs(e / sum - hd.weights.at(i, j)));
+      }
     }
   }
+}
+
+int embeddings_dim(const std::string& path, const std::string& vocab_path) {
+  return read_embeddings(path, vocab_path).dim;
+}
+
+std::string describe_embeddings(const Config& c) {
+  if (c.embeddings_file.empty())
+    return "seeded from each lower-cased word and the seed (the same word has the same row in every sentence)";
+  return "from " + c.embeddings_file;
+}
+
+std::string describe_projections(const Config& c) {
+  if (!c.wq_file.empty() || !c.wk_file.empty() || !c.wv_file.empty()) return "from files, shared by every sentence";
+  if (c.projection == "identity")
+    return "the identity (Q = K = V = X, so a score is the scaled dot product of two embeddings)";
+  if (c.projection == "random")
+    return std::string("seeded, uniform in [-1, 1)") + (c.dim > 4 ? " times 2/√d_model" : "") +
+           ", shared by every sentence";
+  return "all three from " + c.projection + ", shared by every sentence";
 }
 
 std::string resolved_kernel(const Sentence& s, const Config& c) {
@@ -363,6 +423,13 @@ std::vector<Sentence> run_lab(const std::vector<std::string>& sentences, Config&
   if (!c.embeddings_file.empty()) {
     table = read_embeddings(c.embeddings_file, c.vocab_file);
     c.dim = table.dim;
+  }
+  if (c.projection == "identity") c.dk = c.dv = c.dim;
+  if (c.projection != "identity" && c.projection != "random" && (c.wq_file.empty() || c.wk_file.empty() || c.wv_file.empty())) {
+    const Matrix shared = read_matrix(c.projection, "--projection");
+    // The file gives d_k (and d_v) by its width; check_shape in projections_of checks its height.
+    if (c.wq_file.empty() || c.wk_file.empty()) c.dk = shared.cols;
+    if (c.wv_file.empty()) c.dv = shared.cols;
   }
   const Projections p = make_projections(c);
   std::vector<Sentence> out;

@@ -37,7 +37,10 @@ struct Config {
   bool positional = false;                ///< add sinusoidal position encodings to X
   std::string embeddings_file;            ///< CSV "word,x1,...,xd" or .npy [words, d]; empty = seeded
   std::string vocab_file;                 ///< the words of a .npy embeddings file, one per line
-  std::string wq_file, wk_file, wv_file;  ///< CSV or .npy [heads*dim, dk|dv]; empty = seeded
+  std::string wq_file, wk_file, wv_file;  ///< CSV or .npy [heads*dim, dk|dv]; empty = from `projection`
+  /// "random" (seeded), "identity" (W = I, so d_k = d_v = d_model and Q = K = V = X), or a CSV/.npy
+  /// file [heads*dim, d] used for all three; --wq/--wk/--wv override it one by one.
+  std::string projection = "random";
 };
 
 /// Seeded embedding of one word: uniform [-1, 1), a function of
@@ -45,7 +48,8 @@ struct Config {
 std::vector<float> seeded_embedding(const std::string& word, int dim, std::uint64_t seed);
 
 /// Seeded projection matrix `name` ("W_Q", "W_K", "W_V") of head `head`:
-/// [dim, cols] uniform in [-1, 1).
+/// [dim, cols] uniform in [-1, 1), times 2/√dim past dim = 4 so that Q and K keep the
+/// size of X for wide embeddings (100-d word vectors) instead of saturating the softmax.
 Matrix seeded_projection(const std::string& name, int head, int dim, int cols, std::uint64_t seed);
 
 /// Embeddings read from a CSV file: one row per word, "word,x1,...,xd", an
@@ -66,6 +70,9 @@ EmbeddingTable read_embeddings(const std::string& path, const std::string& vocab
 /// naming `what` and the path on any bad cell, shape or non-finite value.
 Matrix read_matrix(const std::string& path, const std::string& what);
 
+/// cos(x_i, x_j) = x_i·x_j / (|x_i| |x_j|) for every pair of rows, in fp64; 0 where a row is all zeros.
+Matrix cosine_similarity(const Matrix& x);
+
 /// sin/cos position encodings (Vaswani et al.): PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(...).
 Matrix positional_encoding(int tokens, int dim);
 
@@ -74,6 +81,9 @@ struct Head {
   Matrix wq, wk, wv;             ///< [dim, dk], [dim, dk], [dim, dv]
   Matrix q, k, v;                ///< X W_Q, X W_K, X W_V (fp32, accumulated in fp64)
   Matrix scores;                 ///< Q Kᵀ / √d_k (fp64 then rounded; masked cells -inf)
+  Matrix exps;                   ///< exp(score - its row's largest score), fp64 then rounded; masked cells 0
+  std::vector<double> row_max;   ///< per query: the largest visible score (subtracted before exp)
+  std::vector<double> row_sum;   ///< per query: Σ exps over the visible keys (fp64)
   Matrix weights;                ///< softmax(scores) from the engine (V = identity)
   Matrix output;                 ///< weights · V from the engine (the real V)
   double max_softmax_check = 0;  ///< max |engine weights - softmax(printed scores)|
@@ -82,7 +92,8 @@ struct Head {
 struct Sentence {
   std::string text;
   std::vector<std::string> tokens;
-  Matrix x;  ///< [tokens, dim] embeddings (plus position encodings if asked)
+  Matrix x;       ///< [tokens, dim] embeddings (plus position encodings if asked)
+  Matrix cosine;  ///< [tokens, tokens] cos(x_i, x_j) in fp64: how alike two words' vectors are (0 for a zero vector)
   std::vector<Head> heads;
 };
 
@@ -116,5 +127,12 @@ std::vector<Sentence> run_lab(const std::vector<std::string>& sentences, Config&
 
 /// Checks the configuration; throws std::invalid_argument naming the option.
 void validate(const Config& config);
+
+/// The width of the vectors in an embeddings file (reads it).
+int embeddings_dim(const std::string& path, const std::string& vocab_path);
+
+/// How X and how W_Q, W_K, W_V were made, in a few words, for the reports.
+std::string describe_embeddings(const Config& config);
+std::string describe_projections(const Config& config);
 
 }  // namespace attnlab::lab

@@ -89,35 +89,126 @@ Prediction read_prediction(const std::string& path) {
   return parse_prediction(ss.str(), path);
 }
 
-int match_sentence(const Prediction& p, const std::vector<Sentence>& sentences) {
+PredictionMatch match_prediction(const Prediction& p, const std::vector<Sentence>& sentences) {
   std::string given;
-  for (std::size_t s = 0; s < sentences.size(); ++s) {
-    const auto& t = sentences[s].tokens;
-    bool same = t.size() == p.words.size();
-    for (std::size_t i = 0; same && i < t.size(); ++i) same = lower(t[i]) == lower(p.words[i]);
-    if (same) return static_cast<int>(s);
-    given += (given.empty() ? "" : "; ") + join(t);
-  }
+  // Pass 0: the same words in the same order; pass 1: the same words in any order.
+  for (int pass = 0; pass < 2; ++pass)
+    for (std::size_t s = 0; s < sentences.size(); ++s) {
+      const auto& t = sentences[s].tokens;
+      if (t.size() != p.words.size()) continue;
+      PredictionMatch m;
+      m.sentence = static_cast<int>(s);
+      std::vector<char> used(p.words.size(), 0);
+      bool ok = true;
+      for (std::size_t i = 0; ok && i < t.size(); ++i) {
+        int found = -1;
+        if (pass == 0) {
+          if (lower(t[i]) == lower(p.words[i])) found = static_cast<int>(i);
+        } else {
+          for (std::size_t f = 0; f < p.words.size() && found < 0; ++f)
+            if (!used[f] && lower(t[i]) == lower(p.words[f])) found = static_cast<int>(f);
+        }
+        ok = found >= 0;
+        if (ok) used[static_cast<std::size_t>(found)] = 1, m.order.push_back(found);
+      }
+      if (!ok) continue;
+      m.reordered = pass == 1;
+      return m;
+    }
+  for (const auto& s : sentences) given += (given.empty() ? "" : "; ") + join(s.tokens);
   throw std::invalid_argument("--predict " + p.path + ": its words (" + join(p.words) +
                               ") are not the tokens of any sentence given (" + given + ")");
 }
 
-PredictionReport compare_prediction(const Prediction& p, int sentence, const Matrix& computed) {
+int match_sentence(const Prediction& p, const std::vector<Sentence>& sentences) {
+  return match_prediction(p, sentences).sentence;
+}
+
+Prediction aligned(const Prediction& p, const PredictionMatch& m, const std::vector<std::string>& tokens) {
+  Prediction a;
+  a.path = p.path;
+  a.words = tokens;
+  const int n = static_cast<int>(m.order.size());
+  a.weights = Matrix(n, n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) a.weights.at(i, j) = p.weights.at(m.order[i], m.order[j]);
+  return a;
+}
+
+PredictionReport compare_prediction(const Prediction& p, int sentence, const Matrix& computed, const Config& config,
+                                    int head) {
   PredictionReport r;
   r.sentence = sentence;
+  r.head = head;
   const int n = p.weights.rows;
+  auto ties = [&](const Matrix& m, int row, int top) {
+    std::vector<int> t;
+    for (int j = 0; j < n; ++j)
+      if (j != top && !masked(config, row, j) && m.at(row, top) - m.at(row, j) <= kTieTolerance) t.push_back(j);
+    return t;
+  };
   for (int i = 0; i < n; ++i) {
     r.predicted_top.push_back(argmax(p.weights, i));
     r.computed_top.push_back(argmax(computed, i));
-    if (r.predicted_top.back() == r.computed_top.back()) ++r.agreeing_tops;
+    r.predicted_ties.push_back(ties(p.weights, i, r.predicted_top.back()));
+    r.computed_ties.push_back(ties(computed, i, r.computed_top.back()));
+    std::vector<int> a = r.predicted_ties.back(), b = r.computed_ties.back();
+    a.push_back(r.predicted_top.back());
+    b.push_back(r.computed_top.back());
+    bool share = false;
+    for (int x : a)
+      for (int y : b) share |= x == y;
+    if (share) ++r.agreeing_tops;
     for (int j = 0; j < n; ++j) {
       const double d = std::abs(static_cast<double>(p.weights.at(i, j)) - computed.at(i, j));
       r.mean_abs_diff += d;
       r.max_abs_diff = std::max(r.max_abs_diff, d);
+      if (masked(config, i, j) && p.weights.at(i, j) > 0) r.on_masked.push_back({i, j, p.weights.at(i, j)});
     }
   }
   r.mean_abs_diff /= static_cast<double>(n) * n;
   return r;
+}
+
+std::string prediction_template(const std::vector<std::string>& tokens, const Config& config) {
+  const int n = static_cast<int>(tokens.size());
+  std::string out =
+      "# Your prediction: how much does each word (row) attend to each word (column)?\n"
+      "# Every row must add up to 1 (within 0.01); each value is in [0, 1]. The rows hold an even\n"
+      "# split to start from. Lines starting with # are ignored.\n";
+  if (config.causal)
+    out += "# Causal mask: a word cannot attend to a later word, so those cells must stay 0.\n";
+  auto cell = [](const std::string& w) {
+    const bool quote = w.find_first_of(",\"") != std::string::npos || (!w.empty() && w[0] == '#');
+    if (!quote) return w;
+    std::string q = "\"";
+    for (char c : w) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  };
+  out += "From -> To";
+  for (const auto& t : tokens) out += "," + cell(t);
+  out += "\n";
+  for (int i = 0; i < n; ++i) {
+    int visible = 0;
+    for (int j = 0; j < n; ++j) visible += masked(config, i, j) ? 0 : 1;
+    // Three decimals; the last visible cell takes the rounding so that the row sums to 1 exactly.
+    const double share = std::round(1000.0 / visible) / 1000.0;
+    out += cell(tokens[static_cast<std::size_t>(i)]);
+    int seen = 0;
+    for (int j = 0; j < n; ++j) {
+      char buf[32];
+      if (masked(config, i, j)) {
+        out += ",0";
+        continue;
+      }
+      ++seen;
+      const double v = seen == visible ? 1.0 - share * (visible - 1) : share;
+      std::snprintf(buf, sizeof buf, ",%.3f", v);
+      out += buf;
+    }
+    out += "\n";
+  }
+  return out;
 }
 
 }  // namespace attnlab::lab

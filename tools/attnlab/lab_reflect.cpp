@@ -1,5 +1,6 @@
 #include "lab_reflect.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace attnlab::lab {
@@ -27,15 +28,25 @@ Reflection reflect(const Matrix& w, const Config& config) {
       if (x > f.top_weight || j == 0) f.top_weight = x, f.top_key = j;
       if (x > 0) f.entropy_bits -= x * std::log2(x);
     }
+    for (int j = 0; j < n; ++j)
+      if (j != f.top_key && !masked(config, i, j) && f.top_weight - w.at(i, j) <= kTieTolerance)
+        f.tied_keys.push_back(j);
     f.self_weight = w.at(i, i);
     f.max_entropy_bits = std::log2(static_cast<double>(visible));
     if (1 - f.self_weight > best_outward) best_outward = 1 - f.self_weight, r.most_outward = i;
     r.words.push_back(f);
   }
+  auto is_top = [&](int i, int j) {
+    const WordFocus& f = r.words[static_cast<std::size_t>(i)];
+    return f.top_key == j || std::find(f.tied_keys.begin(), f.tied_keys.end(), j) != f.tied_keys.end();
+  };
   for (int i = 0; i < n; ++i)
     for (int j = i + 1; j < n; ++j) {
+      if (is_top(i, j) && is_top(j, i)) r.mutual.emplace_back(i, j);
+      if (masked(config, i, j) || masked(config, j, i)) continue;
       const double d = std::abs(static_cast<double>(w.at(i, j)) - w.at(j, i));
-      if (d > r.symmetry_max || (i == 0 && j == 1)) r.symmetry_max = d, r.asym_i = i, r.asym_j = j;
+      if (d > r.symmetry_max || r.symmetry_pairs == 0) r.symmetry_max = d, r.asym_i = i, r.asym_j = j;
+      ++r.symmetry_pairs;
     }
   return r;
 }

@@ -10,8 +10,13 @@
 
 namespace attnlab::lab {
 
+/// Two weights closer than this are a tie: identical words ("The" and "the" share an
+/// embedding) give bit-identical weights, and no printed digit could tell them apart.
+inline constexpr double kTieTolerance = 1e-6;
+
 struct WordFocus {
-  int top_key = 0;  ///< argmax of the row (first on ties)
+  int top_key = 0;              ///< argmax of the row (the first of tied keys)
+  std::vector<int> tied_keys;   ///< other keys within kTieTolerance of the top weight (said, never picked silently)
   double top_weight = 0;
   double self_weight = 0;
   double entropy_bits = 0;      ///< -Σ w log2 w over the row
@@ -20,8 +25,14 @@ struct WordFocus {
 
 struct Reflection {
   std::vector<WordFocus> words;
-  int most_outward = 0;        ///< the word with the largest weight on other words (1 - self)
-  double symmetry_max = 0;     ///< max |W - Wᵀ|
+  int most_outward = 0;  ///< the word with the largest weight on other words (1 - self)
+  /// Pairs of different words (i < j) that are each other's top key: the words that focus on each other.
+  /// A tied top counts: j is among i's top keys and i among j's.
+  std::vector<std::pair<int, int>> mutual;
+  /// Symmetry asks for W[i][j] and W[j][i] both; under a causal mask one of them is always hidden,
+  /// so there is nothing to compare (symmetry_pairs = 0) rather than a comparison with a masked 0.
+  int symmetry_pairs = 0;      ///< pairs i < j with both directions visible
+  double symmetry_max = 0;     ///< max |W - Wᵀ| over those pairs
   int asym_i = 0, asym_j = 0;  ///< the pair where it is reached (W[i][j] vs W[j][i]), i < j
 };
 

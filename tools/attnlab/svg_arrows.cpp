@@ -41,6 +41,12 @@ void open_svg(std::ostringstream& s, const AttentionPicture& p, double width, do
     << "</text>\n";
 }
 
+/// A label's box, to keep labels from overlapping each other and the words.
+struct Box {
+  double x0, y0, x1, y1;
+  bool overlaps(const Box& b) const { return x0 < b.x1 && b.x0 < x1 && y0 < b.y1 && b.y0 < y1; }
+};
+
 void arrow_path(std::ostringstream& s, const AttentionPicture& p, const Arrow& a, const std::string& d, double vmax) {
   const double rel = a.w / vmax;
   s << "<path class=\"" << (a.q == a.k ? "arrow self" : "arrow") << "\" data-q=\"" << a.q << "\" data-k=\"" << a.k
@@ -51,15 +57,19 @@ void arrow_path(std::ostringstream& s, const AttentionPicture& p, const Arrow& a
     << ": " << num(a.w, 4) << "</title></path>\n";
 }
 
-void legend_and_note(std::ostringstream& s, const AttentionPicture& p, double y, double height, double vmax,
+void legend_and_note(std::ostringstream& s, const AttentionPicture& p, double y, double height, double vmax, int top_k,
                      const char* later, const char* earlier, const char* self) {
   s << "<g class=\"legend\" font-size=\"11\">\n"
     << "<line x1=\"12\" x2=\"40\" y1=\"" << num(y) << "\" y2=\"" << num(y) << "\" stroke=\"" << kForward
     << "\" stroke-width=\"3\"/><text x=\"46\" y=\"" << num(y + 4) << "\">" << later << "</text>\n"
     << "<line x1=\"210\" x2=\"238\" y1=\"" << num(y) << "\" y2=\"" << num(y) << "\" stroke=\"" << kBackward
     << "\" stroke-width=\"3\"/><text x=\"244\" y=\"" << num(y + 4) << "\">" << earlier << "</text>\n"
-    << "<text x=\"12\" y=\"" << num(y + 22) << "\">" << self << "; width and opacity \u221d weight"
-    << (vmax < 1 ? " (relative to the largest, " + num(vmax, 3) + ")" : std::string()) << "</text>\n</g>\n";
+    << "<text x=\"12\" y=\"" << num(y + 22) << "\">" << self
+    << "; width and opacity \u221d weight, the widest = " << weight_label(vmax) << "</text>\n";
+  if (top_k > 0)
+    s << "<text class=\"thinned\" x=\"12\" y=\"" << num(y + 38) << "\">only each word's " << top_k << " strongest of its "
+      << p.n() << " arrows are drawn (k = " << top_k << ", --top-k to change)</text>\n";
+  s << "</g>\n";
   if (!p.note.empty())
     s << "<text class=\"note\" x=\"12\" y=\"" << num(height - 10) << "\" font-size=\"12\" fill=\"#333\">"
       << xml_escape(p.note) << "</text>\n";
@@ -84,9 +94,9 @@ std::vector<std::string> labels_of(const AttentionPicture& p, std::size_t max_ch
 }
 
 /// Words in a row; arcs above to later words, below to earlier ones; loops for self.
-std::string row_layout(const AttentionPicture& p, const std::vector<Arrow>& arrows) {
+std::string row_layout(const AttentionPicture& p, const std::vector<Arrow>& arrows, int top_k) {
   const int n = p.n();
-  const double vmax = p.scale_max();
+  const double vmax = p.scale().hi;
   const double font = 14;
   std::size_t longest = 1;
   const auto labels = labels_of(p, 14, longest);
@@ -102,21 +112,26 @@ std::string row_layout(const AttentionPicture& p, const std::vector<Arrow>& arro
   }
   const double words_y = 50 + above + 36;  // baseline of the word row
   const double legend_y = words_y + 24 + below + 20;
-  const double height = legend_y + 40 + (p.note.empty() ? 0 : 22);
+  const double height = legend_y + 56 + (p.note.empty() ? 0 : 22);
   auto xpos = [&](int i) { return (width - step * (n - 1)) / 2 + step * i; };
 
   std::ostringstream s;
   open_svg(s, p, width, height);
   const double top_y = words_y - font - 4, bottom_y = words_y + 8;
-  std::ostringstream weight_labels;
+  // Where each arrow's label could go: points along its curve, the middle first.
+  struct Candidates {
+    Arrow a;
+    std::vector<std::pair<double, double>> at;
+  };
+  std::vector<Candidates> labelled;
   for (const Arrow& a : arrows) {
     const double x1 = xpos(a.q), x2 = xpos(a.k);
     std::string d;
-    double lx = 0, ly = 0;
+    Candidates c{a, {}};
     if (a.q == a.k) {  // a loop above the word
       d = "M" + num(x1 - 5) + "," + num(top_y) + " C" + num(x1 - 30) + "," + num(top_y - 48) + " " + num(x1 + 30) +
           "," + num(top_y - 48) + " " + num(x1 + 5) + "," + num(top_y);
-      lx = x1, ly = top_y - 40;
+      c.at = {{x1, top_y - 40}};
     } else {
       const bool fwd = a.k > a.q;
       const double h = std::min(arc_h_unit * std::abs(a.k - a.q) + 20, max_arc);
@@ -127,29 +142,52 @@ std::string row_layout(const AttentionPicture& p, const std::vector<Arrow>& arro
       const double start = x1 + dir * 12, end = x2 - dir * std::min(10 + 6 * (dist - 1), step * 0.4);
       d = "M" + num(start) + "," + num(y) + " Q" + num((start + end) / 2) + "," + num(cy) + " " + num(end) + "," +
           num(y);
-      lx = (start + end) / 2, ly = (y + cy) / 2 + (fwd ? -3 : 12);
+      for (double t : {0.5, 0.38, 0.62, 0.26, 0.74}) {  // points of the quadratic Bézier
+        const double bx = (1 - t) * (1 - t) * start + 2 * (1 - t) * t * (start + end) / 2 + t * t * end;
+        const double by = (1 - t) * (1 - t) * y + 2 * (1 - t) * t * cy + t * t * y;
+        c.at.emplace_back(bx, by + (fwd ? -3 : 12));
+      }
     }
     arrow_path(s, p, a, d, vmax);
-    if (a.w >= 0.1)  // weights as labels where they fit: the heavier arrows
-      weight_labels << "<text class=\"wlabel\" data-q=\"" << a.q << "\" x=\"" << num(lx) << "\" y=\"" << num(ly)
-                    << "\" font-size=\"11\" text-anchor=\"middle\" fill=\"" << colour_of(a)
+    labelled.push_back(std::move(c));
+  }
+  // Heavier arrows choose first; a label that fits nowhere is left out (the arrow's tooltip has it).
+  std::stable_sort(labelled.begin(), labelled.end(),
+                   [](const Candidates& x, const Candidates& y) { return x.a.w > y.a.w; });
+  std::vector<Box> taken;
+  for (int i = 0; i < n; ++i) {
+    const double half = static_cast<double>(chars(labels[static_cast<std::size_t>(i)])) * font * 0.31 + 2;
+    taken.push_back({xpos(i) - half, words_y - font, xpos(i) + half, words_y + 4});
+  }
+  std::ostringstream weight_labels;
+  for (const Candidates& c : labelled) {
+    const std::string text = weight_label(c.a.w);
+    const double half = static_cast<double>(text.size()) * 11 * 0.31 + 2;
+    for (const auto& [lx, ly] : c.at) {
+      const Box b{lx - half, ly - 10, lx + half, ly + 3};
+      if (std::any_of(taken.begin(), taken.end(), [&](const Box& t) { return t.overlaps(b); })) continue;
+      taken.push_back(b);
+      weight_labels << "<text class=\"wlabel\" data-q=\"" << c.a.q << "\" data-k=\"" << c.a.k << "\" x=\"" << num(lx)
+                    << "\" y=\"" << num(ly) << "\" font-size=\"11\" text-anchor=\"middle\" fill=\"" << colour_of(c.a)
                     << "\" stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\" pointer-events=\"none\">"
-                    << num(a.w, 2) << "</text>\n";
+                    << text << "</text>\n";
+      break;
+    }
   }
   s << weight_labels.str();
   for (int i = 0; i < n; ++i)
     s << "<text class=\"word\" data-q=\"" << i << "\" x=\"" << num(xpos(i)) << "\" y=\"" << num(words_y)
       << "\" font-size=\"" << num(font) << "\" font-weight=\"bold\" text-anchor=\"middle\">" << xml_escape(labels[i])
       << "<title>" << xml_escape(p.tokens[i]) << "</title></text>\n";
-  legend_and_note(s, p, legend_y, height, vmax, "to a later word (above)", "to an earlier word (below)",
+  legend_and_note(s, p, legend_y, height, vmax, top_k, "to a later word (above)", "to an earlier word (below)",
                   "loop: to itself");
   return s.str();
 }
 
 /// Two columns, BertViz style: queries on the left, keys on the right.
-std::string column_layout(const AttentionPicture& p, const std::vector<Arrow>& arrows) {
+std::string column_layout(const AttentionPicture& p, const std::vector<Arrow>& arrows, int top_k) {
   const int n = p.n();
-  const double vmax = p.scale_max();
+  const double vmax = p.scale().hi;
   const double font = 11, line = 17;
   std::size_t longest = 1;
   const auto labels = labels_of(p, 18, longest);
@@ -157,7 +195,7 @@ std::string column_layout(const AttentionPicture& p, const std::vector<Arrow>& a
   const double left_x = 20 + label_w, right_x = left_x + 300;  // text ends / starts here
   const double top = 66, width = std::max({right_x + label_w + 30, 420.0, text_width(p)});
   const double legend_y = top + line * n + 20;
-  const double height = legend_y + 40 + (p.note.empty() ? 0 : 22);
+  const double height = legend_y + 56 + (p.note.empty() ? 0 : 22);
   auto ypos = [&](int i) { return top + line * i; };
 
   std::ostringstream s;
@@ -179,21 +217,27 @@ std::string column_layout(const AttentionPicture& p, const std::vector<Arrow>& a
       << "\" font-size=\"" << num(font) << "\">" << xml_escape(labels[i]) << "<title>" << xml_escape(p.tokens[i])
       << "</title></text>\n";
   }
-  legend_and_note(s, p, legend_y, height, vmax, "to a later word (down)", "to an earlier word (up)", "grey: to itself");
+  legend_and_note(s, p, legend_y, height, vmax, top_k, "to a later word (down)", "to an earlier word (up)", "grey: to itself");
   return s.str();
 }
 
 }  // namespace
 
+int effective_top_k(const AttentionPicture& p, const ArrowOptions& o) {
+  if (o.top_k >= 0) return o.top_k;
+  return p.n() >= kThinArrowsFrom ? kThinnedArrows : 0;
+}
+
 std::vector<Arrow> chosen_arrows(const AttentionPicture& p, const ArrowOptions& o) {
+  const int top_k = effective_top_k(p, o);
   std::vector<Arrow> out;
   for (int i = 0; i < p.n(); ++i) {
     std::vector<Arrow> row;
     for (int j = 0; j < p.n(); ++j)
       if (!p.is_masked(i, j) && p.w(i, j) >= o.min_weight && p.w(i, j) > 0) row.push_back({i, j, p.w(i, j)});
-    if (o.top_k > 0 && static_cast<int>(row.size()) > o.top_k) {
+    if (top_k > 0 && static_cast<int>(row.size()) > top_k) {
       std::stable_sort(row.begin(), row.end(), [](const Arrow& a, const Arrow& b) { return a.w > b.w; });
-      row.resize(static_cast<std::size_t>(o.top_k));
+      row.resize(static_cast<std::size_t>(top_k));
       std::sort(row.begin(), row.end(), [](const Arrow& a, const Arrow& b) { return a.k < b.k; });
     }
     out.insert(out.end(), row.begin(), row.end());
@@ -203,7 +247,8 @@ std::vector<Arrow> chosen_arrows(const AttentionPicture& p, const ArrowOptions& 
 
 std::string svg_arrows(const AttentionPicture& p, const ArrowOptions& o) {
   const std::vector<Arrow> arrows = chosen_arrows(p, o);
-  return p.n() <= kRowLayoutTokens ? row_layout(p, arrows) : column_layout(p, arrows);
+  const int k = effective_top_k(p, o);
+  return p.n() <= kRowLayoutTokens ? row_layout(p, arrows, k) : column_layout(p, arrows, k);
 }
 
 }  // namespace attnlab

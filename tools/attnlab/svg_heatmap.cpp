@@ -18,7 +18,7 @@ std::size_t chars(const std::string& s) {
 
 std::string svg_heatmap(const AttentionPicture& p) {
   const int n = p.n();
-  const double vmax = p.scale_max();
+  const AttentionPicture::Range range = p.scale();
   const std::string title = short_label(p.title, 80);  // the full title stays in <title>
   const double cell = n <= 8 ? 64.0 : std::clamp(720.0 / n, 14.0, 64.0);
   const double font = std::clamp(cell * 0.3, 8.0, 14.0);
@@ -36,9 +36,20 @@ std::string svg_heatmap(const AttentionPicture& p) {
   const double grid = cell * n;
   const double legend_x = left + grid + 24, legend_h = std::min(std::max(grid, 120.0), 240.0);
   const bool any_masked = std::any_of(p.masked.begin(), p.masked.end(), [](char m) { return m != 0; });
-  const double width = std::max(
-      legend_x + 110, std::max(static_cast<double>(chars(title)) * 9.5, static_cast<double>(chars(p.note)) * 7.0) + 24);
-  const double note_h = p.note.empty() ? 0 : 24;
+  // Values are printed in every cell they fit in, shrinking the text down to 7 px; the widest label decides.
+  std::size_t widest = 1;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      if (!p.is_masked(i, j)) widest = std::max(widest, weight_label(p.w(i, j)).size());
+  const double value_font = std::min(font, (cell - 4) / (0.62 * static_cast<double>(widest)));
+  const bool values = value_font >= 7;
+  const std::string scale_line = "colour scale fitted to these weights: " + weight_label(range.lo) + " (lightest) to " +
+                                 weight_label(range.hi) + " (darkest)" +
+                                 (values ? std::string() : "; cells too small for values: hover for them");
+  const double width = std::max({legend_x + 110, static_cast<double>(chars(title)) * 9.5 + 24,
+                                 static_cast<double>(chars(p.note)) * 7.0 + 24,
+                                 static_cast<double>(chars(scale_line)) * 6.6 + 24});
+  const double note_h = 22 + (p.note.empty() ? 0 : 22);
   const double height = top + std::max(grid, legend_h + (any_masked ? 50 : 0)) + 40 + note_h;
 
   std::ostringstream s;
@@ -72,7 +83,6 @@ std::string svg_heatmap(const AttentionPicture& p) {
       s << "<text class=\"klabel\" data-k=\"" << j << "\" x=\"" << num(x) << "\" y=\"" << num(top - 8)
         << "\" font-size=\"" << num(font) << "\" text-anchor=\"middle\">" << xml_escape(labels[j]) << "</text>\n";
   }
-  const bool values = cell >= 34;
   for (int i = 0; i < n; ++i) {
     const double y = top + cell * i;
     s << "<text class=\"qlabel\" data-q=\"" << i << "\" x=\"" << num(left - 8) << "\" y=\""
@@ -88,33 +98,35 @@ std::string svg_heatmap(const AttentionPicture& p) {
         continue;
       }
       const double w = p.w(i, j);
-      const Rgb c = weight_colour(w / vmax);
+      const Rgb c = weight_colour(p.on_scale(w));
       s << "<rect class=\"cell\" data-q=\"" << i << "\" data-k=\"" << j << "\" data-w=\"" << num(w, 6) << "\" x=\""
         << num(x) << "\" y=\"" << num(y) << "\" width=\"" << num(cell) << "\" height=\"" << num(cell) << "\" fill=\""
         << c.hex() << "\"><title>" << xml_escape(who) << ": " << num(w, 4) << "</title></rect>\n";
       if (values)
-        s << "<text class=\"value\" x=\"" << num(x + cell / 2) << "\" y=\"" << num(y + cell / 2 + font * 0.35)
-          << "\" font-size=\"" << num(font) << "\" text-anchor=\"middle\" fill=\""
-          << (c.wants_light_text() ? "#ffffff" : "#000000") << "\" pointer-events=\"none\">" << num(w, 2)
+        s << "<text class=\"value\" x=\"" << num(x + cell / 2) << "\" y=\"" << num(y + cell / 2 + value_font * 0.35)
+          << "\" font-size=\"" << num(value_font) << "\" text-anchor=\"middle\" fill=\""
+          << (c.wants_light_text() ? "#ffffff" : "#000000") << "\" pointer-events=\"none\">" << weight_label(w)
           << "</text>\n";
     }
   }
-  // Legend: the scale from 0 (bottom) to its top, and the masked swatch.
-  s << "<g class=\"legend\">\n<text x=\"" << num(legend_x) << "\" y=\"" << num(top - 8)
-    << "\" font-size=\"12\">weight</text>\n";
+  // Legend: the scale fitted to these weights, from the smallest (bottom) to the largest, and the masked swatch.
+  s << "<g class=\"legend\" data-lo=\"" << num(range.lo, 6) << "\" data-hi=\"" << num(range.hi, 6) << "\">\n<text x=\""
+    << num(legend_x) << "\" y=\"" << num(top - 8) << "\" font-size=\"12\">weight</text>\n";
   s << "<rect x=\"" << num(legend_x) << "\" y=\"" << num(top) << "\" width=\"16\" height=\"" << num(legend_h)
     << "\" fill=\"url(#scale)\" stroke=\"#555\"/>\n";
   for (int t = 0; t <= 4; ++t) {
     const double y = top + legend_h * (1 - t / 4.0);
     s << "<line x1=\"" << num(legend_x + 16) << "\" x2=\"" << num(legend_x + 21) << "\" y1=\"" << num(y) << "\" y2=\""
       << num(y) << "\" stroke=\"#555\"/><text x=\"" << num(legend_x + 24) << "\" y=\"" << num(y + 4)
-      << "\" font-size=\"11\">" << num(vmax * t / 4.0, vmax < 1 ? 3 : 2) << "</text>\n";
+      << "\" font-size=\"11\">" << weight_label(range.lo + (range.hi - range.lo) * t / 4.0) << "</text>\n";
   }
   if (any_masked)
     s << "<rect x=\"" << num(legend_x) << "\" y=\"" << num(top + legend_h + 16) << "\" width=\"16\" height=\"16\" "
       << "fill=\"url(#hatch)\" stroke=\"#555\"/><text x=\"" << num(legend_x + 22) << "\" y=\""
       << num(top + legend_h + 28) << "\" font-size=\"11\">masked</text>\n";
   s << "</g>\n";
+  s << "<text class=\"scale-note\" x=\"12\" y=\"" << num(height - 12 - (p.note.empty() ? 0 : 22))
+    << "\" font-size=\"11\" fill=\"#333\">" << xml_escape(scale_line) << "</text>\n";
   if (!p.note.empty())
     s << "<text class=\"note\" x=\"12\" y=\"" << num(height - 12) << "\" font-size=\"12\" fill=\"#333\">"
       << xml_escape(p.note) << "</text>\n";
