@@ -2,6 +2,7 @@
 // double computation from the same seeded matrices, for every registered kernel.
 #include "lab_model.hpp"
 #include "lab_reflect.hpp"
+#include "lab_worked_cell.hpp"
 #include "npy.hpp"
 #include "testkit.hpp"
 
@@ -249,6 +250,104 @@ TEST(LabReflect, TopKeySelfEntropyAndSymmetryOnAKnownMatrix) {
   EXPECT_EQ(r.asym_i, 1);
   EXPECT_EQ(r.asym_j, 2);
   EXPECT_NEAR(r.words[0].max_entropy_bits, std::log2(3.0), 1e-12);
+  // Row 1 ties three ways: said, not silently resolved. No two words are each other's top key
+  // (0 -> 0, 2 -> 1, and 1's tops are all three), except 1 and 2? 2's top is 1 and 1's tops include 2.
+  EXPECT_EQ(r.words[1].tied_keys, (std::vector<int>{1, 2}));
+  EXPECT_TRUE(r.words[0].tied_keys.empty());
+  EXPECT_EQ(r.mutual, (std::vector<std::pair<int, int>>{{1, 2}}));
+  EXPECT_EQ(r.symmetry_pairs, 3);
+}
+
+TEST(LabReflect, MutualTopKeysAndTiesBetweenTheSameWordInTwoCases) {
+  Config c;
+  const auto s = attnlab::lab::run_lab({"The cat sat on the mat"}, c);
+  const Matrix& w = s[0].heads[0].weights;
+  const auto r = attnlab::lab::reflect(w, c);
+  // "The" and "the" have one embedding, so every query gives them bit-identical weights.
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_EQ(w.at(i, 0), w.at(i, 4)) << i;
+    const auto& f = r.words[static_cast<std::size_t>(i)];
+    if (f.top_key == 0) {
+      EXPECT_EQ(f.tied_keys, (std::vector<int>{4})) << "the tie is said";
+    }
+  }
+  // Mutual pairs, recomputed from the matrix: i's top is j and j's top is i.
+  for (int i = 0; i < 6; ++i)
+    for (int j = i + 1; j < 6; ++j) {
+      auto tops_of = [&](int q) {
+        std::vector<int> t;
+        float best = 0;
+        for (int k = 0; k < 6; ++k) best = std::max(best, w.at(q, k));
+        for (int k = 0; k < 6; ++k)
+          if (best - w.at(q, k) <= attnlab::lab::kTieTolerance) t.push_back(k);
+        return t;
+      };
+      const auto ti = tops_of(i), tj = tops_of(j);
+      const bool want = std::count(ti.begin(), ti.end(), j) && std::count(tj.begin(), tj.end(), i);
+      const bool got = std::count(r.mutual.begin(), r.mutual.end(), std::pair<int, int>{i, j}) > 0;
+      EXPECT_EQ(got, want) << i << " " << j;
+    }
+}
+
+TEST(LabReflect, NoSymmetryAgainstAMaskedZero) {
+  Config c;
+  c.causal = true;
+  const auto s = attnlab::lab::run_lab({"I love AI deeply"}, c);
+  const auto r = attnlab::lab::reflect(s[0].heads[0].weights, c);
+  EXPECT_EQ(r.symmetry_pairs, 0) << "under a causal mask W[i][j] or W[j][i] is always hidden";
+  EXPECT_EQ(r.symmetry_max, 0);
+}
+
+TEST(LabSteps, SoftmaxStepsAndCosineAreWhatTheySay) {
+  Config c;
+  c.causal = true;
+  const auto s = attnlab::lab::run_lab({"Students learn quickly"}, c);
+  const auto& h = s[0].heads[0];
+  for (int i = 0; i < 3; ++i) {
+    double mx = -1e300, sum = 0;
+    for (int j = 0; j <= i; ++j) mx = std::max(mx, static_cast<double>(h.scores.at(i, j)));
+    for (int j = 0; j <= i; ++j) sum += std::exp(static_cast<double>(h.scores.at(i, j)) - mx);
+    EXPECT_EQ(h.row_max[static_cast<std::size_t>(i)], mx);
+    EXPECT_NEAR(h.row_sum[static_cast<std::size_t>(i)], sum, 1e-12 * sum);
+    for (int j = 0; j < 3; ++j) {
+      const double e = j <= i ? std::exp(static_cast<double>(h.scores.at(i, j)) - mx) : 0.0;
+      EXPECT_NEAR(h.exps.at(i, j), e, 1e-7 * std::max(e, 1e-30)) << i << "," << j;
+    }
+    // The worked cell's arithmetic is the table's.
+    const auto wc = attnlab::lab::worked_cell(h, c, i, 0);
+    EXPECT_NEAR(wc.weight, h.weights.at(i, 0), 1e-6);
+    EXPECT_NEAR(wc.dot / wc.sqrt_dk, wc.score, 1e-6 * std::max(1.0, std::abs(wc.score)));
+  }
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NEAR(s[0].cosine.at(i, i), 1.0, 1e-6);
+    for (int j = 0; j < 3; ++j) {
+      double dot = 0, a = 0, b = 0;
+      for (int t = 0; t < c.dim; ++t) {
+        dot += static_cast<double>(s[0].x.at(i, t)) * s[0].x.at(j, t);
+        a += static_cast<double>(s[0].x.at(i, t)) * s[0].x.at(i, t);
+        b += static_cast<double>(s[0].x.at(j, t)) * s[0].x.at(j, t);
+      }
+      EXPECT_NEAR(s[0].cosine.at(i, j), dot / std::sqrt(a * b), 1e-7);
+    }
+  }
+}
+
+TEST(LabSteps, IdentityProjectionsMakeAttentionScaledSimilarity) {
+  Config c;
+  c.projection = "identity";
+  c.dim = 5;
+  const auto s = attnlab::lab::run_lab({"cats chase mice"}, c);
+  EXPECT_EQ(c.dk, 5);
+  EXPECT_EQ(c.dv, 5);
+  const auto& h = s[0].heads[0];
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      double dot = 0;
+      for (int t = 0; t < 5; ++t) dot += static_cast<double>(s[0].x.at(i, t)) * s[0].x.at(j, t);
+      EXPECT_NEAR(h.scores.at(i, j), dot / std::sqrt(5.0), 1e-6);
+    }
+  EXPECT_EQ(h.q.v, s[0].x.v);
+  EXPECT_EQ(h.v.v, s[0].x.v);
 }
 
 TEST(LabReflect, AnAddedWordRescalesEachSharedRowByOneFactor) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -83,6 +84,63 @@ TEST(LabPredict, MatchesTheSentenceWithItsWordsAndComparesTops) {
               std::string::npos)
         << e.what();
   }
+}
+
+TEST(LabPredict, TheRightWordsInAnotherOrderAreMatchedAndAligned) {
+  attnlab::lab::Config c;
+  const auto s = attnlab::lab::run_lab({"AI loves me", "I love AI"}, c);
+  const auto p = parse_prediction(",AI,I,love\nAI,0.1,0.2,0.7\nI,0.3,0.3,0.4\nlove,0.5,0.25,0.25\n", "any.csv");
+  const auto m = attnlab::lab::match_prediction(p, s);
+  EXPECT_EQ(m.sentence, 1);
+  EXPECT_TRUE(m.reordered);
+  EXPECT_EQ(m.order, (std::vector<int>{1, 2, 0}));
+  const auto a = attnlab::lab::aligned(p, m, s[1].tokens);
+  EXPECT_FLOAT_EQ(a.weights.at(0, 1), 0.4f) << "I -> love";
+  EXPECT_FLOAT_EQ(a.weights.at(2, 0), 0.2f) << "AI -> I";
+  EXPECT_FLOAT_EQ(a.weights.at(1, 2), 0.5f) << "love -> AI";
+  // The same order is preferred when two sentences have the same words.
+  const auto t = attnlab::lab::run_lab({"AI love I", "I love AI"}, c);
+  EXPECT_EQ(attnlab::lab::match_prediction(parse_prediction(kGood, "g"), t).sentence, 1);
+  EXPECT_FALSE(attnlab::lab::match_prediction(parse_prediction(kGood, "g"), t).reordered);
+  // A repeated word: its rows are taken in the file's order.
+  const auto r = attnlab::lab::run_lab({"the cat the"}, c);
+  const auto rp = parse_prediction(",cat,the,The\ncat,0,0.5,0.5\nthe,1,0,0\nThe,0,0,1\n", "r");
+  EXPECT_EQ(attnlab::lab::match_prediction(rp, r).order, (std::vector<int>{1, 0, 2}));
+}
+
+TEST(LabPredict, CausalGuessesOnHiddenKeysAreFlaggedAndEveryHeadCompared) {
+  attnlab::lab::Config c;
+  c.causal = true;
+  c.heads = 2;
+  const auto s = attnlab::lab::run_lab({"I love AI"}, c);
+  const auto p = parse_prediction(kGood, "guess.csv");
+  for (int h = 0; h < 2; ++h) {
+    const auto r = attnlab::lab::compare_prediction(p, 0, s[0].heads[static_cast<std::size_t>(h)].weights, c, h);
+    EXPECT_EQ(r.head, h);
+    // kGood puts weight on I -> love, I -> AI and love -> AI: all three are hidden.
+    ASSERT_EQ(r.on_masked.size(), 3u);
+    EXPECT_EQ(r.on_masked[0].query, 0);
+    EXPECT_EQ(r.on_masked[0].key, 1);
+    EXPECT_DOUBLE_EQ(r.on_masked[0].weight, 0.35f);
+    EXPECT_EQ(r.computed_top[0], 0) << "the first word sees only itself";
+  }
+}
+
+TEST(LabPredict, TheTemplateParsesAndRespectsTheMask) {
+  attnlab::lab::Config c;
+  const std::vector<std::string> words{"The", "cat", "sat", "on", "the", "mat", ",", "#1", "\"q\""};
+  const auto p = parse_prediction(attnlab::lab::prediction_template(words, c), "t.csv");
+  EXPECT_EQ(p.words, words);
+  for (int i = 0; i < 9; ++i) {
+    double sum = 0;
+    for (int j = 0; j < 9; ++j) sum += p.weights.at(i, j);
+    EXPECT_NEAR(sum, 1.0, 1e-6);
+  }
+  c.causal = true;
+  const auto q = parse_prediction(attnlab::lab::prediction_template(words, c), "t.csv");
+  for (int i = 0; i < 9; ++i)
+    for (int j = 0; j < 9; ++j) EXPECT_EQ(q.weights.at(i, j) == 0.0f, j > i) << i << "," << j;
+  EXPECT_FLOAT_EQ(q.weights.at(0, 0), 1.0f);
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Renders the lab's HTML and SVG output in a real headless Chromium.
+"""Renders the lab's notebook (lab.html) and SVGs in a real headless Chromium.
 
-Checks that the page's script built what it should (read back with --dump-dom:
-the selectors' options, the cells and arrows of the chosen sentence and head,
-including one chosen through the URL) and that screenshots of the page and of
-each SVG are not blank (many distinct colours, a fair share of non-white pixels).
+Checks that every section is there after the page's script ran (read back with
+--dump-dom: each step's table for every sentence and head, the worked cells, the
+figures, the reflection answers, the predictions, the side-by-side view for the
+default pair and for a pair chosen in the URL), that the print layout gives a
+multi-page PDF, and that screenshots of the page and of each SVG are not blank
+(many distinct colours, a fair share of non-white pixels).
 Exit 77 (ctest: skipped) when no chromium is installed.
 Usage: check_lab_browser.py ATTNLAB_BINARY
 """
@@ -57,38 +59,51 @@ def main():
         return 77
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "pics")
+        guess = os.path.join(tmp, "guess.csv")
+        with open(guess, "w") as f:
+            f.write(",I,love,AI\nI,0.25,0.35,0.40\nlove,0.30,0.30,0.40\nAI,0.20,0.40,0.40\n")
         r = subprocess.run([attnlab, "lab", "I love AI", "AI loves me", "I love AI deeply", "--heads", "2",
-                            "--causal", "--out", out], capture_output=True, text=True, timeout=120)
+                            "--causal", "--predict", guess, "--out", out], capture_output=True, text=True, timeout=120)
         check(r.returncode == 0, f"attnlab lab exits 0: {r.stderr}")
         page = "file://" + os.path.join(out, "lab.html")
 
         r = chromium(browser, page, "--dump-dom")
         dom = r.stdout
         check('data-ready="1"' in dom, f"the page's script ran to the end (rc {r.returncode}, {r.stderr[-300:]})")
-        check(len(re.findall(r'<option value="\d+">\d+: ', dom)) == 3, "three sentence options built by the script")
-        check(len(re.findall(r'<option value="\d+">head \d+</option>', dom)) == 2, "two head options")
-        check(len(re.findall(r'<rect class="cell( masked)?"', dom)) == 9, "3 x 3 cells of sentence 1 in the DOM")
-        check(len(re.findall(r'<rect class="cell masked"', dom)) == 3, "3 masked (causal) cells")
-        check(len(re.findall(r'<path class="arrow( self)?"', dom)) == 6, "6 arrows for 3 causal words")
-        check('data-shown="1-1"' in dom, "opens on sentence 1, head 1")
-        check("Sentence 1 of 3, head 1 of 2: 3 words, 9 cells, 6 arrows." in dom, "status line written by the script")
-
-        r = chromium(browser, page + "#s=3&h=2", "--dump-dom")
+        # Every step of every sentence and head is in the notebook as a table.
+        for si, n in ((1, 3), (2, 3), (3, 4)):
+            for step in ("x", "cos"):
+                check(f'id="s{si}-{step}"' in dom, f"sentence {si}: the {step} table")
+            for h in (1, 2):
+                for step in ("q", "k", "v", "scores", "exp", "weights", "output"):
+                    check(f'id="s{si}-h{h}-{step}"' in dom, f"sentence {si} head {h}: the {step} table")
+        tables = re.findall(r'<table class="m">', dom)
+        check(len(tables) >= 3 * 2 * 7 + 3 * 2, f"{len(tables)} tables in the notebook")
+        check(dom.count("Worked cell:") == 6, "one worked cell per sentence and head")
+        check(len(re.findall(r'<svg[^>]*class="attn-heatmap"', dom)) >= 6, "a heatmap per sentence and head")
+        check(dom.count("Which words focus on each other?") >= 6, "reflection answers per sentence and head")
+        check(dom.count("Your predictions") == 1 and "comes later: the causal mask hides it" in dom,
+              "predictions with the causal flags")
+        # The side-by-side view, filled by the script: sentence 1 and 2, head 1, then any pair from the URL.
+        check('data-compare="1,2,1"' in dom, "side by side opens on sentences 1 and 2")
+        view = dom[dom.find('id="compare-view"'):]
+        check(len(re.findall(r'class="attn-heatmap"', view)) == 2 and len(re.findall(r'class="attn-arrows"', view)) == 2,
+              "two heatmaps and two arrows side by side")
+        r = chromium(browser, page + "#compare=3,1,2", "--dump-dom")
         dom = r.stdout
-        check('data-shown="3-2"' in dom, "the URL selects sentence 3, head 2")
-        check(len(re.findall(r'<rect class="cell( masked)?"', dom)) == 16, "4 x 4 cells of sentence 3")
-        check("deeply" in dom, "the words of sentence 3 are shown")
+        check('data-compare="3,1,2"' in dom, "the URL chooses sentences 3 and 1, head 2")
+        view = dom[dom.find('id="compare-view"'):]
+        check("Sentence 3, head 2: I love AI deeply" in view and "Sentence 1, head 2: I love AI" in view,
+              "the chosen sentences are shown side by side")
 
-        # Hovering a word highlights its row and arrows and dims the rest; "&w=2" does the same on load.
-        r = chromium(browser, page + "#s=1&h=1&w=2", "--dump-dom")
-        dom = r.stdout
-        hl = re.findall(r'<(rect|path|text) class="([^"]*)" data-q="(\d+)"', dom)
-        lit = [(tag, q) for tag, cls, q in hl if "hl" in cls.split()]
-        dim = [(tag, q) for tag, cls, q in hl if "dim" in cls.split()]
-        check(lit and all(q == "1" for _, q in lit), f"only word 2's elements are highlighted: {lit[:6]}")
-        check(sum(1 for tag, _ in lit if tag == "rect") == 3, "word 2's whole row of 3 cells")
-        check(dim and all(q != "1" for _, q in dim), "the other rows and arrows are dimmed")
-        check(any(tag == "path" for tag, _ in lit), "word 2's arrows are highlighted")
+        # The print layout: one sentence per page at least, and the page is not blank.
+        pdf = os.path.join(tmp, "lab.pdf")
+        r = chromium(browser, page, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+        check(os.path.exists(pdf) and os.path.getsize(pdf) > 20000, f"printed to PDF ({r.stderr[-300:]})")
+        if os.path.exists(pdf):
+            pages = len(re.findall(rb"/Type\s*/Page[^s]", open(pdf, "rb").read()))
+            check(pages >= 5, f"{pages} pages: setup, a page per sentence, predictions, side by side")
+            print(f"print: {pages} pages, {os.path.getsize(pdf)} bytes")
 
         for name, url, size in [("page", page, "1200,800"),
                                 ("heatmap", "file://" + os.path.join(out, "s1-i-love-ai-h1-heatmap.svg"), "500,420"),

@@ -475,8 +475,8 @@ void run_lab_command(LabOptions& o) {
     throw std::invalid_argument(std::string(o.dk_given ? "--dk" : "--dv") +
                                 ": identity projections keep d_k = d_v = d_model; leave it out");
   // Everything that can be checked is checked before computing: predictions and the output folder.
-  lab::Session ses;
-  for (const auto& path : o.predict) ses.predictions.push_back(lab::read_prediction(path));
+  std::vector<lab::Prediction> predictions;
+  for (const auto& path : o.predict) predictions.push_back(lab::read_prediction(path));
   if (!o.no_pictures) lab::check_output_directory(o.out, "--out");
   if (!o.config.embeddings_file.empty() && o.dim_given) {
     const int dim = lab::embeddings_dim(o.config.embeddings_file, o.config.vocab_file);
@@ -485,29 +485,7 @@ void run_lab_command(LabOptions& o) {
                                   o.config.embeddings_file + ", whose vectors have " + std::to_string(dim) +
                                   " numbers (leave --dim out to take the file's)");
   }
-  ses.sentences = lab::run_lab(o.sentences, o.config);
-  ses.config = o.config;
-  const lab::Config& c = ses.config;
-  ses.kernel = lab::resolved_kernel(ses.sentences[0], c);
-  ses.embeddings = lab::describe_embeddings(c);
-  ses.projections = lab::describe_projections(c);
-  for (const auto& s : ses.sentences) {
-    ses.reflections.emplace_back();
-    for (int h = 0; h < c.heads; ++h)
-      ses.reflections.back().push_back(lab::reflect(s.heads[static_cast<std::size_t>(h)].weights, c));
-  }
-  for (int b = 1; b < static_cast<int>(ses.sentences.size()); ++b)
-    for (int h = 0; h < c.heads; ++h) ses.comparisons.push_back(lab::compare_shared(ses.sentences, 0, b, h));
-  for (const auto& p : ses.predictions) {
-    const lab::PredictionMatch m = lab::match_prediction(p, ses.sentences);
-    const lab::Sentence& s = ses.sentences[static_cast<std::size_t>(m.sentence)];
-    ses.matches.push_back(m);
-    ses.aligned.push_back(lab::aligned(p, m, s.tokens));
-    ses.reports.emplace_back();
-    for (int h = 0; h < c.heads; ++h)
-      ses.reports.back().push_back(lab::compare_prediction(ses.aligned.back(), m.sentence,
-                                                           s.heads[static_cast<std::size_t>(h)].weights, c, h));
-  }
+  const lab::Session ses = lab::make_session(o.sentences, o.config, std::move(predictions));
   std::vector<std::string> files;
   if (!o.no_pictures) files = write_pictures(o, ses);
   if (o.json)

@@ -25,4 +25,9 @@ struct Session {
   std::vector<std::vector<PredictionReport>> reports;  ///< [prediction][head]
 };
 
+/// Runs the lab on `sentences` (see run_lab), reflects on every head, compares sentence 1
+/// with each other one, and matches and scores every prediction against every head.
+/// Throws std::invalid_argument on bad input (naming the option or file).
+Session make_session(const std::vector<std::string>& sentences, Config config, std::vector<Prediction> predictions);
+
 }  // namespace attnlab::lab

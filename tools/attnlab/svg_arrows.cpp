@@ -65,7 +65,7 @@ void legend_and_note(std::ostringstream& s, const AttentionPicture& p, double y,
     << "<line x1=\"210\" x2=\"238\" y1=\"" << num(y) << "\" y2=\"" << num(y) << "\" stroke=\"" << kBackward
     << "\" stroke-width=\"3\"/><text x=\"244\" y=\"" << num(y + 4) << "\">" << earlier << "</text>\n"
     << "<text x=\"12\" y=\"" << num(y + 22) << "\">" << self
-    << "; width and opacity \u221d weight, the widest = " << weight_label(vmax) << "</text>\n";
+    << "; width and opacity \u221d weight, the widest = " << xml_escape(weight_label(vmax)) << "</text>\n";
   if (top_k > 0)
     s << "<text class=\"thinned\" x=\"12\" y=\"" << num(y + 38) << "\">only each word's " << top_k << " strongest of its "
       << p.n() << " arrows are drawn (k = " << top_k << ", --top-k to change)</text>\n";
@@ -170,7 +170,7 @@ std::string row_layout(const AttentionPicture& p, const std::vector<Arrow>& arro
       weight_labels << "<text class=\"wlabel\" data-q=\"" << c.a.q << "\" data-k=\"" << c.a.k << "\" x=\"" << num(lx)
                     << "\" y=\"" << num(ly) << "\" font-size=\"11\" text-anchor=\"middle\" fill=\"" << colour_of(c.a)
                     << "\" stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\" pointer-events=\"none\">"
-                    << text << "</text>\n";
+                    << xml_escape(text) << "</text>\n";
       break;
     }
   }

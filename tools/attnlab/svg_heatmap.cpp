@@ -20,7 +20,7 @@ std::string svg_heatmap(const AttentionPicture& p) {
   const int n = p.n();
   const AttentionPicture::Range range = p.scale();
   const std::string title = short_label(p.title, 80);  // the full title stays in <title>
-  const double cell = n <= 8 ? 64.0 : std::clamp(720.0 / n, 14.0, 64.0);
+  const double cell = n <= 8 ? 64.0 : std::clamp(960.0 / n, 14.0, 64.0);
   const double font = std::clamp(cell * 0.3, 8.0, 14.0);
   const double char_w = font * 0.62;
   std::vector<std::string> labels;
@@ -105,7 +105,7 @@ std::string svg_heatmap(const AttentionPicture& p) {
       if (values)
         s << "<text class=\"value\" x=\"" << num(x + cell / 2) << "\" y=\"" << num(y + cell / 2 + value_font * 0.35)
           << "\" font-size=\"" << num(value_font) << "\" text-anchor=\"middle\" fill=\""
-          << (c.wants_light_text() ? "#ffffff" : "#000000") << "\" pointer-events=\"none\">" << weight_label(w)
+          << (c.wants_light_text() ? "#ffffff" : "#000000") << "\" pointer-events=\"none\">" << xml_escape(weight_label(w))
           << "</text>\n";
     }
   }
@@ -118,7 +118,7 @@ std::string svg_heatmap(const AttentionPicture& p) {
     const double y = top + legend_h * (1 - t / 4.0);
     s << "<line x1=\"" << num(legend_x + 16) << "\" x2=\"" << num(legend_x + 21) << "\" y1=\"" << num(y) << "\" y2=\""
       << num(y) << "\" stroke=\"#555\"/><text x=\"" << num(legend_x + 24) << "\" y=\"" << num(y + 4)
-      << "\" font-size=\"11\">" << weight_label(range.lo + (range.hi - range.lo) * t / 4.0) << "</text>\n";
+      << "\" font-size=\"11\">" << xml_escape(weight_label(range.lo + (range.hi - range.lo) * t / 4.0)) << "</text>\n";
   }
   if (any_masked)
     s << "<rect x=\"" << num(legend_x) << "\" y=\"" << num(top + legend_h + 16) << "\" width=\"16\" height=\"16\" "
