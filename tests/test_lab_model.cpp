@@ -477,7 +477,7 @@ void expect_error(const std::vector<std::string>& sentences, Config c, const std
 TEST(LabFiles, BadInputsNameTheOptionTheFileAndTheProblem) {
   Config c;
   c.embeddings_file = temp_file("emb_missing.csv", "I,1,2\nlove,3,4\n");
-  expect_error({"I love AI"}, c, "no row for the word 'AI'");
+  expect_error({"I love AI"}, c, "no vector for the word 'AI'; the nearest spellings it has: i");
   c.embeddings_file = temp_file("emb_ragged.csv", "I,1,2\nlove,3\n");
   expect_error({"I love"}, c, "line 2: 1 numbers, earlier rows have 2");
   c.embeddings_file = temp_file("emb_nan.csv", "I,1,x\n");

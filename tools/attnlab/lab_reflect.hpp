@@ -15,8 +15,8 @@ namespace attnlab::lab {
 inline constexpr double kTieTolerance = 1e-6;
 
 struct WordFocus {
-  int top_key = 0;              ///< argmax of the row (the first of tied keys)
-  std::vector<int> tied_keys;   ///< other keys within kTieTolerance of the top weight (said, never picked silently)
+  int top_key = 0;             ///< argmax of the row (the first of tied keys)
+  std::vector<int> tied_keys;  ///< other keys within kTieTolerance of the top weight (said, never picked silently)
   double top_weight = 0;
   double self_weight = 0;
   double entropy_bits = 0;      ///< -Σ w log2 w over the row

@@ -13,15 +13,15 @@ namespace attnlab::lab {
 
 struct Session {
   Config config;
-  std::string embeddings;  ///< how X was made, in words
+  std::string embeddings;   ///< how X was made, in words
   std::string projections;  ///< how W_Q, W_K, W_V were made, in words
   std::string kernel;       ///< the kernel that ran
   std::vector<Sentence> sentences;
-  std::vector<std::vector<Reflection>> reflections;  ///< [sentence][head]
-  std::vector<Comparison> comparisons;               ///< sentence 1 against each other one, per head
-  std::vector<Prediction> predictions;               ///< as read, in the file's order
-  std::vector<PredictionMatch> matches;              ///< [prediction]
-  std::vector<Prediction> aligned;                   ///< [prediction], in its sentence's order
+  std::vector<std::vector<Reflection>> reflections;    ///< [sentence][head]
+  std::vector<Comparison> comparisons;                 ///< sentence 1 against each other one, per head
+  std::vector<Prediction> predictions;                 ///< as read, in the file's order
+  std::vector<PredictionMatch> matches;                ///< [prediction]
+  std::vector<Prediction> aligned;                     ///< [prediction], in its sentence's order
   std::vector<std::vector<PredictionReport>> reports;  ///< [prediction][head]
 };
 

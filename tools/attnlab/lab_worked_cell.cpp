@@ -64,8 +64,8 @@ std::vector<std::string> worked_cell_lines(const WorkedCell& w, const std::vecto
       "  q \u00b7 k   = " + sum_of(products) + " = " + fixed(w.dot, digits),
       "  score   = " + fixed(w.dot, digits) + " / \u221a" + std::to_string(w.q.size()) + " = " + fixed(w.dot, digits) +
           " / " + fixed(w.sqrt_dk, 3) + " = " + fixed(w.score, digits),
-      "  exp(score - row max) = exp(" + fixed(w.score, digits) + " - " + fixed(w.row_max, digits) + ") = " +
-          fixed(w.exp_value, digits),
+      "  exp(score - row max) = exp(" + fixed(w.score, digits) + " - " + fixed(w.row_max, digits) +
+          ") = " + fixed(w.exp_value, digits),
       "  row sum = " + sum_of(exps) + " = " + fixed(w.row_sum, digits),
       "  weight  = " + fixed(w.exp_value, digits) + " / " + fixed(w.row_sum, digits) + " = " + fixed(w.weight, digits) +
           "   (the engine: " + fixed(w.engine, digits) + ")",

@@ -15,8 +15,8 @@ struct WorkedCell {
   int query = 0, key = 0;
   std::vector<double> q, k;  ///< the query's row of Q and the key's row of K
   double dot = 0, sqrt_dk = 0, score = 0, row_max = 0, exp_value = 0, row_sum = 0;
-  double weight = 0;  ///< exp_value / row_sum, in fp64
-  double engine = 0;  ///< the engine's weight for the cell
+  double weight = 0;             ///< exp_value / row_sum, in fp64
+  double engine = 0;             ///< the engine's weight for the cell
   std::vector<double> row_exps;  ///< the row's exp(score - max) terms, visible keys only
 };
 

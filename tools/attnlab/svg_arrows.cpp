@@ -67,8 +67,8 @@ void legend_and_note(std::ostringstream& s, const AttentionPicture& p, double y,
     << "<text x=\"12\" y=\"" << num(y + 22) << "\">" << self
     << "; width and opacity \u221d weight, the widest = " << xml_escape(weight_label(vmax)) << "</text>\n";
   if (top_k > 0)
-    s << "<text class=\"thinned\" x=\"12\" y=\"" << num(y + 38) << "\">only each word's " << top_k << " strongest of its "
-      << p.n() << " arrows are drawn (k = " << top_k << ", --top-k to change)</text>\n";
+    s << "<text class=\"thinned\" x=\"12\" y=\"" << num(y + 38) << "\">only each word's " << top_k
+      << " strongest of its " << p.n() << " arrows are drawn (k = " << top_k << ", --top-k to change)</text>\n";
   s << "</g>\n";
   if (!p.note.empty())
     s << "<text class=\"note\" x=\"12\" y=\"" << num(height - 10) << "\" font-size=\"12\" fill=\"#333\">"
@@ -217,7 +217,8 @@ std::string column_layout(const AttentionPicture& p, const std::vector<Arrow>& a
       << "\" font-size=\"" << num(font) << "\">" << xml_escape(labels[i]) << "<title>" << xml_escape(p.tokens[i])
       << "</title></text>\n";
   }
-  legend_and_note(s, p, legend_y, height, vmax, top_k, "to a later word (down)", "to an earlier word (up)", "grey: to itself");
+  legend_and_note(s, p, legend_y, height, vmax, top_k, "to a later word (down)", "to an earlier word (up)",
+                  "grey: to itself");
   return s.str();
 }
 

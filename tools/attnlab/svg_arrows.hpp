@@ -16,7 +16,7 @@ namespace attnlab {
 inline constexpr int kRowLayoutTokens = 16;
 
 struct ArrowOptions {
-  int top_k = -1;         ///< keep each word's k strongest arrows (0 = all; -1 = kThinnedArrows from kThinArrowsFrom words)
+  int top_k = -1;  ///< keep each word's k strongest arrows (0 = all; -1 = kThinnedArrows from kThinArrowsFrom words)
   double min_weight = 0;  ///< drop arrows lighter than this
 };
 

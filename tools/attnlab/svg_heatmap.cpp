@@ -46,9 +46,9 @@ std::string svg_heatmap(const AttentionPicture& p) {
   const std::string scale_line = "colour scale fitted to these weights: " + weight_label(range.lo) + " (lightest) to " +
                                  weight_label(range.hi) + " (darkest)" +
                                  (values ? std::string() : "; cells too small for values: hover for them");
-  const double width = std::max({legend_x + 110, static_cast<double>(chars(title)) * 9.5 + 24,
-                                 static_cast<double>(chars(p.note)) * 7.0 + 24,
-                                 static_cast<double>(chars(scale_line)) * 6.6 + 24});
+  const double width =
+      std::max({legend_x + 110, static_cast<double>(chars(title)) * 9.5 + 24,
+                static_cast<double>(chars(p.note)) * 7.0 + 24, static_cast<double>(chars(scale_line)) * 6.6 + 24});
   const double note_h = 22 + (p.note.empty() ? 0 : 22);
   const double height = top + std::max(grid, legend_h + (any_masked ? 50 : 0)) + 40 + note_h;
 
@@ -105,8 +105,8 @@ std::string svg_heatmap(const AttentionPicture& p) {
       if (values)
         s << "<text class=\"value\" x=\"" << num(x + cell / 2) << "\" y=\"" << num(y + cell / 2 + value_font * 0.35)
           << "\" font-size=\"" << num(value_font) << "\" text-anchor=\"middle\" fill=\""
-          << (c.wants_light_text() ? "#ffffff" : "#000000") << "\" pointer-events=\"none\">" << xml_escape(weight_label(w))
-          << "</text>\n";
+          << (c.wants_light_text() ? "#ffffff" : "#000000") << "\" pointer-events=\"none\">"
+          << xml_escape(weight_label(w)) << "</text>\n";
     }
   }
   // Legend: the scale fitted to these weights, from the smallest (bottom) to the largest, and the masked swatch.
