@@ -8,6 +8,7 @@
 #include "ansi_heatmap.hpp"
 #include "attention_picture.hpp"
 #include "commands.hpp"
+#include "files.hpp"
 #include "html_report.hpp"
 #include "json.hpp"
 #include "lab_model.hpp"
@@ -494,7 +495,7 @@ void run_lab_command(LabOptions& o) {
   // Everything that can be checked is checked before computing: predictions and the output folder.
   std::vector<lab::Prediction> predictions;
   for (const auto& path : o.predict) predictions.push_back(lab::read_prediction(path));
-  if (!o.no_pictures) lab::check_output_directory(o.out, "--out");
+  if (!o.no_pictures) check_output_directory("--out", o.out);
   if (!o.config.embeddings_file.empty() && o.dim_given) {
     const int dim = lab::embeddings_dim(o.config.embeddings_file, o.config.vocab_file);
     if (dim != o.config.dim)

@@ -2,8 +2,6 @@
 
 #include "files.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -14,18 +12,6 @@
 namespace attnlab::lab {
 
 namespace fs = std::filesystem;
-
-void check_output_directory(const std::string& dir, const std::string& option) {
-  std::error_code ec;
-  fs::path p = fs::absolute(dir, ec);
-  if (fs::exists(p, ec) && !fs::is_directory(p, ec))
-    throw std::invalid_argument(option + ": " + dir + ": exists and is not a directory");
-  while (!fs::exists(p, ec) && p.has_parent_path() && p != p.parent_path()) p = p.parent_path();
-  if (!fs::is_directory(p, ec))
-    throw std::invalid_argument(option + ": " + dir + ": " + p.string() + " is not a directory");
-  if (::access(p.c_str(), W_OK | X_OK) != 0)
-    throw std::invalid_argument(option + ": " + dir + ": cannot write into " + p.string());
-}
 
 namespace {
 

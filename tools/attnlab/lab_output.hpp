@@ -1,5 +1,5 @@
-// Where `attnlab lab --out DIR` writes: checked before anything is computed,
-// and on a rerun into the same folder only the lab's own earlier files are
+// Where `attnlab lab --out DIR` writes (checked before anything is computed with
+// files.hpp's check_output_directory): on a rerun into the same folder only the lab's own earlier files are
 // replaced or removed (it keeps a list of them); nothing else there is touched.
 #pragma once
 
@@ -10,10 +10,6 @@ namespace attnlab::lab {
 
 /// The list of files a run wrote, kept in the output folder.
 inline constexpr const char* kManifestName = ".attnlab-lab-files";
-
-/// Throws std::invalid_argument naming `option` and `dir` when the folder could not be
-/// written: it is a file, or its nearest existing ancestor is not a writable folder.
-void check_output_directory(const std::string& dir, const std::string& option);
 
 /// Writes every (name, content) into `dir` (each atomically), removes the files an earlier
 /// run listed in the manifest that this run did not write, and writes the new manifest.
