@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Charts and a Markdown table from an attnlab benchmark result.
 
 Reads the JSON that `attnlab bench` (or any attn_bench* binary with
