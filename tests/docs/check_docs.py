@@ -26,7 +26,8 @@ How it runs: each page's commands, in order, in a fresh directory holding links 
 repository's top-level entries (docs/ copied) and `build` -> BUILD_DIR, so the page's
 relative paths work and what the commands write stays out of the repository. Assignments (`$ A=...`) carry over
 to the page's later commands. A command must exit 0, unless its output ends with a line
-"exit status N"; its output is compared with stdout, or with stderr when it fails.
+"exit status N"; its output is compared with stdout, or with stderr when it fails, or with
+the file its stdout went to when it ends in "> FILE".
 
 Comparison, after normalising both sides: trailing blanks, table cell padding, durations
 (12.3 ms), rates (GFLOP/s), thread counts, error figures (max abs err 1.2e-07) and the CPU
@@ -52,6 +53,7 @@ COMMAND_WORD = re.compile(
     r"(?:/usr/bin/python3|python3?|attnlab|cmake|ctest|mpirun|mpiexec|git|sudo|apt-get|pip3?|lscpu)(?=\s|$))")
 # Commands that would change the machine or the build the test runs against: never run, must be marked.
 NEVER_RUN = re.compile(r"(?:^|[\s;&|(])(?:tools/build\.sh|tools/install-deps\.sh|tools/fuzz\.sh|cmake|apt-get|sudo|git)(?=\s|$)")
+REDIRECT = re.compile(r"(?<![0-9&])>\s*([\w./-]+)\s*$")  # stdout sent to a file at the end of a command
 COMMAND_TIMEOUT_S = 120  # a page command that needs longer is marked instead
 
 
@@ -284,10 +286,17 @@ def run_page(repo, build, page, cmds):
             if not expected:
                 print(f"  ok {took:5.1f} s  {c.where()}: {first_line(c.text)}")
                 continue
-            actual = normalise((r.stdout if status == 0 else r.stderr).split("\n"))
+            printed = r.stdout if status == 0 else r.stderr
+            if to_file := REDIRECT.search(c.text):  # "cmd > FILE": the page shows the file
+                try:
+                    printed = open(os.path.join(tmp, to_file.group(1)), encoding="utf-8").read()
+                except OSError as e:
+                    failures.append(f"{c.where()}: '{c.text}' wrote no {to_file.group(1)}: {e}")
+                    continue
+            actual = normalise(printed.split("\n"))
             want = normalise(expected)
             if not matches(want, actual, c.excerpt):
-                c.actual = (r.stdout if status == 0 else r.stderr).rstrip("\n").split("\n")
+                c.actual = printed.rstrip("\n").split("\n")
                 failures.append(f"{c.where()}: '{c.text}' prints something else than the page shows\n"
                                 + diff(want, actual))
                 continue
