@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,7 @@ TEST(LabPredict, MatchesTheSentenceWithItsWordsAndComparesTops) {
   EXPECT_NEAR(r.mean_abs_diff, mean, 1e-12);
   EXPECT_EQ(r.max_abs_diff, mx);
   EXPECT_EQ(r.agreeing_tops, agree);
+  EXPECT_EQ(std::count(r.top_agrees.begin(), r.top_agrees.end(), 1), agree);
   const auto other = parse_prediction(",Birds,can,fly\nBirds,1,0,0\ncan,0,1,0\nfly,0,0,1\n", "birds.csv");
   try {
     attnlab::lab::match_sentence(other, s);

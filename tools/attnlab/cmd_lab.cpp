@@ -51,15 +51,6 @@ struct LabOptions {
   int digits = 3;
 };
 
-/// Tables of more than this many rows or columns (W of 100-d word vectors) show their corner.
-constexpr int kShownCells = 12;
-
-std::vector<std::string> numbered(const std::string& prefix, int n) {
-  std::vector<std::string> v;
-  for (int i = 1; i <= n; ++i) v.push_back(prefix + std::to_string(i));
-  return v;
-}
-
 std::string quoted(const std::string& s) {
   return "\"" + s + "\"";
 }
@@ -76,14 +67,14 @@ std::string top_keys(const lab::Sentence& s, int top, const std::vector<int>& ti
 }
 
 /// A labelled matrix as an aligned table; `masked` cells print as "·"; an extra column per `extra`.
-/// Past kShownCells rows or columns only the first kShownCells are printed, and the title says so.
+/// Past lab::kShownCells rows or columns only the first lab::kShownCells are printed, and the title says so.
 void print_matrix(std::ostream& os, const std::string& title, const std::string& corner,
                   const std::vector<std::string>& rows, const std::vector<std::string>& cols, const Matrix& m,
                   int digits, const lab::Config* mask_config = nullptr,
                   const std::vector<std::pair<std::string, std::vector<double>>>& extra = {}) {
   const bool square = mask_config != nullptr;  // n × n tables are shown whole
-  const int shown_rows = square ? m.rows : std::min(m.rows, kShownCells);
-  const int shown_cols = square ? m.cols : std::min(m.cols, kShownCells);
+  const int shown_rows = square ? m.rows : std::min(m.rows, lab::kShownCells);
+  const int shown_cols = square ? m.cols : std::min(m.cols, lab::kShownCells);
   os << "\n" << title;
   if (shown_rows < m.rows || shown_cols < m.cols)
     os << "  (the first "
@@ -102,13 +93,6 @@ void print_matrix(std::ostream& os, const std::string& title, const std::string&
     t.add_row(cells);
   }
   t.print(os);
-}
-
-std::vector<double> row_sums(const Matrix& m) {
-  std::vector<double> s(static_cast<std::size_t>(m.rows), 0);
-  for (int i = 0; i < m.rows; ++i)
-    for (int j = 0; j < m.cols; ++j) s[static_cast<std::size_t>(i)] += m.at(i, j);
-  return s;
 }
 
 void print_reflection(std::ostream& os, const lab::Sentence& s, const Matrix& w, const lab::Reflection& r,
@@ -196,15 +180,7 @@ void print_prediction(std::ostream& os, const lab::Session& ses, std::size_t pi,
     Table tops({"query", "predicted top key", "computed top key", "same?"});
     for (int i = 0; i < n; ++i) {
       const std::size_t k = static_cast<std::size_t>(i);
-      const bool same = [&] {
-        std::vector<int> a = r.predicted_ties[k], b = r.computed_ties[k];
-        a.push_back(r.predicted_top[k]);
-        b.push_back(r.computed_top[k]);
-        for (int x : a)
-          for (int y : b)
-            if (x == y) return true;
-        return false;
-      }();
+      const bool same = r.top_agrees[k] != 0;
       tops.add_row({token(s, i), top_keys(s, r.predicted_top[k], r.predicted_ties[k]),
                     top_keys(s, r.computed_top[k], r.computed_ties[k]), same ? "yes" : "no"});
     }
@@ -230,8 +206,9 @@ void print_text(std::ostream& os, const LabOptions& o, const lab::Session& ses, 
   os << (c.causal ? ", causal" : "") << (c.positional ? ", sinusoidal positions" : "") << "\n";
   os << "\nEmbeddings: " << ses.embeddings << ". W_Q, W_K, W_V: " << ses.projections << ".\n";
 
-  const auto xs = numbered("x", c.dim), qs = numbered("q", c.dk), ks = numbered("k", c.dk), vs = numbered("v", c.dv);
-  const auto os_cols = numbered("o", c.dv);
+  const auto xs = lab::numbered("x", c.dim), qs = lab::numbered("q", c.dk), ks = lab::numbered("k", c.dk),
+             vs = lab::numbered("v", c.dv);
+  const auto os_cols = lab::numbered("o", c.dv);
   const auto& first = ses.sentences[0];
   if (c.projection != "identity")
     for (int h = 0; h < c.heads; ++h) {
@@ -269,7 +246,8 @@ void print_text(std::ostream& os, const LabOptions& o, const lab::Session& ses, 
       print_matrix(os, "exp(scores - row max): the largest of each row becomes exp(0) = 1", "query \\ key", s.tokens,
                    s.tokens, hd.exps, o.digits, &c, {{"row sum", hd.row_sum}});
       print_matrix(os, "weights = exp / row sum = softmax(scores), from the engine (kernel " + ses.kernel + ")",
-                   "query \\ key", s.tokens, s.tokens, hd.weights, o.digits, &c, {{"row sum", row_sums(hd.weights)}});
+                   "query \\ key", s.tokens, s.tokens, hd.weights, o.digits, &c,
+                   {{"row sum", lab::row_sums(hd.weights)}});
       print_matrix(os, "output = weights \u00b7 V, from the engine", "token", s.tokens, os_cols, hd.output, o.digits);
       os << "\n";
       for (const auto& line : lab::worked_cell_lines(lab::worked_cell(hd, c), s.tokens, o.digits)) os << line << "\n";

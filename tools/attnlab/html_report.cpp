@@ -17,9 +17,6 @@ namespace {
 
 using lab::Matrix;
 
-/// Tables wider or taller than this (W of 100-d vectors) show their corner, saying so.
-constexpr int kShownCells = 12;
-
 std::string esc(const std::string& s) {
   return xml_escape(s);
 }
@@ -28,12 +25,6 @@ std::string esc(const std::string& s) {
 std::string inline_svg(const std::string& svg) {
   const auto start = svg.find("<svg");
   return start == std::string::npos ? svg : svg.substr(start);
-}
-
-std::vector<std::string> numbered(const std::string& prefix, int n) {
-  std::vector<std::string> v;
-  for (int i = 1; i <= n; ++i) v.push_back(prefix + std::to_string(i));
-  return v;
 }
 
 enum class Shade { none, weights, signed_diff };
@@ -78,8 +69,8 @@ struct TableSpec {
 std::string table_html(const TableSpec& t, int digits) {
   const Matrix& m = *t.m;
   const bool square = t.mask != nullptr;
-  const int rows = square ? m.rows : std::min(m.rows, kShownCells);
-  const int cols = square ? m.cols : std::min(m.cols, kShownCells);
+  const int rows = square ? m.rows : std::min(m.rows, lab::kShownCells);
+  const int cols = square ? m.cols : std::min(m.cols, lab::kShownCells);
   double lo = std::numeric_limits<double>::infinity(), hi = 0;
   for (int i = 0; i < m.rows; ++i)
     for (int j = 0; j < m.cols; ++j) {
@@ -126,13 +117,6 @@ std::string table_html(const TableSpec& t, int digits) {
   }
   s << "</tbody></table></div></div>\n";
   return s.str();
-}
-
-std::vector<double> row_sums(const Matrix& m) {
-  std::vector<double> s(static_cast<std::size_t>(m.rows), 0);
-  for (int i = 0; i < m.rows; ++i)
-    for (int j = 0; j < m.cols; ++j) s[static_cast<std::size_t>(i)] += m.at(i, j);
-  return s;
 }
 
 std::string word(const lab::Sentence& s, int i) {
@@ -316,8 +300,9 @@ std::string options(const std::vector<std::string>& labels, int selected) {
 std::string html_notebook(const lab::Session& ses, const ArrowOptions& arrows, int digits) {
   const lab::Config& c = ses.config;
   const lab::Config unmasked;
-  const auto xs = numbered("x", c.dim), qs = numbered("q", c.dk), ks = numbered("k", c.dk), vs = numbered("v", c.dv);
-  const auto os_cols = numbered("o", c.dv);
+  const auto xs = lab::numbered("x", c.dim), qs = lab::numbered("q", c.dk), ks = lab::numbered("k", c.dk),
+             vs = lab::numbered("v", c.dv);
+  const auto os_cols = lab::numbered("o", c.dv);
   const int S = static_cast<int>(ses.sentences.size());
   std::ostringstream h;
   h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -414,7 +399,7 @@ std::string html_notebook(const lab::Session& ses, const ArrowOptions& arrows, i
                        s.tokens,
                        &H.weights,
                        &c,
-                       {{"row sum", row_sums(H.weights)}},
+                       {{"row sum", lab::row_sums(H.weights)}},
                        Shade::weights},
                       digits)
         << table_html({id + "-output", "output = weights \u00b7 V", "token", s.tokens, os_cols, &H.output}, digits)
@@ -481,12 +466,7 @@ std::string html_notebook(const lab::Session& ses, const ArrowOptions& arrows, i
           << "<th>your top key</th><th>computed top key</th><th>same?</th></tr></thead><tbody>\n";
         for (int i = 0; i < n; ++i) {
           const std::size_t k = static_cast<std::size_t>(i);
-          std::vector<int> a = r.predicted_ties[k], b = r.computed_ties[k];
-          a.push_back(r.predicted_top[k]);
-          b.push_back(r.computed_top[k]);
-          bool same = false;
-          for (int x : a)
-            for (int y : b) same |= x == y;
+          const bool same = r.top_agrees[k] != 0;
           h << "<tr><th>" << esc(s.tokens[k]) << "</th><td class=\"word\">"
             << tops(s, r.predicted_top[k], r.predicted_ties[k]) << "</td><td class=\"word\">"
             << tops(s, r.computed_top[k], r.computed_ties[k]) << "</td><td class=\"word\">" << (same ? "yes" : "no")

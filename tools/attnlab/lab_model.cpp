@@ -416,6 +416,19 @@ void compute(Sentence& s, const Projections& p, const Config& c) {
   }
 }
 
+std::vector<std::string> numbered(const std::string& prefix, int n) {
+  std::vector<std::string> v;
+  for (int i = 1; i <= n; ++i) v.push_back(prefix + std::to_string(i));
+  return v;
+}
+
+std::vector<double> row_sums(const Matrix& m) {
+  std::vector<double> s(static_cast<std::size_t>(m.rows), 0);
+  for (int i = 0; i < m.rows; ++i)
+    for (int j = 0; j < m.cols; ++j) s[static_cast<std::size_t>(i)] += m.at(i, j);
+  return s;
+}
+
 int embeddings_dim(const std::string& path, const std::string& vocab_path) {
   return read_embeddings(path, vocab_path).dim;
 }

@@ -132,6 +132,16 @@ std::string resolved_kernel(const Sentence& s, const Config& config);
 /// With an embeddings file, config.dim becomes the file's dimension.
 std::vector<Sentence> run_lab(const std::vector<std::string>& sentences, Config& config);
 
+/// "x1", "x2", ...: labels for the columns of X, Q, K, V and the output.
+std::vector<std::string> numbered(const std::string& prefix, int n);
+
+/// Σ of each row (the "row sum" column of the weights).
+std::vector<double> row_sums(const Matrix& m);
+
+/// Tables of more than this many rows or columns (W or X of 100-d word vectors) show their
+/// corner and say so; the full numbers are in --json.
+inline constexpr int kShownCells = 12;
+
 /// Checks the configuration; throws std::invalid_argument naming the option.
 void validate(const Config& config);
 

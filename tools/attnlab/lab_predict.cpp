@@ -158,6 +158,7 @@ PredictionReport compare_prediction(const Prediction& p, int sentence, const Mat
     bool share = false;
     for (int x : a)
       for (int y : b) share |= x == y;
+    r.top_agrees.push_back(share ? 1 : 0);
     if (share) ++r.agreeing_tops;
     for (int j = 0; j < n; ++j) {
       const double d = std::abs(static_cast<double>(p.weights.at(i, j)) - computed.at(i, j));

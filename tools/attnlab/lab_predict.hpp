@@ -55,8 +55,9 @@ struct PredictionReport {
   std::vector<int> predicted_top, computed_top;                 ///< per query word: argmax key (the first of ties)
   std::vector<std::vector<int>> predicted_ties, computed_ties;  ///< per query word: the other keys tied with it
   double mean_abs_diff = 0, max_abs_diff = 0;  ///< over every cell (a masked cell's computed weight is 0)
-  int agreeing_tops = 0;                       ///< rows whose predicted and computed top keys share a key
-  std::vector<MaskedGuess> on_masked;          ///< predicted weight > 0 where the mask hides the key
+  std::vector<char> top_agrees;        ///< per query word: predicted and computed top keys (ties included) share a key
+  int agreeing_tops = 0;               ///< how many rows agree
+  std::vector<MaskedGuess> on_masked;  ///< predicted weight > 0 where the mask hides the key
 };
 
 /// `p` must be aligned to the sentence (see aligned()); `computed` is one head's weights.
