@@ -24,6 +24,8 @@ packages=(
   python3-scipy                                  # the U test of compare.py (libbenchmark-tools only suggests it)
   clang libclang-rt-14-dev                       # libFuzzer and sanitizer runtimes
   chromium python3-pil                           # lab: headless rendering tests, screenshots read with PIL
+  python3-dev python3-pybind11 python3-pytest     # the Python module (python/) and its tests
+  python3-torch                                  # tests/python compares with PyTorch 1.13 (~170 packages, ~50 s)
 )
 if [ "$glove" -eq 1 ]; then packages+=(npm); fi  # lab --embeddings glove: fetches the vectors
 fetch_glove() { [ "$glove" -eq 0 ] || "$(dirname "$0")/fetch-glove.sh"; }
