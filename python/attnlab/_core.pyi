@@ -27,6 +27,8 @@ def attention(
     return_lse: Literal[False] = False,
     out: Optional[ArrayLike] = None,
     memory_budget: int = 0,
+    q_offset: int = 0,
+    kv_offset: int = 0,
 ) -> Array: ...
 @overload
 def attention(
@@ -44,6 +46,8 @@ def attention(
     return_lse: Literal[True],
     out: Optional[ArrayLike] = None,
     memory_budget: int = 0,
+    q_offset: int = 0,
+    kv_offset: int = 0,
 ) -> Tuple[Array, Array]: ...
 def kernels() -> List[Dict[str, Union[str, bool, int]]]: ...
 def softmax(
@@ -58,5 +62,6 @@ def _compare_json(
     reps: int,
     max_seconds: float,
     reference_limit: float,
+    memory_budget: int,
     progress: bool,
 ) -> str: ...

@@ -10,8 +10,6 @@
 
 #include <pybind11/numpy.h>
 
-#include <omp.h>
-
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -122,26 +120,6 @@ std::string python_message(std::string m, bool reshaped) {
   return m;
 }
 
-/// True when the call was refused only for its workspace: some kernel that would take it
-/// needs more than the budget.
-bool refused_for_budget(const attn::Problem& p, const std::string& kernel, std::size_t budget) {
-  const auto unlimited = std::numeric_limits<std::size_t>::max();
-  auto budget_is_why = [&](const attn::KernelInfo& k) {
-    return attn::unsupported_reason(k, p, unlimited).empty() && !attn::unsupported_reason(k, p, budget).empty();
-  };
-  if (kernel != "auto") {
-    const attn::KernelInfo* k = attn::find_kernel(kernel);
-    return k != nullptr && budget_is_why(*k);
-  }
-  bool any = false;
-  for (const attn::KernelInfo& k : attn::kernels()) {
-    if (k.auto_priority < 0) continue;
-    if (attn::unsupported_reason(k, p, budget).empty()) return false;
-    any = any || budget_is_why(k);
-  }
-  return any;
-}
-
 py::array_t<float> new_array(const ArrayArg& like, int rank, i64 last) {
   std::vector<py::ssize_t> shape(like.shape.begin(), like.shape.begin() + rank);
   if (last >= 0) shape.push_back(last);
@@ -164,6 +142,8 @@ py::object attention(const AttentionArgs& a) {
   opts.causal = causal_of(a.is_causal, a.causal_align);
   opts.kernel = a.kernel;
   opts.threads = a.threads;
+  opts.q_offset = a.q_offset;
+  opts.kv_offset = a.kv_offset;
   if (a.memory_budget < 0)
     throw py::value_error("memory_budget: must be >= 0 bytes (0 = half of physical memory), got " +
                           std::to_string(a.memory_budget));
@@ -204,14 +184,18 @@ py::object attention(const AttentionArgs& a) {
     py::gil_scoped_release nogil;
     attn::attention(q4, k4, v4, out4, lse4, opts);
   } catch (const attn::Error& e) {
-    attn::Problem p;
-    p.batch = q4.shape[0], p.heads = q4.shape[1], p.kv_heads = k4.shape[1];
-    p.q_len = q4.shape[2], p.kv_len = k4.shape[2], p.head_dim = q4.shape[3], p.value_dim = v4.shape[3];
-    p.causal = opts.causal, p.has_mask = opts.mask.data != nullptr, p.wants_lse = a.return_lse;
-    p.threads = opts.threads > 0 ? opts.threads : std::max(1, omp_get_max_threads());
-    const std::size_t budget = opts.memory_budget ? opts.memory_budget : attn::default_memory_budget();
+    // Refused for memory when the same call passes validation with no budget: the workspace
+    // was over memory_budget, or could not be allocated.
+    attn::Options unlimited = opts;
+    unlimited.memory_budget = std::numeric_limits<std::size_t>::max();
+    bool memory = true;
+    try {
+      attn::validate(q4, k4, v4, out4, lse4, unlimited);
+    } catch (const attn::Error&) {
+      memory = false;
+    }
     const std::string msg = python_message(e.what(), q.rank < kMaxRank);
-    if (opts.threads >= 0 && refused_for_budget(p, opts.kernel, budget)) {
+    if (memory) {
       PyErr_SetString(PyExc_MemoryError, msg.c_str());
       throw py::error_already_set();
     }

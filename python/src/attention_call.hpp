@@ -19,6 +19,7 @@ struct AttentionArgs {
   int threads = 0;
   bool return_lse = false;
   long long memory_budget = 0;
+  long long q_offset = 0, kv_offset = 0;
 };
 
 /// The output array (or the tuple (output, lse) with return_lse). Raises TypeError for a

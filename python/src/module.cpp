@@ -38,6 +38,9 @@ Arguments as in torch.nn.functional.scaled_dot_product_attention:
      last dimension); returned as given.
   memory_budget: the largest workspace, in bytes, a kernel may allocate (0: half of
      physical memory).
+  q_offset, kv_offset: global positions of the first query row and key, for a chunk of a
+     longer sequence under is_causal: key j is visible to row i iff
+     kv_offset + j <= q_offset + i (+ Nk - Nq for "bottom-right").
 
 Returns a new NumPy array (a torch tensor sharing its memory when q is a torch tensor),
 or `out`; with return_lse, the tuple (output, lse). The GIL is released while the
@@ -59,10 +62,11 @@ Higham & Higham), "log_softmax_basic" (x - log Σ exp(x)).
 x: a float32 or float64 NumPy array; returns a new array of its shape and dtype.)";
 
 std::string compare_json(const std::string& shapes, const std::string& kernels, int threads, std::uint64_t seed,
-                         int reps, double max_seconds, double reference_limit, bool progress) {
+                         int reps, double max_seconds, double reference_limit, std::size_t memory_budget,
+                         bool progress) {
   attnlab::CompareOptions o;
   o.shapes = shapes, o.kernels = kernels, o.threads = threads, o.seed = seed, o.reps = reps;
-  o.max_seconds = max_seconds, o.reference_limit = reference_limit;
+  o.max_seconds = max_seconds, o.reference_limit = reference_limit, o.memory_budget = memory_budget;
   py::gil_scoped_release nogil;
   // Bad shapes or kernels throw std::invalid_argument ("--shapes: ..."), raised as ValueError.
   return attnlab::compare_json(o, attnlab::run_compare(o, progress ? &std::cerr : nullptr));
@@ -79,18 +83,19 @@ PYBIND11_MODULE(_core, m) {
       "attention",
       [](py::handle q, py::handle k, py::handle v, py::handle attn_mask, bool is_causal, std::string causal_align,
          py::handle scale, bool enable_gqa, std::string kernel, int threads, bool return_lse, py::handle out,
-         long long memory_budget) {
+         long long memory_budget, long long q_offset, long long kv_offset) {
         ap::AttentionArgs a;
         a.q = q, a.k = k, a.v = v, a.attn_mask = attn_mask, a.scale = scale, a.out = out;
         a.is_causal = is_causal, a.causal_align = std::move(causal_align), a.enable_gqa = enable_gqa;
         a.kernel = std::move(kernel), a.threads = threads, a.return_lse = return_lse;
-        a.memory_budget = memory_budget;
+        a.memory_budget = memory_budget, a.q_offset = q_offset, a.kv_offset = kv_offset;
         return ap::attention(a);
       },
       kAttentionDoc, py::arg("q"), py::arg("k"), py::arg("v"), py::kw_only(), py::arg("attn_mask") = py::none(),
       py::arg("is_causal") = false, py::arg("causal_align") = "top-left", py::arg("scale") = py::none(),
       py::arg("enable_gqa") = false, py::arg("kernel") = "auto", py::arg("threads") = 0, py::arg("return_lse") = false,
-      py::arg("out") = py::none(), py::arg("memory_budget") = 0);
+      py::arg("out") = py::none(), py::arg("memory_budget") = 0,
+      py::arg("q_offset") = 0, py::arg("kv_offset") = 0);
 
   m.def(
       "kernels",
@@ -115,5 +120,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("_compare_json", &compare_json,
         "The `attnlab compare --json` document (attnlab.compare() parses it; see its docstring).", py::arg("shapes"),
         py::arg("kernels"), py::arg("threads"), py::arg("seed"), py::arg("reps"), py::arg("max_seconds"),
-        py::arg("reference_limit"), py::arg("progress"));
+        py::arg("reference_limit"), py::arg("memory_budget"), py::arg("progress"));
 }

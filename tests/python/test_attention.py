@@ -151,3 +151,20 @@ def test_results_do_not_depend_on_threads(rng):
         one = attnlab.attention(q, k, v, kernel=kernel, enable_gqa=True, threads=1)
         for t in (2, 3):
             assert np.array_equal(one, attnlab.attention(q, k, v, kernel=kernel, enable_gqa=True, threads=t)), kernel
+
+
+@pytest.mark.parametrize("align", ["top-left", "bottom-right"])
+def test_causal_offsets_compute_a_chunk_of_the_whole(rng, align):
+    """Rows 8..15 against keys 4..19 with their global offsets equal those rows of the whole
+    causal call restricted to those keys (the engine's visibility rule with offsets)."""
+    q, k, v = make(rng, (2,), (2,), 24, 24, 16, 16)
+    qc, kc, vc = q[:, 8:16], k[:, 4:20], v[:, 4:20]
+    got = attnlab.attention(qc, kc, vc, is_causal=True, causal_align=align, q_offset=8, kv_offset=4)
+    # The chunk's rule: key 4 + j visible to row 8 + i iff 4 + j <= 8 + i (+ Nk - Nq = 8 for bottom-right).
+    shift = 8 if align == "bottom-right" else 0
+    visible = (4 + np.arange(16))[None, :] <= (8 + np.arange(8))[:, None] + shift
+    mask = np.where(visible, 0.0, -np.inf)
+    want, _ = sdpa_fp64(qc, kc, vc, mask)
+    assert_close(got, want, error_bound(qc, kc, vc), f"offsets {align}")
+    with pytest.raises(ValueError, match="q_offset"):
+        attnlab.attention(qc, kc, vc, is_causal=True, q_offset=-1)
