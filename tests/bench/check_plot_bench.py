@@ -37,6 +37,12 @@ def benchmarks_in(result):
     return names, data
 
 
+def refused_in(data):
+    """Names of the benchmarks a kernel or the CPU refused, in any family."""
+    return {b.get("run_name", b["name"]) for b in data["benchmarks"]
+            if b.get("error_occurred") and b["error_message"].startswith("refused: ")}
+
+
 class PlotBench(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -90,11 +96,32 @@ class PlotBench(unittest.TestCase):
             lines = f.read().splitlines()
         rows = [l for l in lines if l.startswith("| attention |") or l.startswith("| scaling |")]
         self.assertEqual(len(rows), len(names))
-        refused = {b.get("run_name", b["name"]) for b in data["benchmarks"]
-                   if b.get("error_occurred") and b["error_message"].startswith("refused: ")}
-        self.assertEqual(sum("refused: " in r for r in rows), len(refused))
         for r in rows:
             self.assertEqual(r.count("|"), 13, r)
+        # Every refused benchmark of every family (an AVX2-only CPU refuses the peak suite's
+        # AVX-512 loop) has its own row saying so.
+        self.assertEqual(sum("refused: " in l for l in lines if l.startswith("| ")), len(refused_in(data)))
+
+    def test_a_refused_peak_loop_has_its_row(self):
+        # What a CPU without AVX-512 writes for the peak suite's widest loop.
+        _, data = benchmarks_in(RESULT)
+        peak = [b for b in data["benchmarks"] if b.get("run_name", b["name"]).startswith("peak/fma/")]
+        self.assertTrue(peak, "the result has no peak/fma rows")
+        for b in peak[:1]:
+            for key in [k for k, v in b.items() if isinstance(v, (int, float)) and k != "threads"]:
+                del b[key]
+            b.update(error_occurred=True, error_message="refused: this CPU lacks avx512f")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "avx2-only.json")
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(data, f)
+            r = plot(path, os.path.join(d, "out"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(os.path.join(d, "out", "table.md"), encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        refused_rows = [l for l in lines if l.startswith("| ") and "refused: " in l]
+        self.assertEqual(len(refused_rows), len(refused_in(data)))
+        self.assertTrue(any("this CPU lacks avx512f" in l for l in refused_rows), refused_rows)
 
     def test_bad_inputs_exit_2_naming_the_file(self):
         with tempfile.TemporaryDirectory() as d:
