@@ -102,6 +102,9 @@ void add_context() {
   AddCustomContext("attnlab_profile", std::string(profile_name(profile())));
   AddCustomContext("attnlab_build_type", ATTN_BUILD_TYPE);
   AddCustomContext("cpu_model", cpuinfo("model name"));
+  AddCustomContext("cpu_brand", attn::cpu_info().model);  // cpuid's name; /proc's can be cut short in VMs
+  // The SIMD ISA the kernels dispatched to (ATTN_ISA lowers it): which code made every figure.
+  AddCustomContext("attnlab_isa", attn::cpu_info().isa + (attn::cpu_info().isa_forced ? " (ATTN_ISA)" : ""));
   AddCustomContext("cpu_simd_flags", simd_flags());
   AddCustomContext("fma_peak_isa", peak.isa);
   AddCustomContext("fma_peak_source", peak.source);

@@ -15,7 +15,7 @@ namespace attnbench {
 struct FmaLoop {
   const char* isa;          ///< "avx512f", "avx2+fma"
   int flops_per_iteration;  ///< chains × lanes × 2
-  bool (*supported)();      ///< runtime cpuid check
+  bool (*supported)();      ///< may the process run it (cpuid, lowered by ATTN_ISA: fma_loops.cpp)
   /// Runs `iterations` rounds; returns the sum of every lane of every chain (so no work can be
   /// removed), which tends to chains × lanes = flops_per_iteration / 2 as the chains converge.
   float (*run)(std::int64_t iterations);

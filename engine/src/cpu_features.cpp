@@ -1,18 +1,81 @@
 #include "cpu_features.hpp"
 
+#include <attn/kernels.hpp>
+
+#include <cpuid.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
 namespace attn::cpu {
 
-const Features& features() noexcept {
-  static const Features f = [] {
-    __builtin_cpu_init();
-    Features r;
-    r.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    r.avx512f = __builtin_cpu_supports("avx512f");
-    r.avx512_skx = r.avx2_fma && r.avx512f && __builtin_cpu_supports("avx512vl") &&
-                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-    return r;
-  }();
+namespace {
+
+Features detect() noexcept {
+  __builtin_cpu_init();
+  Features r;
+  r.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  r.avx512f = __builtin_cpu_supports("avx512f");
+  r.avx512_skx = r.avx2_fma && r.avx512f && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512dq");
+  return r;
+}
+
+/// The features lowered to what ATTN_ISA names; `f` unchanged when it is unset or unusable.
+Features capped(Features f, const char* want) noexcept {
+  if (want == nullptr || *want == '\0') return f;
+  if (std::strcmp(want, "scalar") == 0) return Features{};
+  if (std::strcmp(want, "avx2") == 0 && f.avx2_fma) return Features{.avx2_fma = true};
+  if (std::strcmp(want, "avx512") == 0 && f.avx512_skx) return f;
+  std::fprintf(stderr, "attnlab: ATTN_ISA=%s is not an ISA this CPU supports (scalar, avx2, avx512); using %s\n", want,
+               widest_isa(f));
   return f;
 }
 
+/// The processor's brand string (cpuid leaves 0x80000002..4), trimmed; "" where there is none.
+std::string brand_string() {
+  unsigned regs[12] = {};
+  if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000004u) return "";
+  for (unsigned i = 0; i < 3; ++i)
+    __get_cpuid(0x80000002u + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2], &regs[4 * i + 3]);
+  char text[49] = {};
+  std::memcpy(text, regs, 48);
+  std::string s(text);
+  const auto b = s.find_first_not_of(' '), e = s.find_last_not_of(' ');
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+}  // namespace
+
+const Features& features() noexcept {
+  static const Features f = capped(detect(), std::getenv("ATTN_ISA"));
+  return f;
+}
+
+const char* widest_isa(const Features& f) noexcept {
+  return f.avx512_skx ? "avx512" : f.avx2_fma ? "avx2" : "scalar";
+}
+
 }  // namespace attn::cpu
+
+namespace attn {
+
+const CpuInfo& cpu_info() {
+  static const CpuInfo info = [] {
+    const cpu::Features& f = cpu::features();
+    CpuInfo c;
+    c.model = cpu::brand_string();
+    if (c.model.empty()) c.model = "unknown CPU";
+    c.isa = cpu::widest_isa(f);
+    c.avx2_fma = f.avx2_fma;
+    c.avx512 = f.avx512_skx;
+    if (const char* want = std::getenv("ATTN_ISA"); want != nullptr && *want != '\0' && c.isa == want)
+      c.isa_forced = true;
+    return c;
+  }();
+  return info;
+}
+
+}  // namespace attn

@@ -2,6 +2,11 @@
 // (GCC's __builtin_cpu_supports also checks XGETBV, i.e. that the OS saves the
 // wider registers.) The fused kernel's dispatch, the softmax kernels and the
 // blas path's OpenBLAS diagnosis all read these flags.
+//
+// ATTN_ISA=scalar|avx2|avx512 lowers them: the process then behaves as a CPU whose widest
+// ISA is that one (every SIMD routine, not only the fused kernel), which is how the suite
+// runs as an AVX2-only machine on an AVX-512 one. A name that is unknown or wider than the
+// CPU is ignored with a note on stderr, so a misspelt variable never crashes a run.
 #pragma once
 
 namespace attn::cpu {
@@ -12,7 +17,10 @@ struct Features {
   bool avx512_skx = false;  ///< AVX-512 F, VL, BW and DQ (Skylake-SP and later), with AVX2 and FMA
 };
 
-/// Detected on first use, thread-safely.
+/// Detected on first use, thread-safely, and lowered by ATTN_ISA.
 const Features& features() noexcept;
+
+/// The widest ISA the features allow, as ATTN_ISA spells it: "avx512", "avx2" or "scalar".
+const char* widest_isa(const Features& f) noexcept;
 
 }  // namespace attn::cpu

@@ -25,6 +25,9 @@ def main(path, suites):
     ctx, benches = data["context"], data["benchmarks"]
     if ctx.get("attnlab_suites") != ",".join(suites):
         problems.append(f"context.attnlab_suites is {ctx.get('attnlab_suites')!r}, expected {','.join(suites)!r}")
+    for key in ("cpu_model", "cpu_brand", "attnlab_isa", "fma_peak_isa", "openblas_core"):
+        if not ctx.get(key):
+            problems.append(f"context.{key} is missing: a figure must say which machine and code made it")
     names = [b["run_name"] for b in benches]
     for s in suites:
         for prefix in FAMILIES.get(s, ()):

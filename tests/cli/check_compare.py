@@ -36,8 +36,17 @@ with tempfile.TemporaryDirectory() as tmp:
         if row[0] != "reference" and not row[2].startswith("refused"):
             check(float(row[2]) < 1e-5, f"error too large in {row}")
     check("compare: [" in r.stderr, "no progress on stderr")
+    # Every figure names its machine: the CPU and the SIMD ISA the kernels dispatched to.
+    title = r.stdout.splitlines()[0]
+    isa = os.environ.get("ATTN_ISA")
+    check(any(f", {i} kernels" in title for i in ("avx512", "avx2", "scalar")), f"no ISA in the title: {title}")
+    if isa in ("avx2", "scalar"):  # lowering is always possible
+        check(f", {isa} kernels (ATTN_ISA)" in title, f"ATTN_ISA={isa} not in the title: {title}")
 
     data = json.load(open(out_json))
+    check(data.get("cpu") and data.get("isa") in ("avx512", "avx2", "scalar"), f"JSON names no CPU/ISA: {data.get('cpu')}, {data.get('isa')}")
+    check(f", {data.get('isa')} kernels" in title and title.startswith(f"attnlab compare: {data.get('cpu')}, "),
+          f"JSON and title disagree: {title}")
     check(len(data["rows"]) == len(rows), "JSON rows differ from the table")
     for row in data["rows"]:
         if row["kernel"] in ("textbook", "blas"):

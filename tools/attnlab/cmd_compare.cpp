@@ -39,7 +39,10 @@ void print_compare(const CompareCommandOptions& o) {
   }
   const attn::BlasBackend blas = attn::blas_backend();
   if (blas.generic_core) std::cout << "note: blas: " << blas.advice << "\n";
-  std::cout << "attnlab compare: seed " << o.seed << ", " << threads << " thread(s); errors against the fp64 reference"
+  const attn::CpuInfo& cpu = attn::cpu_info();
+  std::cout << "attnlab compare: " << cpu.model << ", " << cpu.isa << " kernels"
+            << (cpu.isa_forced ? " (ATTN_ISA)" : "") << "; seed " << o.seed << ", " << threads
+            << " thread(s); errors against the fp64 reference"
             << " (rel = max abs / max |reference|); blas = OpenBLAS, " << blas.core << " kernels\n\n";
   t.print(std::cout);
   if (!o.json.empty()) {

@@ -226,7 +226,8 @@ CompareResult run_compare(const CompareOptions& o, std::ostream* progress) {
 std::string compare_json(const CompareOptions& o, const CompareResult& result) {
   Json j;
   j.begin_object().field("attnlab_version", attn::version()).field("seed", static_cast<long long>(o.seed));
-  j.field("threads", result.threads).field("openblas_core", attn::blas_backend().core).key("rows").begin_array();
+  j.field("threads", result.threads).field("cpu", attn::cpu_info().model).field("isa", attn::cpu_info().isa);
+  j.field("openblas_core", attn::blas_backend().core).key("rows").begin_array();
   for (const CompareRow& r : result.rows) {
     j.begin_object().field("kernel", r.kernel).field("shape", r.shape);
     if (!r.refused.empty() || !r.skipped.empty()) {

@@ -76,4 +76,15 @@ struct BlasBackend {
 };
 BlasBackend blas_backend();
 
+/// The processor, as the SIMD kernels see it: every figure a tool prints names it.
+struct CpuInfo {
+  std::string model;  ///< cpuid's brand string, e.g. "AMD EPYC 9B45 128-Core Processor"
+  /// The widest SIMD ISA the kernels dispatch to: "avx512", "avx2" or "scalar". ATTN_ISA lowers
+  /// it for the whole process (the suite runs as an AVX2-only machine with ATTN_ISA=avx2).
+  std::string isa;
+  bool isa_forced = false;  ///< ATTN_ISA chose `isa`
+  bool avx2_fma = false, avx512 = false;
+};
+const CpuInfo& cpu_info();
+
 }  // namespace attn

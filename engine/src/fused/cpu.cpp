@@ -1,15 +1,12 @@
 // Run-time dispatch: which microkernel table this CPU runs, from cpuid, chosen
-// once. ATTN_ISA=scalar|avx2|avx512 forces one (an unsupported or unknown name is
-// ignored with a note on stderr, so a misspelt variable never crashes a run).
+// once: the widest the CPU has, which ATTN_ISA=scalar|avx2|avx512 lowers for the
+// whole process (cpu_features.hpp).
 #include "ukernels.hpp"
 
 #include "cpu_features.hpp"
 
 #include <array>
 #include <atomic>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 namespace attn::fused {
 
@@ -39,17 +36,6 @@ struct Dispatch {
     for (int i = 0; i < kIsas; ++i)
       if (has[i]) supported[count++] = static_cast<Isa>(i);
     active = &tables[static_cast<int>(supported[count - 1])];  // the last supported is the best
-    if (const char* want = std::getenv("ATTN_ISA"); want != nullptr && *want != '\0') {
-      bool found = false;
-      for (int i = 0; i < kIsas; ++i)
-        if (std::strcmp(want, isa_name(static_cast<Isa>(i))) == 0 && has[i]) {
-          active = &tables[i];
-          found = true;
-        }
-      if (!found)
-        std::fprintf(stderr, "attnlab: ATTN_ISA=%s is not an ISA this CPU supports (scalar, avx2, avx512); using %s\n",
-                     want, isa_name(active.load()->isa));
-    }
   }
 };
 
