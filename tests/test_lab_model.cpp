@@ -332,6 +332,32 @@ TEST(LabSteps, SoftmaxStepsAndCosineAreWhatTheySay) {
   }
 }
 
+TEST(LabSteps, OneProjectionFileServesAsWqWkAndWv) {
+  Config c;
+  c.heads = 2;
+  // Two heads of [4, 3] stacked: d_k = d_v = 3 come from the file's width.
+  std::string csv;
+  for (int r = 0; r < 8; ++r) csv += std::to_string(r) + ",0.5," + std::to_string(-r) + "\n";
+  c.projection = temp_file("proj.csv", csv);
+  const auto s = attnlab::lab::run_lab({"I love AI"}, c);
+  EXPECT_EQ(c.dk, 3);
+  EXPECT_EQ(c.dv, 3);
+  for (int h = 0; h < 2; ++h) {
+    const auto& hd = s[0].heads[static_cast<std::size_t>(h)];
+    EXPECT_EQ(hd.wq.v, hd.wk.v);
+    EXPECT_EQ(hd.wq.v, hd.wv.v);
+    EXPECT_EQ(hd.wq.at(0, 0), static_cast<float>(4 * h)) << "head h reads rows 4h..4h+3";
+  }
+  c.projection = temp_file("proj-bad.csv", "1,2\n3,4\n");
+  try {
+    attnlab::lab::run_lab({"I love AI"}, c);
+    ADD_FAILURE() << "a [2, 2] projection for 2 heads of d_model 4 was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("--projection"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("expected 8 rows"), std::string::npos) << e.what();
+  }
+}
+
 TEST(LabSteps, IdentityProjectionsMakeAttentionScaledSimilarity) {
   Config c;
   c.projection = "identity";

@@ -57,6 +57,9 @@ def check_predictions(binary, tmp):
     r = run(binary, "I love AI", "--predict", reordered, tpl, "--no-pictures")
     check(r.returncode == 2 and "is a CSV file: give --predict once per file" in r.stderr,
           f"a second CSV after --predict is not taken for a sentence: {r.stderr!r}")
+    r = run(binary, "I love AI", "--projection", "identity", "--dk", "3", "--no-pictures")
+    check(r.returncode == 2 and "--dk: identity projections keep d_k = d_v = d_model" in r.stderr,
+          f"identity projections refuse another d_k: {r.stderr!r}")
     r = run(binary, "I love AI", "--causal", "--no-pictures")
     check("cannot be compared under the causal mask" in r.stdout, "no symmetry line against a masked 0")
     r = run(binary, "The cat sat on the mat", "--no-pictures")

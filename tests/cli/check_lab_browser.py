@@ -95,6 +95,8 @@ def main():
         view = dom[dom.find('id="compare-view"'):]
         check("Sentence 3, head 2: I love AI deeply" in view and "Sentence 1, head 2: I love AI" in view,
               "the chosen sentences are shown side by side")
+        check("What changed: the words \u201cI love AI\u201d and \u201cI love AI deeply\u201d share, head 2" in view,
+              "what changed between the chosen pair, for the chosen head")
 
         # The print layout: one sentence per page at least, and the page is not blank.
         pdf = os.path.join(tmp, "lab.pdf")

@@ -179,6 +179,29 @@ std::string reflection_html(const lab::Sentence& s, const Matrix& w, const lab::
   return o.str();
 }
 
+/// The weights among the words two sentences share, before and after, with the change and the ratio.
+std::string shared_html(const lab::Comparison& cmp, const lab::Session& ses, int digits) {
+  const lab::Config& c = ses.config;
+  const auto& sa = ses.sentences[static_cast<std::size_t>(cmp.a)];
+  const auto& sb = ses.sentences[static_cast<std::size_t>(cmp.b)];
+  std::ostringstream h;
+  h << "<div class=\"shared\"><div class=\"caption\">What changed: the words \u201c" << esc(sa.text)
+    << "\u201d and \u201c" << esc(sb.text) << "\u201d share"
+    << (c.heads > 1 ? ", head " + std::to_string(cmp.head + 1) : "") << "</div>\n";
+  if (cmp.shared.empty()) return h.str() + "<p>No word in common.</p></div>\n";
+  h << "<div class=\"scroll\"><table class=\"m\"><thead><tr><th>from</th><th>to</th><th>weight in " << cmp.a + 1
+    << "</th><th>weight in " << cmp.b + 1 << "</th><th>change</th><th>ratio</th></tr></thead><tbody>\n";
+  for (const auto& p : cmp.pairs)
+    h << "<tr><th>" << esc(p.from) << "</th><th>" << esc(p.to) << "</th><td>" << fixed(p.first, digits) << "</td><td>"
+      << fixed(p.second, digits) << "</td><td>" << (p.second >= p.first ? "+" : "") << fixed(p.second - p.first, digits)
+      << "</td><td>" << (p.first > 0 ? fixed(p.second / p.first, digits) : std::string("-")) << "</td></tr>\n";
+  h << "</tbody></table></div>\n";
+  if (!c.positional && !c.causal)
+    h << "<p>Without position encodings a word scores each shared word the same in both sentences; only the "
+         "softmax's denominator changes, so within one \u201cfrom\u201d word every ratio is the same.</p>\n";
+  return h.str() + "</div>\n";
+}
+
 constexpr const char* kStyle = R"CSS(
 body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 1.2em auto; max-width: 1200px; padding: 0 1em; color: #111;
        background: #fff; line-height: 1.35; }
@@ -269,6 +292,12 @@ constexpr const char* kScript = R"JS(
   function show() {
     fill("a", a.value, h.value);
     fill("b", b.value, h.value);
+    var lo = Math.min(Number(a.value), Number(b.value)), hi = Math.max(Number(a.value), Number(b.value));
+    var shared = document.getElementById("compare-shared");
+    var t = document.getElementById("shared-" + lo + "-" + hi + "-" + h.value);
+    shared.innerHTML = "";
+    if (t) shared.appendChild(t.content.cloneNode(true));
+    else shared.textContent = "The same sentence on both sides.";
     wire(document.getElementById("compare-view"));
     document.body.setAttribute("data-compare", a.value + "," + b.value + "," + h.value);
   }
@@ -499,29 +528,19 @@ std::string html_notebook(const lab::Session& ses, const ArrowOptions& arrows, i
     << "<label>Head <select id=\"compare-head\">" << options(heads, 0) << "</select></label>"
     << "<span class=\"hint\">Hover a word to highlight its row and its arrows.</span></div>\n"
     << "<div id=\"compare-view\"><div id=\"compare-a-view\"></div><div id=\"compare-b-view\"></div></div>\n";
+  // What changed between the two sentences shown: every pair's shared-word table is kept in an inert
+  // <template>, and the script moves the chosen pair's into #compare-shared.
+  const int heads_n = c.heads;
+  for (int x = 0; x < S; ++x)
+    for (int y = x + 1; y < S; ++y)
+      for (int hd = 0; hd < heads_n; ++hd)
+        h << "<template id=\"shared-" << x + 1 << "-" << y + 1 << "-" << hd + 1 << "\">"
+          << shared_html(lab::compare_shared(ses.sentences, x, y, hd), ses, digits) << "</template>\n";
+  h << "<div id=\"compare-shared\">"
+    << (S > 1 ? shared_html(lab::compare_shared(ses.sentences, 0, 1, 0), ses, digits) : std::string()) << "</div>\n";
   if (!ses.comparisons.empty()) {
-    h << "<section id=\"shared\"><h3>What changed: the words two sentences share</h3>\n";
-    for (const lab::Comparison& cmp : ses.comparisons) {
-      const auto& sa = ses.sentences[static_cast<std::size_t>(cmp.a)];
-      const auto& sb = ses.sentences[static_cast<std::size_t>(cmp.b)];
-      h << "<div class=\"caption\">\u201c" << esc(sa.text) << "\u201d vs \u201c" << esc(sb.text) << "\u201d"
-        << (c.heads > 1 ? ", head " + std::to_string(cmp.head + 1) : "") << "</div>\n";
-      if (cmp.shared.empty()) {
-        h << "<p>No word in common.</p>\n";
-        continue;
-      }
-      h << "<div class=\"scroll\"><table class=\"m\"><thead><tr><th>from</th><th>to</th><th>weight in " << cmp.a + 1
-        << "</th><th>weight in " << cmp.b + 1 << "</th><th>change</th><th>ratio</th></tr></thead><tbody>\n";
-      for (const auto& p : cmp.pairs)
-        h << "<tr><th>" << esc(p.from) << "</th><th>" << esc(p.to) << "</th><td>" << fixed(p.first, digits)
-          << "</td><td>" << fixed(p.second, digits) << "</td><td>" << (p.second >= p.first ? "+" : "")
-          << fixed(p.second - p.first, digits) << "</td><td>"
-          << (p.first > 0 ? fixed(p.second / p.first, digits) : std::string("-")) << "</td></tr>\n";
-      h << "</tbody></table></div>\n";
-    }
-    if (!c.positional && !c.causal)
-      h << "<p>Without position encodings a word scores each shared word the same in both sentences; only the "
-           "softmax's denominator changes, so within one \u201cfrom\u201d word every ratio is the same.</p>\n";
+    h << "<section id=\"shared\"><h3>What changed: the words sentence 1 shares with each other sentence</h3>\n";
+    for (const lab::Comparison& cmp : ses.comparisons) h << shared_html(cmp, ses, digits);
     h << "</section>\n";
   }
   h << "</section>\n</main>\n<script>" << kScript << "</script>\n</body>\n</html>\n";
