@@ -133,6 +133,82 @@ def check_against_numpy(binary):
         print(f"numpy fp64 {extra or ['default']}: max |difference| {worst:.2e}")
 
 
+def notebook_tables(path):
+    """{table id: rows of cell texts} for every step table in lab.html (div.step[id] > table)."""
+    from html.parser import HTMLParser
+
+    class P(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tables, self.current, self.row, self.cell = {}, None, None, None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "div" and "step" in a.get("class", "").split() and a.get("id"):
+                self.current = a["id"]
+                self.tables[self.current] = []
+            elif tag == "tr" and self.current:
+                self.row = []
+            elif tag in ("td", "th") and self.row is not None:
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.cell is not None:
+                self.row.append(self.cell.strip())
+                self.cell = None
+            elif tag == "tr" and self.row is not None:
+                self.tables[self.current].append(self.row)
+                self.row = None
+            elif tag == "table":
+                self.current = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    p = P()
+    p.feed(open(path, encoding="utf-8").read())
+    return p.tables
+
+
+def check_notebook_against_numpy(binary, tmp):
+    """The numbers printed in lab.html (3 decimals) are NumPy fp64's, rounded: within 0.0005 + 1e-6."""
+    import numpy as np
+    out = os.path.join(tmp, "notebook")
+    r = run(binary, "I love AI deeply", "The cat sat on the mat", "--causal", "--heads", "2", "--json", "--out", out)
+    check(r.returncode == 0, f"notebook run: {r.stderr!r}")
+    if r.returncode:
+        return
+    d = json.loads(r.stdout)
+    tables = notebook_tables(os.path.join(out, "lab.html"))
+    worst, cells = 0.0, 0
+    for si, s in enumerate(d["sentences"]):
+        x = np.array(s["x"], dtype=np.float64)
+        n = x.shape[0]
+        for hi, h in enumerate(s["heads"]):
+            q, k, v = (x @ np.array(h[m], dtype=np.float64) for m in ("w_q", "w_k", "w_v"))
+            scores = q @ k.T / np.sqrt(q.shape[1])
+            scores[np.triu_indices(n, 1)] = -np.inf
+            e = np.exp(scores - scores.max(axis=1, keepdims=True))
+            w = e / e.sum(axis=1, keepdims=True)
+            want = {"q": q, "k": k, "v": v, "scores": scores, "exp": e, "weights": w, "output": w @ v}
+            for step, ref in want.items():
+                rows = tables.get(f"s{si + 1}-h{hi + 1}-{step}")
+                check(rows is not None and len(rows) == n + 1, f"notebook table s{si + 1}-h{hi + 1}-{step}")
+                if not rows:
+                    continue
+                for i, row in enumerate(rows[1:]):
+                    for j in range(ref.shape[1]):
+                        text = row[1 + j]
+                        if step in ("scores", "exp", "weights") and j > i:  # causal: hidden keys
+                            check(text == "\u00b7", f"{step}[{i}][{j}] masked shows a dot: {text!r}")
+                            continue
+                        worst = max(worst, abs(float(text) - ref[i, j]))
+                        cells += 1
+    check(worst <= 0.0005 + 1e-6, f"notebook cells agree with NumPy fp64 to their 3 decimals: {worst:.2e}")
+    print(f"notebook: {cells} cells, max |printed - numpy fp64| {worst:.2e}")
+
+
 def main():
     binary = os.path.abspath(sys.argv[1])
     with tempfile.TemporaryDirectory() as tmp:
@@ -244,6 +320,7 @@ def main():
         check_predictions(binary, tmp)
         check_out_folder(binary, tmp)
         check_against_numpy(binary)
+        check_notebook_against_numpy(binary, tmp)
 
     if failures:
         print(f"{len(failures)} check(s) failed")
