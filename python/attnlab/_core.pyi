@@ -9,7 +9,7 @@ ArrayLike = Any
 Array = Any  # numpy.ndarray, or torch.Tensor when q is one
 
 __version__: str
-softmax_variants: str
+softmax_variants: Tuple[str, ...]
 
 @overload
 def attention(

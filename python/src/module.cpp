@@ -94,8 +94,7 @@ PYBIND11_MODULE(_core, m) {
       kAttentionDoc, py::arg("q"), py::arg("k"), py::arg("v"), py::kw_only(), py::arg("attn_mask") = py::none(),
       py::arg("is_causal") = false, py::arg("causal_align") = "top-left", py::arg("scale") = py::none(),
       py::arg("enable_gqa") = false, py::arg("kernel") = "auto", py::arg("threads") = 0, py::arg("return_lse") = false,
-      py::arg("out") = py::none(), py::arg("memory_budget") = 0,
-      py::arg("q_offset") = 0, py::arg("kv_offset") = 0);
+      py::arg("out") = py::none(), py::arg("memory_budget") = 0, py::arg("q_offset") = 0, py::arg("kv_offset") = 0);
 
   m.def(
       "kernels",
@@ -115,7 +114,8 @@ PYBIND11_MODULE(_core, m) {
       kKernelsDoc);
 
   m.def("softmax", &ap::softmax, kSoftmaxDoc, py::arg("x"), py::arg("variant") = "safe");
-  m.attr("softmax_variants") = py::str(ap::softmax_variant_names());
+  py::tuple variants = py::str(ap::softmax_variant_names()).attr("split")(", ");
+  m.attr("softmax_variants") = variants;
 
   m.def("_compare_json", &compare_json,
         "The `attnlab compare --json` document (attnlab.compare() parses it; see its docstring).", py::arg("shapes"),

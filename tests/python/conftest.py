@@ -81,4 +81,6 @@ def kernel_names():
 
 
 def attnlab_exe():
-    return os.environ.get("ATTNLAB_EXE", "")
+    """The CLI of the same build: $ATTNLAB_EXE (ctest sets it), else beside build/python."""
+    build = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(attnlab.__file__))))
+    return os.environ.get("ATTNLAB_EXE") or os.path.join(build, "tools", "attnlab", "attnlab")

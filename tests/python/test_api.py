@@ -40,7 +40,7 @@ def softmax_fp64(x):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("variant", attnlab.softmax_variants.split(", "))
+@pytest.mark.parametrize("variant", attnlab.softmax_variants)
 def test_softmax_variants_against_float64(dtype, variant):
     if variant == "simd" and dtype == np.float64:
         return  # float32 only: test_errors checks the TypeError
