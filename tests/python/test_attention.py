@@ -168,3 +168,21 @@ def test_causal_offsets_compute_a_chunk_of_the_whole(rng, align):
     assert_close(got, want, error_bound(qc, kc, vc), f"offsets {align}")
     with pytest.raises(ValueError, match="q_offset"):
         attnlab.attention(qc, kc, vc, is_causal=True, q_offset=-1)
+
+
+def misaligned(x):
+    """A float32 copy of x whose data starts one byte past a 4-byte boundary."""
+    buf = np.zeros(x.nbytes + 4, np.uint8)
+    start = 1 if buf.ctypes.data % 4 == 0 else 4 - buf.ctypes.data % 4 + 1
+    y = np.frombuffer(buf[start:start + x.nbytes].data, dtype=np.float32).reshape(x.shape)
+    y[...] = x
+    return y
+
+
+def test_misaligned_inputs_are_copied_and_a_misaligned_out_refused(rng):
+    q, k, v = make(rng, (2,), (2,), 5, 7, 8, 8)
+    mq = misaligned(q)
+    assert not mq.flags.aligned
+    assert np.array_equal(attnlab.attention(mq, misaligned(k), misaligned(v)), attnlab.attention(q, k, v))
+    with pytest.raises(ValueError, match="out: the engine writes each row in place"):
+        attnlab.attention(q, k, v, out=misaligned(np.zeros((2, 5, 8), np.float32)))
