@@ -16,21 +16,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <ctime>
 #include <memory>
 #include <string>
 
 namespace {
 
 using attnbench::Profile;
-
-volatile float g_sink;
-
-double process_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
 
 void fma_peak(benchmark::State& state, const attnbench::FmaLoop* loop, int threads) {
   if (!loop->supported()) {
@@ -39,21 +30,14 @@ void fma_peak(benchmark::State& state, const attnbench::FmaLoop* loop, int threa
   }
   // About 4 ms per thread per iteration at 3 GHz: long enough to hide the parallel-region start.
   const std::int64_t trips = attnbench::profile() == Profile::smoke ? 1 << 10 : 1 << 20;
-  double cpu_s = 0;  // CPU time of the whole process while the loops ran
-  for (auto _ : state) {
-    float sink = 0.0f;
-    const double c0 = process_cpu_seconds();
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += loop->run(trips);
-    cpu_s += process_cpu_seconds() - c0;
-    g_sink = sink;
-  }
+  double rate_sum = 0;  // Σ over iterations of the threads' FLOPs over their own CPU time
+  for (auto _ : state) rate_sum += attnbench::time_fma(*loop, threads, trips).cpu_flops_rate;
   const double flops = static_cast<double>(threads) * static_cast<double>(trips) * loop->flops_per_iteration;
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  // Per CPU-second of all threads together × threads: equals GFLOP/s on an idle
-  // machine, and stays the core's capability when other processes take turns on it.
-  if (cpu_s > 0)
-    state.counters["GFLOP/cpu-s"] = flops * 1e-9 * static_cast<double>(state.iterations()) * threads / cpu_s;
+  // Timed as the peak table in every result's context is (kit/peak.hpp, time_fma): equals GFLOP/s
+  // on an idle machine, and stays the cores' capability when other processes take turns on them
+  // (a thread's wait for the others, spinning at the region's end, is not counted as its work).
+  if (state.iterations() > 0) state.counters["GFLOP/cpu-s"] = rate_sum / static_cast<double>(state.iterations()) * 1e-9;
   state.counters["threads"] = threads;
   state.SetLabel(loop->isa);
 }

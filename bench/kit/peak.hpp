@@ -12,6 +12,7 @@
 
 #include "fma_loops.hpp"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,14 @@ namespace attnbench {
 
 /// Cores this process may use (OpenMP's view); the largest thread count benchmarked.
 int max_threads();
+
+/// One run of `loop`, `iterations` rounds on each of `threads` OpenMP threads.
+struct FmaTiming {
+  double wall_s = 0;          ///< the whole parallel region
+  double cpu_flops_rate = 0;  ///< Σ over threads of its FLOPs ÷ its own CPU time (CLOCK_THREAD_CPUTIME_ID)
+};
+/// The one way the peak is timed: the start-up table and the peak suite's rows both use it.
+FmaTiming time_fma(const FmaLoop& loop, int threads, std::int64_t iterations);
 
 /// GFLOP/s of `loop` run by `threads` OpenMP threads for about `seconds`: the FLOPs over
 /// each thread's own CPU time (or the wall time, if that is better), so that other
