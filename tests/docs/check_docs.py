@@ -11,8 +11,8 @@ What counts as a command on a page:
     starting with "$ ". The lines after it, up to the next "$ " line or the end of the
     block, are its output;
   - in an indented code block (4 spaces): each line that is not blank or a comment. Its
-    output, when the page shows one, is the next ```text block before any other code
-    block, and may be an excerpt of what the command prints;
+    output, when the page shows one, is the next ```text block (or ``` block without "$ "
+    lines) before any other code block, and may be an excerpt of what the command prints;
   - a line ending in a backslash continues on the next line.
 A command that cannot run here (it installs packages, needs mpirun or a download, or
 benchmarks for minutes) carries a visible marker saying why, on its line or alone as the
@@ -50,7 +50,8 @@ SHELL_LANGS = {"", "sh", "bash", "shell", "console"}
 COMMAND_WORD = re.compile(
     r"^(?:[A-Z_][A-Z0-9_]*=\S*\s+)*"
     r"(?:build/|tools/|docs/|bench/|\./|\$A(?=\s)|\$\{?[A-Z_]+\}?/|"
-    r"(?:/usr/bin/python3|python3?|attnlab|cmake|ctest|mpirun|mpiexec|git|sudo|apt-get|pip3?|lscpu)(?=\s|$))")
+    r"attnlab\s+(?:compare|run|softmax|scaling|lab|bench|-)|"
+    r"(?:/usr/bin/python3|python3?|cmake|ctest|mpirun|mpiexec|git|sudo|apt-get|pip3?|lscpu)(?=\s|$))")
 # Commands that would change the machine or the build the test runs against: never run, must be marked.
 NEVER_RUN = re.compile(r"(?:^|[\s;&|(])(?:tools/build\.sh|tools/install-deps\.sh|tools/fuzz\.sh|cmake|apt-get|sudo|git)(?=\s|$)")
 REDIRECT = re.compile(r"(?<![0-9&])>\s*([\w./-]+)\s*$")  # stdout sent to a file at the end of a command
@@ -144,7 +145,7 @@ def commands(page, text):
                 cmds.append(Command(page, first + start, cmd_text, reason or block_skip))
                 pending = cmds[-1]
             continue
-        if lang == "text" and pending is not None:
+        if pending is not None and (lang == "text" or (lang == "" and not any(l.startswith("$ ") for l in body))):
             pending.expected, pending.excerpt = body, True
             pending = None
             continue
