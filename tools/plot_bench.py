@@ -306,7 +306,9 @@ def main(argv=None):
         "gflops_vs_n": line_chart(plt, scaling, lambda r: r.get("GFLOP/s", 0), "GFLOP/s",
                                   "Attention throughput vs N (d = 64, one head)"),
         "percent_peak": line_chart(plt, scaling, lambda r: r.get("%peak"), "% of measured FMA peak",
-                                   "Share of the machine's fp32 FMA peak", logy=True),
+                                   "Share of the machine's fp32 FMA peak", logy=True,
+                                   note=None if data.get("context", {}).get("fma_peak_gflops_by_threads")
+                                   else "no FMA peak in this result (the CPU or ATTN_ISA has no AVX2+FMA loop)"),
         "speedup_vs_blas": speedup_chart(plt, scaling),
         "memory_vs_n": memory_chart(plt, scaling),
         "thread_scaling": thread_chart(plt, attention),

@@ -192,6 +192,9 @@ RULES = [
 ]
 # Table columns whose cells are timings or depend on the CPU's instruction set.
 MACHINE_COLUMNS = {"median", "gflop/s", "reps", "max abs err", "max rel err", "time", "%peak", "gb/s"}
+# Cells of a row whose last digits follow the SIMD ISA the process runs (the softmax lesson's
+# vectorised variant sums in the widest vectors the CPU, or ATTN_ISA, allows).
+ISA_CELLS = {"vectorised": {"weights", "σ weights"}}
 
 
 def normalise(lines):
@@ -205,8 +208,9 @@ def normalise(lines):
             elif all(re.fullmatch(r":?-+:?", c) for c in cells if c):  # the separator: its width follows the cells
                 cells = ["---" for _ in cells]
             else:
-                cells = ["<m>" if j < len(header) and header[j] in MACHINE_COLUMNS and c else c
-                         for j, c in enumerate(cells)]
+                isa_cols = ISA_CELLS.get(cells[0], set())
+                cells = ["<m>" if j < len(header) and (header[j] in MACHINE_COLUMNS or header[j] in isa_cols) and c
+                         else c for j, c in enumerate(cells)]
             line = "| " + " | ".join(cells) + " |"
         else:
             header = None
