@@ -185,6 +185,7 @@ RULES = [
     (re.compile(r"^(threads:)\s*\d+$"), r"\1 <n>"),
     (re.compile(r"(max (?:abs|rel) err(?:or)?|LSE max abs err|difference from NumPy float64:)\s+" + NUM), r"\1 <err>"),
     (re.compile(r"(median of)\s+\d+\s+runs?"), r"\1 <n> runs"),
+    (re.compile(r"^attnlab compare: .*?; seed"), "attnlab compare: <cpu, isa>; seed"),
     (re.compile(r"blas = OpenBLAS, \S+ kernels"), "blas = OpenBLAS, <core> kernels"),
     (re.compile(r"^note: blas: .*$"), "note: blas: <advice>"),
     (re.compile(r"(cpu|CPU)( model)?:\s.*$"), r"\1\2: <cpu>"),

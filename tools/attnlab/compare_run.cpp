@@ -88,7 +88,7 @@ class Rates {
     attn::Options opts;
     opts.kernel = std::string(k.name), opts.causal = small.causal, opts.threads = threads;
     const auto times = time_kernel(in, opts, 3, 0.5, false);  // the first includes thread start-up: take the least
-    return {small.flops() / *std::min_element(times.begin(), times.end()), small.name + ", one call"};
+    return {small.flops() / *std::min_element(times.begin(), times.end()), "a " + small.name + " call"};
   }
   /// Shapes of fewer FLOP time thread start-up and call overhead more than the kernel.
   static constexpr double kTellingFlops = 1e8;
@@ -107,8 +107,9 @@ double expected_seconds(double one, int reps, double max_s) {
   return runs * one;
 }
 
-/// Below this many FLOP a call takes well under a second on any kernel (the reference: ~1 GFLOP/s a core).
-constexpr double kMayTakeSeconds = 1e9;
+/// Below this many FLOP no kernel's timing takes seconds (the slowest, reference and textbook, run at
+/// ~1 GFLOP/s or more): no estimate is needed, nor the small call it may take to make one.
+constexpr double kMayTakeSeconds = 3e8;
 
 /// Work estimated to take longer than this gets its estimate, and each run's time, on stderr.
 constexpr double kAnnounceSeconds = 3.0;
@@ -130,13 +131,12 @@ CompareResult run_compare(const CompareOptions& o, std::ostream* progress) {
   Rates rates;
   const std::size_t total = shapes.size() * kernels.size();
   std::size_t step = 0;
-  auto announce = [&](const std::string& what, const attn::KernelInfo& k, const Shape& shape) {
-    if (shape.flops() < kMayTakeSeconds) return false;  // no kernel is that slow; skip the calibration
+  // The estimate for work that may take seconds, on `progress`; returns whether one call takes that long.
+  auto announce = [&](const std::string& what, const attn::KernelInfo& k, const Shape& shape, bool one_call) {
+    if (shape.flops() < kMayTakeSeconds) return false;
     const Rates::Rate r = rates.of(k, shape, threads, o.seed);
     const double one = shape.flops() / r.flops_per_s;
-    const double est = k.name == "reference" && what.find("oracle") != std::string::npos
-                           ? one
-                           : expected_seconds(one, o.reps, o.max_seconds);
+    const double est = one_call ? one : expected_seconds(one, o.reps, o.max_seconds);
     if (est > kAnnounceSeconds && progress)
       *progress << "compare: " << what << ": about " << duration(est) << " (" << sci(shape.flops())
                 << " FLOP a run at ~" << fixed(r.flops_per_s * 1e-9, 1) << " GFLOP/s, as on " << r.seen_on << ")\n";
@@ -184,7 +184,7 @@ CompareResult run_compare(const CompareOptions& o, std::ostream* progress) {
     std::vector<double> ref_times;
     if (ref_ok) {
       if (progress) *progress << "compare: " << shape.name << ": reference (oracle)\n";
-      announce(shape.name + ": reference (oracle)", *attn::find_kernel("reference"), shape);
+      announce(shape.name + ": reference (oracle)", *attn::find_kernel("reference"), shape, true);
       opts.kernel = "reference";
       ref_times = time_kernel(in, opts, 1, 0, false);
       rates.measured(*attn::find_kernel("reference"), shape, ref_times.front());
@@ -203,7 +203,7 @@ CompareResult run_compare(const CompareOptions& o, std::ostream* progress) {
       if (k->name == "reference") {
         times = ref_times;
       } else {
-        const bool each_run = announce(what, *k, shape);
+        const bool each_run = announce(what, *k, shape, false);
         times = time_kernel(in, opts, o.reps, o.max_seconds, each_run, progress);
       }
       row.reps = static_cast<int>(times.size());
