@@ -42,8 +42,8 @@ void print_compare(const CompareCommandOptions& o) {
   const attn::CpuInfo& cpu = attn::cpu_info();
   std::cout << "attnlab compare: " << cpu.model << ", " << cpu.isa << " kernels"
             << (cpu.isa_forced ? " (ATTN_ISA)" : "") << "; seed " << o.seed << ", " << threads
-            << " thread(s); errors against the fp64 reference"
-            << " (rel = max abs / max |reference|); blas = OpenBLAS, " << blas.core << " kernels\n\n";
+            << " thread(s); errors against the reference kernel (fp64 arithmetic, output rounded to float32;"
+            << " rel = max abs / max |reference|); blas = OpenBLAS, " << blas.core << " kernels\n\n";
   t.print(std::cout);
   if (!o.json.empty()) {
     write_file_atomic(o.json, compare_json(o, result));
