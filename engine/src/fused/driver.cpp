@@ -19,8 +19,8 @@
 #include "row_merge.hpp"
 
 #include "fused/blocking.hpp"
-#include "fused/exp2_poly.hpp"
 #include "fused/ukernels.hpp"
+#include "simd/exp_poly.hpp"
 
 #include <omp.h>
 
@@ -272,7 +272,7 @@ void merge_group(const Plan& p, i64 r0, i64 rows, bool first_group, const Scratc
       std::copy_n(op, p.dv, o);
       w.l[r] = w.lp[r];
     } else {
-      const float f = w.m[r] > w.mt[r] ? exp2c::exp2_scalar(w.mt[r] - w.m[r]) : 1.0f;
+      const float f = w.m[r] > w.mt[r] ? simd::exp2_rr1_p6(w.mt[r] - w.m[r]) : 1.0f;
       for (i64 t = 0; t < p.dv; ++t) o[t] = f * o[t] + op[t];
       w.l[r] = f * w.l[r] + w.lp[r];
     }
@@ -358,7 +358,7 @@ void save_partial(const Plan& p, i64 rows, const Scratch& w, bool any, float* ds
 
 /// The fused kernel's partials: m in log2 units, O unnormalised (l = Σ p).
 struct Log2Units {
-  static float weight(float m, float max) { return exp2c::exp2_scalar(m - max); }
+  static float weight(float m, float max) { return simd::exp2_rr1_p6(m - max); }
   static float lse(float max, float sum) { return (max + std::log2(sum)) * kLn2; }
 };
 

@@ -3,8 +3,8 @@
 // masked rows; only the vector loops differ.
 #pragma once
 
-#include "exp2_poly.hpp"
-#include "ukernels.hpp"
+#include "fused/ukernels.hpp"
+#include "simd/exp_poly.hpp"
 
 #include <limits>
 
@@ -26,7 +26,7 @@ void online_softmax_step(float* s, i64 lds, i64 rows, i64 n, float* m, float* l,
       const float row_max = RowMax(s + r * lds, n);
       const float mb = row_max > m[r] ? row_max : m[r];
       // m grew: O and l were summed against the old max. m[r] = -inf (nothing visible yet) gives 0.
-      alpha[r] = mb > m[r] ? exp2c::exp2_scalar(m[r] - mb) : 1.0f;
+      alpha[r] = mb > m[r] ? simd::exp2_rr1_p6(m[r] - mb) : 1.0f;
       // Every key so far masked (mb = -inf): exp2(-inf − 0) = 0, never exp2(-inf − (-inf)).
       mu[r - g0] = mb == kNegInf ? 0.0f : mb;
       m[r] = mb;

@@ -8,7 +8,7 @@ target_sources(attn_engine PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx512.cpp)
 # -ffp-contract=off: FMAs only where the intrinsics ask for them, so the plain C++ in these
-# files (the softmax step's per-row exp2_scalar and l·alpha + sum) computes exactly the
+# files (the softmax step's per-row exp2_rr1_p6 and l·alpha + sum) computes exactly the
 # specification's values on every ISA, and a vectorised loop cannot round differently from
 # its scalar remainder (tests: SoftmaxStepOnEveryTailLength compares alpha bit for bit).
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/ukernel_avx2.cpp

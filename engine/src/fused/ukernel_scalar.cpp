@@ -1,8 +1,8 @@
 // The portable microkernels: plain loops that state what every SIMD table
 // computes (ukernels.hpp). Compiled with the baseline flags.
-#include "exp2_poly.hpp"
-#include "online_softmax.hpp"
-#include "ukernels.hpp"
+#include "fused/online_softmax.hpp"
+#include "fused/ukernels.hpp"
+#include "simd/exp_poly.hpp"
 
 #include <limits>
 
@@ -56,7 +56,7 @@ float rowmax_scalar(const float* x, i64 n) {
 float exp2_store_sum_scalar(float* x, i64 n, float m) {
   float sum = 0.0f;
   for (i64 j = 0; j < n; ++j) {
-    x[j] = exp2c::exp2_scalar(x[j] - m);
+    x[j] = simd::exp2_rr1_p6(x[j] - m);
     sum += x[j];
   }
   return sum;
@@ -64,7 +64,7 @@ float exp2_store_sum_scalar(float* x, i64 n, float m) {
 
 void exp2_scalar_array(const float* x, float* y, i64 n) {
 #pragma omp simd
-  for (i64 j = 0; j < n; ++j) y[j] = exp2c::exp2_scalar(x[j]);
+  for (i64 j = 0; j < n; ++j) y[j] = simd::exp2_rr1_p6(x[j]);
 }
 
 }  // namespace
@@ -80,7 +80,8 @@ Ukernels scalar_ukernels() {
           pack_v_scalar,
           online_softmax_step<rowmax_scalar, exp2_store_sum_scalar>,
           exp2_scalar_array,
-          1.25f};
+          1.25f,
+          {"f32_qk_6x16__scalar", "f32_pv_6x16__scalar", "f32_softmax_step__scalar_rr1_p6", "f32_exp2__scalar_rr1_p6"}};
 }
 
 }  // namespace attn::fused

@@ -3,7 +3,8 @@
 // A microkernel knows only packed panels or plain row-major tiles, a depth kc
 // and strides; edges, masking, online-softmax bookkeeping, packing and threads
 // belong to the driver (driver.cpp). ukernel_scalar.cpp is the readable
-// specification; ukernel_avx2.cpp and ukernel_avx512.cpp must agree with it within the stated accuracy.
+// specification; the SIMD tables are one template (ukernels_simd.hpp) over an ISA's vector
+// traits (simd/avx2.hpp, simd/avx512.hpp) and must agree with it within the stated accuracy.
 //
 // Shared rules for every function below:
 // - Pointers need only float alignment (SIMD code uses unaligned loads).
@@ -62,7 +63,7 @@ struct Ukernels {
   /// One online-softmax step over an S block, in place, for rows r < rows (row r at s + r·lds,
   /// keys j < n, log2 units), with the running max m[r] and sum l[r] of the keys before:
   ///   mb       = max(m[r], max_j s_rj)                    (NaN ignored; -inf when all are)
-  ///   alpha[r] = mb > m[r] ? exp2_scalar(m[r] − mb) : 1   (what O and l are rescaled by)
+  ///   alpha[r] = mb > m[r] ? exp2_rr1_p6(m[r] − mb) : 1   (what O and l are rescaled by)
   ///   s_rj     = exp2(s_rj − mu), mu = mb or 0 when mb = -inf (never exp2(-inf − (-inf)))
   ///   l[r]     = l[r]·alpha[r] + Σ_j s_rj                 (fp32, a fixed order), m[r] = mb
   /// A NaN logit becomes a NaN p and a NaN l: it poisons its row, as the contract says.
@@ -74,6 +75,13 @@ struct Ukernels {
   ///   x NaN: y NaN.   x > 0: outside the domain (the result is unspecified, but finite or NaN).
   void (*exp2)(const float* x, float* y, i64 n);
   float exp2_max_ulp;
+
+  /// What each routine is, XNNPACK style: type, routine, tile, then ISA and algorithm
+  /// ("f32_qk_6x16__avx2_fma", "f32_softmax_step__avx2_rr1_p6_u16_acc2": exp2 with range
+  /// reduction by 1 constant and a degree-6 polynomial, 16 floats a step in 2 accumulators).
+  struct Names {
+    const char *qk, *pv, *softmax_step, *exp2;
+  } names;
 };
 
 /// Tables compiled into this binary (each only valid to call where the CPU supports it).
