@@ -5,6 +5,7 @@
 // actually stream (3-pass: 3 reads + 2 writes; the blocked 2-pass kernel: 2 reads
 // + 2 writes; the scalar variants: naive 2 reads + 1 write, safe 3 + 1, online 2 + 1).
 // Copy rows are the throwaway bandwidth yardstick (std::memcpy, same sizes).
+#include "fused/ukernels.hpp"  // supported_isas
 #include "softmax_simd.hpp"
 
 #include <benchmark/benchmark.h>
@@ -86,16 +87,15 @@ int register_all() {
   reg("softmax/safe", [](benchmark::State& s) { out_of_place<sm::safe<float>>(s, 4); });
   reg("softmax/online", [](benchmark::State& s) { out_of_place<sm::online<float>>(s, 3); });
   reg("softmax/stable_inplace", [](benchmark::State& s) {
-    in_place(s, sm::stable_inplace, s.range(0) >= (1 << 18) && simd::have_avx2_fma() ? 4 : 5);
+    const simd::RowKernels& k = simd::active_row_kernels();
+    in_place(s, sm::stable_inplace, s.range(0) >= (1 << 18) && k.two_pass != k.three_pass ? 4 : 5);
   });
-  reg("softmax/scalar_p7_3pass", [](benchmark::State& s) { in_place(s, simd::stable_scalar, 5); });
-  if (simd::have_avx2_fma()) {
-    reg("softmax/avx2_3pass", [](benchmark::State& s) { in_place(s, simd::stable_avx2_3pass, 5); });
-    reg("softmax/avx2_2pass", [](benchmark::State& s) { in_place(s, simd::stable_avx2_2pass, 4); });
-  }
-  if (simd::have_avx512f()) {
-    reg("softmax/avx512_3pass", [](benchmark::State& s) { in_place(s, simd::stable_avx512_3pass, 5); });
-    reg("softmax/avx512_2pass", [](benchmark::State& s) { in_place(s, simd::stable_avx512_2pass, 4); });
+  // Every row kernel of every ISA this CPU runs, under its own name (f32_softmax_3pass__avx2_rr2_p7_u32_acc4 …).
+  for (attn::cpu::Isa isa : attn::fused::supported_isas()) {
+    const simd::RowKernels* k = simd::row_kernels_for(isa);
+    reg(std::string("softmax/") + k->names.three_pass, [k](benchmark::State& s) { in_place(s, k->three_pass, 5); });
+    if (k->two_pass != k->three_pass)
+      reg(std::string("softmax/") + k->names.two_pass, [k](benchmark::State& s) { in_place(s, k->two_pass, 4); });
   }
   return 0;
 }

@@ -170,7 +170,7 @@ std::uint64_t softmax_rows(Kernel kernel) {
   return h.value();
 }
 
-std::uint64_t exp_p7_outputs(void (*exp)(const float*, float*, std::size_t)) {
+std::uint64_t exp_outputs(void (*exp)(const float*, float*, std::size_t) noexcept) {
   Hash h;
   for (std::size_t n = 1; n <= 70; ++n) {
     const auto x = fill(n, 200 + n, -100.0f, 0.0f);
@@ -211,11 +211,13 @@ TEST(PinnedKernels, FusedAvx2) {
 }
 
 TEST(PinnedKernels, SoftmaxRows) {
-  expect_pinned("softmax rows, scalar", softmax_rows(simd::stable_scalar), 0x7b8de29e1e39c567ull);
-  if (!simd::have_avx2_fma()) GTEST_SKIP() << "this CPU has no AVX2";
-  expect_pinned("softmax rows, avx2 3-pass", softmax_rows(simd::stable_avx2_3pass), 0x3a24ed7c319592f7ull);
-  expect_pinned("softmax rows, avx2 2-pass", softmax_rows(simd::stable_avx2_2pass), 0xb0e5bdf338dfb080ull);
-  expect_pinned("exp_p7, avx2", exp_p7_outputs(simd::exp_p7_avx2), 0x50c441588ac6960dull);
+  expect_pinned("softmax rows, scalar", softmax_rows(simd::row_kernels_for(Isa::scalar)->three_pass),
+                0x7b8de29e1e39c567ull);
+  const simd::RowKernels* avx2 = simd::row_kernels_for(Isa::avx2);
+  if (avx2 == nullptr) GTEST_SKIP() << "this CPU has no AVX2";
+  expect_pinned("softmax rows, avx2 3-pass", softmax_rows(avx2->three_pass), 0x3a24ed7c319592f7ull);
+  expect_pinned("softmax rows, avx2 2-pass", softmax_rows(avx2->two_pass), 0xb0e5bdf338dfb080ull);
+  expect_pinned("exp_rr2_p7, avx2", exp_outputs(avx2->exp), 0x50c441588ac6960dull);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // exact exp thresholds, every variant within the bound stated beside it in the
 // header (against the long-double reference), the online merge, and the edge
 // cases of the attention contract.
+#include "fused/ukernels.hpp"  // supported_isas
+#include "simd/exp_poly.hpp"
 #include "softmax_simd.hpp"
 
 #include <gtest/gtest.h>
@@ -435,20 +437,20 @@ namespace simd = attn::softmax::simd;
 
 using Kernel = simd::RowStats (*)(float*, std::size_t);
 
+/// Every row kernel of every ISA this CPU runs, by name.
 std::vector<std::pair<std::string, Kernel>> kernels() {
-  std::vector<std::pair<std::string, Kernel>> k = {{"scalar", simd::stable_scalar}};
-  if (simd::have_avx2_fma()) {
-    k.emplace_back("avx2_3pass", simd::stable_avx2_3pass);
-    k.emplace_back("avx2_2pass", simd::stable_avx2_2pass);
-  }
-  if (simd::have_avx512f()) {
-    k.emplace_back("avx512_3pass", simd::stable_avx512_3pass);
-    k.emplace_back("avx512_2pass", simd::stable_avx512_2pass);
+  std::vector<std::pair<std::string, Kernel>> k;
+  for (attn::cpu::Isa isa : attn::fused::supported_isas()) {
+    const simd::RowKernels& t = *simd::row_kernels_for(isa);
+    k.emplace_back(t.names.three_pass, t.three_pass);
+    if (t.two_pass != t.three_pass) k.emplace_back(t.names.two_pass, t.two_pass);
   }
   return k;
 }
 
-TEST(SoftmaxSimd, ExpP7MeetsItsContract) {
+TEST(SoftmaxSimd, ExpRr2P7MeetsItsContract) {
+  using attn::simd::exp_rr2_p7;
+  using attn::simd::rr2_p7::kFlush;
   // Sweep float bit patterns from −0 down to −105 (every 127th: 8.7e6 values), and some positives.
   std::vector<float> xs;
   std::uint32_t lo_bits;
@@ -461,18 +463,20 @@ TEST(SoftmaxSimd, ExpP7MeetsItsContract) {
   }
   for (float v = 0.0f; v < 88.0f; v += 0.0173f) xs.push_back(v);
   xs.push_back(-kInf<float>);
-  std::vector<float> ys(xs.size()), zs(xs.size());
-  if (simd::have_avx2_fma()) simd::exp_p7_avx2(xs.data(), ys.data(), xs.size());
-  if (simd::have_avx512f()) simd::exp_p7_avx512(xs.data(), zs.data(), xs.size());
+  // Every ISA's vector exp against the scalar specification, bit for bit.
+  std::vector<std::vector<float>> ys;
+  std::vector<const char*> names;
+  for (attn::cpu::Isa isa : attn::fused::supported_isas()) {
+    const simd::RowKernels& t = *simd::row_kernels_for(isa);
+    ys.emplace_back(xs.size());
+    names.push_back(t.names.exp);
+    t.exp(xs.data(), ys.back().data(), xs.size());
+  }
   double worst_ulp = 0;
   for (std::size_t i = 0; i < xs.size(); ++i) {
-    const float s = simd::exp_p7(xs[i]);
-    if (simd::have_avx2_fma()) {
-      ASSERT_EQ(std::memcmp(&s, &ys[i], 4), 0) << "avx2 differs from the scalar spec at " << xs[i];
-    }
-    if (simd::have_avx512f()) {
-      ASSERT_EQ(std::memcmp(&s, &zs[i], 4), 0) << "avx512 differs from the scalar spec at " << xs[i];
-    }
+    const float s = exp_rr2_p7(xs[i]);
+    for (std::size_t k = 0; k < ys.size(); ++k)
+      ASSERT_EQ(std::memcmp(&s, &ys[k][i], 4), 0) << names[k] << " differs from the scalar spec at " << xs[i];
     const L e = std::exp(static_cast<L>(xs[i]));
     const L err = std::abs(static_cast<L>(s) - e);
     if (xs[i] < sm::exp_normal_threshold<float>()) {
@@ -487,12 +491,12 @@ TEST(SoftmaxSimd, ExpP7MeetsItsContract) {
     }
   }
   RecordProperty("worst_ulp", std::to_string(worst_ulp));
-  EXPECT_EQ(simd::exp_p7(0.0f), 1.0f);
-  EXPECT_EQ(simd::exp_p7(-kInf<float>), 0.0f);
-  EXPECT_TRUE(std::isnan(simd::exp_p7(std::numeric_limits<float>::quiet_NaN())));
-  EXPECT_EQ(simd::kFlush, sm::exp_normal_threshold<float>());
-  EXPECT_GT(simd::exp_p7(simd::kFlush), 0.0f);
-  EXPECT_EQ(simd::exp_p7(std::nextafter(simd::kFlush, -kInf<float>)), 0.0f);
+  EXPECT_EQ(exp_rr2_p7(0.0f), 1.0f);
+  EXPECT_EQ(exp_rr2_p7(-kInf<float>), 0.0f);
+  EXPECT_TRUE(std::isnan(exp_rr2_p7(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(kFlush, sm::exp_normal_threshold<float>());
+  EXPECT_GT(exp_rr2_p7(kFlush), 0.0f);
+  EXPECT_EQ(exp_rr2_p7(std::nextafter(kFlush, -kInf<float>)), 0.0f);
 }
 
 TEST(SoftmaxSimd, EveryKernelWithinTheStableInplaceBound) {

@@ -58,6 +58,30 @@ const char* widest_isa(const Features& f) noexcept {
   return f.avx512_skx ? "avx512" : f.avx2_fma ? "avx2" : "scalar";
 }
 
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::scalar:
+      return "scalar";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::avx512:
+      return "avx512";
+  }
+  return "?";
+}
+
+bool runs(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::scalar:
+      return true;
+    case Isa::avx2:
+      return features().avx2_fma;
+    case Isa::avx512:
+      return features().avx512_skx;
+  }
+  return false;
+}
+
 }  // namespace attn::cpu
 
 namespace attn {

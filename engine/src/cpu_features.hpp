@@ -1,7 +1,7 @@
 // What this CPU can run, read from cpuid once: the one place the engine asks.
 // (GCC's __builtin_cpu_supports also checks XGETBV, i.e. that the OS saves the
-// wider registers.) The fused kernel's dispatch, the softmax kernels and the
-// blas path's OpenBLAS diagnosis all read these flags.
+// wider registers.) The kernel dispatch (dispatch.cpp: the fused microkernels and the
+// softmax rows) and the blas path's OpenBLAS diagnosis read these flags.
 //
 // ATTN_ISA=scalar|avx2|avx512 lowers them: the process then behaves as a CPU whose widest
 // ISA is that one (every SIMD routine, not only the fused kernel), which is how the suite
@@ -22,5 +22,18 @@ const Features& features() noexcept;
 
 /// The widest ISA the features allow, as ATTN_ISA spells it: "avx512", "avx2" or "scalar".
 const char* widest_isa(const Features& f) noexcept;
+
+/// Instruction sets the engine has kernels for, in increasing order of preference. Each has
+/// its tables (fused microkernels, softmax rows: dispatch.cpp) and its block sizes
+/// (fused/blocking.hpp).
+enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2 };
+inline constexpr int kIsaCount = 3;
+
+/// Name as ATTN_ISA spells it ("scalar", "avx2", "avx512").
+const char* isa_name(Isa isa);
+
+/// Whether this process runs the ISA's kernels (features(), so ATTN_ISA lowers it too):
+/// avx2 = AVX2 + FMA, avx512 = avx512_skx.
+bool runs(Isa isa) noexcept;
 
 }  // namespace attn::cpu

@@ -1,10 +1,11 @@
-// attn::softmax::stable_inplace: run-time dispatch to the vectorised row kernels
-// of softmax_simd.hpp, and their portable scalar specification.
-#include "cpu_features.hpp"
+// attn::softmax::stable_inplace on the active ISA's row kernels (softmax_simd.hpp),
+// and their portable scalar specification.
+#include "simd/exp_poly.hpp"
 #include "softmax_simd.hpp"
 
 #include <attn/softmax.hpp>
 
+#include <cmath>
 #include <limits>
 
 namespace attn::softmax {
@@ -22,7 +23,7 @@ RowStats stable_scalar(float* x, std::size_t n) noexcept {
   }
   float l = 0;
   for (std::size_t j = 0; j < n; ++j) {  // fused: store exp(x − m) and sum it
-    x[j] = exp_p7(x[j] - m);
+    x[j] = attn::simd::exp_rr2_p7(x[j] - m);
     l += x[j];
   }
   const float inv = 1.0f / l;
@@ -30,12 +31,17 @@ RowStats stable_scalar(float* x, std::size_t n) noexcept {
   return {m, l};
 }
 
-bool have_avx2_fma() noexcept {
-  return cpu::features().avx2_fma;
+namespace {
+void exp_scalar_array(const float* x, float* y, std::size_t n) noexcept {
+  for (std::size_t j = 0; j < n; ++j) y[j] = attn::simd::exp_rr2_p7(x[j]);
 }
+}  // namespace
 
-bool have_avx512f() noexcept {
-  return cpu::features().avx512f && cpu::features().avx2_fma;
+RowKernels scalar_row_kernels() {
+  return {stable_scalar,
+          stable_scalar,
+          exp_scalar_array,
+          {"f32_softmax_3pass__scalar_rr2_p7", "f32_softmax_3pass__scalar_rr2_p7", "f32_exp__scalar_rr2_p7"}};
 }
 
 }  // namespace simd
@@ -52,13 +58,8 @@ constexpr std::size_t kTwoPassFrom = std::size_t{1} << 18;
 }  // namespace
 
 float stable_inplace(float* x, std::size_t n) noexcept {
-  simd::RowStats s;
-  if (simd::have_avx512f())
-    s = n >= kTwoPassFrom ? simd::stable_avx512_2pass(x, n) : simd::stable_avx512_3pass(x, n);
-  else if (simd::have_avx2_fma())
-    s = n >= kTwoPassFrom ? simd::stable_avx2_2pass(x, n) : simd::stable_avx2_3pass(x, n);
-  else
-    s = simd::stable_scalar(x, n);
+  const simd::RowKernels& k = simd::active_row_kernels();
+  const simd::RowStats s = n >= kTwoPassFrom ? k.two_pass(x, n) : k.three_pass(x, n);
   if (s.l != s.l || s.m == std::numeric_limits<float>::infinity()) {  // NaN in the row, or inf − inf
     for (std::size_t j = 0; j < n; ++j) x[j] = std::numeric_limits<float>::quiet_NaN();
     return std::numeric_limits<float>::quiet_NaN();

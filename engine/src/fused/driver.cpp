@@ -4,7 +4,7 @@
 //
 // Layers (style.md): microkernels (ukernels.hpp, one table per ISA) → the
 // block loop with the online softmax (block_rows) → the parallel driver over
-// (b, h, q-block[, KV chunk]) work items (run_blocked) → dispatch (cpu.cpp).
+// (b, h, q-block[, KV chunk]) work items (run_blocked) → dispatch (dispatch.cpp).
 //
 // Units: Q is packed pre-multiplied by scale·log2(e), so every score, running
 // max m and the exponent are in log2 units and the softmax uses exp2:
@@ -63,7 +63,7 @@ i64 round_up(i64 a, i64 b) {
 }
 
 /// ATTN_FUSED_BLOCKS="Br,Bc[,Bs]" (for the block-size sweep), read once; all zero when unset.
-/// Text that does not parse is ignored with a note on stderr, as ATTN_ISA is (cpu.cpp).
+/// Text that does not parse is ignored with a note on stderr, as ATTN_ISA is (dispatch.cpp).
 BlockSizes blocks_from_env() {
   static const BlockSizes env = [] {
     const char* s = std::getenv("ATTN_FUSED_BLOCKS");

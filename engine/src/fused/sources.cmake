@@ -1,8 +1,7 @@
 # The fused kernel: one concept per file, one ISA per translation unit. Only
-# ukernel_<isa>.cpp gets that ISA's flags; cpu.cpp decides at run time which
-# table is called, so the library still runs on a CPU without the extensions.
+# ukernel_<isa>.cpp gets that ISA's flags; dispatch.cpp (engine/src) decides at run
+# time which table is called, so the library still runs on a CPU without the extensions.
 target_sources(attn_engine PRIVATE
-  ${CMAKE_CURRENT_LIST_DIR}/cpu.cpp
   ${CMAKE_CURRENT_LIST_DIR}/driver.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx2.cpp

@@ -1,5 +1,5 @@
 // The AVX2 + FMA microkernel table: ukernels_simd.hpp on simd/avx2.hpp's traits. This unit
-// alone is compiled with -mavx2 -mfma (sources.cmake) and only called after cpu.cpp saw both.
+// alone is compiled with -mavx2 -mfma (sources.cmake) and only called after dispatch.cpp saw both.
 //
 // Register tiles 6×16 for Q Kᵀ and P V: 6 rows × 2 ymm = 12 accumulators, 2 loads of the
 // streamed operand and 6 broadcasts per step, leaving 2 of the 16 ymm for the loaded vectors

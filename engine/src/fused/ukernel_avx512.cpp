@@ -1,6 +1,6 @@
 // The AVX-512 microkernel table: ukernels_simd.hpp on simd/avx512.hpp's traits, the AVX2
 // design at twice the width. Compiled alone with the AVX-512 flags (sources.cmake); called
-// only after cpu.cpp saw AVX-512F/VL/BW/DQ in cpuid with the OS saving zmm state.
+// only after dispatch.cpp saw AVX-512F/VL/BW/DQ in cpuid with the OS saving zmm state.
 //
 // Q Kᵀ tile 6×32: 6 rows × 2 zmm = 12 accumulators (FMA latency 4 × 2 ports needs at least
 // 8 in flight), 2 loads of the streamed operand and 6 broadcasts per step.

@@ -13,18 +13,16 @@
 // - No allocation, no exceptions, no global state.
 #pragma once
 
+#include "cpu_features.hpp"
+
 #include <cstdint>
 #include <span>
 
 namespace attn::fused {
 
 using i64 = std::int64_t;
-
-/// Instruction sets with a microkernel table, in increasing order of preference.
-enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2 };
-
-/// Name as ATTN_ISA spells it ("scalar", "avx2", "avx512").
-const char* isa_name(Isa isa);
+using cpu::Isa;
+using cpu::isa_name;
 
 /// One ISA's microkernels.
 struct Ukernels {
@@ -88,6 +86,8 @@ struct Ukernels {
 Ukernels scalar_ukernels();
 Ukernels avx2_ukernels();
 Ukernels avx512_ukernels();
+
+// The one dispatch (dispatch.cpp), shared with the softmax rows (softmax_simd.hpp):
 
 /// The table for `isa`, or nullptr when the CPU (or the build) lacks it.
 const Ukernels* ukernels_for(Isa isa);

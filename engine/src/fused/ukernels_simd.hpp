@@ -13,29 +13,12 @@
 #include "fused/online_softmax.hpp"
 #include "fused/ukernels.hpp"
 #include "simd/exp_poly.hpp"
+#include "simd/kernel_name.hpp"
 
 namespace attn::fused {
 namespace {
 
-/// A kernel's self-describing name (XNNPACK style), built at compile time from its parts.
-struct KernelName {
-  char s[64] = {};
-  int len = 0;
-  constexpr KernelName& operator<<(const char* part) {
-    while (*part) s[len++] = *part++;
-    return *this;
-  }
-  constexpr KernelName& operator<<(int v) {
-    char digits[12];
-    int k = 0;
-    do digits[k++] = static_cast<char>('0' + v % 10), v /= 10;
-    while (v > 0);
-    while (k > 0) s[len++] = digits[--k];
-    return *this;
-  }
-};
-
-/// f(std::integral_constant<int, M>) for the row count m in [1, MAX] (the tile's rows as a
+/// f.operator()<M>() for the row count m in [1, MAX] (the tile's rows as a
 /// compile-time constant, so its loops unroll into registers).
 template <int MAX, class F>
 inline void with_rows(int m, F&& f) {
@@ -239,11 +222,12 @@ struct SimdUkernels {
     }
   }
 
-  static constexpr KernelName kQkName = KernelName() << "f32_qk_" << MR << "x" << NR << "__" << V::kFmaName;
-  static constexpr KernelName kPvName = KernelName() << "f32_pv_" << MR << "x" << PV_NR << "__" << V::kFmaName;
-  static constexpr KernelName kSoftmaxName = KernelName()
-                                             << "f32_softmax_step__" << V::kName << "_rr1_p6_u" << 2 * W << "_acc2";
-  static constexpr KernelName kExp2Name = KernelName() << "f32_exp2__" << V::kName << "_rr1_p6_u" << W;
+  static constexpr simd::KernelName kQkName = simd::KernelName() << "f32_qk_" << MR << "x" << NR << "__" << V::kFmaName;
+  static constexpr simd::KernelName kPvName = simd::KernelName()
+                                              << "f32_pv_" << MR << "x" << PV_NR << "__" << V::kFmaName;
+  static constexpr simd::KernelName kSoftmaxName = simd::KernelName() << "f32_softmax_step__" << V::kName << "_rr1_p6_u"
+                                                                      << 2 * W << "_acc2";
+  static constexpr simd::KernelName kExp2Name = simd::KernelName() << "f32_exp2__" << V::kName << "_rr1_p6_u" << W;
 
   static Ukernels table(Isa isa, float exp2_max_ulp) {
     return {isa,     MR,           NR,
