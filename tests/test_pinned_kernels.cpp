@@ -5,9 +5,9 @@
 // SIMD scaffolding for every ISA) keeps these green; a change that alters results on purpose
 // records the new hashes (the failure message prints them) and says why in its commit.
 //
-// Pinned: the scalar and AVX2 tables, which every x86-64 CPU with AVX2 runs (AVX-512
-// machines included: there they are forced by ISA). AVX-512 results are not pinned: they
-// differ from AVX2 by design (wider accumulators) and were not recorded on such a machine.
+// Pinned: the scalar, AVX2 and AVX-512 tables, each where the CPU runs it (the AVX-512 pins
+// were recorded on an AMD EPYC, family 1Ah, before the change; the operations are IEEE-exact,
+// so any AVX-512 CPU gives the same bits).
 // Inputs come from a fixed integer generator (no <random> distribution, whose algorithm is
 // the standard library's choice), so the hashes depend only on the kernels' arithmetic.
 #include "fused/ukernels.hpp"
@@ -208,6 +208,21 @@ TEST(PinnedKernels, FusedAvx2) {
   if (!isa.ok()) GTEST_SKIP() << "this CPU has no AVX2";
   expect_pinned("avx2 microkernels", microkernels(*fused::ukernels_for(Isa::avx2)), 0xee9b74283ebd55faull);
   expect_pinned("fused attention, avx2", attention_outputs(), 0x6ca300ee55cffb16ull);
+}
+
+TEST(PinnedKernels, FusedAvx512) {
+  ForcedIsa isa(Isa::avx512);
+  if (!isa.ok()) GTEST_SKIP() << "this CPU has no AVX-512";
+  expect_pinned("avx512 microkernels", microkernels(*fused::ukernels_for(Isa::avx512)), 0xbb981449e8d0a536ull);
+  expect_pinned("fused attention, avx512", attention_outputs(), 0xe9c0df88a349527aull);
+}
+
+TEST(PinnedKernels, SoftmaxRowsAvx512) {
+  const simd::RowKernels* avx512 = simd::row_kernels_for(Isa::avx512);
+  if (avx512 == nullptr) GTEST_SKIP() << "this CPU has no AVX-512";
+  expect_pinned("softmax rows, avx512 3-pass", softmax_rows(avx512->three_pass), 0x18292c519de6fac5ull);
+  expect_pinned("softmax rows, avx512 2-pass", softmax_rows(avx512->two_pass), 0xbcfb3c307b133700ull);
+  expect_pinned("exp_rr2_p7, avx512", exp_outputs(avx512->exp), 0x50c441588ac6960dull);
 }
 
 TEST(PinnedKernels, SoftmaxRows) {
