@@ -1,6 +1,8 @@
 // Test helpers for the fused kernel: a buffer that ends exactly at a
 // PROT_NONE guard page (an over-read faults), and tester builders for the
-// microkernel families in the style of XNNPACK's GemmMicrokernelTester.
+// microkernel families in the style of XNNPACK's GemmMicrokernelTester: each
+// takes the kernel function and its register tile (mr, nr), not a whole table,
+// so a second tile or another element type is tested the same way.
 #pragma once
 
 #include "fused/ukernels.hpp"
@@ -9,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <random>
@@ -58,10 +61,32 @@ inline double gamma(i64 k) {
   return static_cast<double>(k) * kU / (1.0 - static_cast<double>(k) * kU);
 }
 
+/// Depths for an mr × nr tile: 1 and 2, around mr and nr (a loop unrolled by the tile's rows
+/// or columns gets its remainder cases), and long ones (2·nr + 1, 8·nr + 1).
+inline std::vector<i64> depths_for_tile(int mr, int nr) {
+  std::vector<i64> k = {1, 2, mr - 1, mr, mr + 1, nr - 1, nr, nr + 1, 2 * nr + 1, 8 * nr + 1};
+  k.erase(std::remove_if(k.begin(), k.end(), [](i64 v) { return v < 1; }), k.end());
+  std::sort(k.begin(), k.end());
+  k.erase(std::unique(k.begin(), k.end()), k.end());
+  return k;
+}
+
+using QkKernel = decltype(fused::Ukernels::qk);
+using PvKernel = decltype(fused::Ukernels::pv);
+
 /// S tile = Q panel · Kᵀ panel: checks every written element against an fp64 dot product
 /// within γ_k Σ|q k| and that nothing outside the m × n sub-tile is written.
 class QkTester {
  public:
+  /// The kernel's register tile (the packed panels' widths).
+  QkTester& mr(int v) {
+    mr_ = v;
+    return *this;
+  }
+  QkTester& nr(int v) {
+    nr_ = v;
+    return *this;
+  }
   QkTester& m(int v) {
     m_ = v;
     return *this;
@@ -79,17 +104,17 @@ class QkTester {
     return *this;
   }
 
-  void Test(const fused::Ukernels& uk) const {
-    const i64 lds = lds_ ? lds_ : uk.nr + 3;
+  void Test(QkKernel qk) const {
+    const i64 lds = lds_ ? lds_ : nr_ + 3;
     // Operands end at a guard page: reading past the packed panels faults.
-    GuardedFloats qp(static_cast<std::size_t>(k_ * uk.mr)), kp(static_cast<std::size_t>(k_ * uk.nr));
-    GuardedFloats s(static_cast<std::size_t>((uk.mr - 1) * lds + uk.nr));
+    GuardedFloats qp(static_cast<std::size_t>(k_ * mr_)), kp(static_cast<std::size_t>(k_ * nr_));
+    GuardedFloats s(static_cast<std::size_t>((mr_ - 1) * lds + nr_));
     fill_random(qp.data(), qp.size(), 11);
     fill_random(kp.data(), kp.size(), 12);
     std::fill_n(s.data(), s.size(), kSentinel);
-    uk.qk(k_, qp.data(), kp.data(), s.data(), lds, m_, n_);
-    for (int r = 0; r < uk.mr; ++r)
-      for (int c = 0; c < uk.nr; ++c) {
+    qk(k_, qp.data(), kp.data(), s.data(), lds, m_, n_);
+    for (int r = 0; r < mr_; ++r)
+      for (int c = 0; c < nr_; ++c) {
         const float got = s[static_cast<std::size_t>(r * lds + c)];
         if (r >= m_ || c >= n_) {
           EXPECT_EQ(got, kSentinel) << "wrote outside the " << m_ << "x" << n_ << " tile at (" << r << ", " << c << ")";
@@ -97,8 +122,8 @@ class QkTester {
         }
         double exact = 0, mag = 0;
         for (i64 t = 0; t < k_; ++t) {
-          const double prod = static_cast<double>(qp[static_cast<std::size_t>(t * uk.mr + r)]) *
-                              kp[static_cast<std::size_t>(t * uk.nr + c)];
+          const double prod = static_cast<double>(qp[static_cast<std::size_t>(t * mr_ + r)]) *
+                              kp[static_cast<std::size_t>(t * nr_ + c)];
           exact += prod;
           mag += std::abs(prod);
         }
@@ -107,8 +132,15 @@ class QkTester {
       }
   }
 
+  /// Every sub-tile m ∈ [1, mr] × n ∈ [1, nr] at every depth of depths_for_tile.
+  void TestEverySubTile(QkKernel qk) const {
+    for (i64 k : depths_for_tile(mr_, nr_))
+      for (int m = 1; m <= mr_; ++m)
+        for (int n = 1; n <= nr_; ++n) QkTester(*this).m(m).n(n).k(k).Test(qk);
+  }
+
  private:
-  int m_ = 1, n_ = 1;
+  int mr_ = 1, nr_ = 1, m_ = 1, n_ = 1;
   i64 k_ = 1, lds_ = 0;
 };
 
@@ -116,6 +148,15 @@ class QkTester {
 /// ending at a guard page and only n columns of it readable in the last row.
 class PvTester {
  public:
+  /// The kernel's register tile: mr rows, nr (its PV_NR) columns.
+  PvTester& mr(int v) {
+    mr_ = v;
+    return *this;
+  }
+  PvTester& nr(int v) {
+    nr_ = v;
+    return *this;
+  }
   PvTester& m(int v) {
     m_ = v;
     return *this;
@@ -138,26 +179,26 @@ class PvTester {
     return *this;
   }
 
-  void Test(const fused::Ukernels& uk) const {
-    const i64 ldp = k_ + 5, ldo = uk.pv_nr + 7, ldv = ldv_ ? ldv_ : n_ + 2;
+  void Test(PvKernel pv) const {
+    const i64 ldp = k_ + 5, ldo = nr_ + 7, ldv = ldv_ ? ldv_ : n_ + 2;
     GuardedFloats p(static_cast<std::size_t>((m_ - 1) * ldp + k_));  // exactly m rows of P
     GuardedFloats v(static_cast<std::size_t>((k_ - 1) * ldv + n_));  // exactly k rows, n columns in the last
-    GuardedFloats o(static_cast<std::size_t>((uk.mr - 1) * ldo + uk.pv_nr));
+    GuardedFloats o(static_cast<std::size_t>((mr_ - 1) * ldo + nr_));
     fill_random(p.data(), p.size(), 21, 0.0f, 1.0f);
     fill_random(v.data(), v.size(), 22);
     std::vector<float> before(o.size());
     fill_random(before.data(), before.size(), 23);
-    for (int r = 0; r < uk.mr; ++r)
-      for (int c = 0; c < uk.pv_nr; ++c) {
+    for (int r = 0; r < mr_; ++r)
+      for (int c = 0; c < nr_; ++c) {
         const std::size_t at = static_cast<std::size_t>(r * ldo + c);
         // β = 0 must overwrite, never scale: a NaN there would poison a multiply by 0.
         o[at] = r < m_ && c < n_ ? (acc_ ? before[at] : NAN) : kSentinel;
       }
     GuardedFloats alpha(static_cast<std::size_t>(m_));  // exactly m factors are readable
     fill_random(alpha.data(), alpha.size(), 24, 0.0f, 1.0f);
-    uk.pv(k_, p.data(), ldp, v.data(), ldv, o.data(), ldo, m_, n_, acc_ ? alpha.data() : nullptr);
-    for (int r = 0; r < uk.mr; ++r)
-      for (int c = 0; c < uk.pv_nr; ++c) {
+    pv(k_, p.data(), ldp, v.data(), ldv, o.data(), ldo, m_, n_, acc_ ? alpha.data() : nullptr);
+    for (int r = 0; r < mr_; ++r)
+      for (int c = 0; c < nr_; ++c) {
         const std::size_t at = static_cast<std::size_t>(r * ldo + c);
         if (r >= m_ || c >= n_) {
           EXPECT_EQ(o[at], kSentinel) << "wrote outside the " << m_ << "x" << n_ << " tile at (" << r << ", " << c
@@ -177,8 +218,16 @@ class PvTester {
       }
   }
 
+  /// Every sub-tile m ∈ [1, mr] × n ∈ [1, nr] at every depth of depths_for_tile, β = 0 and accumulating.
+  void TestEverySubTile(PvKernel pv) const {
+    for (bool acc : {false, true})
+      for (i64 k : depths_for_tile(mr_, nr_))
+        for (int m = 1; m <= mr_; ++m)
+          for (int n = 1; n <= nr_; ++n) PvTester(*this).m(m).n(n).k(k).accumulate(acc).Test(pv);
+  }
+
  private:
-  int m_ = 1, n_ = 1;
+  int mr_ = 1, nr_ = 1, m_ = 1, n_ = 1;
   i64 k_ = 1, ldv_ = 0;
   bool acc_ = false;
 };

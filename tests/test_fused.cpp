@@ -256,17 +256,12 @@ TEST_P(PerIsa, SoftmaxStepOnEveryTailLength) {
 // --- microkernels: every sub-tile, depths around the unroll and the tile -----
 
 TEST_P(PerIsa, QkEverySubTile) {
-  for (i64 k : {1, 2, 7, 8, 9, 16, 17, 64, 129})
-    for (int m = 1; m <= uk().mr; ++m)
-      for (int n = 1; n <= uk().nr; ++n) QkTester().m(m).n(n).k(k).Test(uk());
+  QkTester().mr(uk().mr).nr(uk().nr).TestEverySubTile(uk().qk);
 }
 
 TEST_P(PerIsa, PvEverySubTile) {
-  for (bool acc : {false, true})
-    for (i64 k : {1, 2, 5, 16, 17, 64})
-      for (int m = 1; m <= uk().mr; ++m)
-        for (int n = 1; n <= uk().pv_nr; ++n) PvTester().m(m).n(n).k(k).accumulate(acc).Test(uk());
-  PvTester().m(uk().mr).n(uk().pv_nr).k(33).ldv(0).Test(uk());  // a broadcast V row (stride 0) is valid
+  PvTester().mr(uk().mr).nr(uk().pv_nr).TestEverySubTile(uk().pv);
+  PvTester().mr(uk().mr).nr(uk().pv_nr).m(uk().mr).n(uk().pv_nr).k(33).ldv(0).Test(uk().pv);  // broadcast V row (ldv 0)
   // kc = 0 (a row panel that sees no key of the block): β = 0 writes zeros, α = 1 leaves o as it was.
   std::vector<float> o(static_cast<std::size_t>(uk().mr * uk().pv_nr), kNaN);
   uk().pv(0, nullptr, 0, nullptr, 0, o.data(), uk().pv_nr, uk().mr, uk().pv_nr, nullptr);
