@@ -219,19 +219,18 @@ int register_all() {
       ->Unit(benchmark::kMillisecond);
   for (attn::fused::Isa isa : attn::fused::supported_isas()) {
     const Ukernels* uk = attn::fused::ukernels_for(isa);
-    const std::string tile = std::to_string(uk->mr) + "x" + std::to_string(uk->nr) + "_" + attn::fused::isa_name(isa);
-    const std::string pv_tile_name =
-        std::to_string(uk->mr) + "x" + std::to_string(uk->pv_nr) + "_" + attn::fused::isa_name(isa);
-    benchmark::RegisterBenchmark(("qk_tile/" + tile).c_str(), qk_tile, uk)->ArgName("d")->Arg(64)->Arg(128);
-    benchmark::RegisterBenchmark(("pv_tile/" + pv_tile_name).c_str(), pv_tile, uk)->ArgName("kc")->Arg(64)->Arg(256);
-    benchmark::RegisterBenchmark(("qk_block/" + tile).c_str(), qk_block, uk)
+    // Each routine under its own name (Ukernels::names): f32_qk_6x16__avx2_fma, f32_softmax_step__avx2_rr1_p6_u16_acc2
+    // …
+    const std::string qk = uk->names.qk, pv = uk->names.pv;
+    benchmark::RegisterBenchmark(("qk_tile/" + qk).c_str(), qk_tile, uk)->ArgName("d")->Arg(64)->Arg(128);
+    benchmark::RegisterBenchmark(("pv_tile/" + pv).c_str(), pv_tile, uk)->ArgName("kc")->Arg(64)->Arg(256);
+    benchmark::RegisterBenchmark(("qk_block/" + qk).c_str(), qk_block, uk)
         ->ArgNames({"Br", "Bc"})
         ->ArgsProduct({{48, 96, 192}, {128, 256, 512}});
-    benchmark::RegisterBenchmark(("pv_block/" + pv_tile_name).c_str(), pv_block, uk)
+    benchmark::RegisterBenchmark(("pv_block/" + pv).c_str(), pv_block, uk)
         ->ArgNames({"Br", "Bc"})
         ->ArgsProduct({{48, 96, 192}, {128, 256, 512}});
-    benchmark::RegisterBenchmark(("softmax_block/" + std::string(attn::fused::isa_name(isa))).c_str(), softmax_block,
-                                 uk)
+    benchmark::RegisterBenchmark((std::string("softmax_block/") + uk->names.softmax_step).c_str(), softmax_block, uk)
         ->ArgNames({"rows", "n"})
         ->Args({96, 128})
         ->Args({192, 128})

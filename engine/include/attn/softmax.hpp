@@ -28,11 +28,11 @@
 namespace attn::softmax {
 
 /// Stable in-place fp32 softmax of one row; returns the natural log-sum-exp of
-/// the row. Semantics as in the edge cases above. Vectorised (AVX-512F, else
+/// the row. Semantics as in the edge cases above. Vectorised (AVX-512 F/VL/BW/DQ, else
 /// AVX2+FMA, chosen at run time, with a portable fallback; three passes below 2^18 floats, a
 /// blocked two-pass kernel above); see engine/src/softmax_simd.hpp.
 /// Accuracy: each weight within (|x_i − a| + 2n + 12)·u relative: `safe`'s bound
-/// with the 2-ulp polynomial exp of softmax_simd.hpp (4u) in place of libm's (2u).
+/// with the 2-ulp polynomial exp of engine/src/simd/exp_poly.hpp (4u) in place of libm's (2u).
 float stable_inplace(float* x, std::size_t n) noexcept;
 
 // ---- The thresholds every lesson starts from -------------------------------
