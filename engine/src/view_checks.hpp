@@ -4,8 +4,10 @@
 
 #include <attn/attention.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -43,14 +45,52 @@ struct Extent {
 };
 
 /// Product of the dimensions (an Error naming `name` on overflow).
-i64 element_count(const std::array<i64, 4>& shape, std::string_view name);
+inline i64 element_count(const std::array<i64, 4>& shape, std::string_view name) {
+  i64 n = 1;
+  for (i64 s : shape) n = checked_mul(n, s, name);
+  return n;
+}
 
 /// Checks shape, strides and data of one view and returns its byte extent. With
 /// `data_required` false, a view whose data is null is checked for shape and strides only
-/// (its extent is empty): validate() before the caller has allocated.
-Extent check_view(const ConstTensor& t, std::string_view name, bool data_required = true);
+/// (its extent is empty): validate() before the caller has allocated. Inline: it runs five
+/// times per call, the lab-sized ones included; the messages are built out of line.
+inline Extent check_view(const ConstTensor& t, std::string_view name, bool data_required = true) {
+  for (int i = 0; i < 4; ++i) {
+    if (t.shape[i] < 0)
+      fail(std::string(name) + ": dimension " + std::to_string(i) + " is negative (shape " + shape_str(t.shape) + ")");
+    if (t.strides[i] < 0)
+      fail(std::string(name) + ": stride " + std::to_string(i) + " is negative (strides " + shape_str(t.strides) +
+           "); only non-negative strides are supported");
+  }
+  const i64 count = element_count(t.shape, name);
+  checked_mul(count, static_cast<i64>(sizeof(float)), name);
+  if (count == 0) return {};
+  if (t.data == nullptr && data_required)
+    fail(std::string(name) + ": data is null but the shape " + shape_str(t.shape) + " is not empty");
+  if (t.strides[3] != 1 && t.shape[3] > 1)
+    fail(std::string(name) + ": the last dimension must be contiguous (stride 1), got stride " +
+         std::to_string(t.strides[3]));
+  i64 last = 0;  // offset of the last element, in elements
+  for (int i = 0; i < 4; ++i) last = checked_add(last, checked_mul(t.shape[i] - 1, t.strides[i], name), name);
+  const i64 bytes = checked_mul(checked_add(last, 1, name), static_cast<i64>(sizeof(float)), name);
+  if (t.data == nullptr) return {};  // shape and strides only (data_required is false)
+  const auto lo = reinterpret_cast<std::uintptr_t>(t.data);
+  if (lo > std::numeric_limits<std::uintptr_t>::max() - static_cast<std::uintptr_t>(bytes))
+    fail(std::string(name) + ": the view runs past the end of the address space");
+  return {lo, lo + static_cast<std::uintptr_t>(bytes)};
+}
+
+void check_strided_no_self_overlap(const Tensor& t, std::string_view name);
 
 /// An output view must not write one element twice.
-void check_no_self_overlap(const Tensor& t, std::string_view name);
+inline void check_no_self_overlap(const Tensor& t, std::string_view name) {
+  // An empty view writes nothing (and its strides were never bounded by check_view).
+  if (std::find(t.shape.begin(), t.shape.end(), 0) != t.shape.end()) return;
+  // The common case, a dense row-major view, cannot overlap itself.
+  const auto& s = t.strides;
+  if (s[3] == 1 && s[2] == t.shape[3] && s[1] == t.shape[2] * s[2] && s[0] == t.shape[1] * s[1]) return;
+  check_strided_no_self_overlap(t, name);
+}
 
 }  // namespace attn::detail
