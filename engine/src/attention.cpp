@@ -270,10 +270,8 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
   if (p.kv_len == 0) {
     for (i64 b = 0; b < p.batch; ++b)
       for (i64 h = 0; h < p.heads; ++h)
-        for (i64 i = 0; i < p.q_len; ++i) {
-          std::fill_n(out.row(b, h, i), p.value_dim, 0.0f);
-          if (p.wants_lse) *lse.row(b, h, i) = -std::numeric_limits<float>::infinity();
-        }
+        for (i64 i = 0; i < p.q_len; ++i)
+          detail::write_no_keys_row(out.row(b, h, i), p.value_dim, p.wants_lse ? lse.row(b, h, i) : nullptr);
     return;
   }
   KernelArgs args{q, k, v, out, lse, call.scale, p.causal, call.mask, p.threads, nullptr, 0, p.q_offset, p.kv_offset};

@@ -61,10 +61,12 @@ void reference_run(const KernelArgs& a) noexcept {
     double* acc = s + nk;
     const double m = reference_scores(a, b, h, i, s);
     float* o = a.out.row(b, h, i);
-    if (m == kNegInf || std::isnan(m)) {  // every key masked: 0 and -inf; a NaN logit: NaN
-      const float fill = std::isnan(m) ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
-      for (i64 t = 0; t < dv; ++t) o[t] = fill;
-      if (a.lse.data) *a.lse.row(b, h, i) = std::isnan(m) ? fill : -std::numeric_limits<float>::infinity();
+    if (std::isnan(m)) {  // a NaN logit
+      detail::write_nan_row(o, dv, detail::lse_row(a, b, h, i));
+      continue;
+    }
+    if (m == kNegInf) {  // every key masked
+      detail::write_no_keys_row(o, dv, detail::lse_row(a, b, h, i));
       continue;
     }
     double l = 0;
@@ -110,7 +112,7 @@ void textbook_run(const KernelArgs& a) noexcept {
           for (i64 t = 0; t < dv; ++t) o[t] += e * vr[t];
         }
         if (!any) {
-          if (a.lse.data) *a.lse.row(b, h, i) = -std::numeric_limits<float>::infinity();
+          detail::write_no_keys_row(o, dv, detail::lse_row(a, b, h, i));
           continue;
         }
         for (i64 t = 0; t < dv; ++t) o[t] /= l;

@@ -2,7 +2,12 @@
 # ukernel_<isa>.cpp gets that ISA's flags; dispatch.cpp (engine/src) decides at run
 # time which table is called, so the library still runs on a CPU without the extensions.
 target_sources(attn_engine PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/plan.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/block_loop.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/split_kv.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tiny.cpp
   ${CMAKE_CURRENT_LIST_DIR}/driver.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/registration.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx512.cpp)

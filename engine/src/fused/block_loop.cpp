@@ -1,0 +1,196 @@
+#include "fused/block_loop.hpp"
+
+#include "masking.hpp"
+
+#include "fused/blocking.hpp"
+#include "fused/log2_units.hpp"
+
+#include <algorithm>
+
+namespace attn::fused {
+
+namespace {
+
+using detail::kv_head;
+using detail::mask_row;
+using detail::masked_out;
+using detail::visible_keys;
+
+/// Q rows [i0, i0 + rows) of head (b, h) into MR-row panels, times c = scale·log2(e);
+/// rows past the end are zero. Panel ip, element (k, r) at qp[(ip·d + k)·MR + r].
+void pack_q(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, float c, float* qp) {
+  const i64 d = p.d, mr = p.mr, panels = ceil_div(rows, mr);
+  for (i64 ip = 0; ip < panels; ++ip) {
+    float* panel = qp + ip * d * mr;
+    for (i64 r = 0; r < mr; ++r) {
+      const i64 row = ip * mr + r;
+      if (row < rows) {
+        const float* q = a.q.row(b, h, i0 + row);
+        for (i64 k = 0; k < d; ++k) panel[k * mr + r] = c * q[k];
+      } else {
+        for (i64 k = 0; k < d; ++k) panel[k * mr + r] = 0.0f;
+      }
+    }
+  }
+}
+
+bool all_finite(const float* v, i64 ldv, i64 rows, i64 cols) {
+  bool ok = true;
+  for (i64 j = 0; j < rows; ++j)
+    for (i64 t = 0; t < cols; ++t) ok &= (v[j * ldv + t] - v[j * ldv + t]) == 0.0f;  // NaN for inf and NaN
+  return ok;
+}
+
+/// One block of keys [kb, kb + n) for the query rows [i0 + r0, i0 + r0 + rows) of an item (a slice):
+/// S = (c·Q) Kᵀ from the packed panels, masking, the online-softmax step, O = alpha·O + P V
+/// into the group's partials (op, lp). `first`: the group's first block for these rows (β = 0).
+void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 r0, i64 rows, i64 kb,
+                i64 n, bool first, const Scratch& w) {
+  const i64 d = p.d, dv = p.dv, mr = p.mr, nr = p.nr, pv_nr = p.pv_nr, lds = p.bc, ldo = p.ldo;
+  const i64 hk = kv_head(a, h), ldv = a.v.strides[2], row0 = i0 + r0;
+  const float* qp = w.qp + r0 * d;  // r0 is a multiple of MR: the slice starts at a panel
+  float* o = w.op + r0 * ldo;
+  const i64 q_panels = ceil_div(rows, mr);
+  // Keys of this block that row panel ip can see at all (causal: its last row sees the most);
+  // tiles past it are skipped here and filled with -inf by the masking below.
+  auto panel_keys = [&](i64 ip) {
+    return std::clamp<i64>(visible_keys(a, row0 + std::min(rows, (ip + 1) * mr) - 1) - kb, 0, n);
+  };
+  // S = (c·Q) Kᵀ, panel by panel: the Kᵀ panel stays in L1 across the Q panels.
+  for (i64 jp = 0; jp < ceil_div(n, nr); ++jp)
+    for (i64 ip = 0; ip < q_panels; ++ip)
+      if (jp * nr < panel_keys(ip))
+        uk.qk(d, qp + ip * mr * d, w.kp + jp * nr * d, w.s + ip * mr * lds + jp * nr, lds,
+              static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(nr));
+
+  // Masking only where some key of the block is hidden from some row: selected-away
+  // keys become -inf (overwriting, so a NaN/inf logit there disappears).
+  const bool masking = kb + n > visible_keys(a, row0) || a.mask.data != nullptr;
+  if (masking)
+    for (i64 r = 0; r < rows; ++r) {
+      float* srow = w.s + r * lds;
+      const i64 vis = std::clamp<i64>(visible_keys(a, row0 + r) - kb, 0, n);
+      if (const float* mrow = mask_row(a.mask, row0 + r))
+        for (i64 c = 0; c < vis; ++c) srow[c] = mrow[kb + c] == kNegInf ? kNegInf : srow[c] + mrow[kb + c] * kLog2e;
+      std::fill(srow + vis, srow + n, kNegInf);
+    }
+
+  // Online softmax: P = 2^(S − m) in place, m and l updated, alpha = the rescale of O
+  // (applied by the P V epilogue below: O = alpha·O + P V).
+  float* const alpha = w.alpha + r0;
+  uk.softmax_step(w.s, lds, rows, n, w.m + r0, w.lp + r0, alpha);
+
+  // O = alpha·O + P V (first block: O = P V). A masked key has p = 0, but 0 · NaN = NaN: when V holds a
+  // non-finite value in a block with masked keys, those V rows must not be multiplied in.
+  const float* v0 = a.v.row(b, hk, kb);
+  if (masking && !all_finite(v0, ldv, n, dv)) {
+    // Row by row on a copy of the V block whose rows masked for that row are zero:
+    // the same microkernel, the same sums (fma(0, 0, o) = o = fma(0, v, o) for finite v),
+    // so the result is bitwise what finite values there would give.
+    for (i64 r = 0; r < rows; ++r) {
+      const i64 vis = visible_keys(a, row0 + r) - kb;
+      const float* mrow = mask_row(a.mask, row0 + r);
+      for (i64 c = 0; c < n; ++c) {
+        if (c >= vis || masked_out(mrow, kb + c))
+          std::fill_n(w.vs + c * dv, dv, 0.0f);
+        else
+          std::copy_n(v0 + c * ldv, dv, w.vs + c * dv);
+      }
+      for (i64 c0 = 0; c0 < dv; c0 += pv_nr)
+        uk.pv(n, w.s + r * lds, lds, w.vs + c0, dv, o + r * ldo + c0, ldo, 1,
+              static_cast<int>(std::min(pv_nr, dv - c0)), first ? nullptr : alpha + r);
+    }
+    return;
+  }
+  // Column strips of the packed V outermost: a Bc × PV_NR strip stays in L1 across the row
+  // panels. Each panel stops at the last key it can see (its p are 0 beyond); kc = 0 still
+  // writes β = 0 zeros, and is otherwise skipped: a panel that sees no key of the block has
+  // alpha = 1 (its max did not move).
+  for (i64 c0 = 0; c0 < dv; c0 += pv_nr)
+    for (i64 ip = 0; ip < q_panels; ++ip) {
+      const i64 kc = panel_keys(ip);
+      if (kc > 0 || first)
+        uk.pv(kc, w.s + ip * mr * lds, lds, w.vp + c0 * n, pv_nr, o + ip * mr * ldo + c0, ldo,
+              static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(std::min(pv_nr, dv - c0)),
+              first ? nullptr : alpha + ip * mr);
+    }
+}
+
+/// Adds the group's partials of rows [r0, r0 + rows) into the totals: with f = 2^(mt − m),
+/// o = f·o + op, l = f·l + lp, mt = m (f by one exp2, not a product of the blocks' alphas).
+/// The first group, or rows that saw no key before it (mt = -inf), take the partials as they are.
+void merge_group(const Plan& p, i64 r0, i64 rows, bool first_group, const Scratch& w) {
+  for (i64 r = r0; r < r0 + rows; ++r) {
+    float* o = w.o + r * p.ldo;
+    const float* op = w.op + r * p.ldo;
+    if (first_group || w.mt[r] == kNegInf) {
+      std::copy_n(op, p.dv, o);
+      w.l[r] = w.lp[r];
+    } else {
+      const float f = w.m[r] > w.mt[r] ? simd::exp2_rr1_p6(w.mt[r] - w.m[r]) : 1.0f;
+      for (i64 t = 0; t < p.dv; ++t) o[t] = f * o[t] + op[t];
+      w.l[r] = f * w.l[r] + w.lp[r];
+    }
+    w.mt[r] = w.m[r];
+  }
+}
+
+}  // namespace
+
+bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 rows, i64 j0, i64 j1,
+                const Scratch& w) {
+  const i64 d = p.d, dv = p.dv, bc = p.bc;
+  const i64 hk = kv_head(a, h);
+  // Causal keys are a prefix per row, growing with the row: the last row sees the most.
+  // Blocks no row sees are skipped, but a block is never cut short: its width (and so the
+  // order of every row's max and sum) must not depend on which rows share the item.
+  const i64 vis_last = visible_keys(a, i0 + rows - 1);
+  if (vis_last <= j0) return false;
+  j1 = std::min(j1, j0 + round_up(vis_last - j0, bc));
+
+  pack_q(a, p, b, h, i0, rows, a.scale * kLog2e, w.qp);
+  std::fill_n(w.m, rows, kNegInf);
+  // Whether the slice of rows [r0, r0 + n) takes part in the key block (or group) starting at
+  // `key`: the very first block always (it writes the slice's zeros); later ones only if its
+  // last row sees that key. Visibility is a prefix, so a slice that takes part in any block of
+  // a group takes part in its first one, which is therefore where its `first` (β = 0) falls.
+  auto takes_part = [&](i64 r0, i64 n, i64 key) { return key == j0 || key < visible_keys(a, i0 + r0 + n - 1); };
+  const i64 group_keys = kBlocksPerGroup * bc;
+  for (i64 g0 = j0; g0 < j1; g0 += group_keys) {
+    const i64 g1 = std::min(j1, g0 + group_keys);
+    std::fill_n(w.lp, rows, 0.0f);
+    for (i64 kb = g0; kb < g1; kb += bc) {
+      const i64 n = std::min(bc, g1 - kb);
+      uk.pack_kt(n, d, a.k.row(b, hk, kb), a.k.strides[2], w.kp);
+      uk.pack_v(n, dv, a.v.row(b, hk, kb), a.v.strides[2], w.vp);
+      for (i64 r0 = 0; r0 < rows; r0 += p.bs) {
+        const i64 slice = std::min(p.bs, rows - r0);
+        if (takes_part(r0, slice, kb)) slice_step(a, p, uk, b, h, i0, r0, slice, kb, n, kb == g0, w);
+      }
+    }
+    for (i64 r0 = 0; r0 < rows; r0 += p.bs) {  // the slices that took part in this group
+      const i64 slice = std::min(p.bs, rows - r0);
+      if (takes_part(r0, slice, g0)) merge_group(p, r0, slice, g0 == j0, w);
+    }
+  }
+  return true;
+}
+
+void write_rows(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, const Scratch& w, bool any) {
+  for (i64 r = 0; r < rows; ++r) {
+    float* out = a.out.row(b, h, i0 + r);
+    const float m = any ? w.m[r] : kNegInf;
+    // Every key masked: 0 and -inf. (m = -inf with l = NaN is a row of NaN logits: it falls through.)
+    float* const lse = detail::lse_row(a, b, h, i0 + r);
+    if (!any || (m == kNegInf && w.l[r] == 0.0f)) {
+      detail::write_no_keys_row(out, p.dv, lse);
+      continue;
+    }
+    const float l = w.l[r];
+    const float* orow = w.o + r * p.ldo;
+    for (i64 t = 0; t < p.dv; ++t) out[t] = orow[t] / l;
+    if (lse) *lse = lse_from_log2(m, l);
+  }
+}
+
+}  // namespace attn::fused

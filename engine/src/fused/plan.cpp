@@ -1,0 +1,71 @@
+#include "fused/plan.hpp"
+
+#include "fused/blocking.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+namespace attn::fused {
+
+namespace {
+
+/// ATTN_FUSED_BLOCKS="Br,Bc[,Bs]" (for the block-size sweep), read once; all zero when unset.
+/// Text that does not parse is ignored with a note on stderr, as ATTN_ISA is (dispatch.cpp).
+BlockSizes blocks_from_env() {
+  static const BlockSizes env = [] {
+    const char* s = std::getenv("ATTN_FUSED_BLOCKS");
+    if (s == nullptr || *s == '\0') return BlockSizes{Isa::scalar, 0, 0, 0, 0};
+    if (const std::optional<BlockSizes> parsed = parse_block_sizes(s)) return *parsed;
+    std::fprintf(stderr,
+                 "attnlab: ATTN_FUSED_BLOCKS=%s is not Br,Bc or Br,Bc,Bs (whole numbers 1..4096, Bs <= Br); "
+                 "using the block-size table\n",
+                 s);
+    return BlockSizes{Isa::scalar, 0, 0, 0, 0};
+  }();
+  return env;
+}
+
+}  // namespace
+
+Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const Ukernels& uk) {
+  Plan p;
+  p.BH = B * H, p.nq = nq, p.nk = nk, p.d = d, p.dv = dv, p.mr = uk.mr, p.nr = uk.nr;
+  p.pv_nr = uk.pv_nr;
+  BlockSizes table = block_sizes(uk.isa, d);
+  if (const BlockSizes env = blocks_from_env(); env.br > 0) table = env;
+  p.bc = round_up(std::max<i64>(table.bc, 1), p.nr);
+  // Whether a short query splits the keys instead (decode) depends on the shape only.
+  if (ceil_div(nq, query_block_rows(table.br, p.mr, p.BH, nq)) == 1 && nk >= 2 * kMinChunk) {
+    const i64 want = std::min(kMaxSplits, nk / kMinChunk);
+    p.chunk = round_up(ceil_div(nk, want), p.bc);
+    p.nsplit = ceil_div(nk, p.chunk);
+  }
+  // One thread needs no spread of work items: the table's Br packs each Kᵀ and V block once for
+  // more rows (llm-1024, one head: 2 items instead of 8). The result is the same (blocking.hpp).
+  const i64 min_items = p.nsplit == 1 && threads <= 1 ? 1 : kMinItems;
+  p.br = query_block_rows(table.br, p.mr, p.BH, nq, min_items);
+  p.bs = std::min(p.br, round_up(table.bs, p.mr));
+  p.nqb = ceil_div(nq, p.br);
+  p.ldo = round_up(dv, 16);
+  const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * d, 16), vp = round_up(p.bc * round_up(dv, p.pv_nr), 16),
+            vs = round_up(p.bc * dv, 16), s = round_up(p.bs * p.bc, 16), o = p.br * p.ldo;
+  const i64 ml = round_up(p.br, 16);
+  p.off_kp = qp, p.off_vp = p.off_kp + kp, p.off_vs = p.off_vp + vp, p.off_s = p.off_vs + vs, p.off_o = p.off_s + s;
+  p.off_op = p.off_o + o, p.off_m = p.off_op + o, p.off_l = p.off_m + ml, p.off_mt = p.off_l + ml;
+  p.off_lp = p.off_mt + ml;
+  p.off_alpha = p.off_lp + ml;
+  p.per_thread = p.off_alpha + ml;
+  const i64 items = p.BH * p.nqb * p.nsplit;
+  // Waking a thread costs microseconds: give each one at least kMinFlopsPerThread
+  // of work. (The result does not depend on it.)
+  const i64 flops = 2 * p.BH * nq * nk * (d + dv);
+  p.slots = std::max<i64>(1, std::min<i64>({static_cast<i64>(threads), items, flops / kMinFlopsPerThread}));
+  if (p.nsplit > 1) {
+    p.partial_row = round_up(dv + 2, 16);
+    p.partial_floats = p.BH * p.nsplit * nq * p.partial_row;
+  }
+  return p;
+}
+
+}  // namespace attn::fused
