@@ -235,14 +235,13 @@ const KernelInfo& plan_kernel(const Problem& p, std::string_view name, std::size
   // An empty call computes nothing and its other sizes are unbounded (every view
   // is empty), so the kernel is chosen (name and capabilities checked) on a
   // stand-in of size <= 1 that no workspace formula can overflow on; GQA is kept.
+  if (p.batch != 0 && p.heads != 0 && p.q_len != 0) return select_kernel(name, p, budget);
   Problem chosen_for = p;
-  if (p.batch == 0 || p.heads == 0 || p.q_len == 0) {
-    chosen_for.batch = std::min<i64>(p.batch, 1), chosen_for.q_len = std::min<i64>(p.q_len, 1);
-    chosen_for.kv_len = std::min<i64>(p.kv_len, 1), chosen_for.head_dim = std::min<i64>(p.head_dim, 1);
-    chosen_for.value_dim = std::min<i64>(p.value_dim, 1);
-    const bool gqa = p.kv_heads != p.heads;
-    chosen_for.heads = p.heads == 0 ? 0 : (gqa ? 2 : 1), chosen_for.kv_heads = gqa ? 1 : chosen_for.heads;
-  }
+  chosen_for.batch = std::min<i64>(p.batch, 1), chosen_for.q_len = std::min<i64>(p.q_len, 1);
+  chosen_for.kv_len = std::min<i64>(p.kv_len, 1), chosen_for.head_dim = std::min<i64>(p.head_dim, 1);
+  chosen_for.value_dim = std::min<i64>(p.value_dim, 1);
+  const bool gqa = p.kv_heads != p.heads;
+  chosen_for.heads = p.heads == 0 ? 0 : (gqa ? 2 : 1), chosen_for.kv_heads = gqa ? 1 : chosen_for.heads;
   return select_kernel(name, chosen_for, budget);
 }
 
