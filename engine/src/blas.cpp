@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 namespace attn {
 
@@ -136,18 +137,45 @@ void blas_rows(const KernelArgs& a, i64 b, i64 h, i64 i0, i64 i1, float* s_head,
 
 /// Pins OpenBLAS to one thread for this call (restored after): our own
 /// OpenMP loop owns the cores, so the two never oversubscribe them.
+///
+/// The OpenMP build of OpenBLAS follows the calling thread's ICV. The pthreads build (the one
+/// NumPy loads first in a Python process) has one process-wide setting: the first call in
+/// flight saves it and sets 1, the last one out restores it, so that concurrent calls never
+/// restore each other's 1 and the host program's BLAS is not left single-threaded.
 class SingleThreadedBlas {
  public:
-  SingleThreadedBlas() : saved_(omp_get_max_threads()) {
-    omp_set_num_threads(1);                                         // the OpenMP build of OpenBLAS follows this ICV
-    if (openblas_get_parallel() == 1) openblas_set_num_threads(1);  // the pthreads build
+  SingleThreadedBlas() : saved_icv_(omp_get_max_threads()) {
+    omp_set_num_threads(1);
+    if (openblas_get_parallel() != 1) return;
+    const std::lock_guard lock(pthreads_mutex());
+    if (calls_in_flight()++ == 0) {
+      saved_pthreads() = openblas_get_num_threads();
+      openblas_set_num_threads(1);
+    }
   }
-  ~SingleThreadedBlas() { omp_set_num_threads(saved_); }
+  ~SingleThreadedBlas() {
+    omp_set_num_threads(saved_icv_);
+    if (openblas_get_parallel() != 1) return;
+    const std::lock_guard lock(pthreads_mutex());
+    if (--calls_in_flight() == 0) openblas_set_num_threads(saved_pthreads());
+  }
   SingleThreadedBlas(const SingleThreadedBlas&) = delete;
   SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
 
  private:
-  int saved_;
+  static std::mutex& pthreads_mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static int& calls_in_flight() {
+    static int n = 0;
+    return n;
+  }
+  static int& saved_pthreads() {
+    static int n = 1;
+    return n;
+  }
+  int saved_icv_;
 };
 
 // Work items are (head, block of kRowBlock query rows), a fixed split, each

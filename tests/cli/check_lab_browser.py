@@ -36,7 +36,7 @@ def chromium_binary():
 
 def chromium(binary, url, *extra):
     with tempfile.TemporaryDirectory() as profile:
-        cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                "--hide-scrollbars", f"--user-data-dir={profile}", *extra, url]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=90)

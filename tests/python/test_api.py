@@ -124,3 +124,20 @@ def test_cmake_install_puts_an_importable_package_in_site_packages():
         env["PYTHONPATH"] = sites[0]
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
         assert r.stdout.startswith(sites[0]) and r.stdout.split()[-1] == "6.0"
+
+
+def test_a_blas_call_leaves_the_host_programs_openblas_threads_as_they_were():
+    """NumPy loads the pthreads OpenBLAS, which the blas kernel then shares: it pins it to one
+    thread during a call (its own OpenMP loop owns the cores) and must restore it after."""
+    import ctypes
+
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        libs = sorted({line.split()[-1] for line in maps if "libopenblas" in line})
+    if not libs:
+        pytest.skip("no OpenBLAS loaded in this process")
+    openblas = ctypes.CDLL(libs[0])
+    openblas.openblas_set_num_threads(2)
+    before = openblas.openblas_get_num_threads()
+    x = np.ones((64, 8), np.float32)
+    attnlab.attention(x, x, x, kernel="blas", threads=2)
+    assert openblas.openblas_get_num_threads() == before
