@@ -26,6 +26,7 @@ packages=(
   chromium python3-pil                           # lab: headless rendering tests, screenshots read with PIL
   python3-dev python3-pybind11 python3-pytest     # the Python module (python/) and its tests
   python3-torch                                  # tests/python compares with PyTorch 1.13 (~170 packages, ~50 s)
+  libopenmpi-dev openmpi-bin                     # attn::ring (ring attention over MPI) and its mpirun tests
 )
 if [ "$glove" -eq 1 ]; then packages+=(npm); fi  # lab --embeddings glove: fetches the vectors
 fetch_glove() { [ "$glove" -eq 0 ] || "$(dirname "$0")/fetch-glove.sh"; }

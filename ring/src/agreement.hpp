@@ -1,0 +1,14 @@
+// Every rank throws the same error, or none does.
+#pragma once
+
+#include <mpi.h>
+
+#include <string>
+
+namespace attn::ring_detail {
+
+/// Collective: `error` is this rank's problem ("" when none). When any rank has one, every
+/// rank throws attn::Error("<what>: rank R: <R's error>") for the lowest failing rank R.
+void agree_on_error(MPI_Comm comm, const std::string& what, const std::string& error);
+
+}  // namespace attn::ring_detail
