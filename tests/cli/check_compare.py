@@ -37,7 +37,7 @@ with tempfile.TemporaryDirectory() as tmp:
             check(float(row[2]) < 1e-5, f"error too large in {row}")
     check("compare: [" in r.stderr, "no progress on stderr")
     # Every figure names its machine: the CPU and the SIMD ISA the kernels dispatched to.
-    title = r.stdout.splitlines()[0]
+    title = next((l for l in r.stdout.splitlines() if l.startswith("attnlab compare: ")), "")  # after any note
     isa = os.environ.get("ATTN_ISA")
     check(any(f", {i} kernels" in title for i in ("avx512", "avx2", "scalar")), f"no ISA in the title: {title}")
     with open("/proc/cpuinfo", encoding="utf-8") as f:
