@@ -118,14 +118,16 @@ const KernelInfo& select_kernel(std::string_view name, const Problem& p, std::si
     if (!supports(*k, p, budget)) fail("options.kernel: " + unsupported_reason(*k, p, budget));
     return *k;
   }
+  // Candidates: kernels with a priority, those with an auto_when only on the shapes it names.
+  auto candidate = [&](const KernelInfo& k) { return k.auto_priority >= 0 && (!k.auto_when || k.auto_when(p)); };
   const KernelInfo* best = nullptr;
   for (const KernelInfo& k : kernels())
-    if (k.auto_priority >= 0 && supports(k, p, budget) && (best == nullptr || k.auto_priority > best->auto_priority))
+    if (candidate(k) && supports(k, p, budget) && (best == nullptr || k.auto_priority > best->auto_priority))
       best = &k;
   if (best == nullptr) {
     std::string reasons;
     for (const KernelInfo& k : kernels())
-      if (k.auto_priority >= 0) reasons += "; " + unsupported_reason(k, p, budget);
+      if (candidate(k)) reasons += "; " + unsupported_reason(k, p, budget);
     fail("options.kernel: no kernel supports this call" + reasons);
   }
   return *best;

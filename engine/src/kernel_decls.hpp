@@ -9,5 +9,6 @@ KernelInfo reference_kernel_info();
 KernelInfo textbook_kernel_info();
 KernelInfo blas_kernel_info();
 KernelInfo fused_kernel_info();
+KernelInfo decode_kernel_info();
 
 }  // namespace attn

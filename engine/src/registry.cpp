@@ -16,6 +16,7 @@ std::span<const KernelInfo> kernels() {
       textbook_kernel_info(),
       blas_kernel_info(),
       fused_kernel_info(),
+      decode_kernel_info(),
   };
   return registry;
 }

@@ -48,6 +48,10 @@ struct KernelInfo {
   void (*run)(const KernelArgs&) noexcept;
   /// Chosen by "auto" when it is the highest that supports the call (< 0: never).
   int auto_priority = -1;
+  /// When set, "auto" considers the kernel only for problems where this returns true: a
+  /// kernel built for one kind of shape (decode: few query rows per K/V head) outranks the
+  /// general ones there and nowhere else. Cheap and allocation-free (called on every call).
+  bool (*auto_when)(const Problem&) = nullptr;
 };
 
 /// Every registered kernel, in a stable order.

@@ -1,0 +1,241 @@
+// decode: attention for few query rows per K/V head (decode, speculative decoding, GQA
+// groups), bound by memory bandwidth. Each pass reads the K and V rows of one K/V head
+// straight from the caller's memory, once, for every query row that reads that head: all
+// H/Hkv query heads of the group and all Nq rows (up to kRowsPerPass at a time). Nothing
+// is packed; the per-row online-softmax state (m, l) and the logits of one tile of keys
+// live on the stack, the unnormalised O rows in the output (or in a chunk's partial).
+//
+// Work items are (batch, K/V head, row block, chunk of keys). The chunks follow from the
+// shape only, and their partial (O, m, l) are merged in chunk order, so the result is
+// bitwise the same for any number of threads.
+//
+// Units as in the fused kernel: logits are scaled by scale·log2(e), so m is in log2 units
+// and the softmax uses exp2: p_j = 2^(s_j − m), l = Σ p_j, O = Σ p_j V_j / l.
+#include "decode/plan.hpp"
+
+#include "decode/kernels.hpp"
+#include "fused/ukernels.hpp"
+#include "kernel_decls.hpp"
+#include "masking.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace attn {
+
+namespace decode {
+
+namespace {
+
+using detail::kv_head;
+using detail::mask_row;
+using detail::masked_out;
+using detail::visible_keys;
+
+constexpr float kLog2e = 1.44269504088896340736f;
+constexpr float kLn2 = 0.693147180559945309417f;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+/// The query rows of one pass and their per-row state.
+struct Pass {
+  int rows = 0;
+  const float* q[kRowsPerPass];
+  float* o[kRowsPerPass];  ///< unnormalised O: the output row, or the chunk's partial row
+  const float* mask[kRowsPerPass];
+  i64 visible[kRowsPerPass];  ///< keys 0..visible-1 pass the causal rule
+  float m[kRowsPerPass], l[kRowsPerPass], alpha[kRowsPerPass];
+  float s[kRowsPerPass * kTileKeys];  ///< one tile's logits, then its p
+};
+
+bool all_finite(const float* v, i64 dv) {
+  bool ok = true;
+  for (i64 t = 0; t < dv; ++t) ok &= (v[t] - v[t]) == 0.0f;  // NaN for inf and NaN
+  return ok;
+}
+
+/// Keys [kb, kb + n) for every row of the pass: logits, masking, the online-softmax step,
+/// then O = alpha·O + P V.
+void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w,
+               const float* k0, const float* v0, i64 kb, i64 n) {
+  const i64 ldk = a.k.strides[2], ldv = a.v.strides[2], lds = kTileKeys;
+  dk.scores(w.rows, w.q, p.d, k0, ldk, n, a.scale * kLog2e, w.s, lds);
+  // Selected-away keys become -inf, overwriting: whatever K held there (inf, NaN) disappears.
+  bool hidden = false;  // some key of the tile is hidden from some row
+  for (int r = 0; r < w.rows; ++r) {
+    float* srow = w.s + r * lds;
+    const i64 vis = std::clamp<i64>(w.visible[r] - kb, 0, n);
+    if (const float* mrow = w.mask[r]) {
+      for (i64 j = 0; j < vis; ++j) {
+        const float mj = mrow[kb + j];
+        hidden |= mj == kNegInf;
+        srow[j] = mj == kNegInf ? kNegInf : srow[j] + mj * kLog2e;
+      }
+    }
+    hidden |= vis < n;
+    std::fill(srow + vis, srow + n, kNegInf);
+  }
+  uk.softmax_step(w.s, lds, w.rows, n, w.m, w.l, w.alpha);
+  // A hidden key has p = 0, but 0 · NaN = NaN: if V is not finite at a key some row may not
+  // see, each row sums only its own keys, in runs. The contract of pv makes that bitwise what
+  // finite values there would give (adding 0 · v is exact, alpha applies once).
+  bool finite = true;
+  if (hidden)
+    for (i64 j = 0; j < n && finite; ++j) finite = all_finite(v0 + j * ldv, p.dv);
+  if (finite) return dk.pv(w.rows, w.s, lds, v0, ldv, n, p.dv, w.o, w.alpha);
+  for (int r = 0; r < w.rows; ++r) {
+    const i64 vis = std::clamp<i64>(w.visible[r] - kb, 0, n);
+    float alpha = w.alpha[r];
+    bool applied = false;
+    for (i64 j = 0; j < vis;) {
+      if (masked_out(w.mask[r], kb + j)) {
+        ++j;
+        continue;
+      }
+      i64 e = j;
+      while (e < vis && !masked_out(w.mask[r], kb + e)) ++e;
+      dk.pv(1, w.s + r * lds + j, lds, v0 + j * ldv, ldv, e - j, p.dv, w.o + r, &alpha);
+      alpha = 1.0f, applied = true, j = e;
+    }
+    if (!applied) dk.pv(1, w.s + r * lds, lds, v0, ldv, 0, p.dv, w.o + r, &alpha);
+  }
+}
+
+/// Row r of a K/V head's group: query head hk·G + r / Nq, query row r % Nq.
+struct GroupRow {
+  i64 h, i;
+};
+GroupRow group_row(const Plan& p, i64 hk, i64 r) {
+  return {hk * p.group + r / p.nq, r % p.nq};
+}
+
+/// Partial row of (b, hk, group row r) for chunk c: O (dv floats), m, l.
+float* partial_row(const Plan& p, float* partials, i64 b, i64 hk, i64 r, i64 c) {
+  return partials + (((b * p.hkv + hk) * p.group_rows + r) * p.chunks + c) * p.partial_stride;
+}
+
+/// One work item: rows [r0, r0 + rows) of group (b, hk) over the keys of chunk c.
+void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, float* partials,
+              i64 b, i64 hk, i64 r0, i64 c) {
+  Pass w;
+  w.rows = static_cast<int>(std::min(kRowsPerPass, p.group_rows - r0));
+  i64 last = 0;  // keys any row of the pass sees
+  for (int r = 0; r < w.rows; ++r) {
+    const GroupRow g = group_row(p, hk, r0 + r);
+    w.q[r] = a.q.row(b, g.h, g.i);
+    w.o[r] = p.chunks == 1 ? a.out.row(b, g.h, g.i) : partial_row(p, partials, b, hk, r0 + r, c);
+    w.mask[r] = mask_row(a.mask, g.i);
+    w.visible[r] = visible_keys(a.causal, g.i, p.nq, p.nk);
+    last = std::max(last, w.visible[r]);
+    w.m[r] = kNegInf, w.l[r] = 0.0f;
+    std::fill_n(w.o[r], p.dv, 0.0f);
+  }
+  const i64 j0 = c * p.chunk, j1 = std::min({p.nk, j0 + p.chunk, last});
+  const float* k0 = a.k.row(b, hk, 0);
+  const float* v0 = a.v.row(b, hk, 0);
+  for (i64 kb = j0; kb < j1; kb += kTileKeys) {
+    const i64 n = std::min(kTileKeys, j1 - kb);
+    tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n);
+  }
+  for (int r = 0; r < w.rows; ++r) {
+    if (p.chunks > 1) {  // m and l after the chunk's O
+      w.o[r][p.dv] = w.m[r], w.o[r][p.dv + 1] = w.l[r];
+      continue;
+    }
+    const GroupRow g = group_row(p, hk, r0 + r);
+    float* lse = a.lse.data ? a.lse.row(b, g.h, g.i) : nullptr;
+    // Every key masked: 0 and -inf. (m = -inf with l = NaN is a row of NaN logits: it falls through.)
+    if (w.m[r] == kNegInf && w.l[r] == 0.0f) {
+      if (lse) *lse = kNegInf;
+      continue;  // O is still 0
+    }
+    for (i64 t = 0; t < p.dv; ++t) w.o[r][t] /= w.l[r];
+    if (lse) *lse = (w.m[r] + std::log2(w.l[r])) * kLn2;
+  }
+}
+
+/// The chunks of group row r, in chunk order: M = max m_c, L = Σ l_c 2^(m_c − M),
+/// O = Σ O_c 2^(m_c − M) / L. Chunks that saw no key (m_c = -inf) add nothing.
+void merge_row(const KernelArgs& a, const Plan& p, float* partials, i64 b, i64 hk, i64 r) {
+  const GroupRow g = group_row(p, hk, r);
+  float* out = a.out.row(b, g.h, g.i);
+  float* lse = a.lse.data ? a.lse.row(b, g.h, g.i) : nullptr;
+  float M = kNegInf;
+  bool nan = false;  // a NaN logit (its chunk's l is NaN) poisons the row
+  for (i64 c = 0; c < p.chunks; ++c) {
+    const float* row = partial_row(p, partials, b, hk, r, c);
+    M = std::max(M, row[p.dv]);
+    nan |= std::isnan(row[p.dv + 1]);
+  }
+  if (nan || M == kNegInf) {
+    std::fill_n(out, p.dv, nan ? std::numeric_limits<float>::quiet_NaN() : 0.0f);
+    if (lse) *lse = nan ? std::numeric_limits<float>::quiet_NaN() : kNegInf;
+    return;
+  }
+  float L = 0.0f;
+  std::fill_n(out, p.dv, 0.0f);
+  for (i64 c = 0; c < p.chunks; ++c) {
+    const float* row = partial_row(p, partials, b, hk, r, c);
+    if (row[p.dv] == kNegInf) continue;
+    const float wgt = std::exp2(row[p.dv] - M);
+    L += wgt * row[p.dv + 1];
+    for (i64 t = 0; t < p.dv; ++t) out[t] += wgt * row[t];
+  }
+  for (i64 t = 0; t < p.dv; ++t) out[t] /= L;
+  if (lse) *lse = (M + std::log2(L)) * kLn2;
+}
+
+void decode_run(const KernelArgs& a) noexcept {
+  const Plan p = make_plan(a.q.shape[0], a.q.shape[1], a.k.shape[1], a.q.shape[2], a.k.shape[2], a.q.shape[3],
+                           a.v.shape[3], a.threads);
+  const fused::Ukernels& uk = fused::active_ukernels();
+  const Kernels& dk = kernels_for(uk.isa);
+  float* const partials = static_cast<float*>(a.workspace);
+  const i64 items = p.items();
+  // Chunks of one pass are adjacent items: a thread's consecutive items read adjacent keys.
+  auto item = [&](i64 t) {
+    const i64 c = t % p.chunks, rest = t / p.chunks;
+    const i64 rb = rest % p.row_blocks, bh = rest / p.row_blocks;
+    run_item(a, p, dk, uk, partials, bh / p.hkv, bh % p.hkv, rb * kRowsPerPass, c);
+  };
+  const i64 merges = p.chunks > 1 ? p.batch * p.hkv * p.group_rows : 0;
+  auto merge = [&](i64 t) { merge_row(a, p, partials, t / (p.hkv * p.group_rows), t / p.group_rows % p.hkv,
+                                      t % p.group_rows); };
+  if (p.slots == 1) {
+    for (i64 t = 0; t < items; ++t) item(t);
+    for (i64 t = 0; t < merges; ++t) merge(t);
+    return;
+  }
+#pragma omp parallel num_threads(static_cast <int>(p.slots))
+  {
+#pragma omp for schedule(dynamic, 1)
+    for (i64 t = 0; t < items; ++t) item(t);
+#pragma omp for schedule(static)
+    for (i64 t = 0; t < merges; ++t) merge(t);
+  }
+}
+
+std::size_t decode_workspace(const Problem& pr) {
+  if (pr.batch * pr.heads * pr.q_len * pr.kv_len == 0) return 0;
+  return make_plan(pr.batch, pr.heads, pr.kv_heads, pr.q_len, pr.kv_len, pr.head_dim, pr.value_dim, pr.threads)
+      .workspace_bytes();
+}
+
+}  // namespace
+
+}  // namespace decode
+
+KernelInfo decode_kernel_info() {
+  return {"decode",
+          "few query rows per K/V head: K and V rows read once in place for a whole GQA group, keys split in "
+          "fixed chunks merged in order",
+          {.causal = true, .mask = true, .gqa = true, .lse = true, .threads = true},
+          decode::decode_workspace,
+          decode::decode_run,
+          30,
+          decode::prefers};
+}
+
+}  // namespace attn

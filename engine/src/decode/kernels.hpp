@@ -1,0 +1,49 @@
+// The decode path's two inner loops, one table per ISA (decode/driver.cpp is the
+// rest). They read K and V rows where the caller keeps them: no packing, each row
+// once per pass, shared by every query row of the pass (all the query heads of a
+// GQA group and all Nq rows).
+//
+// kernels_scalar.cpp is the readable specification; kernels_avx2.cpp must agree
+// with it within fp32 rounding (an fp32 dot product and an fp32 sum per element).
+// Each ISA reads a K or V element in one small function (load_kv), the one place
+// a 16-bit K/V type converts on load.
+//
+// Shared rules: pointers need only float alignment; reads and writes stay inside
+// the elements named (tails use masked loads and stores, never an over-read); no
+// allocation, no exceptions, no global state.
+#pragma once
+
+#include "fused/ukernels.hpp"
+
+namespace attn::decode {
+
+using fused::i64;
+using fused::Isa;
+
+struct Kernels {
+  Isa isa;
+  /// Logits of `rows` query rows against n key rows, times c:
+  ///   s[r·lds + j] = c · Σ_{t<d} q[r][t] · k[j·ldk + t]   for r < rows, j < n.
+  /// Reads exactly q[r][t < d] and key rows j < n (t < d); ldk may be anything >= 0.
+  /// Accuracy: an fp32 dot product of d terms (γ_d Σ|q k|), then one rounding for c.
+  void (*scores)(int rows, const float* const* q, i64 d, const float* k, i64 ldk, i64 n, float c, float* s, i64 lds);
+
+  /// The online-softmax rescale and P·V for `rows` output rows, in place:
+  ///   o[r][t] = alpha[r] · o[r][t], then o[r][t] += p[r·ldp + j] · v[j·ldv + t] for j = 0, 1, …, n − 1
+  /// in that order, for r < rows, t < dv. Every element's arithmetic is this sequence whatever
+  /// `rows` is, so a row computed alone, or over a key list cut into runs (later runs with
+  /// alpha = 1), gets the same bits as in a larger call (the masked-NaN path in driver.cpp
+  /// relies on it). Reads exactly p[r·ldp + j < n], v rows j < n (t < dv) and alpha[r < rows].
+  void (*pv)(int rows, const float* p, i64 ldp, const float* v, i64 ldv, i64 n, i64 dv, float* const* o,
+             const float* alpha);
+};
+
+Kernels scalar_kernels();
+Kernels avx2_kernels();
+
+/// The table for the ISA the fused kernel runs (ATTN_ISA and fused::force_isa apply to both):
+/// scalar for scalar, AVX2 for AVX2 and for AVX-512 (decode is bound by memory, not by the
+/// vector width; an AVX-512 CPU runs the AVX2 loops).
+const Kernels& kernels_for(Isa isa);
+
+}  // namespace attn::decode

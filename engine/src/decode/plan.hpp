@@ -1,0 +1,72 @@
+// How a decode call is cut into work items, from the shape only (so the result is the same
+// for any thread count), and when `auto` prefers the decode kernel.
+#pragma once
+
+#include <attn/kernels.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+namespace attn::decode {
+
+using i64 = std::int64_t;
+
+/// Query rows that share one pass over a K/V head: the logit tile (kRowsPerPass × kTileKeys
+/// floats, 2 KiB) and the per-row state live on the stack. A group with more rows takes
+/// several passes (correct, but it reads K and V once per pass: `auto` does not pick decode then).
+inline constexpr i64 kRowsPerPass = 16;
+/// Keys per online-softmax step: their K and V rows (32 KiB at d = dv = 128) stay in L1/L2
+/// while every row of the pass uses them.
+inline constexpr i64 kTileKeys = 32;
+/// Keys are split into chunks of at least kMinChunkKeys (at most kMaxChunks chunks), so two
+/// threads share even one K/V head; merging costs O(chunks · dv) per row against reading
+/// kMinChunkKeys·(d + dv) floats per chunk.
+inline constexpr i64 kMinChunkKeys = 512, kMaxChunks = 64;
+/// About 20 µs of reading at memory speed: below it per thread, one thread is faster.
+inline constexpr i64 kMinBytesPerThread = i64{1} << 18;
+/// `auto` picks decode for at most this many query rows per K/V head, and at least this many keys
+/// (shorter sequences are the fused kernel's tiny path: no workspace, nothing to stream).
+inline constexpr i64 kAutoMaxGroupRows = 16, kAutoMinKeys = 32;
+
+inline i64 ceil_div(i64 a, i64 b) {
+  return (a + b - 1) / b;
+}
+
+struct Plan {
+  i64 batch = 0, hkv = 0, group = 0, nq = 0, nk = 0, d = 0, dv = 0;
+  i64 group_rows = 0;      ///< query rows reading one K/V head: (H / Hkv) · Nq
+  i64 row_blocks = 0;      ///< passes per K/V head
+  i64 chunk = 0;           ///< keys per chunk (a multiple of kTileKeys)
+  i64 chunks = 1;          ///< 1: no split, the passes write the output directly
+  i64 partial_stride = 0;  ///< floats per partial row: O (dv), m, l, rounded to 64 bytes
+  i64 slots = 1;           ///< threads used
+  i64 items() const { return batch * hkv * row_blocks * chunks; }
+  std::size_t workspace_bytes() const {
+    return chunks == 1 ? 0 : static_cast<std::size_t>(batch * hkv * group_rows * chunks * partial_stride) * sizeof(float);
+  }
+};
+
+inline Plan make_plan(i64 B, i64 H, i64 Hkv, i64 nq, i64 nk, i64 d, i64 dv, int threads) {
+  Plan p;
+  p.batch = B, p.hkv = Hkv, p.group = H / Hkv, p.nq = nq, p.nk = nk, p.d = d, p.dv = dv;
+  p.group_rows = p.group * nq;
+  p.row_blocks = ceil_div(p.group_rows, kRowsPerPass);
+  p.chunk = nk;
+  if (nk >= 2 * kMinChunkKeys) {
+    p.chunks = std::min(kMaxChunks, nk / kMinChunkKeys);
+    p.chunk = ceil_div(ceil_div(nk, p.chunks), kTileKeys) * kTileKeys;
+    p.chunks = ceil_div(nk, p.chunk);
+  }
+  p.partial_stride = ceil_div(dv + 2, 16) * 16;
+  const i64 bytes = B * Hkv * p.row_blocks * nk * (d + dv) * static_cast<i64>(sizeof(float));
+  p.slots = std::max<i64>(1, std::min<i64>({static_cast<i64>(threads), p.items(), bytes / kMinBytesPerThread}));
+  return p;
+}
+
+/// KernelInfo::auto_when: few query rows per K/V head and more than a handful of keys.
+inline bool prefers(const Problem& p) {
+  return p.kv_heads > 0 && (p.heads / p.kv_heads) * p.q_len <= kAutoMaxGroupRows && p.kv_len >= kAutoMinKeys;
+}
+
+}  // namespace attn::decode
