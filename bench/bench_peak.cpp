@@ -2,8 +2,9 @@
 //  - fp32 FMA peak: a register-resident FMA loop per ISA the binary carries
 //    (AVX-512F, AVX2+FMA; each run only where cpuid says the CPU has it),
 //  - memory bandwidth: STREAM-style copy (b = a) and triad (a = b + s·c) over
-//    arrays 4× the last-level cache (ATTN_BENCH_STREAM_MIB overrides the size),
+//    arrays 4× the L3 that cpuid reports (ATTN_BENCH_STREAM_MIB overrides the size),
 // for every thread count of the profile.
+#include "kit/cache_info.hpp"
 #include "kit/fma_loops.hpp"
 #include "kit/peak.hpp"
 #include "kit/profile.hpp"
@@ -47,10 +48,7 @@ std::size_t stream_elements() {
   if (attnbench::profile() == Profile::smoke) return std::size_t{1} << 18;  // 1 MiB: exercises the code only
   if (const char* mib = std::getenv("ATTN_BENCH_STREAM_MIB"); mib && std::atoll(mib) > 0)
     return static_cast<std::size_t>(std::atoll(mib)) * (1 << 20) / sizeof(float);
-  long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  if (llc <= 0) llc = sysconf(_SC_LEVEL2_CACHE_SIZE);
-  if (llc <= 0) llc = 32l << 20;
-  return static_cast<std::size_t>(std::max(4 * llc, 64l << 20)) / sizeof(float);
+  return attnbench::dram_buffer_bytes() / sizeof(float);
 }
 
 struct FreeDeleter {

@@ -1,5 +1,7 @@
 #include "context.hpp"
 
+#include "cache_info.hpp"
+
 #include "peak.hpp"
 #include "profile.hpp"
 
@@ -106,6 +108,8 @@ void add_context() {
   // The SIMD ISA the kernels dispatched to (ATTN_ISA lowers it): which code made every figure.
   AddCustomContext("attnlab_isa", attn::cpu_info().isa + (attn::cpu_info().isa_forced ? " (ATTN_ISA)" : ""));
   AddCustomContext("cpu_simd_flags", simd_flags());
+  AddCustomContext("l3_bytes", std::to_string(l3_cache().bytes));
+  AddCustomContext("l3_source", l3_cache().source);
   AddCustomContext("fma_peak_isa", peak.isa);
   AddCustomContext("fma_peak_source", peak.source);
   std::string peaks;

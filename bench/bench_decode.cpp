@@ -1,0 +1,159 @@
+// Decode: few query rows against a long K/V cache, which is bound by memory bandwidth.
+// Reported: GB/s of K and V read (each byte counted once) and its share of the read
+// bandwidth this process measured with the same thread count over a buffer 4× the L3
+// (kit/read_bandwidth.hpp). So that K/V come from DRAM even when one head's K/V would fit
+// in the cache, each benchmark cycles through as many copies of K/V as fill 4× the L3
+// ("decode/dram/..."); "decode/cached/..." reuses one copy (K/V in L2/L3: Nk = 4096).
+//   smoke: tiny shapes; quick: Nk 4096 and 32768; full: Nk 4096..131072,
+//   Hkv ∈ {1, 8}, H/Hkv ∈ {1, 4, 8}, Nq ∈ {1, 4}, d = 128,
+// `decode` on every shape, `fused` and `blas` where Nq = 1 and H/Hkv ∈ {1, 4} (the targets'
+// comparisons), each at the profile's thread counts.
+#include "kit/cache_info.hpp"
+#include "kit/profile.hpp"
+#include "kit/read_bandwidth.hpp"
+#include "kit/suite_main.hpp"
+#include "shapes.hpp"
+
+#include <benchmark/benchmark.h>
+#include <attn/attention.hpp>
+#include <attn/kernels.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace {
+
+using attnbench::Profile;
+using i64 = std::int64_t;
+
+struct DecodeCase {
+  std::string kernel;
+  i64 nk = 0, hkv = 1, group = 1, nq = 1, d = 128;
+  int threads = 1;
+  bool from_dram = true;
+  i64 heads() const { return hkv * group; }
+  std::size_t kv_bytes() const { return static_cast<std::size_t>(2 * hkv * nk * d) * sizeof(float); }
+  std::string name() const {
+    return "decode/" + std::string(from_dram ? "dram/" : "cached/") + kernel + "/Nk:" + std::to_string(nk) +
+           "/Hkv:" + std::to_string(hkv) + "/H:" + std::to_string(heads()) + "/Nq:" + std::to_string(nq) +
+           "/d:" + std::to_string(d) + "/threads:" + std::to_string(threads);
+  }
+};
+
+/// The inputs of the shape last run, kept between repetitions (filling gigabytes per run
+/// would dominate the suite): Q, and `copies` K/V pairs.
+struct Inputs {
+  i64 nk = 0, hkv = 0, heads = 0, nq = 0, d = 0;
+  std::size_t copies = 0;
+  std::vector<float> q, out;
+  std::vector<std::vector<float>> k, v;
+};
+
+Inputs& inputs_for(const DecodeCase& c) {
+  static Inputs in;
+  const std::size_t copies =
+      c.from_dram ? std::max<std::size_t>(1, (attnbench::dram_buffer_bytes() + c.kv_bytes() - 1) / c.kv_bytes()) : 1;
+  if (in.nk == c.nk && in.hkv == c.hkv && in.heads == c.heads() && in.nq == c.nq && in.d == c.d &&
+      in.copies == copies)
+    return in;
+  in = Inputs{};
+  in.nk = c.nk, in.hkv = c.hkv, in.heads = c.heads(), in.nq = c.nq, in.d = c.d, in.copies = copies;
+  in.q.resize(static_cast<std::size_t>(c.heads() * c.nq * c.d));
+  in.out.resize(in.q.size());
+  attnlab::fill_uniform(in.q, 1);
+  for (std::size_t i = 0; i < copies; ++i) {
+    in.k.emplace_back(static_cast<std::size_t>(c.hkv * c.nk * c.d));
+    in.v.emplace_back(static_cast<std::size_t>(c.hkv * c.nk * c.d));
+    attnlab::fill_uniform(in.k.back(), 2 + 2 * i);
+    attnlab::fill_uniform(in.v.back(), 3 + 2 * i);
+  }
+  return in;
+}
+
+void run_decode(benchmark::State& state, const DecodeCase& c) {
+  attn::Problem problem;
+  problem.heads = c.heads(), problem.kv_heads = c.hkv, problem.q_len = c.nq, problem.kv_len = c.nk;
+  problem.head_dim = problem.value_dim = c.d, problem.threads = c.threads;
+  const attn::KernelInfo* kernel = attn::find_kernel(c.kernel);
+  if (kernel == nullptr) {
+    state.SkipWithError(("no kernel " + c.kernel).c_str());
+    return;
+  }
+  if (std::string why = attn::unsupported_reason(*kernel, problem, attn::default_memory_budget()); !why.empty()) {
+    state.SkipWithError((attnbench::kRefused + why).c_str());
+    return;
+  }
+  const double bandwidth = attnbench::read_bandwidth_gbs(c.threads);  // measured before the timed loop
+  Inputs& in = inputs_for(c);
+  attn::Options opts;
+  opts.kernel = c.kernel;
+  opts.threads = c.threads;
+  const attn::ConstTensor q = attn::ConstTensor::contiguous(in.q.data(), 1, c.heads(), c.nq, c.d);
+  const attn::Tensor out = attn::Tensor::contiguous(in.out.data(), 1, c.heads(), c.nq, c.d);
+  auto call = [&](std::size_t copy) {
+    attn::attention(q, attn::ConstTensor::contiguous(in.k[copy].data(), 1, c.hkv, c.nk, c.d),
+                    attn::ConstTensor::contiguous(in.v[copy].data(), 1, c.hkv, c.nk, c.d), out, opts);
+  };
+  call(0);  // warm-up: workspace, OpenMP threads
+  std::size_t next = 0;
+  for (auto _ : state) {
+    call(next);
+    next = next + 1 == in.copies ? 0 : next + 1;
+    benchmark::DoNotOptimize(in.out.data());
+    benchmark::ClobberMemory();
+  }
+  using benchmark::Counter;
+  const double bytes = static_cast<double>(c.kv_bytes());
+  state.counters["GB/s"] = Counter(bytes * 1e-9, Counter::kIsIterationInvariantRate);
+  if (bandwidth > 0)
+    state.counters["%read_bw"] = Counter(100 * bytes * 1e-9 / bandwidth, Counter::kIsIterationInvariantRate);
+  state.counters["read_bw_GB/s"] = bandwidth;
+  state.counters["kv_bytes"] = bytes;
+  state.counters["kv_copies"] = static_cast<double>(in.copies);
+  state.counters["Nq"] = static_cast<double>(c.nq);
+  state.counters["Nk"] = static_cast<double>(c.nk);
+  state.counters["d"] = static_cast<double>(c.d);
+  state.counters["heads"] = static_cast<double>(c.heads());
+  state.counters["kv_heads"] = static_cast<double>(c.hkv);
+  state.counters["threads"] = c.threads;
+  state.SetLabel(c.from_dram ? "K/V from DRAM" : "K/V from cache");
+}
+
+void register_decode() {
+  const Profile profile = attnbench::profile();
+  std::vector<i64> lengths{4096, 16384, 32768, 131072}, kv_heads{1, 8}, groups{1, 4, 8}, rows{1, 4};
+  if (profile == Profile::quick) lengths = {4096, 32768}, groups = {1, 4}, rows = {1};
+  if (profile == Profile::smoke) lengths = {64, 1100}, kv_heads = {1, 2}, groups = {1, 4}, rows = {1, 4};
+  const i64 d = profile == Profile::smoke ? 16 : 128;
+  benchmark::AddCustomContext("decode_dram_buffer_bytes", std::to_string(attnbench::dram_buffer_bytes()));
+  auto add = [](const DecodeCase& c) {
+    attnbench::apply_profile(benchmark::RegisterBenchmark(c.name().c_str(), run_decode, c)
+                                 ->UseRealTime()
+                                 ->MeasureProcessCPUTime()
+                                 ->Unit(benchmark::kMicrosecond));
+  };
+  for (int threads : attnbench::thread_counts())
+    for (i64 nk : lengths)
+      for (i64 hkv : kv_heads)
+        for (i64 g : groups)
+          for (i64 nq : rows)
+            for (const char* kernel : {"decode", "fused", "blas"}) {
+              if (std::string(kernel) != "decode" && (nq != 1 || g > 4)) continue;
+              DecodeCase c{kernel, nk, hkv, g, nq, d, threads, true};
+              add(c);
+              if (nk == lengths.front()) {  // the K/V-in-cache comparison (blas and fused against decode)
+                c.from_dram = false;
+                add(c);
+              }
+            }
+}
+
+const bool registered = attnbench::add_suite(register_decode);
+
+}  // namespace
+
+ATTNBENCH_MAIN()

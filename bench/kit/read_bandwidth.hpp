@@ -1,0 +1,18 @@
+// The machine's read bandwidth from DRAM, the yardstick of memory-bound kernels (decode):
+// a streaming sum over a buffer of dram_buffer_bytes() (4× the L3 from cpuid), measured in
+// process, once per thread count, best of a few passes (other processes only lower it).
+#pragma once
+
+#include <cstddef>
+
+namespace attnbench {
+
+/// Buffer bytes read per second by `threads` OpenMP threads, each summing its slice. Measured
+/// on first use for that thread count (about a second), then cached. Smoke profile: a 1 MiB
+/// buffer, which exercises the code and measures a cache.
+double read_bandwidth_gbs(int threads);
+
+/// One pass: reads `bytes` of a buffer with `threads` threads and returns the seconds taken.
+double timed_read_pass(const float* data, std::size_t floats, int threads);
+
+}  // namespace attnbench
