@@ -21,6 +21,30 @@ namespace attn::test {
 
 using fused::i64;
 
+/// Makes one ISA the active table for the scope of a test (the fused kernel's, which the
+/// decode kernel follows).
+class ScopedIsa {
+ public:
+  explicit ScopedIsa(fused::Isa isa) : saved_(fused::active_ukernels().isa) { EXPECT_TRUE(fused::force_isa(isa)); }
+  ~ScopedIsa() { fused::force_isa(saved_); }
+
+ private:
+  fused::Isa saved_;
+};
+
+// Every ISA the library carries, supported here or not: ctest lists the cases when the suite is
+// built, and a case for an ISA this process may not use (the CPU lacks it, or ATTN_ISA lowered
+// it) must say "skipped", not pass having run nothing.
+inline std::vector<fused::Isa> isas() {
+  return {fused::Isa::scalar, fused::Isa::avx2, fused::Isa::avx512};
+}
+
+/// The ISAs this process may use.
+inline std::vector<fused::Isa> usable_isas() {
+  const auto s = fused::supported_isas();
+  return {s.begin(), s.end()};
+}
+
 /// n floats whose last element is the last 4 bytes before an inaccessible page.
 class GuardedFloats {
  public:

@@ -28,29 +28,6 @@ using fused::Ukernels;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-/// Makes one ISA the active table for the scope of a test.
-class ScopedIsa {
- public:
-  explicit ScopedIsa(Isa isa) : saved_(fused::active_ukernels().isa) { EXPECT_TRUE(fused::force_isa(isa)); }
-  ~ScopedIsa() { fused::force_isa(saved_); }
-
- private:
-  Isa saved_;
-};
-
-// Every ISA the library carries, supported here or not: ctest lists the cases when the suite is
-// built, and a case for an ISA this process may not use (the CPU lacks it, or ATTN_ISA lowered
-// it) must say "skipped", not pass having run nothing.
-std::vector<Isa> isas() {
-  return {Isa::scalar, Isa::avx2, Isa::avx512};
-}
-
-/// The ISAs this process may use.
-std::vector<Isa> usable_isas() {
-  const auto s = fused::supported_isas();
-  return {s.begin(), s.end()};
-}
-
 class PerIsa : public ::testing::TestWithParam<Isa> {
  protected:
   void SetUp() override {

@@ -20,8 +20,8 @@ std::size_t l3_from_cache_leaf(unsigned leaf) {
     const unsigned type = a & 0x1f, level = (a >> 5) & 0x7;
     if (type == 0) return 0;  // no more caches
     if (level == 3 && (type == 1 || type == 3)) {
-      const std::size_t ways = ((b >> 22) & 0x3ff) + 1, partitions = ((b >> 12) & 0x3ff) + 1,
-                        line = (b & 0xfff) + 1, sets = static_cast<std::size_t>(c) + 1;
+      const std::size_t ways = ((b >> 22) & 0x3ff) + 1, partitions = ((b >> 12) & 0x3ff) + 1, line = (b & 0xfff) + 1,
+                        sets = static_cast<std::size_t>(c) + 1;
       return ways * partitions * line * sets;
     }
   }

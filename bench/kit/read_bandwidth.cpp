@@ -61,17 +61,25 @@ double timed_read_pass(const float* data, std::size_t floats, int threads) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+ReadPass read_pass(int threads) {
+  static const Buffer buffer;  // allocated and touched once per process
+  if (!buffer.data) return {};
+  return {static_cast<double>(buffer.floats * sizeof(float)),
+          timed_read_pass(buffer.data.get(), buffer.floats, threads)};
+}
+
 double read_bandwidth_gbs(int threads) {
   static std::mutex mutex;
   static std::map<int, double> measured;
   std::lock_guard lock(mutex);
   if (auto it = measured.find(threads); it != measured.end()) return it->second;
-  static const Buffer buffer;
-  if (!buffer.data) return measured[threads] = 0.0;
-  double best = 1e30;
+  double best = 0.0;
   const int passes = profile() == Profile::smoke ? 2 : 8;
-  for (int i = 0; i < passes; ++i) best = std::min(best, timed_read_pass(buffer.data.get(), buffer.floats, threads));
-  return measured[threads] = static_cast<double>(buffer.floats * sizeof(float)) * 1e-9 / best;
+  for (int i = 0; i < passes; ++i) {
+    const ReadPass r = read_pass(threads);
+    if (r.bytes > 0) best = std::max(best, r.bytes * 1e-9 / r.seconds);
+  }
+  return measured[threads] = best;
 }
 
 }  // namespace attnbench

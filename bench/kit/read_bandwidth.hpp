@@ -12,7 +12,14 @@ namespace attnbench {
 /// buffer, which exercises the code and measures a cache.
 double read_bandwidth_gbs(int threads);
 
-/// One pass: reads `bytes` of a buffer with `threads` threads and returns the seconds taken.
+/// One pass over the shared buffer by `threads` threads: {bytes read, seconds taken} (bytes 0
+/// when the buffer could not be allocated). For a benchmark of the yardstick itself.
+struct ReadPass {
+  double bytes = 0, seconds = 0;
+};
+ReadPass read_pass(int threads);
+
+/// One pass: reads `floats` floats of `data` with `threads` threads and returns the seconds taken.
 double timed_read_pass(const float* data, std::size_t floats, int threads);
 
 }  // namespace attnbench

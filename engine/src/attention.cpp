@@ -122,8 +122,7 @@ const KernelInfo& select_kernel(std::string_view name, const Problem& p, std::si
   auto candidate = [&](const KernelInfo& k) { return k.auto_priority >= 0 && (!k.auto_when || k.auto_when(p)); };
   const KernelInfo* best = nullptr;
   for (const KernelInfo& k : kernels())
-    if (candidate(k) && supports(k, p, budget) && (best == nullptr || k.auto_priority > best->auto_priority))
-      best = &k;
+    if (candidate(k) && supports(k, p, budget) && (best == nullptr || k.auto_priority > best->auto_priority)) best = &k;
   if (best == nullptr) {
     std::string reasons;
     for (const KernelInfo& k : kernels())

@@ -227,7 +227,7 @@ void run_bench(const BenchOptions& o) {
 void add_bench_command(CLI::App& app) {
   auto opts = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "bench", "Run the benchmark suites (peak, attention + scaling, ...) and write one JSON result file");
+      "bench", "Run the benchmark suites (peak, attention + scaling, decode, ...) and write one JSON result file");
   cmd->footer(
       "Profiles: quick (default; 6 minutes on a shared 2-core machine), --full (every shape and N up to 131072; "
       "an hour or more), --smoke (tiny shapes, one iteration: checks that the suites run; half a minute). "

@@ -125,8 +125,8 @@ float* partial_row(const Plan& p, float* partials, i64 b, i64 hk, i64 r, i64 c) 
 }
 
 /// One work item: rows [r0, r0 + rows) of group (b, hk) over the keys of chunk c.
-void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, float* partials,
-              i64 b, i64 hk, i64 r0, i64 c) {
+void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, float* partials, i64 b,
+              i64 hk, i64 r0, i64 c) {
   Pass w;
   w.rows = static_cast<int>(std::min(kRowsPerPass, p.group_rows - r0));
   i64 last = 0;  // keys any row of the pass sees
@@ -211,8 +211,9 @@ void decode_run(const KernelArgs& a) noexcept {
     run_item(a, p, dk, uk, partials, bh / p.hkv, bh % p.hkv, rb * kRowsPerPass, c);
   };
   const i64 merges = p.chunks > 1 ? p.batch * p.hkv * p.group_rows : 0;
-  auto merge = [&](i64 t) { merge_row(a, p, partials, t / (p.hkv * p.group_rows), t / p.group_rows % p.hkv,
-                                      t % p.group_rows); };
+  auto merge = [&](i64 t) {
+    merge_row(a, p, partials, t / (p.hkv * p.group_rows), t / p.group_rows % p.hkv, t % p.group_rows);
+  };
   if (p.slots == 1) {
     for (i64 t = 0; t < items; ++t) item(t);
     for (i64 t = 0; t < merges; ++t) merge(t);

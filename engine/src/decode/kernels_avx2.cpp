@@ -40,35 +40,35 @@ inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
 template <int RR, int KR>
 void scores_tile(const float* const* q, i64 d, const float* k, i64 ldk, float c, float* s, i64 lds) {
   __m256 acc[RR][KR];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < RR; ++r)
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int u = 0; u < KR; ++u) acc[r][u] = _mm256_setzero_ps();
   i64 t = 0;
   for (; t + 8 <= d; t += 8) {
     __m256 kv[KR];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int u = 0; u < KR; ++u) kv[u] = load_kv(k + u * ldk + t);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < RR; ++r) {
       const __m256 qv = _mm256_loadu_ps(q[r] + t);
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int u = 0; u < KR; ++u) acc[r][u] = _mm256_fmadd_ps(qv, kv[u], acc[r][u]);
     }
   }
   if (t < d) {  // masked lanes load as 0 and add nothing
     const __m256i m = lanes_below(d - t);
     __m256 kv[KR];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int u = 0; u < KR; ++u) kv[u] = load_kv(k + u * ldk + t, m);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < RR; ++r) {
       const __m256 qv = _mm256_maskload_ps(q[r] + t, m);
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int u = 0; u < KR; ++u) acc[r][u] = _mm256_fmadd_ps(qv, kv[u], acc[r][u]);
     }
   }
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < RR; ++r) {
     if constexpr (KR % 4 == 0) {
 #pragma GCC unroll 8
@@ -107,10 +107,10 @@ template <int RR, int U>
 void pv_tile(const float* p, i64 ldp, const float* v, i64 ldv, i64 n, float* const* o, i64 c0, const float* alpha,
              __m256i last, bool partial) {
   __m256 acc[RR][U];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < RR; ++r) {
     const __m256 a = _mm256_set1_ps(alpha[r]);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int u = 0; u < U; ++u) {
       const float* src = o[r] + c0 + 8 * u;
       acc[r][u] = _mm256_mul_ps(a, partial && u == U - 1 ? _mm256_maskload_ps(src, last) : _mm256_loadu_ps(src));
@@ -119,18 +119,18 @@ void pv_tile(const float* p, i64 ldp, const float* v, i64 ldv, i64 n, float* con
   for (i64 j = 0; j < n; ++j) {
     __m256 vv[U];
     const float* vj = v + j * ldv + c0;
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int u = 0; u < U; ++u) vv[u] = partial && u == U - 1 ? load_kv(vj + 8 * u, last) : load_kv(vj + 8 * u);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < RR; ++r) {
       const __m256 pb = _mm256_broadcast_ss(p + r * ldp + j);
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int u = 0; u < U; ++u) acc[r][u] = _mm256_fmadd_ps(pb, vv[u], acc[r][u]);
     }
   }
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < RR; ++r)
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int u = 0; u < U; ++u) {
       float* dst = o[r] + c0 + 8 * u;
       if (partial && u == U - 1)

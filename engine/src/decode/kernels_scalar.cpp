@@ -11,8 +11,7 @@ inline float load_kv(const float* p) {
   return *p;
 }
 
-void scores_scalar(int rows, const float* const* q, i64 d, const float* k, i64 ldk, i64 n, float c, float* s,
-                   i64 lds) {
+void scores_scalar(int rows, const float* const* q, i64 d, const float* k, i64 ldk, i64 n, float c, float* s, i64 lds) {
   for (i64 j = 0; j < n; ++j)
     for (int r = 0; r < rows; ++r) {
       float dot = 0.0f;

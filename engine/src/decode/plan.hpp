@@ -43,7 +43,8 @@ struct Plan {
   i64 slots = 1;           ///< threads used
   i64 items() const { return batch * hkv * row_blocks * chunks; }
   std::size_t workspace_bytes() const {
-    return chunks == 1 ? 0 : static_cast<std::size_t>(batch * hkv * group_rows * chunks * partial_stride) * sizeof(float);
+    return chunks == 1 ? 0
+                       : static_cast<std::size_t>(batch * hkv * group_rows * chunks * partial_stride) * sizeof(float);
   }
 };
 

@@ -1,0 +1,337 @@
+// The decode kernel: its two loops against the scalar specification on every tail, then
+// the whole kernel against the fp64 reference over the shapes it is built for (Nq 1..16,
+// GQA groups, key tails and chunk boundaries, both causal alignments, masks, strides),
+// masked garbage in K/V, determinism across thread counts and guard pages, per ISA.
+// (The every-kernel grids of test_validation and test_semantics run it too, through the registry.)
+#include "decode/kernels.hpp"
+#include "decode/plan.hpp"
+#include "fused_testers.hpp"
+#include "testkit.hpp"
+
+#include <attn/kernels.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace attn::test {
+namespace {
+
+using decode::kMinChunkKeys;
+using decode::kRowsPerPass;
+using decode::kTileKeys;
+using fused::Isa;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+class DecodePerIsa : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    if (fused::ukernels_for(GetParam()) == nullptr)
+      GTEST_SKIP() << fused::isa_name(GetParam()) << ": not usable in this process (CPU or ATTN_ISA)";
+  }
+  const decode::Kernels& dk() const { return decode::kernels_for(GetParam()); }
+};
+INSTANTIATE_TEST_SUITE_P(Decode, DecodePerIsa, ::testing::ValuesIn(isas()),
+                         [](const auto& p) { return std::string(fused::isa_name(p.param)); });
+
+TEST(Decode, EveryIsaMapsToATableThatRunsOnIt) {
+  for (Isa isa : usable_isas()) {
+    const Isa got = decode::kernels_for(isa).isa;
+    EXPECT_EQ(got, isa == Isa::scalar ? Isa::scalar : Isa::avx2) << fused::isa_name(isa);
+  }
+}
+
+// --- the loops -----------------------------------------------------------------
+
+TEST_P(DecodePerIsa, ScoresOnEveryTailMatchAnFp64DotProduct) {
+  // s = c · q·k: an fp32 dot product of d terms (error ≤ γ_d Σ|q k|), times c (one rounding).
+  const float c = 0.37f;
+  for (i64 d : {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 128}) {
+    for (int rows = 1; rows <= kRowsPerPass; ++rows)
+      for (i64 n = 1; n <= 33; ++n) {
+        const i64 ldk = d + 3, lds = n + 2;
+        std::vector<float> qs(static_cast<std::size_t>(rows * d));
+        fill_random(qs.data(), qs.size(), static_cast<std::uint32_t>(rows * 100 + n));
+        std::vector<const float*> q(static_cast<std::size_t>(rows));
+        for (int r = 0; r < rows; ++r) q[static_cast<std::size_t>(r)] = qs.data() + r * d;
+        GuardedFloats k(static_cast<std::size_t>((n - 1) * ldk + d));  // the last key row ends at the guard page
+        fill_random(k.data(), k.size(), static_cast<std::uint32_t>(n * 7 + d));
+        std::vector<float> s(static_cast<std::size_t>(rows * lds), kSentinel);
+        dk().scores(rows, q.data(), d, k.data(), ldk, n, c, s.data(), lds);
+        for (int r = 0; r < rows; ++r)
+          for (i64 j = 0; j < lds; ++j) {
+            const float got = s[static_cast<std::size_t>(r * lds + j)];
+            if (j >= n) {
+              ASSERT_EQ(got, kSentinel) << "wrote past n: rows " << rows << " n " << n << " d " << d;
+              continue;
+            }
+            double exact = 0, mag = 0;
+            for (i64 t = 0; t < d; ++t) {
+              const double x =
+                  static_cast<double>(q[static_cast<std::size_t>(r)][t]) * k[static_cast<std::size_t>(j * ldk + t)];
+              exact += x, mag += std::abs(x);
+            }
+            const double bound = c * gamma(d) * mag * (1 + kU) + kU * std::abs(c * exact);
+            ASSERT_LE(std::abs(got - c * exact), bound)
+                << "rows " << rows << " n " << n << " d " << d << " r " << r << " j " << j;
+          }
+      }
+  }
+}
+
+TEST_P(DecodePerIsa, PvOnEveryTailMatchesFp64AndSplitsBitForBit) {
+  // o = alpha·o + Σ_j p_j v_j, n + 1 terms: error ≤ γ_{n+1} (|alpha o| + Σ|p v|).
+  for (i64 dv : {1, 5, 8, 9, 16, 31, 32, 33, 63, 64, 65, 128}) {
+    for (int rows = 1; rows <= kRowsPerPass; rows += (rows < 4 ? 1 : 5))
+      for (i64 n = 0; n <= 33; ++n) {
+        const i64 ldv = dv + 1, ldp = 35;
+        GuardedFloats v(static_cast<std::size_t>(std::max<i64>(1, (n - 1) * ldv + dv)));  // ends at the guard page
+        fill_random(v.data(), v.size(), static_cast<std::uint32_t>(n + dv));
+        std::vector<float> p(static_cast<std::size_t>(rows * ldp)), alpha(static_cast<std::size_t>(rows));
+        fill_random(p.data(), p.size(), 3, 0.0f, 1.0f);
+        fill_random(alpha.data(), alpha.size(), 4, 0.0f, 1.0f);
+        std::vector<float> o0(static_cast<std::size_t>(rows * dv));
+        fill_random(o0.data(), o0.size(), 5);
+        std::vector<float> whole = o0, split = o0;
+        std::vector<float*> wrows, srows;
+        for (int r = 0; r < rows; ++r) wrows.push_back(whole.data() + r * dv), srows.push_back(split.data() + r * dv);
+        dk().pv(rows, p.data(), ldp, v.data(), ldv, n, dv, wrows.data(), alpha.data());
+        for (int r = 0; r < rows; ++r)
+          for (i64 t = 0; t < dv; ++t) {
+            double exact =
+                static_cast<double>(alpha[static_cast<std::size_t>(r)]) * o0[static_cast<std::size_t>(r * dv + t)];
+            double mag = std::abs(exact);
+            for (i64 j = 0; j < n; ++j) {
+              const double x = static_cast<double>(p[static_cast<std::size_t>(r * ldp + j)]) *
+                               v[static_cast<std::size_t>(j * ldv + t)];
+              exact += x, mag += std::abs(x);
+            }
+            ASSERT_LE(std::abs(whole[static_cast<std::size_t>(r * dv + t)] - exact), gamma(n + 1) * mag)
+                << "rows " << rows << " n " << n << " dv " << dv;
+          }
+        // The contract the masked-NaN path relies on: each row alone, its keys cut into runs (alpha on
+        // the first, 1 after), gives the same bits.
+        for (int r = 0; r < rows; ++r) {
+          const i64 cut = n / 3;
+          float one = 1.0f;
+          dk().pv(1, p.data() + r * ldp, ldp, v.data(), ldv, cut, dv, &srows[static_cast<std::size_t>(r)],
+                  &alpha[static_cast<std::size_t>(r)]);
+          dk().pv(1, p.data() + r * ldp + cut, ldp, v.data() + cut * ldv, ldv, n - cut, dv,
+                  &srows[static_cast<std::size_t>(r)], &one);
+        }
+        ASSERT_EQ(whole, split) << "rows " << rows << " n " << n << " dv " << dv;
+      }
+  }
+}
+
+// --- the whole kernel ----------------------------------------------------------
+
+Case make(i64 H, i64 Hkv, i64 nq, i64 nk, i64 d, Causal causal = Causal::none, bool mask = false) {
+  Case c = Case{}.shape(nq, nk, d);
+  c.H = H, c.Hkv = Hkv, c.causal = causal, c.mask = mask;
+  return c;
+}
+
+void expect_decode_matches_reference(const Case& c, int threads = 0) {
+  Buffers ref(c), got(c);
+  run(ref, "reference");
+  run(got, "decode", threads);
+  expect_matches_reference(got, ref, "decode");
+}
+
+TEST_P(DecodePerIsa, QueryRowsAndKeyTailsMatchReference) {
+  ScopedIsa isa(GetParam());
+  for (i64 nq = 1; nq <= 16; ++nq)
+    for (Causal causal : {Causal::none, Causal::top_left, Causal::bottom_right})
+      expect_decode_matches_reference(make(1, 1, nq, 37, 24, causal, nq % 3 == 0));
+  for (i64 nk = 1; nk <= 33; ++nk)
+    for (i64 nq : {1, 3}) {
+      expect_decode_matches_reference(make(1, 1, nq, nk, 19));
+      expect_decode_matches_reference(make(1, 1, nq, nk, 19, Causal::bottom_right, true));
+    }
+}
+
+TEST_P(DecodePerIsa, KeyTilesAndChunkBoundariesMatchReference) {
+  ScopedIsa isa(GetParam());
+  // Tiles of kTileKeys ± 1, the first split (2·kMinChunkKeys ± 1) and a split with a short last chunk.
+  for (i64 nk : {kTileKeys - 1, kTileKeys, kTileKeys + 1, 3 * kTileKeys + 1, 2 * kMinChunkKeys - 1, 2 * kMinChunkKeys,
+                 2 * kMinChunkKeys + 1, 5 * kMinChunkKeys + 33}) {
+    const decode::Plan p = decode::make_plan(1, 4, 1, 2, nk, 16, 16, 1);
+    EXPECT_EQ(p.chunks > 1, nk >= 2 * kMinChunkKeys) << nk;
+    for (Causal causal : {Causal::none, Causal::top_left, Causal::bottom_right})
+      expect_decode_matches_reference(make(4, 1, 2, nk, 16, causal, causal == Causal::bottom_right));
+  }
+}
+
+TEST_P(DecodePerIsa, GqaGroupsMatchReference) {
+  ScopedIsa isa(GetParam());
+  // Groups of 1, 4 and 8 query heads per K/V head; 8 heads × 3 rows = 24 rows take two passes.
+  for (i64 group : {1, 4, 8})
+    for (i64 nq : {1, 2, 3})
+      for (i64 nk : {70, 1100}) {
+        expect_decode_matches_reference(make(2 * group, 2, nq, nk, 32));
+        expect_decode_matches_reference(make(2 * group, 2, nq, nk, 32, Causal::bottom_right, true));
+        expect_decode_matches_reference(make(2 * group, 2, nq, nk, 32, Causal::top_left));
+      }
+  Case c = make(8, 2, 5, 300, 40, Causal::bottom_right, true);
+  c.B = 3, c.dv = 24, c.permuted = true;  // batches, dv != d, heads interleaved in memory
+  expect_decode_matches_reference(c);
+}
+
+TEST_P(DecodePerIsa, PaddedStridesMatchReference) {
+  ScopedIsa isa(GetParam());
+  // Every view with rows further apart than their length (a KV cache with room left): Q, K, V, O, LSE.
+  const i64 B = 2, H = 4, Hkv = 2, nq = 3, nk = 1500, d = 20, dv = 12;
+  auto padded = [](std::vector<float>& x, i64 h, i64 n, i64 cols, i64 ld) {
+    x.assign(static_cast<std::size_t>(B * h * (n + 1) * ld), 0.0f);
+    fill_random(x.data(), x.size(), static_cast<std::uint32_t>(ld));
+    return Tensor{x.data(), {B, h, n, cols}, {h * (n + 1) * ld, (n + 1) * ld, ld, 1}};
+  };
+  std::vector<float> q, k, v, o, ref_o(static_cast<std::size_t>(B * H * nq * dv)), lse(B * H * nq * 2),
+      ref_lse(B * H * nq);
+  const Tensor qv = padded(q, H, nq, d, d + 3), kv = padded(k, Hkv, nk, d, d + 7), vv = padded(v, Hkv, nk, dv, dv + 5);
+  const Tensor ov = padded(o, H, nq, dv, dv + 2);
+  const Tensor lv{lse.data(), {B, H, nq, 1}, {H * nq * 2, nq * 2, 2, 1}};
+  Options opts;
+  opts.kernel = "decode";
+  opts.causal = Causal::bottom_right;
+  attention(qv, kv, vv, ov, lv, opts);
+  opts.kernel = "reference";
+  attention(qv, kv, vv, Tensor::contiguous(ref_o.data(), B, H, nq, dv), lse_view(ref_lse.data(), B, H, nq), opts);
+  for (i64 b = 0; b < B; ++b)
+    for (i64 h = 0; h < H; ++h)
+      for (i64 i = 0; i < nq; ++i) {
+        for (i64 t = 0; t < dv; ++t)
+          EXPECT_NEAR(ov.row(b, h, i)[t], ref_o[static_cast<std::size_t>(((b * H + h) * nq + i) * dv + t)], 1e-5);
+        EXPECT_NEAR(*lv.row(b, h, i), ref_lse[static_cast<std::size_t>((b * H + h) * nq + i)], 1e-5);
+      }
+}
+
+TEST_P(DecodePerIsa, MaskedGarbageInKAndVGivesTheCleanBits) {
+  ScopedIsa isa(GetParam());
+  // Keys masked for every row (mask columns of -inf, and keys past every row's causal limit) hold
+  // inf and NaN; the random mask hides other keys from some rows only, so tiles with garbage take
+  // the row-by-row path while the clean run takes the shared one. Both must give the same bits.
+  for (i64 nk : {45, 1100, 3000})
+    for (Causal causal : {Causal::none, Causal::top_left, Causal::bottom_right}) {
+      Case c = make(8, 2, 3, nk, 24, causal, true);
+      Buffers dirty(c), clean(c);
+      auto garbage_at = [&](i64 j) { return j % 37 == 5 || (causal == Causal::top_left && j >= c.Nq) || j == 0; };
+      for (Buffers* x : {&dirty, &clean})
+        for (i64 i = 0; i < c.Nq; ++i)
+          for (i64 j = 0; j < nk; ++j)
+            if (garbage_at(j) && !(causal == Causal::top_left && j >= c.Nq))
+              x->mask[static_cast<std::size_t>(i * nk + j)] = -kInf;
+      for (i64 h = 0; h < c.Hkv; ++h)
+        for (i64 j = 0; j < nk; ++j)
+          if (garbage_at(j))
+            for (i64 t = 0; t < c.d; ++t) {
+              const std::size_t at = static_cast<std::size_t>((h * nk + j) * c.d + t);
+              dirty.k[at] = t % 2 ? kNaN : kInf;
+              dirty.v[at] = t % 3 ? -kInf : kNaN;
+              clean.k[at] = clean.v[at] = 7.0f;
+            }
+      run(dirty, "decode");
+      run(clean, "decode");
+      EXPECT_EQ(dirty.out, clean.out) << c.name();
+      EXPECT_EQ(dirty.lse, clean.lse) << c.name();
+      for (float x : dirty.out) ASSERT_TRUE(std::isfinite(x)) << c.name();
+      Buffers ref(clean.c);
+      ref.k = clean.k, ref.v = clean.v, ref.mask = clean.mask;
+      run(ref, "reference");
+      expect_matches_reference(dirty, ref, "masked garbage");
+    }
+}
+
+TEST_P(DecodePerIsa, FullyMaskedAndNaNRows) {
+  ScopedIsa isa(GetParam());
+  for (i64 nk : {50, 5000}) {  // one chunk, and several merged
+    Case c = make(1, 1, 3, nk, 16, Causal::none, true);
+    Buffers b(c);
+    std::fill_n(b.mask.begin(), nk, -kInf);                                             // row 0: every key masked
+    for (i64 t = 0; t < c.d; ++t) b.q[2 * c.d + t] = t == 3 ? kNaN : b.q[2 * c.d + t];  // row 2: a NaN query
+    run(b, "decode");
+    for (i64 t = 0; t < c.dv; ++t) {
+      EXPECT_EQ(b.out[t], 0.0f);
+      EXPECT_TRUE(std::isfinite(b.out[c.dv + t]));
+      EXPECT_TRUE(std::isnan(b.out[2 * c.dv + t]));
+    }
+    EXPECT_EQ(b.lse[0], -kInf);
+    EXPECT_TRUE(std::isfinite(b.lse[1]));
+    EXPECT_TRUE(std::isnan(b.lse[2]));
+  }
+}
+
+TEST_P(DecodePerIsa, BitwiseSameForThreads1234) {
+  ScopedIsa isa(GetParam());
+  for (Case c : {make(4, 1, 1, 5000, 64), make(8, 2, 2, 3001, 24, Causal::bottom_right, true),
+                 make(2, 2, 16, 1200, 16, Causal::top_left), make(16, 2, 3, 700, 8)}) {
+    c.B = 2;
+    Buffers one(c);
+    run(one, "decode", 1);
+    for (int threads : {2, 3, 4}) {
+      Buffers many(c);
+      run(many, "decode", threads);
+      EXPECT_EQ(one.out, many.out) << c.name() << ", " << threads << " threads";
+      EXPECT_EQ(one.lse, many.lse) << c.name() << ", " << threads << " threads";
+    }
+  }
+}
+
+TEST_P(DecodePerIsa, InputsEndingAtAGuardPage) {
+  ScopedIsa isa(GetParam());
+  for (const Case& c : {make(1, 1, 1, 37, 19, Causal::none, true), make(4, 1, 3, 1100, 19, Causal::bottom_right, true),
+                        make(8, 8, 1, 33, 13)}) {
+    Buffers ref(c);
+    run(ref, "reference");
+    GuardedFloats q(ref.q.size()), k(ref.k.size()), v(ref.v.size()), m(std::max<std::size_t>(ref.mask.size(), 1));
+    std::copy(ref.q.begin(), ref.q.end(), q.data());
+    std::copy(ref.k.begin(), ref.k.end(), k.data());
+    std::copy(ref.v.begin(), ref.v.end(), v.data());
+    std::copy(ref.mask.begin(), ref.mask.end(), m.data());
+    Buffers got(c);
+    Options o = got.options("decode");
+    if (c.mask) o.mask.data = m.data();
+    attention(ConstTensor::contiguous(q.data(), 1, c.H, c.Nq, c.d),
+              ConstTensor::contiguous(k.data(), 1, c.Hkv, c.Nk, c.d),
+              ConstTensor::contiguous(v.data(), 1, c.Hkv, c.Nk, c.dv), got.outv(), got.lsev(), o);
+    expect_matches_reference(got, ref, "guard pages");
+  }
+}
+
+// --- selection and memory --------------------------------------------------------
+
+Problem problem(i64 H, i64 Hkv, i64 nq, i64 nk, i64 d = 128) {
+  Problem p;
+  p.heads = H, p.kv_heads = Hkv, p.q_len = nq, p.kv_len = nk, p.head_dim = p.value_dim = d, p.threads = 2;
+  return p;
+}
+
+TEST(Decode, AutoPicksItForFewRowsPerKvHeadOnly) {
+  auto picked = [](const Problem& p) { return std::string(select_kernel("auto", p, default_memory_budget()).name); };
+  EXPECT_EQ(picked(problem(8, 8, 1, 32768)), "decode");
+  EXPECT_EQ(picked(problem(32, 8, 1, 32768)), "decode");  // GQA: 4 rows per K/V head
+  EXPECT_EQ(picked(problem(8, 1, 2, 4096)), "decode");    // 16 rows per K/V head
+  EXPECT_EQ(picked(problem(1, 1, 16, 64)), "decode");
+  EXPECT_EQ(picked(problem(8, 1, 3, 4096)), "fused");  // 24 rows: the fused kernel's packed tiles win
+  EXPECT_EQ(picked(problem(1, 1, 17, 4096)), "fused");
+  EXPECT_EQ(picked(problem(1, 1, 1, decode::kAutoMinKeys - 1, 4)), "fused");  // the fused tiny path
+  EXPECT_EQ(picked(problem(1, 1, 3, 3, 4)), "fused");                         // the lab sentences
+}
+
+TEST(Decode, WorkspaceOnlyForSplitKeysAndBoundByTheChunkCount) {
+  const KernelInfo* k = find_kernel("decode");
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(k->workspace_bytes(problem(32, 8, 1, 2 * kMinChunkKeys - 1)), 0u);  // one chunk: written in place
+  EXPECT_EQ(k->workspace_bytes(problem(1, 1, 3, 3, 4)), 0u);
+  // Split: one partial row (dv + 2 floats, rounded to 64 bytes) per query row and chunk, at most kMaxChunks.
+  const std::size_t most = 32 * 1 * decode::kMaxChunks * (128 + 16) * sizeof(float);
+  EXPECT_EQ(k->workspace_bytes(problem(32, 8, 1, 1 << 17)), most);
+  EXPECT_EQ(k->workspace_bytes(problem(32, 8, 1, 1 << 20)), most);
+}
+
+}  // namespace
+}  // namespace attn::test
