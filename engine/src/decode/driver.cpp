@@ -14,9 +14,11 @@
 #include "decode/plan.hpp"
 
 #include "decode/kernels.hpp"
+#include "fused/log2_units.hpp"
 #include "fused/ukernels.hpp"
 #include "kernel_decls.hpp"
 #include "masking.hpp"
+#include "row_merge.hpp"
 
 #include <omp.h>
 
@@ -35,9 +37,8 @@ using detail::mask_row;
 using detail::masked_out;
 using detail::visible_keys;
 
-constexpr float kLog2e = 1.44269504088896340736f;
-constexpr float kLn2 = 0.693147180559945309417f;
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+using fused::kLog2e;
+using fused::kNegInf;
 
 /// The query rows of one pass and their per-row state.
 struct Pass {
@@ -135,7 +136,7 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
     w.q[r] = a.q.row(b, g.h, g.i);
     w.o[r] = p.chunks == 1 ? a.out.row(b, g.h, g.i) : partial_row(p, partials, b, hk, r0 + r, c);
     w.mask[r] = mask_row(a.mask, g.i);
-    w.visible[r] = visible_keys(a.causal, g.i, p.nq, p.nk);
+    w.visible[r] = visible_keys(a, g.i);
     last = std::max(last, w.visible[r]);
     w.m[r] = kNegInf, w.l[r] = 0.0f;
     std::fill_n(w.o[r], p.dv, 0.0f);
@@ -155,46 +156,26 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
       continue;
     }
     const GroupRow g = group_row(p, hk, r0 + r);
-    float* lse = a.lse.data ? a.lse.row(b, g.h, g.i) : nullptr;
+    float* lse = detail::lse_row(a, b, g.h, g.i);
     // Every key masked: 0 and -inf. (m = -inf with l = NaN is a row of NaN logits: it falls through.)
     if (w.m[r] == kNegInf && w.l[r] == 0.0f) {
-      if (lse) *lse = kNegInf;
-      continue;  // O is still 0
+      detail::write_no_keys_row(w.o[r], p.dv, lse);
+      continue;
     }
     for (i64 t = 0; t < p.dv; ++t) w.o[r][t] /= w.l[r];
-    if (lse) *lse = (w.m[r] + std::log2(w.l[r])) * kLn2;
+    if (lse) *lse = fused::lse_from_log2(w.m[r], w.l[r]);
   }
 }
 
-/// The chunks of group row r, in chunk order: M = max m_c, L = Σ l_c 2^(m_c − M),
-/// O = Σ O_c 2^(m_c − M) / L. Chunks that saw no key (m_c = -inf) add nothing.
+/// The chunks of group row r merged in chunk order (row_merge.hpp, the one row merge).
 void merge_row(const KernelArgs& a, const Plan& p, float* partials, i64 b, i64 hk, i64 r) {
   const GroupRow g = group_row(p, hk, r);
+  const auto part = [&](i64 c) {
+    const float* row = partial_row(p, partials, b, hk, r, c);
+    return detail::PartialRow{row, row[p.dv], row[p.dv + 1]};
+  };
   float* out = a.out.row(b, g.h, g.i);
-  float* lse = a.lse.data ? a.lse.row(b, g.h, g.i) : nullptr;
-  float M = kNegInf;
-  bool nan = false;  // a NaN logit (its chunk's l is NaN) poisons the row
-  for (i64 c = 0; c < p.chunks; ++c) {
-    const float* row = partial_row(p, partials, b, hk, r, c);
-    M = std::max(M, row[p.dv]);
-    nan |= std::isnan(row[p.dv + 1]);
-  }
-  if (nan || M == kNegInf) {
-    std::fill_n(out, p.dv, nan ? std::numeric_limits<float>::quiet_NaN() : 0.0f);
-    if (lse) *lse = nan ? std::numeric_limits<float>::quiet_NaN() : kNegInf;
-    return;
-  }
-  float L = 0.0f;
-  std::fill_n(out, p.dv, 0.0f);
-  for (i64 c = 0; c < p.chunks; ++c) {
-    const float* row = partial_row(p, partials, b, hk, r, c);
-    if (row[p.dv] == kNegInf) continue;
-    const float wgt = std::exp2(row[p.dv] - M);
-    L += wgt * row[p.dv + 1];
-    for (i64 t = 0; t < p.dv; ++t) out[t] += wgt * row[t];
-  }
-  for (i64 t = 0; t < p.dv; ++t) out[t] /= L;
-  if (lse) *lse = (M + std::log2(L)) * kLn2;
+  detail::merge_row<fused::Log2Units>(p.chunks, part, p.dv, out, out, detail::lse_row(a, b, g.h, g.i));
 }
 
 void decode_run(const KernelArgs& a) noexcept {
