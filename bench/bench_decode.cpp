@@ -44,35 +44,31 @@ struct DecodeCase {
   }
 };
 
-/// The inputs of the shape last run, kept between repetitions (filling gigabytes per run
-/// would dominate the suite): Q, and `copies` K/V pairs.
-struct Inputs {
-  i64 nk = 0, hkv = 0, heads = 0, nq = 0, d = 0;
-  std::size_t copies = 0;
-  std::vector<float> q, out;
-  std::vector<std::vector<float>> k, v;
-};
-
-Inputs& inputs_for(const DecodeCase& c) {
-  static Inputs in;
-  // The smoke profile (CI) checks that the code runs: one copy, not half a gigabyte of them.
-  const bool copy = c.from_dram && attnbench::profile() != Profile::smoke;
-  const std::size_t copies =
-      copy ? std::max<std::size_t>(1, (attnbench::dram_buffer_bytes() + c.kv_bytes() - 1) / c.kv_bytes()) : 1;
-  if (in.nk == c.nk && in.hkv == c.hkv && in.heads == c.heads() && in.nq == c.nq && in.d == c.d && in.copies == copies)
-    return in;
-  in = Inputs{};
-  in.nk = c.nk, in.hkv = c.hkv, in.heads = c.heads(), in.nq = c.nq, in.d = c.d, in.copies = copies;
-  in.q.resize(static_cast<std::size_t>(c.heads() * c.nq * c.d));
-  in.out.resize(in.q.size());
-  attnlab::fill_uniform(in.q, 1);
-  for (std::size_t i = 0; i < copies; ++i) {
-    in.k.emplace_back(static_cast<std::size_t>(c.hkv * c.nk * c.d));
-    in.v.emplace_back(static_cast<std::size_t>(c.hkv * c.nk * c.d));
-    attnlab::fill_uniform(in.k.back(), 2 + 2 * i);
-    attnlab::fill_uniform(in.v.back(), 3 + 2 * i);
+/// Every K/V copy of every case is a region of one pool of random floats, filled once per process:
+/// copy i of a case is its K and V at i · (K + V bytes) into the pool. (Filling half a gigabyte
+/// per case would dominate the suite, and with interleaved repetitions it would happen per run.)
+/// Sized at registration for the largest case: max(4× L3, K + V of the largest).
+struct Pool {
+  std::size_t floats = 0;
+  std::vector<float> data;
+  float* get() {
+    if (data.size() < floats) {
+      data.resize(floats);
+      attnlab::fill_uniform(data, 2);
+    }
+    return data.data();
   }
-  return in;
+};
+Pool& pool() {
+  static Pool p;
+  return p;
+}
+
+/// K/V copies a case cycles through: enough to fill the DRAM buffer size (one for `cached`; one in
+/// the smoke profile, which only checks that the code runs).
+std::size_t copies_of(const DecodeCase& c) {
+  if (!c.from_dram || attnbench::profile() == Profile::smoke) return 1;
+  return std::max<std::size_t>(1, (attnbench::dram_buffer_bytes() + c.kv_bytes() - 1) / c.kv_bytes());
 }
 
 void run_decode(benchmark::State& state, const DecodeCase& c) {
@@ -89,22 +85,27 @@ void run_decode(benchmark::State& state, const DecodeCase& c) {
     return;
   }
   const double bandwidth = attnbench::read_bandwidth_gbs(c.threads);  // measured before the timed loop
-  Inputs& in = inputs_for(c);
+  const std::size_t copies = copies_of(c);
+  float* const kv = pool().get();
+  const i64 kv_floats = 2 * c.hkv * c.nk * c.d;
+  std::vector<float> qs(static_cast<std::size_t>(c.heads() * c.nq * c.d)), os(qs.size());
+  attnlab::fill_uniform(qs, 1);
   attn::Options opts;
   opts.kernel = c.kernel;
   opts.threads = c.threads;
-  const attn::ConstTensor q = attn::ConstTensor::contiguous(in.q.data(), 1, c.heads(), c.nq, c.d);
-  const attn::Tensor out = attn::Tensor::contiguous(in.out.data(), 1, c.heads(), c.nq, c.d);
+  const attn::ConstTensor q = attn::ConstTensor::contiguous(qs.data(), 1, c.heads(), c.nq, c.d);
+  const attn::Tensor out = attn::Tensor::contiguous(os.data(), 1, c.heads(), c.nq, c.d);
   auto call = [&](std::size_t copy) {
-    attn::attention(q, attn::ConstTensor::contiguous(in.k[copy].data(), 1, c.hkv, c.nk, c.d),
-                    attn::ConstTensor::contiguous(in.v[copy].data(), 1, c.hkv, c.nk, c.d), out, opts);
+    const float* k = kv + static_cast<i64>(copy) * kv_floats;
+    attn::attention(q, attn::ConstTensor::contiguous(k, 1, c.hkv, c.nk, c.d),
+                    attn::ConstTensor::contiguous(k + kv_floats / 2, 1, c.hkv, c.nk, c.d), out, opts);
   };
   call(0);  // warm-up: workspace, OpenMP threads
   std::size_t next = 0;
   for (auto _ : state) {
     call(next);
-    next = next + 1 == in.copies ? 0 : next + 1;
-    benchmark::DoNotOptimize(in.out.data());
+    next = next + 1 == copies ? 0 : next + 1;
+    benchmark::DoNotOptimize(os.data());
     benchmark::ClobberMemory();
   }
   using benchmark::Counter;
@@ -114,7 +115,7 @@ void run_decode(benchmark::State& state, const DecodeCase& c) {
     state.counters["%read_bw"] = Counter(100 * bytes * 1e-9 / bandwidth, Counter::kIsIterationInvariantRate);
   state.counters["read_bw_GB/s"] = bandwidth;
   state.counters["kv_bytes"] = bytes;
-  state.counters["kv_copies"] = static_cast<double>(in.copies);
+  state.counters["kv_copies"] = static_cast<double>(copies);
   state.counters["Nq"] = static_cast<double>(c.nq);
   state.counters["Nk"] = static_cast<double>(c.nk);
   state.counters["d"] = static_cast<double>(c.d);
@@ -152,6 +153,7 @@ void register_decode() {
   const i64 d = profile == Profile::smoke ? 16 : 128;
   benchmark::AddCustomContext("decode_dram_buffer_bytes", std::to_string(attnbench::dram_buffer_bytes()));
   auto add = [](const DecodeCase& c) {
+    pool().floats = std::max(pool().floats, copies_of(c) * c.kv_bytes() / sizeof(float));
     attnbench::apply_profile(benchmark::RegisterBenchmark(c.name().c_str(), run_decode, c)
                                  ->UseRealTime()
                                  ->MeasureProcessCPUTime()
