@@ -6,6 +6,7 @@
 #pragma once
 
 #include "fused/ukernels.hpp"
+#include "testkit.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
@@ -15,6 +16,7 @@
 #include <cmath>
 #include <cstddef>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace attn::test {
@@ -45,6 +47,15 @@ inline std::vector<fused::Isa> usable_isas() {
   return {s.begin(), s.end()};
 }
 
+/// A test per ISA that skips (saying so) where this process may not use the ISA.
+class UsableIsaTest : public ::testing::TestWithParam<fused::Isa> {
+ protected:
+  void SetUp() override {
+    if (fused::ukernels_for(GetParam()) == nullptr)
+      GTEST_SKIP() << fused::isa_name(GetParam()) << ": not usable in this process (CPU or ATTN_ISA)";
+  }
+};
+
 /// n floats whose last element is the last 4 bytes before an inaccessible page.
 class GuardedFloats {
  public:
@@ -70,6 +81,23 @@ class GuardedFloats {
   std::size_t bytes_ = 0, n_ = 0;
   float* data_ = nullptr;
 };
+
+/// Runs `kernel` on copies of ref's Q, K, V and mask that each end at a guard page (dense
+/// layout), into got, and checks it against ref's reference outputs: no read past any input.
+inline void expect_matches_reference_on_guarded_inputs(const Buffers& ref, Buffers& got, const std::string& kernel) {
+  const Case& c = ref.c;
+  GuardedFloats q(ref.q.size()), k(ref.k.size()), v(ref.v.size()), m(std::max<std::size_t>(ref.mask.size(), 1));
+  std::copy(ref.q.begin(), ref.q.end(), q.data());
+  std::copy(ref.k.begin(), ref.k.end(), k.data());
+  std::copy(ref.v.begin(), ref.v.end(), v.data());
+  std::copy(ref.mask.begin(), ref.mask.end(), m.data());
+  Options o = got.options(kernel);
+  if (c.mask) o.mask.data = m.data();
+  attention(ConstTensor::contiguous(q.data(), c.B, c.H, c.Nq, c.d),
+            ConstTensor::contiguous(k.data(), c.B, c.Hkv, c.Nk, c.d),
+            ConstTensor::contiguous(v.data(), c.B, c.Hkv, c.Nk, c.dv), got.outv(), got.lsev(), o);
+  expect_matches_reference(got, ref, "guard pages");
+}
 
 inline void fill_random(float* x, std::size_t n, std::uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
   std::mt19937 gen(seed);

@@ -26,12 +26,8 @@ using fused::Isa;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-class DecodePerIsa : public ::testing::TestWithParam<Isa> {
+class DecodePerIsa : public UsableIsaTest {
  protected:
-  void SetUp() override {
-    if (fused::ukernels_for(GetParam()) == nullptr)
-      GTEST_SKIP() << fused::isa_name(GetParam()) << ": not usable in this process (CPU or ATTN_ISA)";
-  }
   const decode::Kernels& dk() const { return decode::kernels_for(GetParam()); }
 };
 INSTANTIATE_TEST_SUITE_P(Decode, DecodePerIsa, ::testing::ValuesIn(isas()),
@@ -285,20 +281,9 @@ TEST_P(DecodePerIsa, InputsEndingAtAGuardPage) {
   ScopedIsa isa(GetParam());
   for (const Case& c : {make(1, 1, 1, 37, 19, Causal::none, true), make(4, 1, 3, 1100, 19, Causal::bottom_right, true),
                         make(8, 8, 1, 33, 13)}) {
-    Buffers ref(c);
+    Buffers ref(c), got(c);
     run(ref, "reference");
-    GuardedFloats q(ref.q.size()), k(ref.k.size()), v(ref.v.size()), m(std::max<std::size_t>(ref.mask.size(), 1));
-    std::copy(ref.q.begin(), ref.q.end(), q.data());
-    std::copy(ref.k.begin(), ref.k.end(), k.data());
-    std::copy(ref.v.begin(), ref.v.end(), v.data());
-    std::copy(ref.mask.begin(), ref.mask.end(), m.data());
-    Buffers got(c);
-    Options o = got.options("decode");
-    if (c.mask) o.mask.data = m.data();
-    attention(ConstTensor::contiguous(q.data(), 1, c.H, c.Nq, c.d),
-              ConstTensor::contiguous(k.data(), 1, c.Hkv, c.Nk, c.d),
-              ConstTensor::contiguous(v.data(), 1, c.Hkv, c.Nk, c.dv), got.outv(), got.lsev(), o);
-    expect_matches_reference(got, ref, "guard pages");
+    expect_matches_reference_on_guarded_inputs(ref, got, "decode");
   }
 }
 

@@ -28,12 +28,8 @@ using fused::Ukernels;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-class PerIsa : public ::testing::TestWithParam<Isa> {
+class PerIsa : public UsableIsaTest {
  protected:
-  void SetUp() override {
-    if (fused::ukernels_for(GetParam()) == nullptr)
-      GTEST_SKIP() << fused::isa_name(GetParam()) << ": not usable in this process (CPU or ATTN_ISA)";
-  }
   const Ukernels& uk() const { return *fused::ukernels_for(GetParam()); }
   fused::BlockSizes blocks(i64 d) const { return fused::block_sizes(GetParam(), d); }
 };
@@ -421,21 +417,9 @@ TEST_P(PerIsa, InputsEndingAtAGuardPage) {
                          Shape{200, 70, 16, 16, Causal::top_left, false}}) {
     Case c = Case{}.shape(s.nq, s.nk, s.d);
     c.dv = s.dv, c.causal = s.causal, c.mask = s.mask;
-    Buffers ref(c);
+    Buffers ref(c), got(c);
     run(ref, "reference");
-    GuardedFloats q(ref.q.size()), k(ref.k.size()), v(ref.v.size()), m(std::max<std::size_t>(ref.mask.size(), 1));
-    std::copy(ref.q.begin(), ref.q.end(), q.data());
-    std::copy(ref.k.begin(), ref.k.end(), k.data());
-    std::copy(ref.v.begin(), ref.v.end(), v.data());
-    std::copy(ref.mask.begin(), ref.mask.end(), m.data());
-    Buffers got(c);
-    Options o = got.options("fused");
-    if (s.mask) o.mask.data = m.data();
-    attention(view2d(static_cast<const float*>(q.data()), s.nq, s.d),
-              view2d(static_cast<const float*>(k.data()), s.nk, s.d),
-              view2d(static_cast<const float*>(v.data()), s.nk, s.dv), view2d(got.out.data(), s.nq, s.dv),
-              lse_view(got.lse.data(), 1, 1, s.nq), o);
-    expect_matches_reference(got, ref, "guard pages");
+    expect_matches_reference_on_guarded_inputs(ref, got, "fused");
   }
 }
 
