@@ -1,4 +1,4 @@
-// Every registered kernel × the design.md §5 shapes × the profile's thread
+// Every registered kernel × the docs/design.md §5 shapes × the profile's thread
 // counts, in one run so that kernels are compared on the same machine state.
 // Counters and error checks: kit/attention_case.hpp.
 //   smoke: tiny shapes (CI); quick: lab, bert, llm-1024/2048, decode;

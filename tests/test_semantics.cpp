@@ -1,4 +1,4 @@
-// The numerical contract (design.md §3) and the API's edge semantics, for
+// The numerical contract (docs/design.md §3) and the API's edge semantics, for
 // every registered kernel.
 #include "testkit.hpp"
 

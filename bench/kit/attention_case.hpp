@@ -1,5 +1,5 @@
 // One attention benchmark: a registered kernel on a shape at a thread count,
-// with everything the protocol asks for (design.md §5) as counters:
+// with everything the protocol asks for (docs/design.md §5) as counters:
 //   GFLOP/s (rate), %peak (share of the FMA peak measured at the same thread
 //   count), bytes_moved (Q, K, V, O once) and GB/s, workspace_bytes (registry),
 //   call_peak_bytes (measured RSS growth of one call, see memory_probe.hpp),

@@ -1,4 +1,4 @@
-// The benchmark protocol's shapes (design.md §5) by name, parsing of explicit
+// The benchmark protocol's shapes (docs/design.md §5) by name, parsing of explicit
 // shapes, and seeded inputs for them. Shared by the CLI, the benchmarks and the tests.
 #pragma once
 

@@ -10,7 +10,7 @@
 // off by an absolute error up to the smallest normal. O(u²) terms are covered by
 // the slack in the constants (the derivations give ≈ 1.4n where we state 2n).
 //
-// Edge cases, the attention contract (design.md §3), for every variant except
+// Edge cases, the attention contract (docs/design.md §3), for every variant except
 // where said: a -inf entry gets weight exactly 0; a row of only -inf (or n == 0)
 // gives all 0 weights and log-sum-exp -inf; a NaN anywhere makes every weight
 // and the log-sum-exp NaN; a +inf entry makes the row NaN (inf - inf), as the
