@@ -3,7 +3,7 @@
 // fixed order, so the result is bitwise reproducible.
 #include <attn/ring.hpp>
 
-#include "agreement.hpp"
+#include <attn/ring_agreement.hpp>
 
 #include <algorithm>
 #include <array>
@@ -145,7 +145,7 @@ void ring_attention(MPI_Comm comm, ConstTensor q, ConstTensor k, ConstTensor v, 
               std::to_string(want_kv) + " key rows (ring_rows), got " + std::to_string(q.rows()) + " and " +
               std::to_string(k.rows());
   }
-  ring_detail::agree_on_error(comm, "ring_attention", error);
+  agree_on_error(comm, "ring_attention", error);
 
   const auto q_ranges = layout_ranges(options.layout, q_lengths);
   const auto kv_ranges = layout_ranges(options.layout, kv_lengths);

@@ -9,6 +9,9 @@
 #include "files.hpp"
 #include "metrics.hpp"
 #include "npy.hpp"
+#ifdef ATTNLAB_WITH_MPI
+#include "run_distributed.hpp"
+#endif
 #include "table.hpp"
 #include "threads.hpp"
 
@@ -324,7 +327,22 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--allow-nonfinite", o->allow_nonfinite, "Compute even when inputs hold NaN or inf");
   cmd->add_option("--memory-budget", o->memory_budget, "Most bytes the run may use (0 = half of physical memory)")
       ->capture_default_str();
-  cmd->callback([o] { run_attention(*o); });
+  cmd->callback([o] {
+#ifdef ATTNLAB_WITH_MPI
+    if (distributed_run_requested()) {  // mpirun -np P, P > 1: ring attention (docs/distributed.md)
+      std::string unsupported;
+      for (const auto& [given, flag] : {std::pair{!o->lse.empty(), "--lse"},
+                                        {!o->mask.empty(), "--mask"},
+                                        {o->check, "--check"},
+                                        {o->allow_nonfinite, "--allow-nonfinite"}})
+        if (given) unsupported += (unsupported.empty() ? "" : ", ") + std::string(flag);
+      run_distributed(
+          {o->q, o->k, o->v, o->out, o->kernel, o->causal, o->scale, o->has_scale, o->threads, unsupported});
+      return;
+    }
+#endif
+    run_attention(*o);
+  });
 }
 
 }  // namespace attnlab

@@ -324,6 +324,30 @@ Header inspect(const std::string& path) {
   return read_header(f.fd, size, path);
 }
 
+namespace {
+
+/// Reads elements [first, first + n) of the file's data into dst (float64 converted);
+/// returns the bytes read (fewer only when the file shrank meanwhile).
+std::size_t read_elements(int fd, const Header& h, i64 first, std::size_t n, float* dst, Array& a,
+                          const std::string& path) {
+  const i64 offset = h.data_offset + first * static_cast<i64>(h.item_size());
+  if (h.dtype == DType::f4) return read_at(fd, reinterpret_cast<char*>(dst), n * 4, offset, path);
+  a.converted = true;
+  constexpr std::size_t kChunk = 8192;  // doubles per read
+  const auto buf = std::make_unique<char[]>(kChunk * 8);
+  std::size_t got = 0;
+  for (std::size_t i = 0; i < n; i += kChunk) {
+    const std::size_t m = std::min(kChunk, n - i);
+    const std::size_t r = read_at(fd, buf.get(), m * 8, offset + static_cast<i64>(i * 8), path);
+    got += r;
+    if (r != m * 8) break;
+    convert_f8(buf.get(), m, dst + i, a.overflowed);
+  }
+  return got;
+}
+
+}  // namespace
+
 Array read(const std::string& path) {
   File f;
   const i64 size = open_regular(path, f);
@@ -331,26 +355,54 @@ Array read(const std::string& path) {
   Array a;
   a.shape = h.shape;
   a.data.resize(static_cast<std::size_t>(h.count));  // the file holds exactly count * item_size bytes
-  std::size_t got = 0;
-  if (h.dtype == DType::f4) {
-    got = read_at(f.fd, reinterpret_cast<char*>(a.data.data()), static_cast<std::size_t>(h.data_bytes), h.data_offset,
-                  path);
-  } else {
-    a.converted = true;
-    constexpr std::size_t kChunk = 8192;  // doubles per read
-    const auto buf = std::make_unique<char[]>(kChunk * 8);
-    for (std::size_t i = 0; i < a.data.size(); i += kChunk) {
-      const std::size_t n = std::min(kChunk, a.data.size() - i);
-      const std::size_t r = read_at(f.fd, buf.get(), n * 8, h.data_offset + static_cast<i64>(i * 8), path);
-      got += r;
-      if (r != n * 8) break;
-      convert_f8(buf.get(), n, a.data.data() + i, a.overflowed);
-    }
-  }
+  const std::size_t got = read_elements(f.fd, h, 0, a.data.size(), a.data.data(), a, path);
   if (got != static_cast<std::size_t>(h.data_bytes))  // the file shrank while we read it
     fail(path, "truncated while reading: expected " + std::to_string(h.data_bytes) + " bytes of data, read " +
                    std::to_string(got));
   return a;
+}
+
+Array read_rows(const std::string& path, std::size_t axis, std::int64_t start, std::int64_t count) {
+  File f;
+  const i64 size = open_regular(path, f);
+  const Header h = read_header(f.fd, size, path);
+  if (axis >= h.shape.size())
+    fail(path, "read_rows: axis " + std::to_string(axis) + " does not exist in shape " + shape_string(h.shape));
+  if (start < 0 || count < 0 || start + count > h.shape[axis])
+    fail(path, "read_rows: rows [" + std::to_string(start) + ", " + std::to_string(start + count) + ") of axis " +
+                   std::to_string(axis) + " are outside shape " + shape_string(h.shape));
+  i64 outer = 1, inner = 1;
+  for (std::size_t i = 0; i < axis; ++i) outer *= h.shape[i];
+  for (std::size_t i = axis + 1; i < h.shape.size(); ++i) inner *= h.shape[i];
+  Array a;
+  a.shape = h.shape;
+  a.shape[axis] = count;
+  a.data.resize(static_cast<std::size_t>(outer * count * inner));
+  const auto n = static_cast<std::size_t>(count * inner);
+  for (i64 o = 0; o < outer; ++o)  // one contiguous run of the file per outer index
+    if (read_elements(f.fd, h, (o * h.shape[axis] + start) * inner, n, a.data.data() + o * n, a, path) !=
+        n * h.item_size())
+      fail(path, "truncated while reading rows " + std::to_string(start) + ".." + std::to_string(start + count));
+  return a;
+}
+
+std::string encode_header(std::span<const std::int64_t> shape) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_string(shape) + ", }";
+  // 10 bytes of magic, version and length, then the dict, spaces and '\n' up to a multiple of 64.
+  const std::size_t total = (10 + dict.size() + 1 + 63) / 64 * 64;
+  const std::size_t header_len = total - 10;
+  if (header_len > 65535)
+    throw std::invalid_argument("npy::encode: shape " + shape_string(shape) + " is too long for a 1.0 header");
+  dict.append(header_len - dict.size() - 1, ' ');
+  dict += '\n';
+  std::string out;
+  out.append(kMagic);
+  out += '\x01';
+  out += '\x00';
+  out += static_cast<char>(header_len & 0xff);
+  out += static_cast<char>(header_len >> 8);
+  out += dict;
+  return out;
 }
 
 std::string encode(std::span<const float> data, std::span<const std::int64_t> shape) {
@@ -361,22 +413,7 @@ std::string encode(std::span<const float> data, std::span<const std::int64_t> sh
   if (static_cast<std::uint64_t>(count) != data.size())
     throw std::invalid_argument("npy::encode: shape " + shape_string(shape) + " has " + std::to_string(count) +
                                 " elements but the data has " + std::to_string(data.size()));
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_string(shape) + ", }";
-  // 10 bytes of magic, version and length, then the dict, spaces and '\n' up to a multiple of 64.
-  const std::size_t total = (10 + dict.size() + 1 + 63) / 64 * 64;
-  const std::size_t header_len = total - 10;
-  if (header_len > 65535)
-    throw std::invalid_argument("npy::encode: shape " + shape_string(shape) + " is too long for a 1.0 header");
-  dict.append(header_len - dict.size() - 1, ' ');
-  dict += '\n';
-  std::string out;
-  out.reserve(total + data.size_bytes());
-  out.append(kMagic);
-  out += '\x01';
-  out += '\x00';
-  out += static_cast<char>(header_len & 0xff);
-  out += static_cast<char>(header_len >> 8);
-  out += dict;
+  std::string out = encode_header(shape);
   out.append(reinterpret_cast<const char*>(data.data()), data.size_bytes());
   return out;
 }

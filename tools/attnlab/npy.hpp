@@ -66,6 +66,14 @@ Header inspect(const std::string& path);
 /// Reads `path`. Throws npy::Error naming the path and what is wrong.
 Array read(const std::string& path);
 
+/// Reads rows [start, start + count) of axis `axis` only (offset reads: one per index of the
+/// axes before it), e.g. one rank's rows of [H, N, d] with axis 1. The array's shape has
+/// `count` at `axis`. Throws npy::Error naming the path, as read().
+Array read_rows(const std::string& path, std::size_t axis, std::int64_t start, std::int64_t count);
+
+/// The header of encode(): a float32 C-order .npy 1.0 header for `shape`, padded to 64 bytes.
+std::string encode_header(std::span<const std::int64_t> shape);
+
 /// The .npy 1.0 image of a C-order float32 array (header padded to 64 bytes).
 /// Throws std::invalid_argument when shape does not describe data.size() elements.
 std::string encode(std::span<const float> data, std::span<const std::int64_t> shape);

@@ -1,10 +1,10 @@
-#include "agreement.hpp"
+#include <attn/ring_agreement.hpp>
 
 #include <attn/attention.hpp>
 
 #include <climits>
 
-namespace attn::ring_detail {
+namespace attn {
 
 void agree_on_error(MPI_Comm comm, const std::string& what, const std::string& error) {
   int rank = 0, size = 1;
@@ -21,4 +21,4 @@ void agree_on_error(MPI_Comm comm, const std::string& what, const std::string& e
   throw Error(what + ": rank " + std::to_string(first) + ": " + message);
 }
 
-}  // namespace attn::ring_detail
+}  // namespace attn
