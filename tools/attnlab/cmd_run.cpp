@@ -9,6 +9,7 @@
 #include "files.hpp"
 #include "metrics.hpp"
 #include "npy.hpp"
+#include "run_args.hpp"
 #ifdef ATTNLAB_WITH_MPI
 #include "run_distributed.hpp"
 #endif
@@ -72,24 +73,6 @@ Input inspect_input(const std::string& flag, const std::string& path) {
   return in;
 }
 
-/// The 4-D [B, H, N, D] shape of a 2-D, 3-D or 4-D input.
-std::array<i64, 4> as_4d(const Input& in) {
-  const auto& s = in.header.shape;
-  if (s.size() < 2 || s.size() > 4)
-    usage_error(in.label() + ": shape " + npy::shape_string(s) + " has " + std::to_string(s.size()) +
-                " dimension(s); expected 2-D [N, d], 3-D [H, N, d] or 4-D [B, H, N, d]");
-  std::array<i64, 4> r{1, 1, 1, 1};
-  std::copy(s.begin(), s.end(), r.begin() + static_cast<std::ptrdiff_t>(4 - s.size()));
-  return r;
-}
-
-attn::Causal parse_causal(const std::string& s) {
-  if (s == "none") return attn::Causal::none;
-  if (s == "top-left") return attn::Causal::top_left;
-  if (s == "bottom-right") return attn::Causal::bottom_right;
-  usage_error("--causal: expected none, top-left or bottom-right, got '" + s + "'");
-}
-
 struct NonFinite {
   std::size_t nan = 0, inf = 0;
   std::size_t total() const { return nan + inf; }
@@ -144,7 +127,7 @@ void run_attention(const RunOptions& o) {
   // 1. Arguments that need no file (the engine checks the others in step 2).
   if (o.reps < 1) usage_error("--reps: expected >= 1, got " + std::to_string(o.reps));
   const int threads = checked_threads("run", o.threads, &std::cerr);
-  const attn::Causal causal = parse_causal(o.causal);
+  const attn::Causal causal = parse_causal_flag(o.causal);
   check_output_file("--out", o.out, "out.npy");
   if (!o.lse.empty()) {
     check_output_file("--lse", o.lse, "lse.npy");
@@ -162,7 +145,8 @@ void run_attention(const RunOptions& o) {
   if (!o.mask.empty()) inputs.push_back(inspect_input("--mask", o.mask));
   Input &q = inputs[0], &k = inputs[1], &v = inputs[2];
   const std::size_t rank = q.header.shape.size();
-  const auto qs = as_4d(q), ks = as_4d(k), vs = as_4d(v);
+  const auto qs = npy_as_4d(q.label(), q.header.shape), ks = npy_as_4d(k.label(), k.header.shape),
+             vs = npy_as_4d(v.label(), v.header.shape);
   for (const Input* in : {&k, &v})
     if (in->header.shape.size() != rank)
       usage_error(in->label() + ": shape " + npy::shape_string(in->header.shape) + " has " +

@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "files.hpp"
 #include "npy.hpp"
+#include "run_args.hpp"
 #include "threads.hpp"
 
 #include <attn/ring.hpp>
@@ -65,22 +66,6 @@ void agreed(const std::function<void()>& step) {
   }
 }
 
-std::array<i64, 4> as_4d(const std::string& flag, const std::vector<i64>& s) {
-  if (s.size() < 2 || s.size() > 4)
-    throw std::invalid_argument(flag + ": shape " + npy::shape_string(s) +
-                                " must be 2-D [N, d], 3-D [H, N, d] or 4-D [B, H, N, d]");
-  std::array<i64, 4> r{1, 1, 1, 1};
-  std::copy(s.begin(), s.end(), r.begin() + static_cast<std::ptrdiff_t>(4 - s.size()));
-  return r;
-}
-
-attn::Causal parse_causal(const std::string& s) {
-  if (s == "none") return attn::Causal::none;
-  if (s == "top-left") return attn::Causal::top_left;
-  if (s == "bottom-right") return attn::Causal::bottom_right;
-  throw std::invalid_argument("--causal: expected none, top-left or bottom-right, got '" + s + "'");
-}
-
 }  // namespace
 
 bool distributed_run_requested() {
@@ -102,7 +87,7 @@ void run_ranks(const DistributedRun& run) {
   attn::RingOptions ro;
   agreed([&] {
     if (!run.unsupported.empty()) throw std::invalid_argument(run.unsupported + ": not supported under mpirun");
-    ro.attention.causal = parse_causal(run.causal);
+    ro.attention.causal = parse_causal_flag(run.causal);
     ro.attention.threads = checked_threads("run", run.threads, talk ? &std::cerr : nullptr);
     ro.attention.kernel = run.kernel;
     if (run.has_scale) ro.attention.scale = static_cast<float>(run.scale);
@@ -119,7 +104,7 @@ void run_ranks(const DistributedRun& run) {
     if (hk.shape.size() != ndim || hv.shape.size() != ndim)
       throw std::invalid_argument("--k, --v: expected " + std::to_string(ndim) + " dimensions like --q " +
                                   npy::shape_string(hq.shape));
-    qs = as_4d("--q", hq.shape), ks = as_4d("--k", hk.shape), vs = as_4d("--v", hv.shape);
+    qs = npy_as_4d("--q", hq.shape), ks = npy_as_4d("--k", hk.shape), vs = npy_as_4d("--v", hv.shape);
     const auto null_view = [](const std::array<i64, 4>& s) {
       return attn::Tensor{nullptr, s, {s[1] * s[2] * s[3], s[2] * s[3], s[3], 1}};
     };
