@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -205,7 +206,10 @@ void run_distributed(const DistributedRun& run) {
   } catch (const std::invalid_argument& e) {
     // Every rank prints the agreed message before any exits: mpirun stops the job at the
     // first non-zero exit, which would otherwise cut the other ranks' messages.
-    std::cerr << "attnlab: error: " << e.what() << std::endl;
+    // One write per message: mpirun forwards each rank's stderr in the pieces it was written in.
+    const std::string line = std::string("attnlab: error: ") + e.what() + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
     MPI_Barrier(MPI_COMM_WORLD);
     mpi.finalize();
     std::exit(kExitUsage);
