@@ -41,6 +41,7 @@ void copy_rows(ConstTensor from, std::span<const RowRange> rows, Tensor to, cons
     throw Error(std::string(fn) + ": the local view has " + std::to_string(local.rows()) + " rows, the ranges hold " +
                 std::to_string(total));
   const auto bytes = static_cast<std::size_t>(global.cols()) * sizeof(float);
+  if (bytes == 0) return;  // rows of no columns (a mask over zero keys): nothing to copy, maybe no data
   for (std::int64_t b = 0; b < global.batch(); ++b)
     for (std::int64_t h = 0; h < global.heads(); ++h) {
       std::int64_t l = 0;
