@@ -37,7 +37,8 @@ Features capped(Features f, const char* want) noexcept {
 /// The processor's brand string (cpuid leaves 0x80000002..4), trimmed; "" where there is none.
 std::string brand_string() {
   unsigned regs[12] = {};
-  if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000004u) return "";
+  // GCC declares __get_cpuid_max unsigned, clang int: compare as unsigned in both.
+  if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) < 0x80000004u) return "";
   for (unsigned i = 0; i < 3; ++i)
     __get_cpuid(0x80000002u + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2], &regs[4 * i + 3]);
   char text[49] = {};
