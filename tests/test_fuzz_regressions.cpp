@@ -26,6 +26,20 @@ TEST_P(EmptyCall, EmptyOutputWithHugeStrides) {
   for (float v : out) EXPECT_EQ(v, 42.0f);
 }
 
+// fuzz: the decode kernel prefetched the row after a tile's last key even when there was
+// none; with one key and a huge row stride that pointer overflowed (UBSan: pointer index
+// expression overflowed). Every kernel, on one key row whose stride is never multiplied out.
+TEST_P(EmptyCall, OneKeyRowWithAHugeStride) {
+  std::vector<float> x(4, 0.5f), out(4, 42.0f);
+  const ConstTensor q{x.data(), {1, 1, 1, 4}, {4, 4, 4, 1}};
+  const ConstTensor kv{x.data(), {1, 1, 1, 4}, {4, 4, kHuge, 1}};
+  const Tensor o{out.data(), {1, 1, 1, 4}, {4, 4, 4, 1}};
+  Options opts;
+  opts.kernel = GetParam();
+  attention(q, kv, kv, o, opts);
+  for (float v : out) EXPECT_EQ(v, 0.5f);  // one key: its V row, whatever the weight
+}
+
 // fuzz: every view empty (B = H = 0) with Nk and dv near 2^63; the kernel's
 // workspace formula (reference: threads * (Nk + dv) * 8) overflowed.
 TEST_P(EmptyCall, EmptyCallWithHugeSizes) {

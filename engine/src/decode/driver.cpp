@@ -146,8 +146,12 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
   const float* v0 = a.v.row(b, hk, 0);
   for (i64 kb = j0; kb < j1; kb += kTileKeys) {
     const i64 n = std::min(kTileKeys, j1 - kb);
-    prefetch_rows(k0 + (kb + n) * a.k.strides[2], a.k.strides[2], std::min(kTileKeys, j1 - kb - n), p.d);
-    prefetch_rows(v0 + (kb + n) * a.v.strides[2], a.v.strides[2], std::min(kTileKeys, j1 - kb - n), p.dv);
+    // The next tile's rows, only where there is one: a pointer to the row past the last may
+    // overflow under a large stride (found by fuzz_attention_args).
+    if (const i64 next = std::min(kTileKeys, j1 - kb - n); next > 0) {
+      prefetch_rows(k0 + (kb + n) * a.k.strides[2], a.k.strides[2], next, p.d);
+      prefetch_rows(v0 + (kb + n) * a.v.strides[2], a.v.strides[2], next, p.dv);
+    }
     tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n);
   }
   for (int r = 0; r < w.rows; ++r) {
