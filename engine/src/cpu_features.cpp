@@ -23,12 +23,29 @@ Features detect() noexcept {
   return r;
 }
 
+/// Whether features `f` allow the ISA's kernels: the one mapping from cpuid flags to an Isa.
+bool allows(const Features& f, Isa isa) noexcept {
+  switch (isa) {
+    case Isa::scalar:
+      return true;
+    case Isa::avx2:
+      return f.avx2_fma;
+    case Isa::avx512:
+      return f.avx512_skx;
+  }
+  return false;
+}
+
 /// The features lowered to what ATTN_ISA names; `f` unchanged when it is unset or unusable.
 Features capped(Features f, const char* want) noexcept {
   if (want == nullptr || *want == '\0') return f;
-  if (std::strcmp(want, "scalar") == 0) return Features{};
-  if (std::strcmp(want, "avx2") == 0 && f.avx2_fma) return Features{.avx2_fma = true};
-  if (std::strcmp(want, "avx512") == 0 && f.avx512_skx) return f;
+  for (int i = 0; i < kIsaCount; ++i) {
+    const Isa isa = static_cast<Isa>(i);
+    if (std::strcmp(want, isa_name(isa)) != 0 || !allows(f, isa)) continue;
+    if (isa == Isa::scalar) return Features{};
+    if (isa == Isa::avx2) return Features{.avx2_fma = true};
+    return f;  // the widest: nothing to lower
+  }
   std::fprintf(stderr, "attnlab: ATTN_ISA=%s is not an ISA this CPU supports (scalar, avx2, avx512); using %s\n", want,
                widest_isa(f));
   return f;
@@ -56,7 +73,10 @@ const Features& features() noexcept {
 }
 
 const char* widest_isa(const Features& f) noexcept {
-  return f.avx512_skx ? "avx512" : f.avx2_fma ? "avx2" : "scalar";
+  int widest = 0;
+  for (int i = 0; i < kIsaCount; ++i)
+    if (allows(f, static_cast<Isa>(i))) widest = i;
+  return isa_name(static_cast<Isa>(widest));
 }
 
 const char* isa_name(Isa isa) {
@@ -72,15 +92,7 @@ const char* isa_name(Isa isa) {
 }
 
 bool runs(Isa isa) noexcept {
-  switch (isa) {
-    case Isa::scalar:
-      return true;
-    case Isa::avx2:
-      return features().avx2_fma;
-    case Isa::avx512:
-      return features().avx512_skx;
-  }
-  return false;
+  return allows(features(), isa);
 }
 
 }  // namespace attn::cpu
