@@ -113,17 +113,6 @@ TEST(LabVectors, DamagedFilesAreRefusedWithTheReason) {
   refused(b, "names row 99");
 }
 
-TEST(LabVectors, HalfFloatsDecodeExactly) {
-  EXPECT_EQ(attnlab::lab::half_to_float(0x3c00), 1.0f);
-  EXPECT_EQ(attnlab::lab::half_to_float(0xc000), -2.0f);
-  EXPECT_EQ(attnlab::lab::half_to_float(0x3555), 0x1.554p-2f);
-  EXPECT_EQ(attnlab::lab::half_to_float(0x0001), 0x1p-24f);  // the smallest subnormal
-  EXPECT_EQ(attnlab::lab::half_to_float(0x7bff), 65504.0f);
-  EXPECT_TRUE(std::isinf(attnlab::lab::half_to_float(0x7c00)));
-  EXPECT_TRUE(std::isnan(attnlab::lab::half_to_float(0x7e00)));
-  EXPECT_EQ(attnlab::lab::half_to_float(0x8000), -0.0f);
-}
-
 TEST(LabVectors, NearestSpellingsByEditDistanceThenFrequency) {
   EXPECT_EQ(attnlab::lab::edit_distance("kitten", "sitting", 5), 3);
   EXPECT_EQ(attnlab::lab::edit_distance("kitten", "sitting", 2), 3) << "stops past the limit";

@@ -1,5 +1,7 @@
 #include "lab_vectors.hpp"
 
+#include <attn/dtype.hpp>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -29,18 +31,6 @@ std::uint64_t u64(const unsigned char* p) {
 }
 
 }  // namespace
-
-float half_to_float(std::uint16_t h) {
-  const int sign = h >> 15, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
-  float v;
-  if (exponent == 0)
-    v = std::ldexp(static_cast<float>(mantissa), -24);  // zero and subnormals
-  else if (exponent == 31)
-    v = mantissa ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
-  else
-    v = std::ldexp(static_cast<float>(mantissa + 1024), exponent - 25);
-  return sign ? -v : v;
-}
 
 std::shared_ptr<const VectorFile> VectorFile::open(const std::string& path, const std::string& what) {
   const std::string where = what + " " + path;
@@ -138,7 +128,8 @@ std::vector<float> VectorFile::vector(std::size_t row) const {
   const unsigned char* p = vectors_ + row * static_cast<std::size_t>(dim_) * static_cast<std::size_t>(dtype_);
   for (int t = 0; t < dim_; ++t) {
     if (dtype_ == 2) {
-      v[static_cast<std::size_t>(t)] = half_to_float(static_cast<std::uint16_t>(p[2 * t] | p[2 * t + 1] << 8));
+      v[static_cast<std::size_t>(t)] =
+          attn::to_float(attn::f16{static_cast<std::uint16_t>(p[2 * t] | p[2 * t + 1] << 8)});
     } else {
       const std::uint32_t bits = u32(p + 4 * t);
       std::memcpy(&v[static_cast<std::size_t>(t)], &bits, 4);

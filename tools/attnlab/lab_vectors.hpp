@@ -49,9 +49,6 @@ class VectorFile {
   std::vector<std::uint32_t> starts_;  ///< offset of each row's word in the words block
 };
 
-/// IEEE binary16 bits to float (exact: every half is a float).
-float half_to_float(std::uint16_t h);
-
 /// Levenshtein distance, or limit + 1 as soon as it must exceed `limit`.
 int edit_distance(std::string_view a, std::string_view b, int limit);
 
