@@ -4,7 +4,7 @@
 #include "files.hpp"
 #include "npy.hpp"
 #include "process.hpp"
-#include "shapes.hpp"
+#include "workload/shapes.hpp"
 
 #include <gtest/gtest.h>
 #include <attn/attention.hpp>

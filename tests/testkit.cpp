@@ -1,6 +1,6 @@
 #include "testkit.hpp"
 
-#include "shapes.hpp"  // fill_uniform
+#include "workload/shapes.hpp"  // fill_uniform
 
 #include <algorithm>
 

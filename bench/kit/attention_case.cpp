@@ -1,10 +1,10 @@
 #include "attention_case.hpp"
 
 #include "memory_probe.hpp"
-#include "metrics.hpp"
 #include "peak.hpp"
 #include "profile.hpp"
 #include "suite_main.hpp"
+#include "workload/metrics.hpp"
 
 #include <attn/attention.hpp>
 

@@ -11,7 +11,7 @@
 // memory budget is the library's default unless ATTN_BENCH_MEMORY_BUDGET (bytes) says otherwise.
 #pragma once
 
-#include "shapes.hpp"
+#include "workload/shapes.hpp"
 
 #include <benchmark/benchmark.h>
 #include <attn/kernels.hpp>

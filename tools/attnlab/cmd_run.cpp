@@ -7,9 +7,9 @@
 // internal (exit status 1).
 #include "commands.hpp"
 #include "files.hpp"
-#include "metrics.hpp"
 #include "npy.hpp"
 #include "run_args.hpp"
+#include "workload/metrics.hpp"
 #ifdef ATTNLAB_WITH_MPI
 #include "run_distributed.hpp"
 #endif

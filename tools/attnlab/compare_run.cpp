@@ -2,9 +2,9 @@
 #include "compare_run.hpp"
 
 #include "json.hpp"
-#include "shapes.hpp"
 #include "table.hpp"
 #include "threads.hpp"
+#include "workload/shapes.hpp"
 
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>

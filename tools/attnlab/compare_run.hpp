@@ -4,7 +4,7 @@
 // call this, so the two report the same numbers.
 #pragma once
 
-#include "metrics.hpp"
+#include "workload/metrics.hpp"
 
 #include <cstddef>
 #include <cstdint>

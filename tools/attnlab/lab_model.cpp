@@ -2,7 +2,7 @@
 
 #include "csv.hpp"
 #include "npy.hpp"
-#include "shapes.hpp"
+#include "workload/shapes.hpp"
 
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>

@@ -1,4 +1,4 @@
-#include "shapes.hpp"
+#include "workload/shapes.hpp"
 
 #include <charconv>
 #include <stdexcept>
