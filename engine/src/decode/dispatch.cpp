@@ -1,6 +1,5 @@
 // Which decode table runs: the one matching the fused kernel's ISA, so ATTN_ISA (read by
-// fused/cpu.cpp) and fused::force_isa choose both. An AVX-512 CPU runs the AVX2 loops: decode
-// streams K and V from memory, and wider vectors would not read them faster.
+// fused/cpu.cpp) and fused::force_isa choose both.
 #include "decode/kernels.hpp"
 
 namespace attn::decode {
@@ -8,7 +7,11 @@ namespace attn::decode {
 const Kernels& kernels_for(Isa isa) {
   static const Kernels scalar = scalar_kernels();
   if (isa == Isa::scalar) return scalar;
-  // Built on first use, and only asked for once the fused dispatch has seen AVX2 and FMA in cpuid.
+  // Built on first use, and only asked for once the fused dispatch has seen the ISA in cpuid.
+  if (isa == Isa::avx512) {
+    static const Kernels avx512 = avx512_kernels();
+    return avx512;
+  }
   static const Kernels avx2 = avx2_kernels();
   return avx2;
 }

@@ -57,20 +57,16 @@ bool all_finite(const float* v, i64 dv) {
   return ok;
 }
 
-/// Asks for the next tile's K or V rows while this one is computed: the hardware prefetchers
-/// alone left the loops waiting on L2/L3 misses (rows a few hundred bytes apart, read in an
-/// interleaved order). A prefetch never faults, but the addresses stay inside the rows anyway.
-void prefetch_rows(const float* x, i64 ld, i64 rows, i64 cols) {
-  for (i64 j = 0; j < rows; ++j)
-    for (i64 t = 0; t < cols; t += 16) __builtin_prefetch(x + j * ld + t, 0, 3);
-}
-
 /// Keys [kb, kb + n) for every row of the pass: logits, masking, the online-softmax step,
 /// then O = alpha·O + P V.
 void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w,
-               const float* k0, const float* v0, i64 kb, i64 n) {
+               const float* k0, const float* v0, i64 kb, i64 n, i64 ahead) {
   const i64 ldk = a.k.strides[2], ldv = a.v.strides[2], lds = kTileKeys;
-  dk.scores(w.rows, w.q, p.d, k0, ldk, n, a.scale * kLog2e, w.s, lds);
+  // The rows kPrefetchKeys ahead, as far as this item reads: a pointer to a row past the last
+  // may overflow under a large stride (found by fuzz_attention_args), so none is formed.
+  const Ahead k_ahead{ahead > 0 ? k0 + kPrefetchKeys * ldk : nullptr, ahead};
+  const Ahead v_ahead{ahead > 0 ? v0 + kPrefetchKeys * ldv : nullptr, ahead};
+  dk.scores(w.rows, w.q, p.d, k0, ldk, n, a.scale * kLog2e, w.s, lds, k_ahead);
   // Selected-away keys become -inf, overwriting: whatever K held there (inf, NaN) disappears.
   bool hidden = false;  // some key of the tile is hidden from some row
   for (int r = 0; r < w.rows; ++r) {
@@ -93,7 +89,7 @@ void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fuse
   bool finite = true;
   if (hidden)
     for (i64 j = 0; j < n && finite; ++j) finite = all_finite(v0 + j * ldv, p.dv);
-  if (finite) return dk.pv(w.rows, w.s, lds, v0, ldv, n, p.dv, w.o, w.alpha);
+  if (finite) return dk.pv(w.rows, w.s, lds, v0, ldv, n, p.dv, w.o, w.alpha, v_ahead);
   for (int r = 0; r < w.rows; ++r) {
     const i64 vis = std::clamp<i64>(w.visible[r] - kb, 0, n);
     float alpha = w.alpha[r];
@@ -105,10 +101,10 @@ void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fuse
       }
       i64 e = j;
       while (e < vis && !masked_out(w.mask[r], kb + e)) ++e;
-      dk.pv(1, w.s + r * lds + j, lds, v0 + j * ldv, ldv, e - j, p.dv, w.o + r, &alpha);
+      dk.pv(1, w.s + r * lds + j, lds, v0 + j * ldv, ldv, e - j, p.dv, w.o + r, &alpha, {});
       alpha = 1.0f, applied = true, j = e;
     }
-    if (!applied) dk.pv(1, w.s + r * lds, lds, v0, ldv, 0, p.dv, w.o + r, &alpha);
+    if (!applied) dk.pv(1, w.s + r * lds, lds, v0, ldv, 0, p.dv, w.o + r, &alpha, {});
   }
 }
 
@@ -146,13 +142,8 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
   const float* v0 = a.v.row(b, hk, 0);
   for (i64 kb = j0; kb < j1; kb += kTileKeys) {
     const i64 n = std::min(kTileKeys, j1 - kb);
-    // The next tile's rows, only where there is one: a pointer to the row past the last may
-    // overflow under a large stride (found by fuzz_attention_args).
-    if (const i64 next = std::min(kTileKeys, j1 - kb - n); next > 0) {
-      prefetch_rows(k0 + (kb + n) * a.k.strides[2], a.k.strides[2], next, p.d);
-      prefetch_rows(v0 + (kb + n) * a.v.strides[2], a.v.strides[2], next, p.dv);
-    }
-    tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n);
+    tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n,
+              std::clamp<i64>(j1 - kb - kPrefetchKeys, 0, n));
   }
   for (int r = 0; r < w.rows; ++r) {
     if (p.chunks > 1) {  // m and l after the chunk's O

@@ -3,8 +3,9 @@
 // once per pass, shared by every query row of the pass (all the query heads of a
 // GQA group and all Nq rows).
 //
-// kernels_scalar.cpp is the readable specification; kernels_avx2.cpp must agree
-// with it within fp32 rounding (an fp32 dot product and an fp32 sum per element).
+// kernels_scalar.cpp is the readable specification; the SIMD tables are one template
+// (kernels_simd.hpp) over an ISA's vector traits (simd/avx2.hpp, simd/avx512.hpp) and must
+// agree with it within fp32 rounding (an fp32 dot product and an fp32 sum per element).
 // Each ISA reads a K or V element in one small function (load_kv), the one place
 // a 16-bit K/V type converts on load.
 //
@@ -20,13 +21,23 @@ namespace attn::decode {
 using fused::i64;
 using fused::Isa;
 
+/// Rows to prefetch while a loop runs, a fixed distance ahead of the rows it reads: row j at
+/// rows + j·ld (the ld of the rows read) for j < n. A hint: never dereferenced, and no pointer
+/// is formed past row n − 1 (n = 0: nothing to prefetch).
+struct Ahead {
+  const float* rows = nullptr;
+  i64 n = 0;
+};
+
 struct Kernels {
   Isa isa;
   /// Logits of `rows` query rows against n key rows, times c:
   ///   s[r·lds + j] = c · Σ_{t<d} q[r][t] · k[j·ldk + t]   for r < rows, j < n.
-  /// Reads exactly q[r][t < d] and key rows j < n (t < d); ldk may be anything >= 0.
+  /// Reads exactly q[r][t < d] and key rows j < n (t < d); ldk may be anything >= 0. Prefetches
+  /// the first d columns of ahead's rows j < min(ahead.n, n), each with key row j.
   /// Accuracy: an fp32 dot product of d terms (γ_d Σ|q k|), then one rounding for c.
-  void (*scores)(int rows, const float* const* q, i64 d, const float* k, i64 ldk, i64 n, float c, float* s, i64 lds);
+  void (*scores)(int rows, const float* const* q, i64 d, const float* k, i64 ldk, i64 n, float c, float* s, i64 lds,
+                 Ahead ahead);
 
   /// The online-softmax rescale and P·V for `rows` output rows, in place:
   ///   o[r][t] = alpha[r] · o[r][t], then o[r][t] += p[r·ldp + j] · v[j·ldv + t] for j = 0, 1, …, n − 1
@@ -34,16 +45,16 @@ struct Kernels {
   /// `rows` is, so a row computed alone, or over a key list cut into runs (later runs with
   /// alpha = 1), gets the same bits as in a larger call (the masked-NaN path in driver.cpp
   /// relies on it). Reads exactly p[r·ldp + j < n], v rows j < n (t < dv) and alpha[r < rows].
+  /// Prefetches the first dv columns of ahead's rows j < min(ahead.n, n), each with V row j.
   void (*pv)(int rows, const float* p, i64 ldp, const float* v, i64 ldv, i64 n, i64 dv, float* const* o,
-             const float* alpha);
+             const float* alpha, Ahead ahead);
 };
 
 Kernels scalar_kernels();
 Kernels avx2_kernels();
+Kernels avx512_kernels();
 
-/// The table for the ISA the fused kernel runs (ATTN_ISA and fused::force_isa apply to both):
-/// scalar for scalar, AVX2 for AVX2 and for AVX-512 (decode is bound by memory, not by the
-/// vector width; an AVX-512 CPU runs the AVX2 loops).
+/// The table for the ISA the fused kernel runs (ATTN_ISA and fused::force_isa apply to both).
 const Kernels& kernels_for(Isa isa);
 
 }  // namespace attn::decode

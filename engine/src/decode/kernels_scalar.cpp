@@ -11,7 +11,8 @@ inline float load_kv(const float* p) {
   return *p;
 }
 
-void scores_scalar(int rows, const float* const* q, i64 d, const float* k, i64 ldk, i64 n, float c, float* s, i64 lds) {
+void scores_scalar(int rows, const float* const* q, i64 d, const float* k, i64 ldk, i64 n, float c, float* s, i64 lds,
+                   Ahead) {
   for (i64 j = 0; j < n; ++j)
     for (int r = 0; r < rows; ++r) {
       float dot = 0.0f;
@@ -21,7 +22,7 @@ void scores_scalar(int rows, const float* const* q, i64 d, const float* k, i64 l
 }
 
 void pv_scalar(int rows, const float* p, i64 ldp, const float* v, i64 ldv, i64 n, i64 dv, float* const* o,
-               const float* alpha) {
+               const float* alpha, Ahead) {
   for (int r = 0; r < rows; ++r) {
     float* orow = o[r];
     for (i64 t = 0; t < dv; ++t) orow[t] *= alpha[r];

@@ -19,6 +19,12 @@ inline constexpr i64 kRowsPerPass = 16;
 /// Keys per online-softmax step: their K and V rows (32 KiB at d = dv = 128) stay in L1/L2
 /// while every row of the pass uses them.
 inline constexpr i64 kTileKeys = 32;
+/// How far ahead of the keys being computed their K and V rows are prefetched, one line per
+/// line read, spread over the loops (8 KiB of each at d = 128, about 1 µs of reading at memory
+/// speed). Measured on the Zen 5 of docs/performance.md (GQA H = 32 / Hkv = 8, Nk = 32768, one
+/// thread, CPU time): 16 keys 13.0 ms, 32 13.8, 64 13.5, 128 14.0, none 19.7; the earlier burst
+/// of a whole tile's prefetches at the tile's start queued on the miss buffers: 17.2 ms.
+inline constexpr i64 kPrefetchKeys = 16;
 /// Keys are split into chunks of at least kMinChunkKeys (at most kMaxChunks chunks), so two
 /// threads share even one K/V head; merging costs O(chunks · dv) per row against reading
 /// kMinChunkKeys·(d + dv) floats per chunk.

@@ -1,10 +1,13 @@
 # The decode kernel (few query rows per K/V head): the driver and dispatch are plain C++;
-# only kernels_avx2.cpp gets the AVX2/FMA flags and runs after a cpuid check (dispatch.cpp).
+# kernels_<isa>.cpp get their ISA's flags and run after a cpuid check (dispatch.cpp).
 target_sources(attn_engine PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/driver.cpp
   ${CMAKE_CURRENT_LIST_DIR}/dispatch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels_scalar.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/kernels_avx2.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/kernels_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels_avx512.cpp)
 # -ffp-contract=off: FMAs only where the intrinsics ask for them (as in the fused kernel).
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/kernels_avx2.cpp
   PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-ffp-contract=off")
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/kernels_avx512.cpp
+  PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512vl;-mavx512bw;-mavx512dq;-mavx2;-mfma;-ffp-contract=off")

@@ -12,7 +12,8 @@
 //   broadcast(p) = set1(*p), set1, zero, add, sub, mul, fma (a·b + c), fnma (c − a·b),
 //   max(a, b) (a > b ? a : b: b when either is NaN), zero_where_less(x, t, v) (0 where x < t, ordered)
 //   add_i32(v, k), pow2_from_bits(v) (the float whose bits are bits(v) << 23)
-//   hsum, hmax (fixed orders: halves, then pairs), transpose(r[W]) (r[t][i] = old r[i][t])
+//   hsum, hmax (fixed orders: halves, then pairs), transpose(r[W]) (r[t][i] = old r[i][t]),
+//   hsum4(a, b, c, d) = {Σa, Σb, Σc, Σd} as one __m128 (four dot products finished at once)
 #pragma once
 
 #include <immintrin.h>
@@ -71,6 +72,10 @@ struct Avx2 {
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+  }
+  static __m128 hsum4(reg a, reg b, reg c, reg d) noexcept {
+    const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));  // per 128-bit half
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
   }
   static void transpose(reg r[W]) noexcept {
     const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);

@@ -68,6 +68,18 @@ struct Avx512 {
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     return _mm_cvtss_f32(m);
   }
+  /// {Σa, Σb, Σc, Σd}: 128-bit blocks folded across the four registers first (6 block shuffles,
+  /// 3 adds for all four), then each block's four lanes.
+  static __m128 hsum4(reg a, reg b, reg c, reg d) noexcept {
+    const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    // blocks of ab: a0+a2, a1+a3, b0+b2, b1+b3; of abcd: one 4-lane partial sum per register
+    __m512 s = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+    s = _mm512_add_ps(s, _mm512_shuffle_ps(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+    s = _mm512_add_ps(s, _mm512_shuffle_ps(s, s, _MM_SHUFFLE(1, 0, 3, 2)));  // every lane of a block: its sum
+    return _mm512_castps512_ps128(
+        _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s));
+  }
   /// 16 rows of 16 floats transposed in registers (4 rounds of unpack/shuffle).
   static void transpose(reg r[W]) noexcept {
     __m512 t[16];
