@@ -89,11 +89,138 @@ TEST_F(NumpyFixtures, ConvertsFloat64AndSaysSo) {
   EXPECT_EQ(o.data[4], std::numeric_limits<float>::infinity());
 }
 
+TEST_F(NumpyFixtures, ReadsBigEndianOfEveryFloatDtype) {
+  for (const auto& [name, dtype] :
+       {std::pair{"be_f2", npy::DType::f2}, {"be_f4", npy::DType::f4}, {"be_f8", npy::DType::f8}}) {
+    SCOPED_TRACE(name);
+    const npy::Header h = npy::inspect(file(name));
+    EXPECT_TRUE(h.big_endian);
+    EXPECT_EQ(h.dtype, dtype);
+    const npy::Array a = npy::read(file(name));
+    EXPECT_EQ(a.shape, (std::vector<std::int64_t>{3, 4}));
+    EXPECT_EQ(a.stored, dtype);
+    EXPECT_EQ(a.converted, dtype == npy::DType::f8);
+    EXPECT_EQ(a.data, expected_values(12));
+  }
+}
+
+/// The bits of a float16 array, for comparisons that see NaN payloads and signed zeros.
+std::vector<std::uint16_t> bits_of(const std::vector<attn::f16>& v) {
+  std::vector<std::uint16_t> b;
+  for (attn::f16 h : v) b.push_back(h.bits);
+  return b;
+}
+
+TEST_F(NumpyFixtures, ReadsFloat16WidenedExactlyOrKeptAsIs) {
+  const std::vector<std::pair<std::string, std::vector<std::int64_t>>> cases = {
+      {"f2_2d", {3, 4}}, {"f2_scalar", {}}, {"f2_4d", {2, 3, 4, 5}}, {"f2_empty", {0, 3}}, {"f2_v3", {3, 4}}};
+  for (const auto& [name, shape] : cases) {
+    SCOPED_TRACE(name);
+    std::int64_t n = 1;
+    for (auto d : shape) n *= d;
+    const npy::Array a = npy::read(file(name));
+    EXPECT_EQ(a.shape, shape);
+    EXPECT_EQ(a.stored, npy::DType::f2);
+    EXPECT_FALSE(a.converted) << "float16 widens to float32 exactly";
+    EXPECT_EQ(a.data, expected_values(n));
+    const auto h = npy::read_as<attn::f16>(file(name));
+    EXPECT_FALSE(h.converted);
+    std::vector<float> widened;
+    for (attn::f16 x : h.data) widened.push_back(attn::to_float(x));
+    EXPECT_EQ(widened, expected_values(n));
+    EXPECT_EQ(npy::inspect(file(name)).data_bytes, 2 * n);
+  }
+  // The edges NumPy stored (inf, -inf, NaN, 65504, the smallest subnormal, -0, the smallest
+  // normal, -1.5) arrive bit for bit as f16 and as their exact float32 values.
+  const auto h = npy::read_as<attn::f16>(file("f2_edges"));
+  EXPECT_EQ(bits_of(h.data),
+            (std::vector<std::uint16_t>{0x7c00, 0xfc00, 0x7e00, 0x7bff, 0x0001, 0x8000, 0x0400, 0xbe00}));
+  const npy::Array f = npy::read(file("f2_edges"));
+  ASSERT_EQ(f.data.size(), 8u);
+  EXPECT_EQ(f.data[0], std::numeric_limits<float>::infinity());
+  EXPECT_EQ(f.data[1], -std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(f.data[2]));
+  EXPECT_EQ(f.data[3], 65504.0f);
+  EXPECT_EQ(f.data[4], 0x1p-24f);
+  EXPECT_TRUE(f.data[5] == 0.0f && std::signbit(f.data[5]));
+  EXPECT_EQ(f.data[6], 0x1p-14f);
+  EXPECT_EQ(f.data[7], -1.5f);
+}
+
+TEST_F(NumpyFixtures, RoundsToFloat16AsNumpyDoes) {
+  // round_f4_as_f2 is NumPy's astype('<f2') of round_f4: ties, 65519/65520, overflow, subnormals.
+  const auto ours = npy::read_as<attn::f16>(file("round_f4"));
+  const auto numpy = npy::read_as<attn::f16>(file("round_f4_as_f2"));
+  EXPECT_TRUE(ours.converted);
+  EXPECT_FALSE(numpy.converted);
+  EXPECT_EQ(bits_of(ours.data), bits_of(numpy.data));
+  EXPECT_EQ(ours.overflowed, 4u) << "65520, 1e5, -1e5 and 3.4e38 are finite in float32 and inf in float16";
+
+  // bfloat16 keeps float32's range: only 3.4028235e38 (past bf16's largest, 3.3895e38) overflows.
+  const auto b = npy::read_as<attn::bf16>(file("round_f4"));
+  const npy::Array f = npy::read(file("round_f4"));
+  EXPECT_TRUE(b.converted);
+  EXPECT_EQ(b.overflowed, 1u);
+  ASSERT_EQ(b.data.size(), f.data.size());
+  for (std::size_t i = 0; i < f.data.size(); ++i) EXPECT_EQ(b.data[i], attn::to_bf16(f.data[i])) << "element " << i;
+}
+
+TEST_F(NumpyFixtures, RoundsFloat64ToFloat16ThroughFloat32) {
+  // The rule: float64 is rounded to float32 first (as read() does), then to the 16-bit type.
+  const npy::Array f = npy::read(file("f8_2d"));
+  const auto h = npy::read_as<attn::f16>(file("f8_2d"));
+  EXPECT_TRUE(h.converted);
+  ASSERT_EQ(h.data.size(), f.data.size());
+  for (std::size_t i = 0; i < f.data.size(); ++i) EXPECT_EQ(h.data[i], attn::to_f16(f.data[i]));
+  const auto o = npy::read_as<attn::f16>(file("f8_overflow"));  // 1e300, -1e300: counted once each
+  EXPECT_EQ(o.overflowed, 2u);
+  EXPECT_EQ(bits_of(o.data)[0], 0x7c00);
+  EXPECT_EQ(bits_of(o.data)[2], 0x3e00);  // 1.5
+}
+
+TEST_F(NumpyFixtures, ReadsRowsOfFloat16InBothByteOrders) {
+  // f2_4d is [2, 3, 4, 5]: rows 1..3 of axis 2 (what one rank of `mpirun attnlab run` reads).
+  const npy::Array a = npy::read_rows(file("f2_4d"), 2, 1, 2);
+  EXPECT_EQ(a.shape, (std::vector<std::int64_t>{2, 3, 2, 5}));
+  EXPECT_EQ(a.stored, npy::DType::f2);
+  const auto all = expected_values(120);
+  std::vector<float> want;
+  for (int o = 0; o < 6; ++o)
+    for (int r = 1; r < 3; ++r)
+      for (int c = 0; c < 5; ++c) want.push_back(all[static_cast<std::size_t>((o * 4 + r) * 5 + c)]);
+  EXPECT_EQ(a.data, want);
+  const auto h = npy::read_rows_as<attn::f16>(file("f2_4d"), 2, 1, 2);
+  ASSERT_EQ(h.data.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(attn::to_float(h.data[i]), want[i]);
+
+  // be_f2_3d is [2, 5, 3] big-endian: rows 3..5 of axis 1, and no rows at all.
+  const auto b = npy::read_rows_as<attn::f16>(file("be_f2_3d"), 1, 3, 2);
+  EXPECT_EQ(b.shape, (std::vector<std::int64_t>{2, 2, 3}));
+  const auto all3 = expected_values(30);
+  std::vector<float> got, want3;
+  for (attn::f16 x : b.data) got.push_back(attn::to_float(x));
+  for (int o = 0; o < 2; ++o)
+    for (int r = 3; r < 5; ++r)
+      for (int c = 0; c < 3; ++c) want3.push_back(all3[static_cast<std::size_t>((o * 5 + r) * 3 + c)]);
+  EXPECT_EQ(got, want3);
+  EXPECT_EQ(npy::read_rows(file("be_f2_3d"), 1, 5, 0).shape, (std::vector<std::int64_t>{2, 0, 3}));
+  try {
+    npy::read_rows_as<attn::f16>(file("be_f2_3d"), 1, 4, 2);
+    ADD_FAILURE() << "rows past the end were read";
+  } catch (const npy::Error& e) {
+    EXPECT_NE(
+        std::string(e.what()).find(file("be_f2_3d") + ": read_rows: rows [4, 6) of axis 1 are outside shape (2, 5, 3)"),
+        std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(NumpyFixtures, RefusesWhatItCannotRepresent) {
-  expect_refused("big_endian", "field 'descr': dtype '>f4' is big-endian");
   expect_refused("fortran", "field 'fortran_order': Fortran (column-major) order is not supported");
-  expect_refused("int32", "field 'descr': dtype '<i4' is not supported");
-  expect_refused("float16", "field 'descr': dtype '<f2' is not supported");
+  expect_refused("int32",
+                 "field 'descr': dtype '<i4' is not supported; expected float16, float32 or float64 ('<f2', '<f4', "
+                 "'<f8', or big-endian '>f2', '>f4', '>f8')");
+  expect_refused("complex64", "field 'descr': dtype '<c8' is not supported");
   expect_refused("object", "field 'descr': object arrays ('|O') are not supported");
   expect_refused("structured", "field 'descr': structured dtypes");
   expect_refused("truncated",
@@ -103,6 +230,20 @@ TEST_F(NumpyFixtures, RefusesWhatItCannotRepresent) {
 
 TEST_F(NumpyFixtures, NumpyReadsWhatWeWrite) {
   TempDir out;
+  // float16 files: out_f2_* (the check script expects '<f2' there).
+  const std::vector<std::vector<std::int64_t>> f2_shapes = {{3, 4}, {}, {2, 3, 4, 5}};
+  for (std::size_t i = 0; i < f2_shapes.size(); ++i) {
+    std::int64_t n = 1;
+    for (auto d : f2_shapes[i]) n *= d;
+    std::vector<attn::f16> v;
+    for (float x : expected_values(n)) v.push_back(attn::to_f16(x));
+    const std::string path = out / ("out_f2_" + std::to_string(i) + ".npy");
+    npy::write(path, v, f2_shapes[i]);
+    const auto back = npy::read_as<attn::f16>(path);
+    EXPECT_EQ(back.shape, f2_shapes[i]);
+    EXPECT_EQ(back.stored, npy::DType::f2);
+    EXPECT_EQ(bits_of(back.data), bits_of(v));
+  }
   const std::vector<std::vector<std::int64_t>> shapes = {{3, 4}, {5}, {}, {0, 3}, {2, 3, 4, 5}, {1, 1, 1, 1, 1, 1, 7}};
   for (std::size_t i = 0; i < shapes.size(); ++i) {
     std::int64_t n = 1;
@@ -119,7 +260,7 @@ TEST_F(NumpyFixtures, NumpyReadsWhatWeWrite) {
   EXPECT_EQ(r.status, 0) << r.output;
   std::size_t oks = 0;
   for (std::size_t p = r.output.find("ok out_"); p != std::string::npos; p = r.output.find("ok out_", p + 1)) ++oks;
-  EXPECT_EQ(oks, shapes.size()) << r.output;
+  EXPECT_EQ(oks, shapes.size() + f2_shapes.size()) << r.output;
 }
 
 // ---- Hand-made headers: every field checked, nothing allocated from a bad size.
@@ -158,6 +299,12 @@ TEST(NpyHeader, EveryFieldIsChecked) {
   expect_parse_error(image(ok, two, 2, 70000), "field 'header_len': 70000 bytes, more than the 65536 accepted");
   expect_parse_error(image(ok, two, 1, 500), "truncated: the header declares 500 bytes of header");
   expect_parse_error(image(ok, std::string(4, '\0')), "expected 8 bytes of data, file has 4");
+  expect_parse_error(image("{'descr': '>f2', 'fortran_order': False, 'shape': (3,), }", two),
+                     "trailing data: the header declares shape (3,) of '>f2', expected 6 bytes of data, file has 8");
+  expect_parse_error(image("{'descr': '<f3', 'fortran_order': False, 'shape': (2,), }", two),
+                     "field 'descr': dtype '<f3' is not supported");
+  expect_parse_error(image("{'descr': '|f2', 'fortran_order': False, 'shape': (2,), }", two),
+                     "field 'descr': dtype '|f2' is not supported");
   expect_parse_error(image(ok, std::string(12, '\0')),
                      "trailing data: the header declares shape (2,) of '<f4', expected 8 bytes");
   expect_parse_error(image("{'descr': '<f4', 'shape': (2,), }", two), "field 'fortran_order': missing");
@@ -194,6 +341,14 @@ TEST(NpyWriter, HeaderIsPaddedTo64AndShapeMustMatch) {
     EXPECT_EQ(s.size(), static_cast<std::size_t>(h.data_offset) + 24);
     EXPECT_EQ(s[static_cast<std::size_t>(h.data_offset) - 1], '\n');
   }
+  const std::vector<attn::f16> h(6, attn::to_f16(1.0f));
+  const std::string s = npy::encode(h, std::vector<std::int64_t>{2, 3});
+  const npy::Header hh = npy::parse_header(s, "mem");
+  EXPECT_EQ(hh.dtype, npy::DType::f2);
+  EXPECT_EQ(hh.descr(), "'<f2'");
+  EXPECT_EQ(hh.data_offset % 64, 0);
+  EXPECT_EQ(s.size(), static_cast<std::size_t>(hh.data_offset) + 12);
+  EXPECT_THROW(npy::encode(h, std::vector<std::int64_t>{7}), std::invalid_argument);
   EXPECT_THROW(npy::encode(v, std::vector<std::int64_t>{2, 2}), std::invalid_argument);
   EXPECT_THROW(npy::encode(v, std::vector<std::int64_t>{-1, -6}), std::invalid_argument);
 }

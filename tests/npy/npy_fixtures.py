@@ -5,7 +5,8 @@
   npy_fixtures.py check DIR   loads every attnlab-written DIR/out_*.npy with numpy.load,
                               checks its values and that the header is padded to 64 bytes
 
-Values are arange(n) * 0.25 - 3, exact in float32, so the C++ side recomputes them.
+Values are arange(n) * 0.25 - 3, exact in float16 and float32 (n < 2000), so the C++ side
+recomputes them. out_f2_*.npy files must hold '<f2', every other out_*.npy '<f4'.
 """
 import os
 import struct
@@ -40,10 +41,26 @@ def make(d):
         with open(os.path.join(d, "f4_v%d.npy" % v[0]), "wb") as f:
             np.lib.format.write_array(f, values((3, 4), "<f4"), version=v)
     np.save(os.path.join(d, "f8_overflow.npy"), np.array([1e300, -1e300, 1.5, np.nan, np.inf]))
-    np.save(os.path.join(d, "big_endian.npy"), values((3, 4), ">f4"))
+    for t in ["f2", "f4", "f8"]:
+        np.save(os.path.join(d, "be_%s.npy" % t), values((3, 4), ">" + t))
+    # float16: every rank and version, big-endian rows, and the values at its edges.
+    for name, shape in [("f2_2d", (3, 4)), ("f2_scalar", ()), ("f2_4d", (2, 3, 4, 5)), ("f2_empty", (0, 3))]:
+        np.save(os.path.join(d, name + ".npy"), values(shape, "<f2"))
+    with open(os.path.join(d, "f2_v3.npy"), "wb") as f:
+        np.lib.format.write_array(f, values((3, 4), "<f2"), version=(3, 0))
+    np.save(os.path.join(d, "be_f2_3d.npy"), values((2, 5, 3), ">f2"))
+    np.save(os.path.join(d, "f2_edges.npy"),
+            np.array([np.inf, -np.inf, np.nan, 65504, 2.0**-24, -0.0, 2.0**-14, -1.5], dtype="<f2"))
+    # float32 values NumPy rounds to float16 (ties both ways, the largest finite, overflow,
+    # subnormals), and NumPy's rounding of them: the reader's rounding must agree bit for bit.
+    near = [1 + 2.0**-11, 1 + 3 * 2.0**-11, 65504, 65519, 65520, 1e5, -1e5, 3.4028235e38, 2.0**-25,
+            3 * 2.0**-26, 2.0**-24 * 1.5, 1e-8, np.nan, -np.inf, 0.1, -2.5]
+    np.save(os.path.join(d, "round_f4.npy"), np.array(near, dtype="<f4"))
+    with np.errstate(over="ignore"):
+        np.save(os.path.join(d, "round_f4_as_f2.npy"), np.array(near, dtype="<f4").astype("<f2"))
     np.save(os.path.join(d, "fortran.npy"), np.asfortranarray(values((3, 4), "<f4")))
     np.save(os.path.join(d, "int32.npy"), np.arange(6, dtype="<i4"))
-    np.save(os.path.join(d, "float16.npy"), np.arange(6, dtype="<f2"))
+    np.save(os.path.join(d, "complex64.npy"), np.arange(6, dtype="<c8"))
     np.save(os.path.join(d, "object.npy"), np.array([1, "a"], dtype=object), allow_pickle=True)
     np.save(os.path.join(d, "structured.npy"), np.zeros(3, dtype=[("a", "<f4")]))
     # The keys in another order than NumPy writes them (any order is valid).
@@ -66,8 +83,9 @@ def check(d):
         if head[6:8] != b"\x01\x00" or (10 + header_len) % 64 != 0:
             sys.exit("check: %s: version %r, header of %d bytes not padded to 64" % (n, head[6:8], 10 + header_len))
         a = np.load(path)
-        want = values(a.shape, "<f4")
-        if a.dtype != np.dtype("<f4") or not np.array_equal(a, want):
+        dtype = "<f2" if n.startswith("out_f2_") else "<f4"
+        want = values(a.shape, dtype)
+        if a.dtype != np.dtype(dtype) or not np.array_equal(a, want):
             sys.exit("check: %s: dtype %s shape %s differs from the expected values" % (n, a.dtype, a.shape))
         print("ok", n, a.shape)
 

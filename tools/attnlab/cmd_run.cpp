@@ -208,13 +208,17 @@ void run_attention(const RunOptions& o) {
     } catch (const npy::Error& e) {
       usage_error(in.flag + ": " + e.what());
     }
-    if (in.array.converted) std::cerr << "run: " << in.label() << ": float64 converted to float32\n";
+    if (in.array.stored != npy::DType::f4)
+      std::cerr << "run: " << in.label() << ": " << npy::numpy_name(in.array.stored)
+                << (in.array.converted ? " converted" : " widened exactly") << " to float32\n";
     const NonFinite nf = count_nonfinite(in.array.data, in.flag == "--mask");
     if (nf.total() == 0) continue;
     std::ostringstream msg;
     msg << in.label() << ": " << nf.total() << " of " << in.array.data.size() << " values are not finite (" << nf.nan
         << " NaN, " << nf.inf << (in.flag == "--mask" ? " +inf" : " inf");
-    if (in.array.overflowed) msg << "; " << in.array.overflowed << " of them float64 values too large for float32";
+    if (in.array.overflowed)
+      msg << "; " << in.array.overflowed << " of them " << npy::numpy_name(in.array.stored)
+          << " values too large for float32";
     msg << ")";
     if (!o.allow_nonfinite)
       refused += (refused.empty() ? "" : "\n") + msg.str();
@@ -292,7 +296,7 @@ void add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand(
       "run", "Compute attention on your own .npy tensors: 2-D [N, d], 3-D [H, N, d] or 4-D [B, H, N, d]");
-  cmd->add_option("--q", o->q, "Queries .npy (float32, or float64 converted)")->required();
+  cmd->add_option("--q", o->q, "Queries .npy (float32, float16, or float64 converted to float32)")->required();
   cmd->add_option("--k", o->k, "Keys .npy, same rank as --q")->required();
   cmd->add_option("--v", o->v, "Values .npy, same rank as --q")->required();
   cmd->add_option("--out", o->out, "Output .npy (written atomically)")->required();

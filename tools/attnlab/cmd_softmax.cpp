@@ -753,7 +753,7 @@ void add_softmax_command(CLI::App& app) {
       "fp32 and fp64 run the library (engine/include/attn/softmax.hpp); fp16 and bf16 simulate it by\n"
       "rounding every result to the format.");
   cmd->add_option("values", o->values, "The row (numbers; inf, -inf and nan allowed)");
-  cmd->add_option("--file", o->file, "Read the row from a .npy file (float32 or float64, one row)");
+  cmd->add_option("--file", o->file, "Read the row from a .npy file (float32, float16 or float64, one row)");
   cmd->add_option("--random", o->random, "Use N random values from a normal distribution instead")
       ->each([o](const std::string&) { o->random_given = true; });
   cmd->add_option("--scale", o->scale, "Standard deviation of the random values")->capture_default_str();

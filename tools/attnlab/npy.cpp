@@ -12,10 +12,13 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <type_traits>
 
 namespace attnlab::npy {
 
-static_assert(std::endian::native == std::endian::little, ".npy '<f4' data is read and written without byte swapping");
+static_assert(std::endian::native == std::endian::little,
+              ".npy '<f4' data is read and written as it is, '>f4' data swapped");
 
 namespace {
 
@@ -70,7 +73,8 @@ class DictParser {
         seen_descr = true;
         if (peek() == '[')
           fail(name_,
-               "field 'descr': structured dtypes (a list of fields) are not supported; save a plain float32 array");
+               "field 'descr': structured dtypes (a list of fields) are not supported; save a plain float16, "
+               "float32 or float64 array");
         descr = string_literal("a dtype string such as '<f4'");
       } else if (key == "fortran_order") {
         if (seen_fortran) fail(name_, "header: key 'fortran_order' appears twice");
@@ -166,23 +170,25 @@ class DictParser {
   std::size_t pos_ = 0;
 };
 
-DType dtype_of(const std::string& descr, const std::string& name) {
-  if (descr == "<f4") return DType::f4;
-  if (descr == "<f8") return DType::f8;
+/// The dtype and byte order of a 'descr' such as '<f4' or '>f2'.
+void dtype_of(const std::string& descr, const std::string& name, Header& h) {
+  if (descr.size() == 3 && (descr[0] == '<' || descr[0] == '>') && descr[1] == 'f')
+    for (DType t : {DType::f2, DType::f4, DType::f8})
+      if (descr[2] == static_cast<char>('0' + item_size(t))) {
+        h.dtype = t;
+        h.big_endian = descr[0] == '>';
+        return;
+      }
   const std::string field = "field 'descr': ";
-  if (descr == ">f4" || descr == ">f8")
-    fail(name, field + "dtype '" + descr +
-                   "' is big-endian; only little-endian '<f4' (float32) and '<f8' (float64) are "
-                   "supported (save arr.astype('<f4'))");
   if (descr.size() >= 2 && descr[1] == 'O')
     fail(name, field + "object arrays ('" + descr + "') are not supported; save a float32 array");
   fail(name, field + "dtype " + quoted(descr) +
-                 " is not supported; expected '<f4' (float32) or '<f8' (float64) "
-                 "(save arr.astype(numpy.float32))");
+                 " is not supported; expected float16, float32 or float64 ('<f2', '<f4', '<f8', or big-endian "
+                 "'>f2', '>f4', '>f8') (save arr.astype(numpy.float32))");
 }
 
 std::string describe(const Header& h) {
-  return "shape " + shape_string(h.shape) + " of " + (h.dtype == DType::f4 ? "'<f4'" : "'<f8'");
+  return "shape " + shape_string(h.shape) + " of " + h.descr();
 }
 
 /// The data must be exactly what the header declares: no truncation, no trailing bytes.
@@ -205,12 +211,84 @@ float narrow(double x, std::size_t& overflowed) {
   return static_cast<float>(x);
 }
 
-void convert_f8(const char* bytes, std::size_t n, float* out, std::size_t& overflowed) {
-  for (std::size_t i = 0; i < n; ++i) {
-    double x;
-    std::memcpy(&x, bytes + 8 * i, 8);
-    out[i] = narrow(x, overflowed);
+std::uint16_t swapped(std::uint16_t u) {
+  return __builtin_bswap16(u);
+}
+std::uint32_t swapped(std::uint32_t u) {
+  return __builtin_bswap32(u);
+}
+std::uint64_t swapped(std::uint64_t u) {
+  return __builtin_bswap64(u);
+}
+
+/// The unsigned integer U at `p`, in the file's byte order.
+template <class U>
+U load_bits(const char* p, bool big_endian) {
+  U u;
+  std::memcpy(&u, p, sizeof(U));
+  return big_endian ? swapped(u) : u;
+}
+
+/// One element of the file as float32 (float16 exactly, float64 rounded and counted).
+float load(const char* p, const Header& h, std::size_t& overflowed) {
+  switch (h.dtype) {
+    case DType::f2:
+      return attn::to_float(attn::f16{load_bits<std::uint16_t>(p, h.big_endian)});
+    case DType::f4:
+      return std::bit_cast<float>(load_bits<std::uint32_t>(p, h.big_endian));
+    case DType::f8:
+      break;
   }
+  return narrow(std::bit_cast<double>(load_bits<std::uint64_t>(p, h.big_endian)), overflowed);
+}
+
+/// A float32 as element type T, rounded to nearest even; finite values that become inf are counted.
+template <class T>
+T store(float x, std::size_t& overflowed) {
+  if constexpr (std::is_same_v<T, float>) {
+    return x;
+  } else {
+    T r;
+    if constexpr (std::is_same_v<T, attn::f16>)
+      r = attn::to_f16(x);
+    else
+      r = attn::to_bf16(x);
+    if (std::isfinite(x) && std::isinf(attn::to_float(r))) ++overflowed;
+    return r;
+  }
+}
+
+/// The file dtype whose bytes are a T's bytes (nothing to convert), if any.
+template <class T>
+constexpr std::optional<DType> same_storage() {
+  if constexpr (std::is_same_v<T, float>) return DType::f4;
+  if constexpr (std::is_same_v<T, attn::f16>) return DType::f2;
+  return std::nullopt;
+}
+
+/// Whether reading h's data as T rounds values (float64 to float32, or to a 16-bit T).
+template <class T>
+bool rounds(const Header& h) {
+  if (same_storage<T>() == h.dtype) return false;
+  return h.dtype == DType::f8 || !std::is_same_v<T, float>;
+}
+
+/// Converts n elements of the file's data at `bytes` into `out` (which may be `bytes` itself
+/// when the file's dtype is T's storage).
+template <class T>
+void convert(const char* bytes, std::size_t n, const Header& h, T* out, BasicArray<T>& a) {
+  if (same_storage<T>() == h.dtype) {
+    if (n > 0 && reinterpret_cast<const char*>(out) != bytes) std::memcpy(out, bytes, n * sizeof(T));
+    if (h.big_endian)
+      for (std::size_t i = 0; i < n; ++i) {
+        if constexpr (std::is_same_v<T, float>)
+          out[i] = std::bit_cast<float>(swapped(std::bit_cast<std::uint32_t>(out[i])));
+        else
+          out[i].bits = swapped(out[i].bits);
+      }
+    return;
+  }
+  for (std::size_t i = 0; i < n; ++i) out[i] = store<T>(load(bytes + i * h.item_size(), h, a.overflowed), a.overflowed);
 }
 
 /// An open file descriptor, closed on scope exit.
@@ -263,6 +341,14 @@ std::string shape_string(std::span<const std::int64_t> shape) {
   return s + (shape.size() == 1 ? ",)" : ")");
 }
 
+const char* numpy_name(DType t) {
+  return t == DType::f2 ? "float16" : t == DType::f4 ? "float32" : "float64";
+}
+
+std::string Header::descr() const {
+  return std::string("'") + (big_endian ? '>' : '<') + 'f' + static_cast<char>('0' + item_size()) + "'";
+}
+
 Header parse_header(std::string_view bytes, const std::string& name) {
   if (bytes.substr(0, kMagic.size()) != kMagic)
     fail(name, "field 'magic': not a .npy file (expected the bytes \\x93NUMPY at the start, found " +
@@ -289,7 +375,7 @@ Header parse_header(std::string_view bytes, const std::string& name) {
   std::string descr;
   bool fortran = false;
   DictParser(bytes.substr(start, header_len), name).parse(descr, fortran, h.shape);
-  h.dtype = dtype_of(descr, name);
+  dtype_of(descr, name, h);
   if (fortran)
     fail(name,
          "field 'fortran_order': Fortran (column-major) order is not supported; save numpy.ascontiguousarray(arr)");
@@ -307,14 +393,10 @@ Array parse(std::string_view bytes, const std::string& name) {
   check_data_size(h, static_cast<i64>(bytes.size()) - h.data_offset, name);
   Array a;
   a.shape = h.shape;
+  a.stored = h.dtype;
+  a.converted = rounds<float>(h);
   a.data.resize(static_cast<std::size_t>(h.count));  // bounded by bytes.size() above
-  const char* src = bytes.data() + h.data_offset;
-  if (h.dtype == DType::f4) {
-    if (h.data_bytes > 0) std::memcpy(a.data.data(), src, static_cast<std::size_t>(h.data_bytes));
-  } else {
-    a.converted = true;
-    convert_f8(src, a.data.size(), a.data.data(), a.overflowed);
-  }
+  convert(bytes.data() + h.data_offset, a.data.size(), h, a.data.data(), a);
   return a;
 }
 
@@ -326,34 +408,48 @@ Header inspect(const std::string& path) {
 
 namespace {
 
-/// Reads elements [first, first + n) of the file's data into dst (float64 converted);
+/// Reads elements [first, first + n) of the file's data into dst, converted to T;
 /// returns the bytes read (fewer only when the file shrank meanwhile).
-std::size_t read_elements(int fd, const Header& h, i64 first, std::size_t n, float* dst, Array& a,
+template <class T>
+std::size_t read_elements(int fd, const Header& h, i64 first, std::size_t n, T* dst, BasicArray<T>& a,
                           const std::string& path) {
-  const i64 offset = h.data_offset + first * static_cast<i64>(h.item_size());
-  if (h.dtype == DType::f4) return read_at(fd, reinterpret_cast<char*>(dst), n * 4, offset, path);
-  a.converted = true;
-  constexpr std::size_t kChunk = 8192;  // doubles per read
-  const auto buf = std::make_unique<char[]>(kChunk * 8);
+  const std::size_t item = h.item_size();
+  const i64 offset = h.data_offset + first * static_cast<i64>(item);
+  if (same_storage<T>() == h.dtype) {  // straight into dst, then swapped in place if big-endian
+    const std::size_t got = read_at(fd, reinterpret_cast<char*>(dst), n * item, offset, path);
+    convert(reinterpret_cast<const char*>(dst), got / item, h, dst, a);
+    return got;
+  }
+  constexpr std::size_t kChunk = 8192;  // elements per read
+  const auto buf = std::make_unique<char[]>(kChunk * item);
   std::size_t got = 0;
   for (std::size_t i = 0; i < n; i += kChunk) {
     const std::size_t m = std::min(kChunk, n - i);
-    const std::size_t r = read_at(fd, buf.get(), m * 8, offset + static_cast<i64>(i * 8), path);
+    const std::size_t r = read_at(fd, buf.get(), m * item, offset + static_cast<i64>(i * item), path);
     got += r;
-    if (r != m * 8) break;
-    convert_f8(buf.get(), m, dst + i, a.overflowed);
+    if (r != m * item) break;
+    convert(buf.get(), m, h, dst + i, a);
   }
   return got;
 }
 
+template <class T>
+BasicArray<T> array_for(const Header& h) {
+  BasicArray<T> a;
+  a.shape = h.shape;
+  a.stored = h.dtype;
+  a.converted = rounds<T>(h);
+  return a;
+}
+
 }  // namespace
 
-Array read(const std::string& path) {
+template <class T>
+BasicArray<T> read_as(const std::string& path) {
   File f;
   const i64 size = open_regular(path, f);
   const Header h = read_header(f.fd, size, path);
-  Array a;
-  a.shape = h.shape;
+  BasicArray<T> a = array_for<T>(h);
   a.data.resize(static_cast<std::size_t>(h.count));  // the file holds exactly count * item_size bytes
   const std::size_t got = read_elements(f.fd, h, 0, a.data.size(), a.data.data(), a, path);
   if (got != static_cast<std::size_t>(h.data_bytes))  // the file shrank while we read it
@@ -362,7 +458,8 @@ Array read(const std::string& path) {
   return a;
 }
 
-Array read_rows(const std::string& path, std::size_t axis, std::int64_t start, std::int64_t count) {
+template <class T>
+BasicArray<T> read_rows_as(const std::string& path, std::size_t axis, std::int64_t start, std::int64_t count) {
   File f;
   const i64 size = open_regular(path, f);
   const Header h = read_header(f.fd, size, path);
@@ -374,8 +471,7 @@ Array read_rows(const std::string& path, std::size_t axis, std::int64_t start, s
   i64 outer = 1, inner = 1;
   for (std::size_t i = 0; i < axis; ++i) outer *= h.shape[i];
   for (std::size_t i = axis + 1; i < h.shape.size(); ++i) inner *= h.shape[i];
-  Array a;
-  a.shape = h.shape;
+  BasicArray<T> a = array_for<T>(h);
   a.shape[axis] = count;
   a.data.resize(static_cast<std::size_t>(outer * count * inner));
   const auto n = static_cast<std::size_t>(count * inner);
@@ -386,8 +482,17 @@ Array read_rows(const std::string& path, std::size_t axis, std::int64_t start, s
   return a;
 }
 
-std::string encode_header(std::span<const std::int64_t> shape) {
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_string(shape) + ", }";
+template BasicArray<float> read_as(const std::string&);
+template BasicArray<attn::f16> read_as(const std::string&);
+template BasicArray<attn::bf16> read_as(const std::string&);
+template BasicArray<float> read_rows_as(const std::string&, std::size_t, std::int64_t, std::int64_t);
+template BasicArray<attn::f16> read_rows_as(const std::string&, std::size_t, std::int64_t, std::int64_t);
+template BasicArray<attn::bf16> read_rows_as(const std::string&, std::size_t, std::int64_t, std::int64_t);
+
+std::string encode_header(std::span<const std::int64_t> shape, DType dtype) {
+  if (dtype == DType::f8) throw std::invalid_argument("npy::encode_header: only '<f4' and '<f2' are written");
+  std::string dict = "{'descr': '<f" + std::to_string(item_size(dtype)) +
+                     "', 'fortran_order': False, 'shape': " + shape_string(shape) + ", }";
   // 10 bytes of magic, version and length, then the dict, spaces and '\n' up to a multiple of 64.
   const std::size_t total = (10 + dict.size() + 1 + 63) / 64 * 64;
   const std::size_t header_len = total - 10;
@@ -405,7 +510,10 @@ std::string encode_header(std::span<const std::int64_t> shape) {
   return out;
 }
 
-std::string encode(std::span<const float> data, std::span<const std::int64_t> shape) {
+namespace {
+
+template <class T>
+std::string encode_as(std::span<const T> data, std::span<const std::int64_t> shape, DType dtype) {
   i64 count = 1;
   for (i64 d : shape)
     if (d < 0 || __builtin_mul_overflow(count, d, &count))
@@ -413,12 +521,26 @@ std::string encode(std::span<const float> data, std::span<const std::int64_t> sh
   if (static_cast<std::uint64_t>(count) != data.size())
     throw std::invalid_argument("npy::encode: shape " + shape_string(shape) + " has " + std::to_string(count) +
                                 " elements but the data has " + std::to_string(data.size()));
-  std::string out = encode_header(shape);
+  std::string out = encode_header(shape, dtype);
   out.append(reinterpret_cast<const char*>(data.data()), data.size_bytes());
   return out;
 }
 
+}  // namespace
+
+std::string encode(std::span<const float> data, std::span<const std::int64_t> shape) {
+  return encode_as(data, shape, DType::f4);
+}
+
+std::string encode(std::span<const attn::f16> data, std::span<const std::int64_t> shape) {
+  return encode_as(data, shape, DType::f2);
+}
+
 void write(const std::string& path, std::span<const float> data, std::span<const std::int64_t> shape) {
+  write_file_atomic(path, encode(data, shape));
+}
+
+void write(const std::string& path, std::span<const attn::f16> data, std::span<const std::int64_t> shape) {
   write_file_atomic(path, encode(data, shape));
 }
 

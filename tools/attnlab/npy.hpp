@@ -1,4 +1,5 @@
-// NumPy .npy files: read fp32 arrays (fp64 converted) and write fp32 arrays.
+// NumPy .npy files: read float16, float32 and float64 arrays of either byte order, as
+// float32 or as a 16-bit attn type; write float32 and float16 arrays (little-endian).
 //
 // Format (numpy.lib.format): "\x93NUMPY", major, minor, a little-endian header
 // length (uint16 for 1.0, uint32 for 2.0/3.0), then an ASCII (3.0: UTF-8)
@@ -10,6 +11,8 @@
 // what the file holds before any buffer is allocated. Every error names the
 // file and the field and says what was expected and what was found.
 #pragma once
+
+#include <attn/dtype.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -32,25 +35,42 @@ inline constexpr std::size_t kMaxHeaderBytes = 65536;
 /// Most dimensions accepted (NumPy's own limit is 32 before 2.0, 64 after).
 inline constexpr std::size_t kMaxDims = 64;
 
-enum class DType { f4, f8 };
+/// The element types a file may hold: NumPy's float16 ('f2'), float32 ('f4'), float64 ('f8').
+enum class DType { f2, f4, f8 };
+
+/// Bytes per element of `t`.
+constexpr std::size_t item_size(DType t) {
+  return t == DType::f2 ? 2 : t == DType::f4 ? 4 : 8;
+}
+
+/// "float16", "float32", "float64".
+const char* numpy_name(DType t);
 
 /// What the header declares, after validation.
 struct Header {
   int major = 1, minor = 0;
   DType dtype = DType::f4;
+  bool big_endian = false;          ///< '>f4': swapped on reading
   std::vector<std::int64_t> shape;  ///< empty: a scalar, one element
   std::int64_t count = 1;           ///< product of shape (checked)
   std::int64_t data_offset = 0;     ///< bytes before the data
   std::int64_t data_bytes = 0;      ///< count * item size (checked)
-  std::size_t item_size() const { return dtype == DType::f4 ? 4 : 8; }
+  std::size_t item_size() const { return npy::item_size(dtype); }
+  std::string descr() const;  ///< "'<f4'", "'>f2'": as the header spells it, quoted
 };
 
-struct Array {
+/// A file's values as element type T: float (float16 widened exactly, float64 rounded),
+/// attn::f16 or attn::bf16 (every file dtype rounded to nearest even through float32,
+/// float16 files into f16 unchanged).
+template <class T>
+struct BasicArray {
   std::vector<std::int64_t> shape;
-  std::vector<float> data;
-  bool converted = false;      ///< the file held float64, converted to float32
-  std::size_t overflowed = 0;  ///< finite float64 values too large for float32 (now +-inf)
+  std::vector<T> data;
+  DType stored = DType::f4;    ///< what the file holds
+  bool converted = false;      ///< values were rounded on reading (float64 to float32, or to a 16-bit T)
+  std::size_t overflowed = 0;  ///< finite values too large for T (now +-inf)
 };
+using Array = BasicArray<float>;
 
 /// Decodes and validates the header at the start of `bytes` (which may hold
 /// only a prefix of the file). `name` (the path) prefixes every message.
@@ -63,23 +83,37 @@ Array parse(std::string_view bytes, const std::string& name);
 /// against it (cheap; use it to size work before reading).
 Header inspect(const std::string& path);
 
-/// Reads `path`. Throws npy::Error naming the path and what is wrong.
-Array read(const std::string& path);
+/// Reads `path` as element type T (float, attn::f16 or attn::bf16; see BasicArray).
+/// Throws npy::Error naming the path and what is wrong.
+template <class T>
+BasicArray<T> read_as(const std::string& path);
 
 /// Reads rows [start, start + count) of axis `axis` only (offset reads: one per index of the
 /// axes before it), e.g. one rank's rows of [H, N, d] with axis 1. The array's shape has
 /// `count` at `axis`. Throws npy::Error naming the path, as read().
-Array read_rows(const std::string& path, std::size_t axis, std::int64_t start, std::int64_t count);
+template <class T>
+BasicArray<T> read_rows_as(const std::string& path, std::size_t axis, std::int64_t start, std::int64_t count);
 
-/// The header of encode(): a float32 C-order .npy 1.0 header for `shape`, padded to 64 bytes.
-std::string encode_header(std::span<const std::int64_t> shape);
+/// read_as<float>: every file dtype as float32.
+inline Array read(const std::string& path) {
+  return read_as<float>(path);
+}
+inline Array read_rows(const std::string& path, std::size_t axis, std::int64_t start, std::int64_t count) {
+  return read_rows_as<float>(path, axis, start, count);
+}
 
-/// The .npy 1.0 image of a C-order float32 array (header padded to 64 bytes).
-/// Throws std::invalid_argument when shape does not describe data.size() elements.
+/// The header of encode(): a C-order .npy 1.0 header for `shape` of '<f4' (or '<f2'),
+/// padded to 64 bytes.
+std::string encode_header(std::span<const std::int64_t> shape, DType dtype = DType::f4);
+
+/// The .npy 1.0 image of a C-order float32 ('<f4') or float16 ('<f2') array (header padded
+/// to 64 bytes). Throws std::invalid_argument when shape does not describe data.size() elements.
 std::string encode(std::span<const float> data, std::span<const std::int64_t> shape);
+std::string encode(std::span<const attn::f16> data, std::span<const std::int64_t> shape);
 
 /// Writes `data` as a .npy file atomically (temporary file, then rename).
 void write(const std::string& path, std::span<const float> data, std::span<const std::int64_t> shape);
+void write(const std::string& path, std::span<const attn::f16> data, std::span<const std::int64_t> shape);
 
 /// "(2, 3)", "(5,)", "()": a shape as NumPy prints it.
 std::string shape_string(std::span<const std::int64_t> shape);
