@@ -8,11 +8,13 @@
 #include "fused_testers.hpp"
 #include "testkit.hpp"
 
+#include <attn/dtype.hpp>
 #include <attn/kernels.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 namespace attn::test {
@@ -42,8 +44,36 @@ TEST(Decode, EveryIsaMapsToATableThatRunsOnIt) {
 
 // --- the loops -----------------------------------------------------------------
 
-TEST_P(DecodePerIsa, ScoresOnEveryTailMatchAnFp64DotProduct) {
-  // s = c · q·k: an fp32 dot product of d terms (error ≤ γ_d Σ|q k|), times c (one rounding).
+/// n elements of T whose last one ends at a guard page (the end of a GuardedFloats).
+template <class T>
+struct GuardedKv {
+  GuardedFloats floats;
+  T* data;
+  explicit GuardedKv(std::size_t n)
+      : floats((n * sizeof(T) + sizeof(float) - 1) / sizeof(float)),
+        data(reinterpret_cast<T*>(floats.data() + floats.size()) - n) {}
+};
+
+/// n random values of T in [-1, 1] (rounded to T to nearest even), and their exact fp32 values.
+template <class T>
+void fill_kv(T* x, float* widened, std::size_t n, std::uint32_t seed) {
+  std::vector<float> f(n);
+  fill_random(f.data(), n, seed);
+  for (std::size_t i = 0; i < n; ++i) {
+    if constexpr (std::is_same_v<T, f16>)
+      x[i] = to_f16(f[i]);
+    else if constexpr (std::is_same_v<T, bf16>)
+      x[i] = to_bf16(f[i]);
+    else
+      x[i] = f[i];
+    widened[i] = to_float(x[i]);
+  }
+}
+
+/// s = c · q·k: an fp32 dot product of d terms on the widened K (exact), error ≤ γ_d Σ|q k|,
+/// times c (one rounding); nothing written past n; K read only inside its rows (guard page).
+template <class T>
+void check_scores(const decode::Kernels& dk, const char* dtype) {
   const float c = 0.37f;
   for (i64 d : {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 128}) {
     for (int rows = 1; rows <= kRowsPerPass; ++rows)
@@ -53,39 +83,52 @@ TEST_P(DecodePerIsa, ScoresOnEveryTailMatchAnFp64DotProduct) {
         fill_random(qs.data(), qs.size(), static_cast<std::uint32_t>(rows * 100 + n));
         std::vector<const float*> q(static_cast<std::size_t>(rows));
         for (int r = 0; r < rows; ++r) q[static_cast<std::size_t>(r)] = qs.data() + r * d;
-        GuardedFloats k(static_cast<std::size_t>((n - 1) * ldk + d));  // the last key row ends at the guard page
-        fill_random(k.data(), k.size(), static_cast<std::uint32_t>(n * 7 + d));
+        const std::size_t kn = static_cast<std::size_t>((n - 1) * ldk + d);  // the last key row ends at the guard
+        GuardedKv<T> k(kn);
+        std::vector<float> kw(kn);
+        fill_kv(k.data, kw.data(), kn, static_cast<std::uint32_t>(n * 7 + d));
         std::vector<float> s(static_cast<std::size_t>(rows * lds), kSentinel);
-        dk().scores(rows, q.data(), d, k.data(), ldk, n, c, s.data(), lds, {});
+        // Prefetching the key rows themselves: a hint that must change nothing.
+        dk.loops<T>().scores(rows, q.data(), d, k.data, ldk, n, c, s.data(), lds, {k.data, n});
         for (int r = 0; r < rows; ++r)
           for (i64 j = 0; j < lds; ++j) {
             const float got = s[static_cast<std::size_t>(r * lds + j)];
             if (j >= n) {
-              ASSERT_EQ(got, kSentinel) << "wrote past n: rows " << rows << " n " << n << " d " << d;
+              ASSERT_EQ(got, kSentinel) << dtype << ": wrote past n: rows " << rows << " n " << n << " d " << d;
               continue;
             }
             double exact = 0, mag = 0;
             for (i64 t = 0; t < d; ++t) {
               const double x =
-                  static_cast<double>(q[static_cast<std::size_t>(r)][t]) * k[static_cast<std::size_t>(j * ldk + t)];
+                  static_cast<double>(q[static_cast<std::size_t>(r)][t]) * kw[static_cast<std::size_t>(j * ldk + t)];
               exact += x, mag += std::abs(x);
             }
             const double bound = c * gamma(d) * mag * (1 + kU) + kU * std::abs(c * exact);
             ASSERT_LE(std::abs(got - c * exact), bound)
-                << "rows " << rows << " n " << n << " d " << d << " r " << r << " j " << j;
+                << dtype << ": rows " << rows << " n " << n << " d " << d << " r " << r << " j " << j;
           }
       }
   }
 }
 
-TEST_P(DecodePerIsa, PvOnEveryTailMatchesFp64AndSplitsBitForBit) {
-  // o = alpha·o + Σ_j p_j v_j, n + 1 terms: error ≤ γ_{n+1} (|alpha o| + Σ|p v|).
+TEST_P(DecodePerIsa, ScoresOnEveryTailMatchAnFp64DotProduct) {
+  check_scores<float>(dk(), "f32");
+  check_scores<f16>(dk(), "f16");
+  check_scores<bf16>(dk(), "bf16");
+}
+
+/// o = alpha·o + Σ_j p_j v_j on the widened V, n + 1 terms: error ≤ γ_{n+1} (|alpha o| + Σ|p v|);
+/// and the contract's sequence: rows alone and keys cut into runs give the same bits.
+template <class T>
+void check_pv(const decode::Kernels& dk, const char* dtype) {
   for (i64 dv : {1, 5, 8, 9, 16, 31, 32, 33, 63, 64, 65, 128}) {
     for (int rows = 1; rows <= kRowsPerPass; rows += (rows < 4 ? 1 : 5))
       for (i64 n = 0; n <= 33; ++n) {
         const i64 ldv = dv + 1, ldp = 35;
-        GuardedFloats v(static_cast<std::size_t>(std::max<i64>(1, (n - 1) * ldv + dv)));  // ends at the guard page
-        fill_random(v.data(), v.size(), static_cast<std::uint32_t>(n + dv));
+        const std::size_t vn = static_cast<std::size_t>(std::max<i64>(1, (n - 1) * ldv + dv));  // ends at the guard
+        GuardedKv<T> v(vn);
+        std::vector<float> vw(vn);
+        fill_kv(v.data, vw.data(), vn, static_cast<std::uint32_t>(n + dv));
         std::vector<float> p(static_cast<std::size_t>(rows * ldp)), alpha(static_cast<std::size_t>(rows));
         fill_random(p.data(), p.size(), 3, 0.0f, 1.0f);
         fill_random(alpha.data(), alpha.size(), 4, 0.0f, 1.0f);
@@ -94,7 +137,8 @@ TEST_P(DecodePerIsa, PvOnEveryTailMatchesFp64AndSplitsBitForBit) {
         std::vector<float> whole = o0, split = o0;
         std::vector<float*> wrows, srows;
         for (int r = 0; r < rows; ++r) wrows.push_back(whole.data() + r * dv), srows.push_back(split.data() + r * dv);
-        dk().pv(rows, p.data(), ldp, v.data(), ldv, n, dv, wrows.data(), alpha.data(), {});
+        const decode::Loops<T>& loops = dk.loops<T>();
+        loops.pv(rows, p.data(), ldp, v.data, ldv, n, dv, wrows.data(), alpha.data(), {v.data, n});
         for (int r = 0; r < rows; ++r)
           for (i64 t = 0; t < dv; ++t) {
             double exact =
@@ -102,25 +146,31 @@ TEST_P(DecodePerIsa, PvOnEveryTailMatchesFp64AndSplitsBitForBit) {
             double mag = std::abs(exact);
             for (i64 j = 0; j < n; ++j) {
               const double x = static_cast<double>(p[static_cast<std::size_t>(r * ldp + j)]) *
-                               v[static_cast<std::size_t>(j * ldv + t)];
+                               vw[static_cast<std::size_t>(j * ldv + t)];
               exact += x, mag += std::abs(x);
             }
             ASSERT_LE(std::abs(whole[static_cast<std::size_t>(r * dv + t)] - exact), gamma(n + 1) * mag)
-                << "rows " << rows << " n " << n << " dv " << dv;
+                << dtype << ": rows " << rows << " n " << n << " dv " << dv;
           }
         // The contract the masked-NaN path relies on: each row alone, its keys cut into runs (alpha on
         // the first, 1 after), gives the same bits.
         for (int r = 0; r < rows; ++r) {
           const i64 cut = n / 3;
           float one = 1.0f;
-          dk().pv(1, p.data() + r * ldp, ldp, v.data(), ldv, cut, dv, &srows[static_cast<std::size_t>(r)],
-                  &alpha[static_cast<std::size_t>(r)], {});
-          dk().pv(1, p.data() + r * ldp + cut, ldp, v.data() + cut * ldv, ldv, n - cut, dv,
-                  &srows[static_cast<std::size_t>(r)], &one, {});
+          loops.pv(1, p.data() + r * ldp, ldp, v.data, ldv, cut, dv, &srows[static_cast<std::size_t>(r)],
+                   &alpha[static_cast<std::size_t>(r)], {});
+          loops.pv(1, p.data() + r * ldp + cut, ldp, v.data + cut * ldv, ldv, n - cut, dv,
+                   &srows[static_cast<std::size_t>(r)], &one, {});
         }
-        ASSERT_EQ(whole, split) << "rows " << rows << " n " << n << " dv " << dv;
+        ASSERT_EQ(whole, split) << dtype << ": rows " << rows << " n " << n << " dv " << dv;
       }
   }
+}
+
+TEST_P(DecodePerIsa, PvOnEveryTailMatchesFp64AndSplitsBitForBit) {
+  check_pv<float>(dk(), "f32");
+  check_pv<f16>(dk(), "f16");
+  check_pv<bf16>(dk(), "bf16");
 }
 
 // --- the whole kernel ----------------------------------------------------------

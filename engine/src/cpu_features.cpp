@@ -16,7 +16,11 @@ namespace {
 Features detect() noexcept {
   __builtin_cpu_init();
   Features r;
-  r.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  // F16C (cpuid leaf 1, ECX bit 29) with AVX2: the AVX2 loops widen f16 by vcvtph2ps. Every AVX2
+  // CPU so far has it; GCC 12's __builtin_cpu_supports does not know the name.
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  const bool f16c = __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_F16C) != 0;
+  r.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
   r.avx512f = __builtin_cpu_supports("avx512f");
   r.avx512_skx = r.avx2_fma && r.avx512f && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
                  __builtin_cpu_supports("avx512dq");

@@ -12,7 +12,7 @@
 namespace attn::cpu {
 
 struct Features {
-  bool avx2_fma = false;    ///< AVX2 and FMA
+  bool avx2_fma = false;    ///< AVX2, FMA and F16C
   bool avx512f = false;     ///< AVX-512 Foundation
   bool avx512_skx = false;  ///< AVX-512 F, VL, BW and DQ (Skylake-SP and later), with AVX2 and FMA
 };

@@ -51,22 +51,27 @@ struct Pass {
   float s[kRowsPerPass * kTileKeys];  ///< one tile's logits, then its p
 };
 
-bool all_finite(const float* v, i64 dv) {
+template <class T>
+bool all_finite(const T* v, i64 dv) {
   bool ok = true;
-  for (i64 t = 0; t < dv; ++t) ok &= (v[t] - v[t]) == 0.0f;  // NaN for inf and NaN
+  for (i64 t = 0; t < dv; ++t) {
+    const float x = to_float(v[t]);
+    ok &= (x - x) == 0.0f;  // NaN for inf and NaN
+  }
   return ok;
 }
 
 /// Keys [kb, kb + n) for every row of the pass: logits, masking, the online-softmax step,
 /// then O = alpha·O + P V.
-void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w,
-               const float* k0, const float* v0, i64 kb, i64 n, i64 ahead) {
+template <class Tk, class Tv>
+void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w, const Tk* k0,
+               const Tv* v0, i64 kb, i64 n, i64 ahead) {
   const i64 ldk = a.k.strides[2], ldv = a.v.strides[2], lds = kTileKeys;
   // The rows kPrefetchKeys ahead, as far as this item reads: a pointer to a row past the last
   // may overflow under a large stride (found by fuzz_attention_args), so none is formed.
-  const Ahead k_ahead{ahead > 0 ? k0 + kPrefetchKeys * ldk : nullptr, ahead};
-  const Ahead v_ahead{ahead > 0 ? v0 + kPrefetchKeys * ldv : nullptr, ahead};
-  dk.scores(w.rows, w.q, p.d, k0, ldk, n, a.scale * kLog2e, w.s, lds, k_ahead);
+  const Ahead<Tk> k_ahead{ahead > 0 ? k0 + kPrefetchKeys * ldk : nullptr, ahead};
+  const Ahead<Tv> v_ahead{ahead > 0 ? v0 + kPrefetchKeys * ldv : nullptr, ahead};
+  dk.loops<Tk>().scores(w.rows, w.q, p.d, k0, ldk, n, a.scale * kLog2e, w.s, lds, k_ahead);
   // Selected-away keys become -inf, overwriting: whatever K held there (inf, NaN) disappears.
   bool hidden = false;  // some key of the tile is hidden from some row
   for (int r = 0; r < w.rows; ++r) {
@@ -89,7 +94,8 @@ void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fuse
   bool finite = true;
   if (hidden)
     for (i64 j = 0; j < n && finite; ++j) finite = all_finite(v0 + j * ldv, p.dv);
-  if (finite) return dk.pv(w.rows, w.s, lds, v0, ldv, n, p.dv, w.o, w.alpha, v_ahead);
+  const Loops<Tv>& lv = dk.loops<Tv>();
+  if (finite) return lv.pv(w.rows, w.s, lds, v0, ldv, n, p.dv, w.o, w.alpha, v_ahead);
   for (int r = 0; r < w.rows; ++r) {
     const i64 vis = std::clamp<i64>(w.visible[r] - kb, 0, n);
     float alpha = w.alpha[r];
@@ -101,10 +107,10 @@ void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fuse
       }
       i64 e = j;
       while (e < vis && !masked_out(w.mask[r], kb + e)) ++e;
-      dk.pv(1, w.s + r * lds + j, lds, v0 + j * ldv, ldv, e - j, p.dv, w.o + r, &alpha, {});
+      lv.pv(1, w.s + r * lds + j, lds, v0 + j * ldv, ldv, e - j, p.dv, w.o + r, &alpha, {});
       alpha = 1.0f, applied = true, j = e;
     }
-    if (!applied) dk.pv(1, w.s + r * lds, lds, v0, ldv, 0, p.dv, w.o + r, &alpha, {});
+    if (!applied) lv.pv(1, w.s + r * lds, lds, v0, ldv, 0, p.dv, w.o + r, &alpha, {});
   }
 }
 
@@ -122,6 +128,7 @@ float* partial_row(const Plan& p, float* partials, i64 b, i64 hk, i64 r, i64 c) 
 }
 
 /// One work item: rows [r0, r0 + rows) of group (b, hk) over the keys of chunk c.
+template <class Tk, class Tv>
 void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, float* partials, i64 b,
               i64 hk, i64 r0, i64 c) {
   Pass w;
@@ -138,8 +145,8 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
     std::fill_n(w.o[r], p.dv, 0.0f);
   }
   const i64 j0 = c * p.chunk, j1 = std::min({p.nk, j0 + p.chunk, last});
-  const float* k0 = a.k.row(b, hk, 0);
-  const float* v0 = a.v.row(b, hk, 0);
+  const Tk* k0 = a.k.row(b, hk, 0);
+  const Tv* v0 = a.v.row(b, hk, 0);
   for (i64 kb = j0; kb < j1; kb += kTileKeys) {
     const i64 n = std::min(kTileKeys, j1 - kb);
     tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n,
@@ -184,7 +191,7 @@ void decode_run(const KernelArgs& a) noexcept {
   auto item = [&](i64 t) {
     const i64 c = t % p.chunks, rest = t / p.chunks;
     const i64 rb = rest % p.row_blocks, bh = rest / p.row_blocks;
-    run_item(a, p, dk, uk, partials, bh / p.hkv, bh % p.hkv, rb * kRowsPerPass, c);
+    run_item<float, float>(a, p, dk, uk, partials, bh / p.hkv, bh % p.hkv, rb * kRowsPerPass, c);
   };
   const i64 merges = p.chunks > 1 ? p.batch * p.hkv * p.group_rows : 0;
   auto merge = [&](i64 t) {

@@ -6,8 +6,8 @@
 // kernels_scalar.cpp is the readable specification; the SIMD tables are one template
 // (kernels_simd.hpp) over an ISA's vector traits (simd/avx2.hpp, simd/avx512.hpp) and must
 // agree with it within fp32 rounding (an fp32 dot product and an fp32 sum per element).
-// Each ISA reads a K or V element in one small function (load_kv), the one place
-// a 16-bit K/V type converts on load.
+// K and V may each be fp32, f16 or bf16 (attn/dtype.hpp): a table per element type, which
+// widens on load (the SIMD traits' load, the scalar to_float) and computes in fp32.
 //
 // Shared rules: pointers need only float alignment; reads and writes stay inside
 // the elements named (tails use masked loads and stores, never an over-read); no
@@ -15,6 +15,10 @@
 #pragma once
 
 #include "fused/ukernels.hpp"
+
+#include <attn/dtype.hpp>
+
+#include <type_traits>
 
 namespace attn::decode {
 
@@ -24,20 +28,23 @@ using fused::Isa;
 /// Rows to prefetch while a loop runs, a fixed distance ahead of the rows it reads: row j at
 /// rows + j·ld (the ld of the rows read) for j < n. A hint: never dereferenced, and no pointer
 /// is formed past row n − 1 (n = 0: nothing to prefetch).
+template <class T>
 struct Ahead {
-  const float* rows = nullptr;
+  const T* rows = nullptr;
   i64 n = 0;
 };
 
-struct Kernels {
-  Isa isa;
+/// The two loops for K and V elements of type T (float, f16, bf16): a 16-bit element is
+/// widened to fp32 exactly when it is loaded; everything else is fp32.
+template <class T>
+struct Loops {
   /// Logits of `rows` query rows against n key rows, times c:
   ///   s[r·lds + j] = c · Σ_{t<d} q[r][t] · k[j·ldk + t]   for r < rows, j < n.
   /// Reads exactly q[r][t < d] and key rows j < n (t < d); ldk may be anything >= 0. Prefetches
   /// the first d columns of ahead's rows j < min(ahead.n, n), each with key row j.
   /// Accuracy: an fp32 dot product of d terms (γ_d Σ|q k|), then one rounding for c.
-  void (*scores)(int rows, const float* const* q, i64 d, const float* k, i64 ldk, i64 n, float c, float* s, i64 lds,
-                 Ahead ahead);
+  void (*scores)(int rows, const float* const* q, i64 d, const T* k, i64 ldk, i64 n, float c, float* s, i64 lds,
+                 Ahead<T> ahead);
 
   /// The online-softmax rescale and P·V for `rows` output rows, in place:
   ///   o[r][t] = alpha[r] · o[r][t], then o[r][t] += p[r·ldp + j] · v[j·ldv + t] for j = 0, 1, …, n − 1
@@ -46,8 +53,26 @@ struct Kernels {
   /// alpha = 1), gets the same bits as in a larger call (the masked-NaN path in driver.cpp
   /// relies on it). Reads exactly p[r·ldp + j < n], v rows j < n (t < dv) and alpha[r < rows].
   /// Prefetches the first dv columns of ahead's rows j < min(ahead.n, n), each with V row j.
-  void (*pv)(int rows, const float* p, i64 ldp, const float* v, i64 ldv, i64 n, i64 dv, float* const* o,
-             const float* alpha, Ahead ahead);
+  void (*pv)(int rows, const float* p, i64 ldp, const T* v, i64 ldv, i64 n, i64 dv, float* const* o, const float* alpha,
+             Ahead<T> ahead);
+};
+
+struct Kernels {
+  Isa isa;
+  Loops<float> for_f32;
+  Loops<attn::f16> for_f16;
+  Loops<attn::bf16> for_bf16;
+
+  /// The loops for K or V elements of type T.
+  template <class T>
+  const Loops<T>& loops() const {
+    if constexpr (std::is_same_v<T, attn::f16>)
+      return for_f16;
+    else if constexpr (std::is_same_v<T, attn::bf16>)
+      return for_bf16;
+    else
+      return for_f32;
+  }
 };
 
 Kernels scalar_kernels();

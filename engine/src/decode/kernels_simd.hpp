@@ -3,6 +3,9 @@
 // flags. The contract is kernels.hpp's; kernels_scalar.cpp is the specification. Internal
 // linkage (a unit per ISA: see simd/exp_poly.hpp).
 //
+// K and V elements of type T (float, f16, bf16) are read by V::load, which widens 16-bit
+// storage exactly; all arithmetic is fp32.
+//
 // Logits: a tile of QkRows query rows × 4 keys (1 row × 8 keys when the pass has one row), one
 // accumulator per (row, key) over d, finished four at a time by V::hsum4. Each K element is
 // loaded once per tile and used by every row of it, so a GQA group reads a key row from
@@ -26,20 +29,19 @@ struct SimdDecode {
   using mask = typename V::mask;
   static constexpr int W = V::W;
 
-  /// W K or V elements as fp32: the one place a K/V element is read (a 16-bit type converts
-  /// here). The masked form reads only the lanes in m.
-  static reg load_kv(const float* p) { return V::load(p); }
-  static reg load_kv(const float* p, mask m) { return V::load_masked(p, m); }
+  /// Elements of T per 64-byte line: one prefetch per line read.
+  template <class T>
+  static constexpr i64 kLine = 64 / static_cast<i64>(sizeof(T));
 
   /// Asks for the 64-byte line at p (a hint; the loops spread these over their loads, one per
   /// line they read, so the requests overlap the arithmetic instead of queueing in a burst).
-  static void prefetch(const float* p) { __builtin_prefetch(p, 0, 3); }
+  static void prefetch(const void* p) { __builtin_prefetch(p, 0, 3); }
 
   /// s[r·lds + u] = c · q_r · k_u for RR rows and KR keys (KR a multiple of 4, or 1); prefetches
   /// the rows pf + u·ldk for u < pfn alongside.
-  template <int RR, int KR>
-  static void scores_tile(const float* const* q, i64 d, const float* k, i64 ldk, float c, float* s, i64 lds,
-                          const float* pf, i64 pfn) {
+  template <int RR, int KR, class T>
+  static void scores_tile(const float* const* q, i64 d, const T* k, i64 ldk, float c, float* s, i64 lds, const T* pf,
+                          i64 pfn) {
     reg acc[RR][KR];
 #pragma GCC unroll 8
     for (int r = 0; r < RR; ++r)
@@ -49,8 +51,8 @@ struct SimdDecode {
     for (; t + W <= d; t += W) {
       reg kv[KR];
 #pragma GCC unroll 8
-      for (int u = 0; u < KR; ++u) kv[u] = load_kv(k + u * ldk + t);
-      if (t % 16 == 0)
+      for (int u = 0; u < KR; ++u) kv[u] = V::load(k + u * ldk + t);
+      if (t % kLine<T> == 0)
 #pragma GCC unroll 8
         for (int u = 0; u < KR; ++u)
           if (u < pfn) prefetch(pf + u * ldk + t);
@@ -63,13 +65,13 @@ struct SimdDecode {
     }
     if (t < d) {  // masked lanes load as 0 and add nothing
       const mask m = V::first(d - t);
-      if (t % 16 == 0)
+      if (t % kLine<T> == 0)
 #pragma GCC unroll 8
         for (int u = 0; u < KR; ++u)
           if (u < pfn) prefetch(pf + u * ldk + t);
       reg kv[KR];
 #pragma GCC unroll 8
-      for (int u = 0; u < KR; ++u) kv[u] = load_kv(k + u * ldk + t, m);
+      for (int u = 0; u < KR; ++u) kv[u] = V::load_masked(k + u * ldk + t, m);
 #pragma GCC unroll 8
       for (int r = 0; r < RR; ++r) {
         const reg qv = V::load_masked(q[r] + t, m);
@@ -90,18 +92,19 @@ struct SimdDecode {
     }
   }
 
-  static void scores(int rows, const float* const* q, i64 d, const float* k, i64 ldk, i64 n, float c, float* s, i64 lds,
-                     Ahead ahead) {
+  template <class T>
+  static void scores(int rows, const float* const* q, i64 d, const T* k, i64 ldk, i64 n, float c, float* s, i64 lds,
+                     Ahead<T> ahead) {
     // Prefetch rows for keys [j, j + KR): pointers formed only for rows below ahead.n.
     auto pf_n = [&](i64 j, i64 kr) { return ahead.n - j < 0 ? 0 : (ahead.n - j < kr ? ahead.n - j : kr); };
-    auto pf_at = [&](i64 j) { return j < ahead.n ? ahead.rows + j * ldk : nullptr; };
+    auto pf_at = [&](i64 j) { return j < ahead.n ? ahead.rows + j * ldk : static_cast<const T*>(nullptr); };
     i64 j = 0;
     if (rows == 1)  // one row: 8 keys at a time, 8 FMA chains
       for (; j + 8 <= n; j += 8) scores_tile<1, 8>(q, d, k + j * ldk, ldk, c, s + j, lds, pf_at(j), pf_n(j, 8));
     // Keys outermost: a group of key rows stays in L1 across the row tiles; the first tile prefetches.
     auto keys = [&]<int KR>(i64 jj) {
-      const float* kj = k + jj * ldk;
-      const float* pf = pf_at(jj);
+      const T* kj = k + jj * ldk;
+      const T* pf = pf_at(jj);
       i64 pfn = pf_n(jj, KR);
       int r = 0;
       for (; r + QkRows <= rows; r += QkRows, pfn = 0)
@@ -117,28 +120,25 @@ struct SimdDecode {
   /// Columns [c0, c0 + W·U) of RR rows (the last register holding only the lanes in `last`
   /// when `partial`): o = alpha·o, then o += p_j · v_j for every key in order; prefetches
   /// those columns of ahead's rows alongside.
-  template <int RR, int U, bool kPartial>
-  static void pv_tile(const float* p, i64 ldp, const float* v, i64 ldv, i64 n, float* const* o, i64 c0,
-                      const float* alpha, mask last, Ahead ahead) {
-    auto ld = [&](const float* x, int u, bool kv) {
-      if (kPartial && u == U - 1) return kv ? load_kv(x, last) : V::load_masked(x, last);
-      return kv ? load_kv(x) : V::load(x);
-    };
+  template <int RR, int U, bool kPartial, class T>
+  static void pv_tile(const float* p, i64 ldp, const T* v, i64 ldv, i64 n, float* const* o, i64 c0, const float* alpha,
+                      mask last, Ahead<T> ahead) {
+    auto ld = [&](const auto* x, int u) { return kPartial && u == U - 1 ? V::load_masked(x, last) : V::load(x); };
     reg acc[RR][U];
 #pragma GCC unroll 8
     for (int r = 0; r < RR; ++r) {
       const reg a = V::set1(alpha[r]);
 #pragma GCC unroll 8
-      for (int u = 0; u < U; ++u) acc[r][u] = V::mul(a, ld(o[r] + c0 + W * u, u, false));
+      for (int u = 0; u < U; ++u) acc[r][u] = V::mul(a, ld(o[r] + c0 + W * u, u));
     }
     for (i64 j = 0; j < n; ++j) {
       reg vv[U];
-      const float* vj = v + j * ldv + c0;
+      const T* vj = v + j * ldv + c0;
 #pragma GCC unroll 8
-      for (int u = 0; u < U; ++u) vv[u] = ld(vj + W * u, u, true);
+      for (int u = 0; u < U; ++u) vv[u] = ld(vj + W * u, u);
       if (j < ahead.n)
 #pragma GCC unroll 8
-        for (int u = 0; u < U * W; u += 16) prefetch(ahead.rows + j * ldv + c0 + u);
+        for (int u = 0; u < U * W; u += kLine<T>) prefetch(ahead.rows + j * ldv + c0 + u);
 #pragma GCC unroll 8
       for (int r = 0; r < RR; ++r) {
         const reg pb = V::broadcast(p + r * ldp + j);
@@ -158,9 +158,9 @@ struct SimdDecode {
       }
   }
 
-  template <int RR>
-  static void pv_rows(const float* p, i64 ldp, const float* v, i64 ldv, i64 n, i64 dv, float* const* o,
-                      const float* alpha, Ahead ahead) {
+  template <int RR, class T>
+  static void pv_rows(const float* p, i64 ldp, const T* v, i64 ldv, i64 n, i64 dv, float* const* o, const float* alpha,
+                      Ahead<T> ahead) {
     const mask all = V::first(W);
     i64 c0 = 0;
     if constexpr (RR == 1)  // one row: 8 registers of columns at a time, 8 FMA chains
@@ -171,19 +171,24 @@ struct SimdDecode {
     if (c0 < dv) pv_tile<RR, 1, true>(p, ldp, v, ldv, n, o, c0, alpha, V::first(dv - c0), ahead);
   }
 
-  static void pv(int rows, const float* p, i64 ldp, const float* v, i64 ldv, i64 n, i64 dv, float* const* o,
-                 const float* alpha, Ahead ahead) {
+  template <class T>
+  static void pv(int rows, const float* p, i64 ldp, const T* v, i64 ldv, i64 n, i64 dv, float* const* o,
+                 const float* alpha, Ahead<T> ahead) {
     ahead.n = ahead.n < n ? ahead.n : n;
     int r = 0;
     for (; r + PvRows <= rows; r += PvRows, ahead.n = 0)  // the first row tile prefetches
-      pv_rows<PvRows>(p + r * ldp, ldp, v, ldv, n, dv, o + r, alpha + r, ahead);
+      pv_rows<PvRows, T>(p + r * ldp, ldp, v, ldv, n, dv, o + r, alpha + r, ahead);
     if (r < rows)
-      fused::with_rows<PvRows>(rows - r,
-                               [&]<int M>() { pv_rows<M>(p + r * ldp, ldp, v, ldv, n, dv, o + r, alpha + r, ahead); });
+      fused::with_rows<PvRows>(
+          rows - r, [&]<int M>() { pv_rows<M, T>(p + r * ldp, ldp, v, ldv, n, dv, o + r, alpha + r, ahead); });
   }
 
+  template <class T>
+  static Loops<T> loops() {
+    return {scores<T>, pv<T>};
+  }
   static Kernels table(Isa isa) {
-    return {isa, scores, pv};
+    return {isa, loops<float>(), loops<f16>(), loops<bf16>()};
   }
 };
 

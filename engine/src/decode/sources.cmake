@@ -8,6 +8,6 @@ target_sources(attn_engine PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/kernels_avx512.cpp)
 # -ffp-contract=off: FMAs only where the intrinsics ask for them (as in the fused kernel).
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/kernels_avx2.cpp
-  PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-ffp-contract=off")
+  PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-ffp-contract=off")
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/kernels_avx512.cpp
   PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512vl;-mavx512bw;-mavx512dq;-mavx2;-mfma;-ffp-contract=off")

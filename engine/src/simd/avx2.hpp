@@ -1,7 +1,8 @@
 // The AVX2 + FMA vector traits: everything the routines written once over a traits type V
 // (simd/exp_poly.hpp, softmax_kernels.inl, fused/ukernels_simd.hpp) ask of an ISA, on 8-lane
-// fp32 ymm registers. Include only from translation units compiled with -mavx2 -mfma, which
-// run only after cpu_features.hpp said yes. Internal linkage (see simd/exp_poly.hpp).
+// fp32 ymm registers. Include only from translation units compiled with -mavx2 -mfma (and
+// -mf16c where the f16 loads are used), which run only after cpu_features.hpp said yes (its
+// AVX2 level includes F16C). Internal linkage (see simd/exp_poly.hpp).
 //
 // The interface, shared with simd/avx512.hpp:
 //   reg, mask (lanes that take part), W (floats per reg), kName / kFmaName (the ISA in kernel names),
@@ -14,11 +15,16 @@
 //   add_i32(v, k), pow2_from_bits(v) (the float whose bits are bits(v) << 23)
 //   hsum, hmax (fixed orders: halves, then pairs), transpose(r[W]) (r[t][i] = old r[i][t]),
 //   hsum4(a, b, c, d) = {Σa, Σb, Σc, Σd} as one __m128 (four dot products finished at once)
+//   load(const f16*), load(const bf16*), load_masked(const f16* or bf16*, first(n)): W 16-bit
+//   storage values widened to fp32, exactly (f16 by F16C, bf16 by a 16-bit shift)
 #pragma once
+
+#include <attn/dtype.hpp>
 
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 namespace attn::simd {
 namespace {
@@ -72,6 +78,21 @@ struct Avx2 {
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+  }
+  static reg load(const f16* p) noexcept {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static reg load(const bf16* p) noexcept { return widen_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  /// AVX2 has no 16-bit masked load: the first popcount(m) values are copied (m from first()).
+  static reg load_masked(const f16* p, mask m) noexcept { return _mm256_cvtph_ps(first_halves(p, m)); }
+  static reg load_masked(const bf16* p, mask m) noexcept { return widen_bf16(first_halves(p, m)); }
+  static __m128i first_halves(const void* p, mask m) noexcept {
+    __m128i h = _mm_setzero_si128();
+    std::memcpy(&h, p, 2 * static_cast<std::size_t>(__builtin_popcount(_mm256_movemask_ps(_mm256_castsi256_ps(m)))));
+    return h;
+  }
+  static reg widen_bf16(__m128i h) noexcept {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
   static __m128 hsum4(reg a, reg b, reg c, reg d) noexcept {
     const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));  // per 128-bit half

@@ -1,13 +1,16 @@
 // The AVX-512 vector traits: simd/avx2.hpp's interface on 16-lane fp32 zmm registers with
 // __mmask16 lane masks (masked loads and stores never fault on masked-off lanes). Only
-// AVX-512F instructions, so a unit compiled with -mavx512f alone can include it; include
-// only from such units, which run after cpu_features.hpp said yes. Internal linkage.
+// AVX-512F instructions, so a unit compiled with -mavx512f alone can include it (except the
+// masked 16-bit loads, which need AVX-512BW and VL); include only from such units, which run
+// after cpu_features.hpp said yes. Internal linkage.
 //
 // Against simd/avx2.hpp: 2^n by vscalefps (kScalef: exact for any n, so exp2_rr1_p6 needs no
 // clamp); the reductions use the same fixed order (256-bit halves, 128-bit halves, then
 // pairs), which is also the order of GCC's _mm512_reduce_add_ps, so sums are bitwise
 // those of the earlier code on either compiler.
 #pragma once
+
+#include <attn/dtype.hpp>
 
 #include <immintrin.h>
 
@@ -67,6 +70,18 @@ struct Avx512 {
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     return _mm_cvtss_f32(m);
+  }
+  /// 16-bit storage widened to fp32, exactly: f16 by vcvtph2ps, bf16 by a 16-bit shift.
+  static reg load(const f16* p) noexcept {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static reg load(const bf16* p) noexcept {
+    return widen_bf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static reg load_masked(const f16* p, mask m) noexcept { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+  static reg load_masked(const bf16* p, mask m) noexcept { return widen_bf16(_mm256_maskz_loadu_epi16(m, p)); }
+  static reg widen_bf16(__m256i h) noexcept {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
   /// {Σa, Σb, Σc, Σd}: 128-bit blocks folded across the four registers first (6 block shuffles,
   /// 3 adds for all four), then each block's four lanes.
