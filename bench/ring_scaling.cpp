@@ -1,9 +1,10 @@
 // attn_ring_scaling: one ring_attention call timed under mpirun, and the link it runs on.
 //   mpirun -np P attn_ring_scaling [--n N] [--d D] [--causal none|top-left] [--layout contiguous|zigzag]
-//                                  [--threads T] [--reps R] [--pingpong]
+//                                  [--threads T] [--reps R] [--pingpong] [--kv]
 // Prints the slowest rank's time split into compute, exposed communication and merge (the
-// best of R calls), and with --pingpong the latency and bandwidth between ranks 0 and 1 that
+// best of R calls), and with --pingpong (--reps 0: only that) the latency and bandwidth between ranks 0 and 1 that
 // docs/distributed.md's cost model is fitted to. Inputs are seeded uniform [-1, 1).
+// --kv adds one line of key=value pairs for programs (the `ring` suite, bench/bench_ring.cpp).
 #include <attn/ring.hpp>
 
 #include <mpi.h>
@@ -25,7 +26,7 @@ struct Args {
   attn::Causal causal = attn::Causal::none;
   attn::RingLayout layout = attn::RingLayout::contiguous;
   int threads = 1, reps = 3;
-  bool pingpong = false;
+  bool pingpong = false, kv = false;
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -52,6 +53,8 @@ Args parse(int argc, char** argv) {
       a.reps = std::atoi(value().c_str());
     else if (f == "--pingpong")
       a.pingpong = true;
+    else if (f == "--kv")
+      a.kv = true;
     else if (f == "--causal") {
       const std::string v = value();
       if (v != "none" && v != "top-left") usage("--causal: none or top-left");
@@ -63,7 +66,8 @@ Args parse(int argc, char** argv) {
     } else
       usage(("unknown argument " + f).c_str());
   }
-  if (a.n < 1 || a.d < 1 || a.threads < 1 || a.reps < 1) usage("--n, --d, --threads, --reps must be >= 1");
+  if (a.n < 1 || a.d < 1 || a.threads < 1) usage("--n, --d, --threads must be >= 1");
+  if (a.reps < (a.pingpong ? 0 : 1)) usage("--reps must be >= 1 (>= 0 with --pingpong: 0 times the link only)");
   return a;
 }
 
@@ -102,6 +106,11 @@ int main(int argc, char** argv) {
     if (rank == 0)
       std::printf("link: latency %.2f us (8 B), %.0f MB block in %.3f ms: %.2f GB/s\n", lat * 1e6, big / 1e6, t * 1e3,
                   big / (t - lat) / 1e9);
+    if (rank == 0 && a.kv) std::printf("kv: latency_s=%.9g block_bytes=%zu block_s=%.9g\n", lat, big, t);
+  }
+  if (a.reps == 0) {
+    MPI_Finalize();
+    return 0;
   }
   const auto qr = attn::ring_rows(a.layout, a.n, P, rank);
   i64 rows = 0;
@@ -145,6 +154,9 @@ int main(int argc, char** argv) {
         P, a.threads, static_cast<long long>(a.n), static_cast<long long>(a.d), attn::to_string(a.causal),
         a.layout == attn::RingLayout::zigzag ? "zigzag" : "contiguous", best.total, best.compute,
         best.exposed_communication, best.merge, flops / best.total / 1e9);
+    if (a.kv)
+      std::printf("kv: total_s=%.9g compute_s=%.9g exposed_communication_s=%.9g merge_s=%.9g flops=%.17g\n", best.total,
+                  best.compute, best.exposed_communication, best.merge, flops);
   }
   MPI_Finalize();
   return 0;

@@ -3,7 +3,9 @@
 outputs were merged into one valid Google Benchmark JSON, every error is a
 kernel refusing a shape, and the counters agree with the shapes they describe:
 bytes_moved = 4·H·(Nq + Nk)·(d + dv), flops = 2·H·Nq·Nk·(d + dv) without a
-mask, %peak = 100·GFLOP/s ÷ the peak the context records for that thread count.
+mask, %peak = 100·GFLOP/s ÷ the peak the context records for that thread count;
+ring rows: N and P as named, compute + exposed communication + merge within the
+time, GFLOP/s = 4·N²·d ÷ time.
 
 Usage: check_bench_result.py RESULT.json SUITE[,SUITE...]"""
 
@@ -11,11 +13,34 @@ import json
 import math
 import sys
 
-FAMILIES = {"peak": ("peak/fma/", "peak/stream/"), "attention": ("attention/", "scaling/")}
+FAMILIES = {"peak": ("peak/fma/", "peak/stream/"), "attention": ("attention/", "scaling/"),
+            "ring": ("ring/strong/", "ring/weak/", "ring/one_process/", "ring/link/")}
 
 
 def close(a, b, rel=1e-9):
     return abs(a - b) <= rel * max(abs(a), abs(b), 1e-300)
+
+
+def check_ring(benches, problems):
+    """The ring suite's rows: the split adds up and the rate is the one its shape implies."""
+    checked = 0
+    for b in benches:
+        name = b["run_name"]
+        if not name.startswith("ring/") or name.startswith("ring/link/") or b.get("run_type") != "iteration":
+            continue
+        if b.get("error_occurred"):
+            continue  # reported above
+        fields = dict(p.split(":", 1) for p in name.split("/") if ":" in p)
+        if b["N"] != int(fields["N"]) or b["ranks"] != int(fields["P"]) or b["threads"] != int(fields["threads"]):
+            problems.append(f"{name}: counters N={b['N']} ranks={b['ranks']} threads={b['threads']} differ from the name")
+        seconds = b["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
+        parts = b["compute_s"] + b["exposed_communication_s"] + b["merge_s"]
+        if not (0 < parts <= seconds * (1 + 1e-6)):
+            problems.append(f"{name}: compute + exposed communication + merge = {parts} s, outside (0, {seconds}]")
+        if not close(b["GFLOP/s"] * 1e9 * seconds, 4 * b["N"] ** 2 * b["d"], 1e-6):
+            problems.append(f"{name}: GFLOP/s {b['GFLOP/s']} != 4·N²·d / {seconds} s")
+        checked += 1
+    return checked
 
 
 def main(path, suites):
@@ -66,11 +91,15 @@ def main(path, suites):
         if not (math.isfinite(b["max_rel_err"]) and b["max_rel_err"] >= 0):
             problems.append(f"{b['run_name']}: max_rel_err {b['max_rel_err']}")
         checked += 1
+    ring_checked = check_ring(benches, problems)
+    if "ring" in suites and ring_checked == 0:
+        problems.append("no ring benchmark ran")
     if "attention" in suites and checked == 0:
         problems.append("no attention benchmark ran")
     for p in problems:
         print("FAIL:", p)
-    print(f"{path}: {len(benches)} entries, {checked} attention runs checked, {len(problems)} problem(s)")
+    print(f"{path}: {len(benches)} entries, {checked} attention and {ring_checked} ring runs checked, "
+          f"{len(problems)} problem(s)")
     return 1 if problems else 0
 
 
