@@ -315,19 +315,35 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--allow-nonfinite", o->allow_nonfinite, "Compute even when inputs hold NaN or inf");
   cmd->add_option("--memory-budget", o->memory_budget, "Most bytes the run may use (0 = half of physical memory)")
       ->capture_default_str();
-  cmd->callback([o] {
+  // Under mpirun only (docs/distributed.md): how the rows are split over the ranks.
+  auto layout = std::make_shared<std::string>("auto");
+  cmd->add_option("--layout", *layout,
+                  "Under mpirun: rows per rank as contiguous blocks, zigzag (chunks r and 2P-1-r: causal load "
+                  "balance) or auto (zigzag when causal)")
+      ->capture_default_str();
+  cmd->callback([o, layout] {
 #ifdef ATTNLAB_WITH_MPI
     if (distributed_run_requested()) {  // mpirun -np P, P > 1: ring attention (docs/distributed.md)
       std::string unsupported;
-      for (const auto& [given, flag] : {std::pair{!o->lse.empty(), "--lse"},
-                                        {!o->mask.empty(), "--mask"},
-                                        {o->check, "--check"},
-                                        {o->allow_nonfinite, "--allow-nonfinite"}})
+      for (const auto& [given, flag] : {std::pair{o->check, "--check"}, {o->allow_nonfinite, "--allow-nonfinite"}})
         if (given) unsupported += (unsupported.empty() ? "" : ", ") + std::string(flag);
-      run_distributed(
-          {o->q, o->k, o->v, o->out, o->kernel, o->causal, o->scale, o->has_scale, o->threads, unsupported});
+      run_distributed({.q = o->q,
+                       .k = o->k,
+                       .v = o->v,
+                       .out = o->out,
+                       .lse = o->lse,
+                       .mask = o->mask,
+                       .layout = *layout,
+                       .kernel = o->kernel,
+                       .causal = o->causal,
+                       .scale = o->scale,
+                       .has_scale = o->has_scale,
+                       .threads = o->threads,
+                       .unsupported = unsupported});
       return;
     }
+#else
+    (void)layout;  // read only under mpirun
 #endif
     run_attention(*o);
   });

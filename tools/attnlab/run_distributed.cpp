@@ -15,6 +15,7 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include <functional>
 #include <iostream>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace attnlab {
@@ -76,6 +78,76 @@ bool distributed_run_requested() {
 
 namespace {
 
+/// Rows `rows` (in order) of axis `axis` of `path`, one offset read per range and outer index:
+/// the array holds them consecutively along `axis`. Refuses NaN and inf (and +inf in a mask,
+/// where -inf masks a key).
+npy::Array read_ranges(const std::string& flag, const std::string& path, std::size_t axis,
+                       const std::vector<attn::RowRange>& rows, bool minus_inf_ok) {
+  std::vector<npy::Array> parts;
+  for (const attn::RowRange r : rows) {
+    try {
+      parts.push_back(npy::read_rows(path, axis, r.start, r.length));
+    } catch (const npy::Error& e) {
+      throw std::invalid_argument(flag + ": " + e.what());
+    }
+    for (float x : parts.back().data)
+      if (std::isnan(x) || (std::isinf(x) && !(minus_inf_ok && x < 0)))
+        throw std::invalid_argument(flag + " (" + path + "): holds NaN or " + (minus_inf_ok ? "+inf" : "inf") +
+                                    " values (rows " + std::to_string(r.start) + ".." +
+                                    std::to_string(r.start + r.length) + ")");
+  }
+  if (parts.size() == 1) return std::move(parts[0]);
+  npy::Array a = parts.at(0);
+  i64 outer = 1, inner = 1, total = 0;
+  for (std::size_t i = 0; i < axis; ++i) outer *= a.shape[i];
+  for (std::size_t i = axis + 1; i < a.shape.size(); ++i) inner *= a.shape[i];
+  for (const npy::Array& p : parts) total += p.shape[axis];
+  a.shape[axis] = total;
+  a.data.resize(static_cast<std::size_t>(outer * total * inner));
+  for (i64 o = 0, at = 0; o < outer; ++o)
+    for (const npy::Array& p : parts) {
+      const i64 n = p.shape[axis] * inner;
+      std::copy_n(p.data.begin() + o * n, n, a.data.begin() + at);
+      at += n;
+    }
+  return a;
+}
+
+/// Writes this rank's rows of a [outer, N, cols] float32 .npy (header by rank 0) into `path`
+/// with MPI-IO; `local` holds them as [outer, Σ lengths, cols]. Collective; true when this
+/// rank's writes succeeded.
+bool write_rows(const std::string& path, const std::string& header, const std::vector<float>& local, i64 outer, i64 n,
+                i64 cols, const std::vector<attn::RowRange>& rows, bool talk) {
+  MPI_File f = MPI_FILE_NULL;
+  const int opened = MPI_File_open(MPI_COMM_WORLD, path.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &f);
+  bool ok = opened == MPI_SUCCESS;
+  if (ok && talk)
+    ok = MPI_File_write_at(f, 0, header.data(), static_cast<int>(header.size()), MPI_CHAR, MPI_STATUS_IGNORE) ==
+         MPI_SUCCESS;
+  i64 mine = 0;
+  for (const attn::RowRange r : rows) mine += r.length;
+  for (i64 o = 0; ok && o < outer; ++o) {
+    i64 l = 0;
+    for (const attn::RowRange r : rows) {
+      const auto at = static_cast<MPI_Offset>(header.size()) + (o * n + r.start) * cols * 4;
+      const float* from = local.data() + (o * mine + l) * cols;
+      l += r.length;
+      if (r.length > 0 && ok)
+        ok = MPI_File_write_at(f, at, from, static_cast<int>(r.length * cols), MPI_FLOAT, MPI_STATUS_IGNORE) ==
+             MPI_SUCCESS;
+    }
+  }
+  if (opened == MPI_SUCCESS) MPI_File_close(&f);
+  return ok;
+}
+
+attn::RingLayout parse_layout(const std::string& s, attn::Causal causal) {
+  if (s == "contiguous") return attn::RingLayout::contiguous;
+  if (s == "zigzag") return attn::RingLayout::zigzag;
+  if (s == "auto") return causal == attn::Causal::none ? attn::RingLayout::contiguous : attn::RingLayout::zigzag;
+  throw std::invalid_argument("--layout: expected auto, contiguous or zigzag, got '" + s + "'");
+}
+
 void run_ranks(const DistributedRun& run) {
   int rank = 0, P = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -89,10 +161,16 @@ void run_ranks(const DistributedRun& run) {
   agreed([&] {
     if (!run.unsupported.empty()) throw std::invalid_argument(run.unsupported + ": not supported under mpirun");
     ro.attention.causal = parse_causal_flag(run.causal);
+    ro.layout = parse_layout(run.layout, ro.attention.causal);
     ro.attention.threads = checked_threads("run", run.threads, talk ? &std::cerr : nullptr);
     ro.attention.kernel = run.kernel;
     if (run.has_scale) ro.attention.scale = static_cast<float>(run.scale);
     check_output_file("--out", run.out, "out.npy");
+    if (!run.lse.empty()) {
+      check_output_file("--lse", run.lse, "lse.npy");
+      if (std::filesystem::absolute(run.lse) == std::filesystem::absolute(run.out))
+        throw std::invalid_argument("--lse: '" + run.lse + "' is the same file as --out");
+    }
     const auto header = [](const std::string& flag, const std::string& path) {
       try {
         return npy::inspect(path);
@@ -106,6 +184,13 @@ void run_ranks(const DistributedRun& run) {
       throw std::invalid_argument("--k, --v: expected " + std::to_string(ndim) + " dimensions like --q " +
                                   npy::shape_string(hq.shape));
     qs = npy_as_4d("--q", hq.shape), ks = npy_as_4d("--k", hk.shape), vs = npy_as_4d("--v", hv.shape);
+    if (!run.mask.empty()) {
+      const npy::Header hm = header("--mask", run.mask);
+      if (hm.shape.size() != 2 || hm.shape[0] != qs[2] || hm.shape[1] != ks[2])
+        throw std::invalid_argument("--mask (" + run.mask + "): shape " + npy::shape_string(hm.shape) +
+                                    ", expected [Nq, Nk] = (" + std::to_string(qs[2]) + ", " + std::to_string(ks[2]) +
+                                    ")");
+    }
     const auto null_view = [](const std::array<i64, 4>& s) {
       return attn::Tensor{nullptr, s, {s[1] * s[2] * s[3], s[2] * s[3], s[3], 1}};
     };
@@ -113,73 +198,74 @@ void run_ranks(const DistributedRun& run) {
                    ro.attention);
   });
 
-  // 2. This rank's rows only: contiguous, even blocks of the queries and of the keys/values.
+  // 2. This rank's rows only (ring_rows: even contiguous blocks, or zig-zag chunks r and 2P−1−r).
   const i64 B = qs[0], H = qs[1], Nq = qs[2], d = qs[3], Hkv = ks[1], Nk = ks[2], dv = vs[3];
-  const attn::RowRange qr = attn::ring_rows(attn::RingLayout::contiguous, Nq, P, rank)[0];
-  const attn::RowRange kr = attn::ring_rows(attn::RingLayout::contiguous, Nk, P, rank)[0];
+  const std::vector<attn::RowRange> qr = attn::ring_rows(ro.layout, Nq, P, rank);
+  const std::vector<attn::RowRange> kr = attn::ring_rows(ro.layout, Nk, P, rank);
+  i64 nq = 0, nk = 0;
+  for (const attn::RowRange r : qr) nq += r.length;
+  for (const attn::RowRange r : kr) nk += r.length;
   const std::size_t axis = ndim - 2;
-  npy::Array q, k, v;
+  npy::Array q, k, v, mask;
   if (talk) std::cerr << "run: " << P << " ranks, each reading its own rows\n";
   agreed([&] {
-    const auto rows = [&](const std::string& flag, const std::string& path, attn::RowRange r) {
-      npy::Array a;
-      try {
-        a = npy::read_rows(path, axis, r.start, r.length);
-      } catch (const npy::Error& e) {
-        throw std::invalid_argument(flag + ": " + e.what());
-      }
-      for (float x : a.data)
-        if (!std::isfinite(x))
-          throw std::invalid_argument(flag + " (" + path + "): holds NaN or inf values (rows " +
-                                      std::to_string(r.start) + ".." + std::to_string(r.start + r.length) + ")");
-      return a;
-    };
-    q = rows("--q", run.q, qr), k = rows("--k", run.k, kr), v = rows("--v", run.v, kr);
+    q = read_ranges("--q", run.q, axis, qr, false);
+    k = read_ranges("--k", run.k, axis, kr, false);
+    v = read_ranges("--v", run.v, axis, kr, false);
+    if (!run.mask.empty()) mask = read_ranges("--mask", run.mask, 0, qr, true);
   });
 
   // 3. The ring.
-  std::vector<float> out(static_cast<std::size_t>(B * H * qr.length * dv));
+  std::vector<float> out(static_cast<std::size_t>(B * H * nq * dv)), lse;
+  if (!run.lse.empty()) lse.resize(static_cast<std::size_t>(B * H * nq));
+  if (!run.mask.empty()) ro.attention.mask = attn::Mask{mask.data.data(), nq, Nk, 0};
   attn::RingTimes times;
   ro.times = &times;
-  if (talk) std::cerr << "run: ring attention over " << P << " ranks\n";
+  if (talk)
+    std::cerr << "run: ring attention over " << P << " ranks ("
+              << (ro.layout == attn::RingLayout::zigzag ? "zigzag" : "contiguous") << " layout)\n";
   agreed([&] {
-    attn::ring_attention(MPI_COMM_WORLD, attn::ConstTensor::contiguous(q.data.data(), B, H, qr.length, d),
-                         attn::ConstTensor::contiguous(k.data.data(), B, Hkv, kr.length, d),
-                         attn::ConstTensor::contiguous(v.data.data(), B, Hkv, kr.length, dv),
-                         attn::Tensor::contiguous(out.data(), B, H, qr.length, dv), attn::Tensor{}, ro);
+    attn::ring_attention(MPI_COMM_WORLD, attn::ConstTensor::contiguous(q.data.data(), B, H, nq, d),
+                         attn::ConstTensor::contiguous(k.data.data(), B, Hkv, nk, d),
+                         attn::ConstTensor::contiguous(v.data.data(), B, Hkv, nk, dv),
+                         attn::Tensor::contiguous(out.data(), B, H, nq, dv),
+                         lse.empty() ? attn::Tensor{} : attn::lse_view(lse.data(), B, H, nq), ro);
   });
 
-  // 4. One .npy: rank 0 writes the header, every rank its rows (MPI-IO), into a temporary file
-  // that rank 0 renames only when every rank has written.
+  // 4. One .npy per output: rank 0 writes the header, every rank its rows (MPI-IO), into
+  // temporary files that rank 0 renames only when every rank has written all of them.
   const std::array<i64, 4> out4{B, H, Nq, dv};
   const std::vector<i64> out_shape(out4.begin() + static_cast<std::ptrdiff_t>(4 - ndim), out4.end());
-  const std::string header = npy::encode_header(out_shape);
+  const std::vector<i64> lse_shape(out_shape.begin(), out_shape.end() - 1);
   long long pid = talk ? static_cast<long long>(::getpid()) : 0;
   MPI_Bcast(&pid, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
-  const std::string tmp = run.out + ".tmp-" + std::to_string(pid);
-  MPI_File f = MPI_FILE_NULL;
-  const int opened = MPI_File_open(MPI_COMM_WORLD, tmp.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &f);
-  int ok = opened == MPI_SUCCESS;
-  if (ok && talk)
-    ok = MPI_File_write_at(f, 0, header.data(), static_cast<int>(header.size()), MPI_CHAR, MPI_STATUS_IGNORE) ==
-         MPI_SUCCESS;
-  const auto slice = static_cast<std::size_t>(qr.length * dv);
-  for (i64 o = 0; ok && slice > 0 && o < B * H; ++o) {
-    const auto at = static_cast<MPI_Offset>(header.size()) + (o * Nq + qr.start) * dv * 4;
-    ok = MPI_File_write_at(f, at, out.data() + o * slice, static_cast<int>(slice), MPI_FLOAT, MPI_STATUS_IGNORE) ==
-         MPI_SUCCESS;
+  std::vector<std::pair<std::string, std::string>> files{{run.out + ".tmp-" + std::to_string(pid), run.out}};
+  int ok = write_rows(files[0].first, npy::encode_header(out_shape), out, B * H, Nq, dv, qr, talk);
+  if (!run.lse.empty()) {
+    files.emplace_back(run.lse + ".tmp-" + std::to_string(pid), run.lse);
+    ok = write_rows(files[1].first, npy::encode_header(lse_shape), lse, B * H, Nq, 1, qr, talk) && ok;
   }
-  if (opened == MPI_SUCCESS) MPI_File_close(&f);
   int all_ok = 0;
   MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   std::string rename_error;
   if (talk) {
     std::error_code ec;
-    if (all_ok) std::filesystem::rename(tmp, run.out, ec);
-    if (!all_ok || ec) {
-      rename_error = all_ok ? "cannot rename " + tmp + " to " + run.out + ": " + ec.message()
-                            : "a rank could not write its rows to " + tmp;
-      std::filesystem::remove(tmp, ec);
+    std::vector<std::string> renamed;
+    for (const auto& [tmp, final_path] : files) {
+      if (!all_ok) {
+        rename_error = "a rank could not write its rows to " + tmp;
+        break;
+      }
+      std::filesystem::rename(tmp, final_path, ec);
+      if (ec) {
+        rename_error = "cannot rename " + tmp + " to " + final_path + ": " + ec.message();
+        break;
+      }
+      renamed.push_back(final_path);
+    }
+    if (!rename_error.empty()) {  // nothing half-written stays: no temporary file, no output of this run
+      for (const auto& file : files) std::filesystem::remove(file.first, ec);
+      for (const std::string& path : renamed) std::filesystem::remove(path, ec);
     }
   }
   agreed([&] {
@@ -187,13 +273,17 @@ void run_ranks(const DistributedRun& run) {
   });
 
   if (talk) {
-    std::cout << "ranks: " << P << " (mpirun), rows per rank: " << Nq / P << ".." << (Nq + P - 1) / P << "\n"
+    std::cout << "ranks: " << P
+              << " (mpirun), layout: " << (ro.layout == attn::RingLayout::zigzag ? "zigzag" : "contiguous")
+              << ", query rows per rank: " << Nq / P << ".." << (Nq + P - 1) / P << "\n"
               << "shape: B=" << B << " H=" << H << " Hkv=" << Hkv << " Nq=" << Nq << " Nk=" << Nk << " d=" << d
               << " dv=" << dv << "\n"
-              << "causal: " << attn::to_string(ro.attention.causal) << "\n"
-              << "rank 0 time: " << times.total << " s (compute " << times.compute << " s, exposed communication "
+              << "causal: " << attn::to_string(ro.attention.causal) << "\n";
+    if (!run.mask.empty()) std::cout << "mask: " << run.mask << " (" << Nq << ", " << Nk << ")\n";
+    std::cout << "rank 0 time: " << times.total << " s (compute " << times.compute << " s, exposed communication "
               << times.exposed_communication << " s, merge " << times.merge << " s)\n"
               << "out: " << run.out << " " << npy::shape_string(out_shape) << "\n";
+    if (!run.lse.empty()) std::cout << "lse: " << run.lse << " " << npy::shape_string(lse_shape) << "\n";
   }
 }
 

@@ -8,6 +8,10 @@ namespace attnlab {
 /// What `attnlab run` passes on when started under mpirun with more than one rank.
 struct DistributedRun {
   std::string q, k, v, out;
+  std::string lse;   ///< "" or the LSE .npy, written like out
+  std::string mask;  ///< "" or an additive [Nq, Nk] mask .npy: each rank reads its query rows
+  /// How rows are split over the ranks: contiguous, zigzag, or auto (zigzag when causal).
+  std::string layout = "auto";
   std::string kernel = "auto";
   std::string causal = "none";
   double scale = 0;
@@ -21,10 +25,10 @@ struct DistributedRun {
 /// OMPI_COMM_WORLD_SIZE > 1) and attnlab was built with MPI.
 bool distributed_run_requested();
 
-/// Each rank reads only its own query and key/value rows (offset reads), ring_attention computes
-/// them, and every rank writes its rows into one temporary .npy (MPI-IO) that rank 0 renames to
-/// `out` once every rank has succeeded. An input error on any rank: every rank throws the same
-/// std::invalid_argument (exit status 2) and nothing is written.
+/// Each rank reads only its own query and key/value rows (and mask rows; offset reads),
+/// ring_attention computes them, and every rank writes its rows into one temporary .npy (and one
+/// for the LSE; MPI-IO) that rank 0 renames to `out` (`lse`) once every rank has succeeded. An input error on any rank:
+/// every rank throws the same std::invalid_argument (exit status 2) and nothing is written.
 void run_distributed(const DistributedRun& run);
 
 }  // namespace attnlab
