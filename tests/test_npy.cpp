@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <tuple>
 
 namespace attn::test {
 namespace {
@@ -364,6 +365,51 @@ TEST(NpyWriter, AFailedWriteLeavesTheOldFile) {
   std::size_t files = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
   EXPECT_EQ(files, 1u) << "a temporary file was left behind";
+}
+
+// read_rows (each MPI rank's own rows, attnlab run under mpirun): every axis, every start and
+// count against the slice of the whole file, float32 and float64, .npy 1.0 and 2.0 headers.
+TEST_F(NumpyFixtures, ReadRowsIsTheSliceOfTheWholeArray) {
+  for (const std::string name : {"f4_4d", "f4_2d", "f8_2d", "f4_v2", "f4_1d", "f4_empty"}) {
+    const npy::Array whole = npy::read(file(name));
+    const std::vector<std::int64_t>& shape = whole.shape;
+    for (std::size_t axis = 0; axis < shape.size(); ++axis) {
+      std::int64_t outer = 1, inner = 1;
+      for (std::size_t i = 0; i < axis; ++i) outer *= shape[i];
+      for (std::size_t i = axis + 1; i < shape.size(); ++i) inner *= shape[i];
+      for (std::int64_t start = 0; start <= shape[axis]; ++start)
+        for (std::int64_t count = 0; start + count <= shape[axis]; ++count) {
+          SCOPED_TRACE(name + " axis " + std::to_string(axis) + " rows " + std::to_string(start) + "+" +
+                       std::to_string(count));
+          const npy::Array part = npy::read_rows(file(name), axis, start, count);
+          std::vector<std::int64_t> want_shape = shape;
+          want_shape[axis] = count;
+          EXPECT_EQ(part.shape, want_shape);
+          EXPECT_EQ(part.converted, whole.converted);
+          std::vector<float> want;
+          for (std::int64_t o = 0; o < outer; ++o)
+            for (std::int64_t i = (o * shape[axis] + start) * inner; i < (o * shape[axis] + start + count) * inner; ++i)
+              want.push_back(whole.data[static_cast<std::size_t>(i)]);
+          EXPECT_EQ(part.data, want);
+        }
+    }
+  }
+  // Rows outside the axis, an axis the array lacks, a negative count: refused, naming the file.
+  for (const auto& [axis, start, count, needle] :
+       {std::tuple<std::size_t, std::int64_t, std::int64_t, std::string>{1, 3, 2, "rows [3, 5) of axis 1"},
+        {0, -1, 1, "are outside shape (3, 4)"},
+        {0, 0, -1, "are outside shape (3, 4)"},
+        {2, 0, 1, "axis 2 does not exist in shape (3, 4)"}}) {
+    try {
+      npy::read_rows(file("f4_2d"), axis, start, count);
+      ADD_FAILURE() << needle << ": read without an error";
+    } catch (const npy::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(file("f4_2d")), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  }
+  // A file cut short after its header: the rows it lacks are refused as truncated (inspect first).
+  EXPECT_THROW(npy::read_rows(file("truncated"), 0, 2, 1), npy::Error);
 }
 
 }  // namespace
