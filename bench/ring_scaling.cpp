@@ -1,10 +1,11 @@
 // attn_ring_scaling: one ring_attention call timed under mpirun, and the link it runs on.
 //   mpirun -np P attn_ring_scaling [--n N] [--d D] [--causal none|top-left] [--layout contiguous|zigzag]
-//                                  [--threads T] [--reps R] [--pingpong] [--kv]
+//                                  [--threads T] [--reps R] [--pingpong] [--kv] [--no-poll]
 // Prints the slowest rank's time split into compute, exposed communication and merge (the
 // best of R calls), and with --pingpong (--reps 0: only that) the latency and bandwidth between ranks 0 and 1 that
 // docs/distributed.md's cost model is fitted to. Inputs are seeded uniform [-1, 1).
 // --kv adds one line of key=value pairs for programs (the `ring` suite, bench/bench_ring.cpp).
+// --no-poll turns RingOptions::poll_progress off (to measure what polling while computing hides).
 #include <attn/ring.hpp>
 
 #include <mpi.h>
@@ -26,7 +27,7 @@ struct Args {
   attn::Causal causal = attn::Causal::none;
   attn::RingLayout layout = attn::RingLayout::contiguous;
   int threads = 1, reps = 3;
-  bool pingpong = false, kv = false;
+  bool pingpong = false, kv = false, poll = true;
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -55,6 +56,8 @@ Args parse(int argc, char** argv) {
       a.pingpong = true;
     else if (f == "--kv")
       a.kv = true;
+    else if (f == "--no-poll")
+      a.poll = false;
     else if (f == "--causal") {
       const std::string v = value();
       if (v != "none" && v != "top-left") usage("--causal: none or top-left");
@@ -125,6 +128,7 @@ int main(int argc, char** argv) {
   o.attention.causal = a.causal;
   o.attention.threads = a.threads;
   o.layout = a.layout;
+  o.poll_progress = a.poll;
   attn::RingTimes t, best;
   best.total = 1e30;
   o.times = &t;

@@ -17,13 +17,15 @@ import statistics
 import subprocess
 import sys
 
-# name: (ranks, threads per rank, extra mpirun arguments)
+# name: (ranks, threads per rank, extra arguments: mpirun's, and --no-poll for attn_ring_scaling)
 CONFIGS = {
     "1x1": (1, 1, []),
     "1x2": (1, 2, []),
     "1x2-bound": (1, 2, ["--bind-to", "core"]),
     "2x1": (2, 1, []),
     "2x1-tcp": (2, 1, ["--mca", "btl", "self,tcp"]),
+    "2x1-nopoll": (2, 1, ["--no-poll"]),
+    "2x1-tcp-nopoll": (2, 1, ["--mca", "btl", "self,tcp", "--no-poll"]),
     "3x1": (3, 1, []),
     "4x1": (4, 1, []),
 }
@@ -31,13 +33,15 @@ CONFIGS = {
 
 def run(build, name, n, reps, extra_args):
     ranks, threads, extra = CONFIGS[name]
+    worker_args = [x for x in extra if x == "--no-poll"]
+    extra = [x for x in extra if x != "--no-poll"]
     args = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(ranks)]
     if "--bind-to" not in extra:
         args += ["--bind-to", "none"]
     if "btl" not in extra:
         args += ["--mca", "btl", "self,vader"]
     args += extra + [os.path.join(build, "bench", "attn_ring_scaling"), "--kv", "--n", str(n), "--threads",
-                     str(threads), "--reps", str(reps)] + extra_args
+                     str(threads), "--reps", str(reps)] + worker_args + extra_args
     r = subprocess.run(args, capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         sys.exit(f"measure_ring: {' '.join(args)}: exit {r.returncode}\n{r.stderr}")
@@ -77,11 +81,14 @@ def main():
             runs[name].append(run(a.build, name, a.n, a.reps, a.extra))
         print(f"round {r + 1}/{a.rounds} done, load average {load()}", file=sys.stderr)
     print(f"load average after: {load()}")
-    print(f"{'config':>10} {'min s':>7} {'median s':>9} {'GFLOP/s':>8}   fastest run: compute / exposed comm / merge")
+    print(f"{'config':>14} {'min s':>7} {'median s':>9} {'GFLOP/s':>8} {'exposed comm ms min/median':>27}"
+          f"   fastest run: compute s / exposed comm / merge")
     for name in names:
         t = [k["total_s"] for k in runs[name]]
+        x = [k["exposed_communication_s"] * 1e3 for k in runs[name]]
         best = min(runs[name], key=lambda k: k["total_s"])
-        print(f"{name:>10} {min(t):7.3f} {statistics.median(t):9.3f} {best['flops'] / min(t) / 1e9:8.1f}   "
+        print(f"{name:>14} {min(t):7.3f} {statistics.median(t):9.3f} {best['flops'] / min(t) / 1e9:8.1f} "
+              f"{min(x):>18.1f} / {statistics.median(x):6.1f}   "
               f"{best['compute_s']:.3f} / {best['exposed_communication_s'] * 1e3:.1f} ms / "
               f"{best['merge_s'] * 1e3:.1f} ms")
 

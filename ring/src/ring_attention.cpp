@@ -87,6 +87,30 @@ std::string check_local(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out,
   return {};
 }
 
+/// attention() of query rows `q` against one block, in pieces of query rows (up to kPieces of
+/// at least kMinPieceRows: the pieces depend on the shape only) with MPI_Testall on the ring's
+/// messages after each when `poll` is set: transports that move a large message only inside MPI
+/// calls (Open MPI's shared-memory copy pipeline, TCP) then carry the next block while this one
+/// is computed. A row's result does not depend on the rows computed with it.
+void compute_in_pieces(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& call,
+                       bool poll, std::array<MPI_Request, 2>& req) {
+  constexpr i64 kPieces = 8, kMinPieceRows = 256;
+  const i64 rows = q.rows();
+  const i64 pieces = std::clamp<i64>(rows / kMinPieceRows, 1, kPieces);
+  const i64 mask_stride = call.mask.row_stride ? call.mask.row_stride : call.mask.cols;
+  for (i64 p = 0; p < pieces; ++p) {
+    const i64 begin = p * rows / pieces, n = (p + 1) * rows / pieces - begin;
+    Options piece = call;
+    if (call.causal != Causal::none) piece.q_offset += begin;  // global positions
+    if (call.mask.data) piece.mask = Mask{call.mask.data + begin * mask_stride, n, call.mask.cols, mask_stride};
+    attention(rows_of(q, begin, n), k, v, rows_of(out, begin, n), rows_of(lse, begin, n), piece);
+    if (poll) {
+      int done = 0;
+      MPI_Testall(2, req.data(), &done, MPI_STATUSES_IGNORE);
+    }
+  }
+}
+
 class Stopwatch {
  public:
   double lap() {
@@ -223,7 +247,7 @@ void ring_attention(MPI_Comm comm, ConstTensor q, ConstTensor k, ConstTensor v, 
         const ConstTensor k_seg = rows_of(kb, this_lk, kr.length), v_seg = rows_of(vb, this_lk, kr.length);
         watch.lap();
         if (!have[qi]) {
-          attention(rows_of(q, lq, qr.length), k_seg, v_seg, o_seg, l_seg, call);
+          compute_in_pieces(rows_of(q, lq, qr.length), k_seg, v_seg, o_seg, l_seg, call, options.poll_progress, req);
           times.compute += watch.lap();
           have[qi] = 1;
         } else {
@@ -231,7 +255,7 @@ void ring_attention(MPI_Comm comm, ConstTensor q, ConstTensor k, ConstTensor v, 
           part_lse.resize(static_cast<std::size_t>(B * H * qr.length));
           const Tensor po = Tensor::contiguous(part_out.data(), B, H, qr.length, dv);
           const Tensor pl = lse_view(part_lse.data(), B, H, qr.length);
-          attention(rows_of(q, lq, qr.length), k_seg, v_seg, po, pl, call);
+          compute_in_pieces(rows_of(q, lq, qr.length), k_seg, v_seg, po, pl, call, options.poll_progress, req);
           times.compute += watch.lap();
           const std::array<ConstTensor, 2> outs{o_seg, po}, lses{l_seg, pl};
           merge_partials(outs, lses, o_seg, l_seg);

@@ -62,6 +62,11 @@ struct RingOptions {
   /// rows × the GLOBAL keys (rows = local Nq, cols = global Nk, indexed by global key position).
   Options attention;
   RingLayout layout = RingLayout::contiguous;
+  /// Call MPI_Testall between pieces of a block's computation (its query rows, in up to 8
+  /// pieces of at least 256 rows), so that transports that move data only inside MPI calls
+  /// carry the next block during the compute. false: only the wait at the end of each step
+  /// (for measuring the overlap; the result is the same bits either way).
+  bool poll_progress = true;
   /// Filled on return when not null.
   RingTimes* times = nullptr;
 };
