@@ -9,7 +9,7 @@ Reads the JSON that `attnlab bench` (or any attn_bench* binary with
   speedup_vs_blas.{svg,png}  scaling family: time of blas / time of each kernel
   memory_vs_n.{svg,png}      scaling family: measured peak memory of a call and workspace
   thread_scaling.{svg,png}   attention suite: speed-up of the largest thread count over 1
-  table.md                   the peak suite and every attention benchmark as Markdown tables
+  table.md                   the peak suite, every attention benchmark and the ring suite as Markdown tables
 
 Where repetitions were run, the median is used. Needs matplotlib (Debian:
 python3-matplotlib, installed by tools/install-deps.sh).
@@ -234,6 +234,33 @@ def length(r):
     return int(m.group(1)) if m else 0
 
 
+def ring_table(rs):
+    """The ring suite (bench/bench_ring.cpp): each series' time split and its speed-up over P = 1."""
+    ring = [r for r in rs if r["family"] == "ring" and r["kernel"] != "link"]
+    link = [r for r in rs if r["family"] == "ring" and r["kernel"] == "link"]
+    if not ring and not link:
+        return []
+    lines = ["| ring series | shape | ranks × threads | median time | compute | exposed comm | merge | GFLOP/s | "
+             "speed-up over strong P = 1 | note |", "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in ring:
+        if r["error"]:
+            lines.append(f"| {r['kernel']} | {r['shape']} | | | | | | | | " + r["error"].replace("|", "/") + " |")
+            continue
+        one = [o for o in ring if o["kernel"] == "strong" and not o["error"] and o.get("ranks") == 1
+               and o["threads"] == 1]
+        one = [o for o in one if r["kernel"] in ("strong", "one_process") and o.get("N") == r.get("N")]
+        speedup = f"{one[0]['seconds'] / r['seconds']:.2f}" if one else ""
+        lines.append(f"| {r['kernel']} | {r['shape']} | {int(r.get('ranks', 0))} × {r['threads']} | "
+                     f"{human_time(r['seconds'])} | {human_time(r.get('compute_s', 0))} | "
+                     f"{human_time(r.get('exposed_communication_s', 0))} | {human_time(r.get('merge_s', 0))} | "
+                     f"{r.get('GFLOP/s', 0):.3g} | {speedup} | {r['label']} |")
+    for r in link:
+        if not r["error"]:
+            lines.append(f"| link | {r['shape']} | 2 × 1 | {human_time(r['seconds'])} | | | | | | latency "
+                         f"{human_time(r.get('latency_s', 0))}, {r.get('GB/s', 0):.3g} GB/s |")
+    return lines + [""]
+
+
 def table(data, rs):
     ctx = data.get("context", {})
     lines = [f"Result of {ctx.get('date', '?')} on {ctx.get('host_name', '?')}: {ctx.get('cpu_model', '?')}, "
@@ -270,6 +297,9 @@ def table(data, rs):
                 f"{r.get('GFLOP/s', 0):.3g} | {r.get('%peak', 0):.3g} | {r.get('GB/s', 0):.3g} | "
                 f"{human_bytes(r.get('workspace_bytes'))} | {human_bytes(r.get('call_peak_bytes'))} | {err} | "
                 f"{r['label']} |")
+    ring = ring_table(rs)
+    if ring:
+        lines += [""] + ring
     return "\n".join(lines) + "\n"
 
 

@@ -17,24 +17,25 @@ import statistics
 import subprocess
 import sys
 
-# name: (ranks, threads per rank, extra arguments: mpirun's, and --no-poll for attn_ring_scaling)
+# name: (ranks, threads per rank, mpirun arguments, attn_ring_scaling arguments)
 CONFIGS = {
-    "1x1": (1, 1, []),
-    "1x2": (1, 2, []),
-    "1x2-bound": (1, 2, ["--bind-to", "core"]),
-    "2x1": (2, 1, []),
-    "2x1-tcp": (2, 1, ["--mca", "btl", "self,tcp"]),
-    "2x1-nopoll": (2, 1, ["--no-poll"]),
-    "2x1-tcp-nopoll": (2, 1, ["--mca", "btl", "self,tcp", "--no-poll"]),
-    "3x1": (3, 1, []),
-    "4x1": (4, 1, []),
+    "1x1": (1, 1, [], []),
+    "1x2": (1, 2, [], []),
+    "1x2-bound": (1, 2, ["--bind-to", "core"], []),
+    "2x1": (2, 1, [], []),
+    "2x1-tcp": (2, 1, ["--mca", "btl", "self,tcp"], []),
+    "2x1-nopoll": (2, 1, [], ["--no-poll"]),
+    "2x1-tcp-nopoll": (2, 1, ["--mca", "btl", "self,tcp"], ["--no-poll"]),
+    "3x1": (3, 1, [], []),
+    "4x1": (4, 1, [], []),
+    "1x2-causal": (1, 2, [], ["--causal", "top-left"]),
+    "2x1-causal-contiguous": (2, 1, [], ["--causal", "top-left", "--layout", "contiguous"]),
+    "2x1-causal-zigzag": (2, 1, [], ["--causal", "top-left", "--layout", "zigzag"]),
 }
 
 
 def run(build, name, n, reps, extra_args):
-    ranks, threads, extra = CONFIGS[name]
-    worker_args = [x for x in extra if x == "--no-poll"]
-    extra = [x for x in extra if x != "--no-poll"]
+    ranks, threads, extra, worker_args = CONFIGS[name]
     args = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(ranks)]
     if "--bind-to" not in extra:
         args += ["--bind-to", "none"]
@@ -81,13 +82,13 @@ def main():
             runs[name].append(run(a.build, name, a.n, a.reps, a.extra))
         print(f"round {r + 1}/{a.rounds} done, load average {load()}", file=sys.stderr)
     print(f"load average after: {load()}")
-    print(f"{'config':>14} {'min s':>7} {'median s':>9} {'GFLOP/s':>8} {'exposed comm ms min/median':>27}"
+    print(f"{'config':>21} {'min s':>7} {'median s':>9} {'GFLOP/s':>8} {'exposed comm ms min/median':>27}"
           f"   fastest run: compute s / exposed comm / merge")
     for name in names:
         t = [k["total_s"] for k in runs[name]]
         x = [k["exposed_communication_s"] * 1e3 for k in runs[name]]
         best = min(runs[name], key=lambda k: k["total_s"])
-        print(f"{name:>14} {min(t):7.3f} {statistics.median(t):9.3f} {best['flops'] / min(t) / 1e9:8.1f} "
+        print(f"{name:>21} {min(t):7.3f} {statistics.median(t):9.3f} {best['flops'] / min(t) / 1e9:8.1f} "
               f"{min(x):>18.1f} / {statistics.median(x):6.1f}   "
               f"{best['compute_s']:.3f} / {best['exposed_communication_s'] * 1e3:.1f} ms / "
               f"{best['merge_s'] * 1e3:.1f} ms")
