@@ -120,6 +120,13 @@ const KernelInfo& select_kernel(std::string_view name, const Problem& p, std::si
   }
   // Candidates: kernels with a priority, those with an auto_when only on the shapes it names.
   auto candidate = [&](const KernelInfo& k) { return k.auto_priority >= 0 && (!k.auto_when || k.auto_when(p)); };
+  // Usually the highest-ranked capable candidate fits the budget: only it is sized
+  // (workspace_bytes plans the call; this runs on every call, the lab-sized ones included).
+  const KernelInfo* top = nullptr;
+  for (const KernelInfo& k : kernels())
+    if (candidate(k) && missing_capability(k, p) == nullptr && (top == nullptr || k.auto_priority > top->auto_priority))
+      top = &k;
+  if (top != nullptr && top->workspace_bytes(p) <= budget) return *top;
   const KernelInfo* best = nullptr;
   for (const KernelInfo& k : kernels())
     if (candidate(k) && supports(k, p, budget) && (best == nullptr || k.auto_priority > best->auto_priority)) best = &k;
