@@ -566,6 +566,36 @@ Problem problem(i64 H, i64 nq, i64 nk, i64 d, int threads) {
   return p;
 }
 
+// The work item's rows follow the L2 (blocking.hpp); the key block and slice, which fix or
+// group the sums, never do. Data only: every ISA's row, any L2, whatever this CPU has.
+TEST(Fused, WorkItemsAreTheMostRowsThatFitTheL2) {
+  constexpr std::size_t KiB = 1024;
+  for (const fused::Tiling& t : fused::kTilings)
+    for (i64 d : {16, 64, 65, 128, 256})
+      for (std::size_t l2 : {256 * KiB, 512 * KiB, 1024 * KiB, 1280 * KiB, 2048 * KiB}) {
+        SCOPED_TRACE(std::string(fused::isa_name(t.isa)) + " d " + std::to_string(d) + " L2 " + std::to_string(l2));
+        const fused::BlockSizes b = fused::block_sizes(t.isa, d, d, l2);
+        EXPECT_EQ(b.bc, d <= 64 ? t.bc_d64 : t.bc_wide);
+        EXPECT_EQ(b.bs, d <= 64 ? t.bs_d64 : t.bs_wide);
+        EXPECT_EQ(b.br % t.mr, 0);
+        EXPECT_GE(b.br, b.bs);
+        EXPECT_LE(b.br, fused::kMaxItemRows);
+        const auto bytes = [&](i64 br) { return fused::item_floats(br, b.bc, b.bs, d, d) * i64{sizeof(float)}; };
+        if (b.br > b.bs) {
+          EXPECT_LE(bytes(b.br), static_cast<i64>(l2)) << "fits";
+        }
+        if (b.br + t.mr <= fused::kMaxItemRows) {
+          EXPECT_GT(bytes(b.br + t.mr), static_cast<i64>(l2)) << "the most that fit";
+        }
+        const fused::BlockSizes bigger = fused::block_sizes(t.isa, d, d, 2 * l2);
+        EXPECT_GE(bigger.br, b.br);
+        EXPECT_EQ(bigger.bc, b.bc);
+      }
+  // An L2 cpuid does not report is taken as kAssumedL2.
+  EXPECT_EQ(fused::block_sizes(Isa::avx2, 128, 128, 0).br,
+            fused::block_sizes(Isa::avx2, 128, 128, fused::kAssumedL2).br);
+}
+
 TEST(Fused, BlockSizeOverrideParsesOnlyWhatItDocuments) {
   const auto ok = [](const char* text, int br, int bc, int bs) {
     const auto b = fused::parse_block_sizes(text);

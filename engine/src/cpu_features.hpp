@@ -24,8 +24,8 @@ const Features& features() noexcept;
 const char* widest_isa(const Features& f) noexcept;
 
 /// Instruction sets the engine has kernels for, in increasing order of preference. Each has
-/// its tables (fused microkernels, softmax rows: dispatch.cpp) and its block sizes
-/// (fused/blocking.hpp).
+/// its tables (fused microkernels, softmax rows: dispatch.cpp) and its tiling
+/// (fused/tiling.hpp).
 enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2 };
 inline constexpr int kIsaCount = 3;
 

@@ -27,7 +27,7 @@ struct Dispatch {
 
   Dispatch() {
     // Adding an ISA: its enumerator and cpu::runs (cpu_features), its two tables here, its
-    // translation units and flags (engine/CMakeLists.txt, fused/sources.cmake), its block sizes.
+    // translation units and flags (engine/CMakeLists.txt, fused/sources.cmake), its tiling (fused/tiling.hpp).
     constexpr struct {
       Isa isa;
       fused::Ukernels (*fused)();

@@ -1,47 +1,50 @@
-// Block sizes of the fused kernel, as data, per ISA and head dimension. Chosen by
-// the sweep recorded in docs/performance.md (bench: ATTN_FUSED_BLOCKS=Br,Bc[,Bs]
-// overrides the table).
-//
-// A work item is Br query rows. Each block of Bc keys is packed once per item
-// (Kᵀ and V) and then used by the item's slices of Bs rows, one online-softmax
-// step each: a large Br spreads the packing over many rows while the S tile
-// (Bs × Bc) stays small. Working set: packed Q (Br·d) + O (Br·dv) + Kᵀ and V
-// blocks (Bc·(d + dv)) + S (Bs·Bc) floats, meant for the 2 MiB L2, while the
-// Kᵀ panel in use (NR·d) and a V strip (Bc·NR) stay in the 48 KiB L1d.
+// Block sizes of the fused kernel for a call: the ISA's key block and slice (tiling.hpp) and
+// the work item's query rows from the L2 cpuid reports. ATTN_FUSED_BLOCKS=Br,Bc[,Bs] overrides
+// all three (for sweeps: docs/performance.md).
 #pragma once
 
-#include "ukernels.hpp"
+#include "cpu_caches.hpp"
+#include "fused/tiling.hpp"
 
 #include <charconv>
+#include <cstddef>
 #include <optional>
 #include <string_view>
 
 namespace attn::fused {
 
 struct BlockSizes {
-  Isa isa;
-  i64 max_d;  ///< the row applies to head dimensions up to this
-  int br;     ///< query rows per work item (most; query_block_rows may lower it)
-  int bc;     ///< keys per block: a multiple of NR
-  int bs;     ///< query rows per online-softmax slice: a multiple of MR
+  int br;  ///< query rows per work item (most; query_block_rows may lower it)
+  int bc;  ///< keys per block: a multiple of NR
+  int bs;  ///< query rows per online-softmax slice: a multiple of MR
 };
 
-// clang-format off
-inline constexpr BlockSizes kBlockTable[] = {
-    // isa          head dim up to   Br   Bc   Bs
-    {Isa::scalar,   i64{1} << 40,    96,  64,  24},
-    {Isa::avx2,     64,             576, 128,  96},
-    {Isa::avx2,     i64{1} << 40,   576, 256,  96},
-    {Isa::avx512,   64,             576, 128,  96},
-    {Isa::avx512,   i64{1} << 40,   576, 128, 192},
-};
-// clang-format on
+/// The L2 assumed when cpuid reports none.
+inline constexpr std::size_t kAssumedL2 = std::size_t{1} << 20;
+/// Work items never grow past this many rows (small heads would otherwise take thousands).
+inline constexpr i64 kMaxItemRows = 2048;
 
-/// The row of kBlockTable for this ISA and head dimension (before any ATTN_FUSED_BLOCKS override).
-constexpr BlockSizes block_sizes(Isa isa, i64 d) {
-  for (const BlockSizes& row : kBlockTable)
-    if (row.isa == isa && d <= row.max_d) return row;
-  return kBlockTable[0];
+/// Floats a work item of br rows keeps in use (tiling.hpp): packed Q, O and its group
+/// partials, the packed Kᵀ and V blocks, the S slice.
+constexpr i64 item_floats(i64 br, i64 bc, i64 bs, i64 d, i64 dv) {
+  return br * (d + 2 * dv) + bc * (d + dv) + bs * bc;
+}
+
+/// Block sizes for head dimensions d, dv on an L2 of `l2_bytes` (0: unknown): Bc and Bs from
+/// the ISA's tiling, Br the most rows (a multiple of MR, at least Bs) whose item fits the L2.
+constexpr BlockSizes block_sizes(Isa isa, i64 d, i64 dv, std::size_t l2_bytes) {
+  const Tiling& t = tiling(isa);
+  const i64 bc = d <= 64 ? t.bc_d64 : t.bc_wide, bs = d <= 64 ? t.bs_d64 : t.bs_wide;
+  const i64 budget = static_cast<i64>((l2_bytes > 0 ? l2_bytes : kAssumedL2) / sizeof(float));
+  const i64 fixed = item_floats(0, bc, bs, d, dv), per_row = d + 2 * dv;
+  i64 br = budget > fixed ? (budget - fixed) / per_row / t.mr * t.mr : 0;
+  br = br < bs ? bs : br > kMaxItemRows ? kMaxItemRows / t.mr * t.mr : br;
+  return {static_cast<int>(br), static_cast<int>(bc), static_cast<int>(bs)};
+}
+
+/// The same for this CPU's L2 (cpu_caches.hpp), with dv = d.
+inline BlockSizes block_sizes(Isa isa, i64 d) {
+  return block_sizes(isa, d, d, cpu::caches().l2);
 }
 
 /// Parses "Br,Bc" or "Br,Bc,Bs" (ATTN_FUSED_BLOCKS, for sweeps; Bs defaults to Br): whole
@@ -61,7 +64,7 @@ inline std::optional<BlockSizes> parse_block_sizes(std::string_view text) {
   if (p != end || count < 2) return std::nullopt;
   if (count == 2) v[2] = v[0];
   if (v[2] > v[0]) return std::nullopt;
-  return BlockSizes{Isa::scalar, 0, v[0], v[1], v[2]};
+  return BlockSizes{v[0], v[1], v[2]};
 }
 
 /// O and l are summed in two levels: each group of this many key blocks into a partial, the

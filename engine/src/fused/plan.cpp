@@ -1,5 +1,6 @@
 #include "fused/plan.hpp"
 
+#include "cpu_caches.hpp"
 #include "fused/blocking.hpp"
 
 #include <algorithm>
@@ -15,13 +16,13 @@ namespace {
 BlockSizes blocks_from_env() {
   static const BlockSizes env = [] {
     const char* s = std::getenv("ATTN_FUSED_BLOCKS");
-    if (s == nullptr || *s == '\0') return BlockSizes{Isa::scalar, 0, 0, 0, 0};
+    if (s == nullptr || *s == '\0') return BlockSizes{0, 0, 0};
     if (const std::optional<BlockSizes> parsed = parse_block_sizes(s)) return *parsed;
     std::fprintf(stderr,
                  "attnlab: ATTN_FUSED_BLOCKS=%s is not Br,Bc or Br,Bc,Bs (whole numbers 1..4096, Bs <= Br); "
                  "using the block-size table\n",
                  s);
-    return BlockSizes{Isa::scalar, 0, 0, 0, 0};
+    return BlockSizes{0, 0, 0};
   }();
   return env;
 }
@@ -32,11 +33,13 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
   Plan p;
   p.BH = B * H, p.nq = nq, p.nk = nk, p.d = d, p.dv = dv, p.mr = uk.mr, p.nr = uk.nr;
   p.pv_nr = uk.pv_nr;
-  BlockSizes table = block_sizes(uk.isa, d);
-  if (const BlockSizes env = blocks_from_env(); env.br > 0) table = env;
+  BlockSizes table = block_sizes(uk.isa, d, dv, cpu::caches().l2);
+  i64 split_rows = tiling(uk.isa).split_rows;
+  if (const BlockSizes env = blocks_from_env(); env.br > 0) table = env, split_rows = env.br;
   p.bc = round_up(std::max<i64>(table.bc, 1), p.nr);
-  // Whether a short query splits the keys instead (decode) depends on the shape only.
-  if (ceil_div(nq, query_block_rows(table.br, p.mr, p.BH, nq)) == 1 && nk >= 2 * kMinChunk) {
+  // Whether a short query splits the keys instead (decode) depends on the shape only (the
+  // split changes the sums): split_rows, not the Br that follows the L2.
+  if (ceil_div(nq, query_block_rows(split_rows, p.mr, p.BH, nq)) == 1 && nk >= 2 * kMinChunk) {
     const i64 want = std::min(kMaxSplits, nk / kMinChunk);
     p.chunk = round_up(ceil_div(nk, want), p.bc);
     p.nsplit = ceil_div(nk, p.chunk);
@@ -44,7 +47,9 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
   // One thread needs no spread of work items: the table's Br packs each Kᵀ and V block once for
   // more rows (llm-1024, one head: 2 items instead of 8). The result is the same (blocking.hpp).
   const i64 min_items = p.nsplit == 1 && threads <= 1 ? 1 : kMinItems;
-  p.br = query_block_rows(table.br, p.mr, p.BH, nq, min_items);
+  // A split query is one item per head and chunk (split_kv.hpp indexes its partials so).
+  p.br = p.nsplit > 1 ? query_block_rows(split_rows, p.mr, p.BH, nq)
+                      : query_block_rows(table.br, p.mr, p.BH, nq, min_items);
   p.bs = std::min(p.br, round_up(table.bs, p.mr));
   p.nqb = ceil_div(nq, p.br);
   p.ldo = round_up(dv, 16);

@@ -1,6 +1,7 @@
 // The portable microkernels: plain loops that state what every SIMD table
 // computes (ukernels.hpp). Compiled with the baseline flags.
 #include "fused/online_softmax.hpp"
+#include "fused/tiling.hpp"
 #include "fused/ukernels.hpp"
 #include "simd/exp_poly.hpp"
 
@@ -10,7 +11,9 @@ namespace attn::fused {
 
 namespace {
 
-constexpr int kMR = 6, kNR = 16;  // same tile as AVX2 so the driver's packing is shared
+// The tile of tiling.hpp (the same as AVX2's, so the driver's packing is shared).
+constexpr int kMR = tiling(Isa::scalar).mr, kNR = tiling(Isa::scalar).nr;
+static_assert(tiling(Isa::scalar).pv_nr == kNR, "the scalar P V tile is its Q K tile");
 
 void qk_scalar(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int m, int n) {
   for (int r = 0; r < m; ++r)
