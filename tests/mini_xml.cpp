@@ -1,5 +1,7 @@
 #include "mini_xml.hpp"
 
+#include "utf8.hpp"
+
 #include <cctype>
 #include <sstream>
 
@@ -62,21 +64,7 @@ struct Parser {
                                                                        : (std::tolower(c) - 'a' + 10));
             if (cp > 0x10FFFF) fail("character reference out of range");
           }
-          if (cp < 0x80) {
-            out += static_cast<char>(cp);
-          } else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-          } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-          } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-          }
+          attnlab::append_utf8(out, cp);
         } else {
           fail("unknown entity &" + e + ";");
         }

@@ -9,6 +9,9 @@ Reads the JSON that `attnlab bench` (or any attn_bench* binary with
   speedup_vs_blas.{svg,png}  scaling family: time of blas / time of each kernel
   memory_vs_n.{svg,png}      scaling family: measured peak memory of a call and workspace
   thread_scaling.{svg,png}   attention suite: speed-up of the largest thread count over 1
+  roofline.{svg,png}         attention suite: GFLOP/s against arithmetic intensity (FLOPs per
+                             compulsory byte), under the FMA peak and the STREAM triad bandwidth
+                             the same run measured (the chart of `attnlab bench report`)
   table.md                   the peak suite, every attention benchmark and the ring suite as Markdown tables
 
 Where repetitions were run, the median is used. Needs matplotlib (Debian:
@@ -27,7 +30,7 @@ import tempfile
 
 SUFFIXES = re.compile(r"^(process_time|real_time|manual_time|iterations:\d+|repeats:\d+|min_time:.*)$")
 UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
-CHARTS = ["gflops_vs_n", "percent_peak", "speedup_vs_blas", "memory_vs_n", "thread_scaling"]
+CHARTS = ["gflops_vs_n", "percent_peak", "speedup_vs_blas", "memory_vs_n", "thread_scaling", "roofline"]
 
 
 class InputError(Exception):
@@ -209,6 +212,63 @@ def thread_chart(plt, rs):
     return fig
 
 
+def peaks_by_threads(ctx):
+    """The FMA peak the run measured, {threads: GFLOP/s}, from the context ({} without AVX2+FMA)."""
+    listed = ctx.get("fma_peak_gflops_by_threads", "")
+    return {int(t): float(g) for t, g in (p.split(":") for p in listed.split(","))} if listed else {}
+
+
+def roofline_chart(plt, rs, ctx):
+    """Each attention benchmark at its arithmetic intensity (flops / bytes_moved) and GFLOP/s, one
+    colour per kernel, one marker per thread count, under the roofs min(peak, intensity × triad)."""
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    peaks = peaks_by_threads(ctx)
+    triad = {r["threads"]: r["GB/s"] for r in rs
+             if r["family"] == "peak" and r["kernel"] == "stream" and r["shape"] == "triad"
+             and not r["error"] and "GB/s" in r}
+    pts = [r for r in rs if r["family"] == "attention" and not r["error"]
+           and r.get("bytes_moved", 0) > 0 and r.get("GFLOP/s", 0) > 0]
+    if not peaks or not pts:
+        ax.text(0.5, 0.5, "no FMA peak in this result (the CPU or ATTN_ISA has no AVX2+FMA loop)" if not peaks
+                else "no attention benchmarks in this result", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title("Roofline")
+        return fig
+    xs = [r["flops"] / r["bytes_moved"] for r in pts]
+    lo, hi = min(xs) / 2, max(xs) * 2
+    threads = sorted({r["threads"] for r in pts})
+    styles = ["-", "--", ":", "-."]
+    for i, t in enumerate(threads):
+        if t not in peaks:
+            continue
+        grid = [lo * (hi / lo) ** (k / 200) for k in range(201)]
+        roof = [min(peaks[t], x * triad[t]) if t in triad else peaks[t] for x in grid]
+        what = f"FMA peak {peaks[t]:.0f} GFLOP/s" + (f", triad {triad[t]:.1f} GB/s" if t in triad else "")
+        ax.plot(grid, roof, styles[i % len(styles)], color="gray", lw=1.2, label=f"roof, {t} thr: {what}")
+    markers = "os^Dv"
+    for i, k in enumerate(kernels_of(pts)):
+        for j, t in enumerate(threads):
+            mine = [r for r in pts if r["kernel"] == k and r["threads"] == t]
+            if mine:
+                ax.scatter([r["flops"] / r["bytes_moved"] for r in mine], [r["GFLOP/s"] for r in mine],
+                           color=f"C{i}", marker=markers[j % len(markers)], label=f"{k}, {t} thr", zorder=3)
+    named = {}  # intensity -> (highest GFLOP/s there, its shapes): shapes of one intensity share a label
+    for r in pts:
+        x = r["flops"] / r["bytes_moved"]
+        x = next((k for k in named if abs(math.log10(k / x)) < 0.02), x)  # within 5 %: one place
+        top, shapes = named.get(x, (0, []))
+        named[x] = (max(top, r["GFLOP/s"]), shapes + [r["shape"]] * (r["shape"] not in shapes))
+    for x, (y, shapes) in named.items():
+        ax.annotate("\n".join(shapes), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, va="bottom")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOPs per compulsory byte of Q, K, V, O)")
+    ax.set_ylabel("GFLOP/s")
+    ax.set_title(f"Roofline: attention against the peaks measured in the same run ({ctx.get('fma_peak_isa', '?')})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
 def human_time(s):
     for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
         if s >= scale:
@@ -342,6 +402,7 @@ def main(argv=None):
         "speedup_vs_blas": speedup_chart(plt, scaling),
         "memory_vs_n": memory_chart(plt, scaling),
         "thread_scaling": thread_chart(plt, attention),
+        "roofline": roofline_chart(plt, rs, data.get("context", {})),
     }
     for stem in CHARTS:
         save(figs[stem], args.out, stem, written)

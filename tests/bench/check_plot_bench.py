@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "..", "tools", "plot_bench.py")
 RESULT = os.path.join(HERE, "..", "data", "bench_result_fixture.json")
-CHARTS = ["gflops_vs_n", "percent_peak", "speedup_vs_blas", "memory_vs_n", "thread_scaling"]
+CHARTS = ["gflops_vs_n", "percent_peak", "speedup_vs_blas", "memory_vs_n", "thread_scaling", "roofline"]
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -62,7 +62,7 @@ class PlotBench(unittest.TestCase):
         no_peak = not data.get("context", {}).get("fma_peak_gflops_by_threads")
         for stem in CHARTS:
             path = os.path.join(self.out, stem + ".svg")
-            if stem == "percent_peak" and no_peak:  # a CPU without AVX2+FMA: the chart says so instead
+            if stem in ("percent_peak", "roofline") and no_peak:  # a CPU without AVX2+FMA: the chart says so
                 with open(path, encoding="utf-8") as f:
                     self.assertIn("no FMA peak in this result", f.read())
                 continue
@@ -95,6 +95,16 @@ class PlotBench(unittest.TestCase):
         self.assertTrue(kernels)
         for k in kernels:
             self.assertIn(f"<!-- {k} -->", svg, f"kernel {k} missing from the legend")
+
+    def test_roofline_draws_the_roofs_of_the_runs_peak(self):
+        _, data = benchmarks_in(RESULT)
+        listed = data.get("context", {}).get("fma_peak_gflops_by_threads")
+        if not listed:
+            self.skipTest("no FMA peak in this result")
+        with open(os.path.join(self.out, "roofline.svg"), encoding="utf-8") as f:
+            svg = f.read()
+        for t, g in (p.split(":") for p in listed.split(",")):
+            self.assertIn(f"<!-- roof, {t} thr: FMA peak {float(g):.0f} GFLOP/s", svg)
 
     def test_table_has_one_row_per_benchmark(self):
         names, data = benchmarks_in(RESULT)

@@ -244,7 +244,11 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--repetitions", opts->repetitions,
                   "Repetitions per benchmark, medians reported (0: the profile's, 3 quick / 5 full)")
       ->capture_default_str();
-  cmd->callback([opts] { run_bench(*opts); });
+  add_bench_report_command(*cmd);
+  // `attnlab bench report RESULT` reads a result instead of running the suites.
+  cmd->callback([opts, cmd] {
+    if (cmd->get_subcommands().empty()) run_bench(*opts);
+  });
 }
 
 }  // namespace attnlab

@@ -11,6 +11,8 @@ void add_softmax_command(CLI::App& app);
 void add_scaling_command(CLI::App& app);
 void add_lab_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+/// `attnlab bench report` (cmd_bench_report.cpp), a subcommand of `bench`.
+void add_bench_report_command(CLI::App& bench);
 
 /// Exit status for bad arguments or input files; 1 is kept for internal errors.
 inline constexpr int kExitUsage = 2;
