@@ -12,7 +12,7 @@
 #include "kit/profile.hpp"
 #include "kit/read_bandwidth.hpp"
 #include "kit/suite_main.hpp"
-#include "workload/shapes.hpp"
+#include "workload/inputs.hpp"
 
 #include <benchmark/benchmark.h>
 #include <attn/attention.hpp>

@@ -4,7 +4,7 @@
 #include "files.hpp"
 #include "npy.hpp"
 #include "process.hpp"
-#include "workload/shapes.hpp"
+#include "workload/inputs.hpp"
 
 #include <gtest/gtest.h>
 #include <attn/attention.hpp>

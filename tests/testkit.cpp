@@ -1,6 +1,6 @@
 #include "testkit.hpp"
 
-#include "workload/shapes.hpp"  // fill_uniform
+#include "workload/inputs.hpp"
 
 #include <algorithm>
 

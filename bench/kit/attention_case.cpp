@@ -4,6 +4,7 @@
 #include "peak.hpp"
 #include "profile.hpp"
 #include "suite_main.hpp"
+#include "workload/inputs.hpp"
 #include "workload/metrics.hpp"
 
 #include <attn/attention.hpp>

@@ -4,6 +4,7 @@
 #include "json.hpp"
 #include "table.hpp"
 #include "threads.hpp"
+#include "workload/inputs.hpp"
 #include "workload/shapes.hpp"
 
 #include <attn/attention.hpp>

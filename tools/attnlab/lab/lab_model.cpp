@@ -2,7 +2,7 @@
 
 #include "csv.hpp"
 #include "npy.hpp"
-#include "workload/shapes.hpp"
+#include "workload/inputs.hpp"
 
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>

@@ -1,5 +1,6 @@
 // The benchmark protocol's shapes (docs/design.md §5) by name, parsing of explicit
-// shapes, and seeded inputs for them. Shared by the CLI, the benchmarks and the tests.
+// shapes, and what a shape costs (FLOPs, compulsory bytes). Their seeded inputs:
+// inputs.hpp. Shared by the CLI, the benchmarks and the tests.
 #pragma once
 
 #include <attn/attention.hpp>
@@ -33,20 +34,5 @@ std::vector<Shape> parse_shapes(const std::string& list);
 
 /// Every named shape of the protocol, in table order.
 std::vector<std::string> named_shapes();
-
-/// Dense, seeded, uniform [-1, 1) inputs and an output buffer for one shape.
-struct Inputs {
-  Shape shape;
-  std::vector<float> q, k, v, out, lse;
-  attn::ConstTensor qv() const;
-  attn::ConstTensor kv() const;
-  attn::ConstTensor vv() const;
-  attn::Tensor outv();
-  attn::Tensor lsev();
-};
-Inputs make_inputs(const Shape& s, std::uint64_t seed);
-
-/// Fills `x` with uniform [lo, hi) values from a fixed generator (same on every platform).
-void fill_uniform(std::vector<float>& x, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f);
 
 }  // namespace attnlab

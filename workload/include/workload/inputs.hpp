@@ -1,0 +1,30 @@
+// Seeded inputs: the same values on every platform and compiler (no <random>
+// distribution, whose algorithm is the library's own), for a shape of the protocol
+// (shapes.hpp) or any buffer a test or benchmark fills.
+#pragma once
+
+#include "workload/shapes.hpp"
+
+#include <attn/attention.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace attnlab {
+
+/// Dense, seeded, uniform [-1, 1) inputs and an output buffer for one shape.
+struct Inputs {
+  Shape shape;
+  std::vector<float> q, k, v, out, lse;
+  attn::ConstTensor qv() const;
+  attn::ConstTensor kv() const;
+  attn::ConstTensor vv() const;
+  attn::Tensor outv();
+  attn::Tensor lsev();
+};
+Inputs make_inputs(const Shape& s, std::uint64_t seed);
+
+/// Fills `x` with uniform [lo, hi) values from a fixed generator (same on every platform).
+void fill_uniform(std::vector<float>& x, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+
+}  // namespace attnlab
