@@ -217,6 +217,7 @@ void run_bench(const BenchOptions& o) {
   write_file_atomic(out, merged_head + "\n    " + merged_items + "\n  ]\n}\n");
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cerr << "bench: " << suites.size() << " suite(s) in " << static_cast<int>(secs) << " s\n";
+  std::cerr << "bench: roofline report: attnlab bench report " << out << "\n";
   std::cerr << "bench: charts and a table: /usr/bin/python3 tools/plot_bench.py " << out << " --out <dir>\n";
   std::cout << out << "\n";
   if (!failed.empty()) throw std::runtime_error("suites reported errors: " + failed + " (see the log above)");
@@ -232,6 +233,7 @@ void add_bench_command(CLI::App& app) {
       "Profiles: quick (default; 6 minutes on a shared 2-core machine), --full (every shape and N up to 131072; "
       "an hour or more), --smoke (tiny shapes, one iteration: checks that the suites run; half a minute). "
       "The times: docs/benchmarking.md.\n"
+      "Roofline report of a result (GFLOP/s, share of peak, thread scaling): attnlab bench report RESULT.json. "
       "Charts and a table: /usr/bin/python3 tools/plot_bench.py RESULT.json --out DIR. A/B of two builds: "
       "docs/benchmarking.md.");
   cmd->add_flag("--full", opts->full, "Run the full profile");
