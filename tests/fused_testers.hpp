@@ -56,31 +56,33 @@ class UsableIsaTest : public ::testing::TestWithParam<fused::Isa> {
   }
 };
 
-/// n floats whose last element is the last 4 bytes before an inaccessible page.
-class GuardedFloats {
+/// n elements of T whose last one ends right before an inaccessible page.
+template <class T>
+class GuardedArray {
  public:
-  explicit GuardedFloats(std::size_t n) : n_(n) {
+  explicit GuardedArray(std::size_t n) : n_(n) {
     const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    const std::size_t data_pages = (n * sizeof(float) + page - 1) / page;
+    const std::size_t data_pages = (n * sizeof(T) + page - 1) / page;
     bytes_ = (data_pages + 1) * page;
     void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::runtime_error("mmap failed");
     base_ = static_cast<std::byte*>(p);
     if (mprotect(base_ + data_pages * page, page, PROT_NONE) != 0) throw std::runtime_error("mprotect failed");
-    data_ = reinterpret_cast<float*>(base_ + data_pages * page) - n;
+    data_ = reinterpret_cast<T*>(base_ + data_pages * page) - n;
   }
-  ~GuardedFloats() { munmap(base_, bytes_); }
-  GuardedFloats(const GuardedFloats&) = delete;
-  GuardedFloats& operator=(const GuardedFloats&) = delete;
-  float* data() { return data_; }
-  float& operator[](std::size_t i) { return data_[i]; }
+  ~GuardedArray() { munmap(base_, bytes_); }
+  GuardedArray(const GuardedArray&) = delete;
+  GuardedArray& operator=(const GuardedArray&) = delete;
+  T* data() { return data_; }
+  T& operator[](std::size_t i) { return data_[i]; }
   std::size_t size() const { return n_; }
 
  private:
   std::byte* base_ = nullptr;
   std::size_t bytes_ = 0, n_ = 0;
-  float* data_ = nullptr;
+  T* data_ = nullptr;
 };
+using GuardedFloats = GuardedArray<float>;
 
 /// Runs `kernel` on copies of ref's Q, K, V and mask that each end at a guard page (dense
 /// layout), into got, and checks it against ref's reference outputs: no read past any input.

@@ -13,9 +13,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <string>
+#include <utility>
 
 namespace attn {
 
@@ -57,6 +59,13 @@ void release_workspace_cache() {
   Workspace::release_cache();
 }
 
+std::string DTypeSet::str() const {
+  std::string s;
+  for (DType t : {DType::f32, DType::f16, DType::bf16})
+    if (contains(t)) s += (s.empty() ? "" : ", ") + std::string(to_string(t));
+  return s;
+}
+
 const char* to_string(Causal c) {
   switch (c) {
     case Causal::none:
@@ -85,9 +94,25 @@ double Problem::flops() const {
 
 namespace {
 
+/// The first tensor of `p` (its name) whose dtype `kernel` does not take, or nullptr; its dtype
+/// in `dtype`. Allocates nothing.
+const char* untaken_dtype(const KernelInfo& kernel, const Problem& p, DType& dtype) {
+  const DTypes& t = p.dtypes;
+  const std::pair<const char*, DType> tensors[] = {
+      {"q", t.q}, {"k", t.k}, {"v", t.v}, {"out", t.out}, {"options.mask", t.mask}};
+  const int count = p.has_mask ? 5 : 4;  // without a mask its dtype is moot
+  for (int i = 0; i < count; ++i)
+    if (!kernel.dtypes.contains(tensors[i].second)) {
+      dtype = tensors[i].second;
+      return tensors[i].first;
+    }
+  return nullptr;
+}
+
 /// What `kernel` lacks for `p`, or nullptr. Allocates nothing: "auto" runs
 /// this for every kernel on every call, including the lab-sized ones.
 const char* missing_capability(const KernelInfo& kernel, const Problem& p) {
+  if (DType dtype{}; untaken_dtype(kernel, p, dtype) != nullptr) return "does not take this dtype";
   if (p.causal != Causal::none && !kernel.caps.causal) return "does not support causal masking";
   if (p.has_mask && !kernel.caps.mask) return "does not support an additive mask";
   if (p.kv_heads != p.heads && !kernel.caps.gqa) return "does not support grouped-query attention (Hkv != H)";
@@ -103,6 +128,9 @@ bool supports(const KernelInfo& kernel, const Problem& p, std::size_t budget) {
 
 std::string unsupported_reason(const KernelInfo& kernel, const Problem& p, std::size_t budget) {
   const std::string who = "kernel '" + std::string(kernel.name) + "' ";
+  if (DType dtype{}; const char* tensor = untaken_dtype(kernel, p, dtype))
+    return who + "does not take " + tensor + " of dtype " + to_string(dtype) + " (it takes " + kernel.dtypes.str() +
+           ")";
   if (const char* missing = missing_capability(kernel, p)) return who + missing;
   if (const std::size_t need = kernel.workspace_bytes(p); need > budget)
     return who + "needs " + std::to_string(need) + " bytes of workspace for this shape, over the memory budget of " +
@@ -166,8 +194,8 @@ void check_causal_offsets(const Options& o, i64 nq, i64 nk) {
 
 /// Everything attention() checks. `data_required` false: views (and the mask) with null data
 /// are checked for shape and strides only (validate(), before the caller allocates).
-Validated validate_call(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options,
-                        bool data_required) {
+Validated validate_call(const AnyConstTensor& q, const AnyConstTensor& k, const AnyConstTensor& v, const AnyTensor& out,
+                        const Tensor& lse, const Options& options, bool data_required) {
   // Shapes and memory of every view.
   const Extent eq = check_view(q, "q", data_required), ek = check_view(k, "k", data_required);
   const Extent ev = check_view(v, "v", data_required), eo = check_view(out, "out", data_required);
@@ -222,8 +250,10 @@ Validated validate_call(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out,
       fail("options.mask: row_stride " + std::to_string(mask.row_stride) + " is smaller than cols " +
            std::to_string(mask.cols));
     // The mask is a [Nq, Nk] view: same null, overflow and extent checks as a tensor.
-    const Extent em =
-        check_view(ConstTensor{mask.data, {1, 1, Nq, Nk}, {0, 0, mask.row_stride, 1}}, "options.mask", data_required);
+    AnyConstTensor mask_view;
+    mask_view.data = mask.data.ptr, mask_view.dtype = mask.data.dtype;
+    mask_view.shape = {1, 1, Nq, Nk}, mask_view.strides = {0, 0, mask.row_stride, 1};
+    const Extent em = check_view(mask_view, "options.mask", data_required);
     if (eo.overlaps(em)) fail("out: overlaps options.mask");
     if (el.overlaps(em)) fail("lse: overlaps options.mask");
   }
@@ -235,7 +265,16 @@ Validated validate_call(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out,
   p.causal = options.causal, p.has_mask = mask_given, p.wants_lse = wants_lse;
   p.threads = resolve_threads(options.threads);
   p.q_offset = options.q_offset, p.kv_offset = options.kv_offset;
+  p.dtypes = {q.dtype, k.dtype, v.dtype, out.dtype, mask.data.dtype};
   return r;
+}
+
+/// O = 0 (all-zero bits: +0 in every dtype) and LSE = -inf for row (b, h, i) of a call without keys.
+void write_no_keys_row(const AnyTensor& out, i64 b, i64 h, i64 i, i64 dv, float* lse) {
+  auto* row = static_cast<char*>(out.data) +
+              (b * out.strides[0] + h * out.strides[1] + i * out.strides[2]) * static_cast<i64>(size_of(out.dtype));
+  std::memset(row, 0, static_cast<std::size_t>(dv) * size_of(out.dtype));
+  if (lse != nullptr) *lse = -std::numeric_limits<float>::infinity();
 }
 
 /// The kernel for the call (options.kernel checked: known, capable, within the budget).
@@ -255,17 +294,19 @@ const KernelInfo& plan_kernel(const Problem& p, std::string_view name, std::size
 
 }  // namespace
 
-Problem validate(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options) {
+Problem validate(AnyConstTensor q, AnyConstTensor k, AnyConstTensor v, AnyTensor out, Tensor lse,
+                 const Options& options) {
   const Validated call = validate_call(q, k, v, out, lse, options, false);
   plan_kernel(call.problem, options.kernel, call.budget);
   return call.problem;
 }
 
-void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, const Options& options) {
+void attention(AnyConstTensor q, AnyConstTensor k, AnyConstTensor v, AnyTensor out, const Options& options) {
   attention(q, k, v, out, Tensor{}, options);
 }
 
-void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor lse, const Options& options) {
+void attention(AnyConstTensor q, AnyConstTensor k, AnyConstTensor v, AnyTensor out, Tensor lse,
+               const Options& options) {
   // Validate.
   const Validated call = validate_call(q, k, v, out, lse, options, true);
   const Problem& p = call.problem;
@@ -278,7 +319,7 @@ void attention(ConstTensor q, ConstTensor k, ConstTensor v, Tensor out, Tensor l
     for (i64 b = 0; b < p.batch; ++b)
       for (i64 h = 0; h < p.heads; ++h)
         for (i64 i = 0; i < p.q_len; ++i)
-          detail::write_no_keys_row(out.row(b, h, i), p.value_dim, p.wants_lse ? lse.row(b, h, i) : nullptr);
+          write_no_keys_row(out, b, h, i, p.value_dim, p.wants_lse ? lse.row(b, h, i) : nullptr);
     return;
   }
   KernelArgs args{q, k, v, out, lse, call.scale, p.causal, call.mask, p.threads, nullptr, 0, p.q_offset, p.kv_offset};

@@ -8,6 +8,7 @@
 #include "cpu_features.hpp"
 #include "kernel_decls.hpp"
 #include "masking.hpp"
+#include "widening.hpp"
 
 #include <cblas.h>
 #include <omp.h>
@@ -79,7 +80,7 @@ void weighted_sum(const KernelArgs& a, i64 b, i64 hk, i64 i0, i64 rows, const fl
   bool any_non_finite = false;
   for (i64 c0 = 0; c0 < nk; c0 += kKeyChunk) {
     const i64 n = std::min(kKeyChunk, nk - c0);
-    const float* v = a.v.row(b, hk, c0);
+    const float* v = a.v.as<float>().row(b, hk, c0);
     i64 ld = ldv;
     bool finite = true;
     for (i64 j = 0; j < n && finite; ++j)
@@ -99,7 +100,7 @@ void weighted_sum(const KernelArgs& a, i64 b, i64 hk, i64 i0, i64 rows, const fl
   }
   if (!any_non_finite) return;
   for (i64 j = 0; j < nk; ++j) {
-    const float* vj = a.v.row(b, hk, j);
+    const float* vj = a.v.as<float>().row(b, hk, j);
     for (i64 t = 0; t < dv; ++t) {
       if (std::isfinite(vj[t])) continue;
       for (i64 i = i0; i < i0 + rows; ++i)
@@ -114,9 +115,9 @@ void weighted_sum(const KernelArgs& a, i64 b, i64 hk, i64 i0, i64 rows, const fl
 void blas_rows(const KernelArgs& a, i64 b, i64 h, i64 i0, i64 i1, float* s_head, float* panel) {
   const i64 nk = a.k.shape[2], d = a.q.shape[3], dv = a.v.shape[3];
   const i64 hk = kv_head(a, h), rows = i1 - i0;
-  const float* q = a.q.row(b, h, i0);
-  const float* k = a.k.row(b, hk, 0);
-  float* o = a.out.row(b, h, i0);
+  const float* q = a.q.as<float>().row(b, h, i0);
+  const float* k = a.k.as<float>().row(b, hk, 0);
+  float* o = a.out.as<float>().row(b, h, i0);
   float* s = s_head + i0 * nk;
   const i64 ldq = leading_dim(a.q.strides[2], rows, d), ldk = leading_dim(a.k.strides[2], nk, d);
   const i64 ldo = leading_dim(a.out.strides[2], rows, dv);
@@ -231,12 +232,13 @@ BlasBackend blas_backend() {
 }
 
 KernelInfo blas_kernel_info() {
-  return {"blas",
-          "OpenBLAS sgemm for Q Kᵀ and P V around a stable row softmax; Nq × Nk scores per head",
-          {.causal = true, .mask = true, .gqa = true, .lse = true, .threads = true},
-          blas_workspace,
-          blas_run,
-          10};
+  return widening::widened<blas_workspace, blas_run>(
+      {"blas",
+       "OpenBLAS sgemm for Q Kᵀ and P V around a stable row softmax; Nq × Nk scores per head",
+       {.causal = true, .mask = true, .gqa = true, .lse = true, .threads = true},
+       blas_workspace,
+       blas_run,
+       10});
 }
 
 }  // namespace attn

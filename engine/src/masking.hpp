@@ -31,9 +31,10 @@ inline std::int64_t visible_keys(const Problem& p, std::int64_t i) {
   return visible_keys(p.causal, p.q_offset, p.kv_offset, i, p.q_len, p.kv_len);
 }
 
-/// Row i of the additive mask, or nullptr when there is none.
+/// Row i of an fp32 additive mask, or nullptr when there is none (the kernels that take only
+/// fp32, or a mask widened to fp32: widening.hpp).
 inline const float* mask_row(const Mask& m, std::int64_t i) {
-  return m.data == nullptr ? nullptr : m.data + i * m.row_stride;
+  return m.data == nullptr ? nullptr : m.data.as<float>() + i * m.row_stride;
 }
 
 /// A -inf mask entry removes the key outright: whatever K and V hold there

@@ -7,6 +7,7 @@
 //   88.7228 and the row becomes NaN: kept that way, for teaching.
 #include "kernel_decls.hpp"
 #include "masking.hpp"
+#include "widening.hpp"
 
 #include <omp.h>
 
@@ -30,7 +31,7 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 double reference_scores(const KernelArgs& a, i64 b, i64 h, i64 i, double* s) {
   const i64 nk = a.k.shape[2], d = a.q.shape[3], hk = kv_head(a, h);
   const i64 visible = visible_keys(a, i);
-  const float* q = a.q.row(b, h, i);
+  const float* q = a.q.as<float>().row(b, h, i);
   const float* mrow = mask_row(a.mask, i);
   double m = kNegInf;
   bool nan = false;  // a NaN logit poisons the whole row
@@ -39,7 +40,7 @@ double reference_scores(const KernelArgs& a, i64 b, i64 h, i64 i, double* s) {
       s[j] = kNegInf;
       continue;
     }
-    const float* k = a.k.row(b, hk, j);
+    const float* k = a.k.as<float>().row(b, hk, j);
     double dot = 0;
     for (i64 t = 0; t < d; ++t) dot += static_cast<double>(q[t]) * k[t];
     s[j] = dot * a.scale + (mrow ? mrow[j] : 0.0);
@@ -60,7 +61,7 @@ void reference_run(const KernelArgs& a) noexcept {
     auto* s = static_cast<double*>(a.workspace) + static_cast<i64>(omp_get_thread_num()) * (nk + dv);
     double* acc = s + nk;
     const double m = reference_scores(a, b, h, i, s);
-    float* o = a.out.row(b, h, i);
+    float* o = a.out.as<float>().row(b, h, i);
     if (std::isnan(m)) {  // a NaN logit
       detail::write_nan_row(o, dv, detail::lse_row(a, b, h, i));
       continue;
@@ -75,7 +76,7 @@ void reference_run(const KernelArgs& a) noexcept {
       if (s[j] == kNegInf) continue;  // masked: selected away, V there is never read
       const double p = std::exp(s[j] - m);
       l += p;
-      const float* vr = a.v.row(b, hk, j);
+      const float* vr = a.v.as<float>().row(b, hk, j);
       for (i64 t = 0; t < dv; ++t) acc[t] += p * vr[t];
     }
     for (i64 t = 0; t < dv; ++t) o[t] = static_cast<float>(acc[t] / l);
@@ -94,21 +95,21 @@ void textbook_run(const KernelArgs& a) noexcept {
     for (i64 h = 0; h < H; ++h)
       for (i64 i = 0; i < nq; ++i) {
         const i64 hk = kv_head(a, h), visible = visible_keys(a, i);
-        const float* q = a.q.row(b, h, i);
+        const float* q = a.q.as<float>().row(b, h, i);
         const float* mrow = mask_row(a.mask, i);
-        float* o = a.out.row(b, h, i);
+        float* o = a.out.as<float>().row(b, h, i);
         for (i64 t = 0; t < dv; ++t) o[t] = 0.0f;
         float l = 0.0f;
         bool any = false;
         for (i64 j = 0; j < visible; ++j) {
           if (masked_out(mrow, j)) continue;
           any = true;
-          const float* k = a.k.row(b, hk, j);
+          const float* k = a.k.as<float>().row(b, hk, j);
           float dot = 0.0f;
           for (i64 t = 0; t < d; ++t) dot += q[t] * k[t];
           const float e = std::exp(dot * a.scale + (mrow ? mrow[j] : 0.0f));  // no max subtracted
           l += e;
-          const float* vr = a.v.row(b, hk, j);
+          const float* vr = a.v.as<float>().row(b, hk, j);
           for (i64 t = 0; t < dv; ++t) o[t] += e * vr[t];
         }
         if (!any) {
@@ -127,21 +128,23 @@ std::size_t no_workspace(const Problem&) {
 }  // namespace
 
 KernelInfo reference_kernel_info() {
-  return {"reference",
-          "fp64 oracle: plain loops, two-pass max-subtracted softmax",
-          {.causal = true, .mask = true, .gqa = true, .lse = true, .threads = true},
-          reference_workspace,
-          reference_run,
-          -1};
+  return widening::widened<reference_workspace, reference_run>(
+      {"reference",
+       "fp64 oracle: plain loops, two-pass max-subtracted softmax",
+       {.causal = true, .mask = true, .gqa = true, .lse = true, .threads = true},
+       reference_workspace,
+       reference_run,
+       -1});
 }
 
 KernelInfo textbook_kernel_info() {
-  return {"textbook",
-          "fp32 exp(s)/sum exp(s) as written: overflows past logit 88.72 (for teaching)",
-          {.causal = true, .mask = true, .gqa = true, .lse = true, .threads = false},
-          no_workspace,
-          textbook_run,
-          -1};
+  return widening::widened<no_workspace, textbook_run>(
+      {"textbook",
+       "fp32 exp(s)/sum exp(s) as written: overflows past logit 88.72 (for teaching)",
+       {.causal = true, .mask = true, .gqa = true, .lse = true, .threads = false},
+       no_workspace,
+       textbook_run,
+       -1});
 }
 
 }  // namespace attn

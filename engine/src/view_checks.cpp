@@ -1,6 +1,7 @@
 #include "view_checks.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace attn::detail {
 
@@ -17,8 +18,20 @@ void fail_overflow(std::string_view what) {
   fail(std::string(what) + ": size product overflows int64");
 }
 
+void fail_dtype(std::string_view name, DType dtype) {
+  fail(std::string(name) + ": dtype " + std::to_string(static_cast<int>(dtype)) +
+       " is not a dtype (attn::DType: f32, f16, bf16)");
+}
+
+void fail_misaligned(std::string_view name, const void* data, DType dtype) {
+  char address[32];
+  std::snprintf(address, sizeof address, "%p", data);
+  fail(std::string(name) + ": data " + address + " is not aligned to its " + std::to_string(size_of(dtype)) + "-byte " +
+       to_string(dtype) + " elements");
+}
+
 // Sorted by stride, each stride must step over everything the smaller dimensions cover.
-void check_strided_no_self_overlap(const Tensor& t, std::string_view name) {
+void check_strided_no_self_overlap(const AnyTensor& t, std::string_view name) {
   const auto& s = t.strides;
   std::array<int, 4> order{0, 1, 2, 3};
   std::sort(order.begin(), order.end(), [&](int a, int b) { return s[a] != s[b] ? s[a] < s[b] : a > b; });

@@ -1,5 +1,5 @@
 // Validation of tensor views, shared by attention() and merge_partials(): every
-// invalid view becomes an attn::Error that names the argument.
+// invalid view (of any dtype) becomes an attn::Error that names the argument.
 #pragma once
 
 #include <attn/attention.hpp>
@@ -21,6 +21,10 @@ using i64 = std::int64_t;
 std::string shape_str(const std::array<i64, 4>& s);
 
 [[noreturn, gnu::cold, gnu::noinline]] void fail_overflow(std::string_view what);
+/// "q: dtype 7 is not a dtype (f32, f16, bf16)".
+[[noreturn, gnu::cold, gnu::noinline]] void fail_dtype(std::string_view name, DType dtype);
+/// "k: data 0x... is not aligned to its 2-byte f16 elements".
+[[noreturn, gnu::cold, gnu::noinline]] void fail_misaligned(std::string_view name, const void* data, DType dtype);
 
 /// a * b and a + b, or an Error naming `what` when they do not fit in int64. Inline, with the
 /// message built out of line: validation runs on every call, the lab-sized ones included.
@@ -55,7 +59,11 @@ inline i64 element_count(const std::array<i64, 4>& shape, std::string_view name)
 /// `data_required` false, a view whose data is null is checked for shape and strides only
 /// (its extent is empty): validate() before the caller has allocated. Inline: it runs five
 /// times per call, the lab-sized ones included; the messages are built out of line.
-inline Extent check_view(const ConstTensor& t, std::string_view name, bool data_required = true) {
+inline Extent check_view(const AnyConstTensor& t, std::string_view name, bool data_required = true) {
+  const DType dtype = t.dtype;
+  if (dtype != DType::f32 && dtype != DType::f16 && dtype != DType::bf16) [[unlikely]]
+    fail_dtype(name, dtype);
+  const i64 element = static_cast<i64>(size_of(dtype));
   for (int i = 0; i < 4; ++i) {
     if (t.shape[i] < 0)
       fail(std::string(name) + ": dimension " + std::to_string(i) + " is negative (shape " + shape_str(t.shape) + ")");
@@ -64,16 +72,18 @@ inline Extent check_view(const ConstTensor& t, std::string_view name, bool data_
            "); only non-negative strides are supported");
   }
   const i64 count = element_count(t.shape, name);
-  checked_mul(count, static_cast<i64>(sizeof(float)), name);
+  checked_mul(count, element, name);
   if (count == 0) return {};
   if (t.data == nullptr && data_required)
     fail(std::string(name) + ": data is null but the shape " + shape_str(t.shape) + " is not empty");
+  if (reinterpret_cast<std::uintptr_t>(t.data) % static_cast<std::uintptr_t>(element) != 0) [[unlikely]]
+    fail_misaligned(name, t.data, dtype);
   if (t.strides[3] != 1 && t.shape[3] > 1)
     fail(std::string(name) + ": the last dimension must be contiguous (stride 1), got stride " +
          std::to_string(t.strides[3]));
   i64 last = 0;  // offset of the last element, in elements
   for (int i = 0; i < 4; ++i) last = checked_add(last, checked_mul(t.shape[i] - 1, t.strides[i], name), name);
-  const i64 bytes = checked_mul(checked_add(last, 1, name), static_cast<i64>(sizeof(float)), name);
+  const i64 bytes = checked_mul(checked_add(last, 1, name), element, name);
   if (t.data == nullptr) return {};  // shape and strides only (data_required is false)
   const auto lo = reinterpret_cast<std::uintptr_t>(t.data);
   if (lo > std::numeric_limits<std::uintptr_t>::max() - static_cast<std::uintptr_t>(bytes))
@@ -81,10 +91,10 @@ inline Extent check_view(const ConstTensor& t, std::string_view name, bool data_
   return {lo, lo + static_cast<std::uintptr_t>(bytes)};
 }
 
-void check_strided_no_self_overlap(const Tensor& t, std::string_view name);
+void check_strided_no_self_overlap(const AnyTensor& t, std::string_view name);
 
 /// An output view must not write one element twice.
-inline void check_no_self_overlap(const Tensor& t, std::string_view name) {
+inline void check_no_self_overlap(const AnyTensor& t, std::string_view name) {
   // An empty view writes nothing (and its strides were never bounded by check_view).
   if (std::find(t.shape.begin(), t.shape.end(), 0) != t.shape.end()) return;
   // The common case, a dense row-major view, cannot overlap itself.

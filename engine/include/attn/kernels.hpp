@@ -9,20 +9,37 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
 
 namespace attn {
 
-/// Everything a kernel needs; validated by attention() before the call.
+/// A set of dtypes.
+class DTypeSet {
+ public:
+  constexpr DTypeSet(std::initializer_list<DType> types) {
+    for (DType t : types) bits_ |= bit(t);
+  }
+  constexpr bool contains(DType t) const { return (bits_ & bit(t)) != 0; }
+  /// "f32, f16, bf16" (those in the set, in that order).
+  std::string str() const;
+
+ private:
+  static constexpr unsigned bit(DType t) { return 1u << static_cast<unsigned>(t); }
+  unsigned bits_ = 0;
+};
+
+/// Everything a kernel needs; validated by attention() before the call. The views' dtypes are
+/// among the kernel's KernelInfo::dtypes (q.as<float>() on an fp32-only kernel is safe).
 struct KernelArgs {
-  ConstTensor q, k, v;
-  Tensor out;
+  AnyConstTensor q, k, v;
+  AnyTensor out;
   Tensor lse;  ///< data == nullptr: not wanted
   float scale = 1.0f;
   Causal causal = Causal::none;
-  Mask mask;  ///< row_stride resolved (never 0 when data != nullptr)
+  Mask mask;  ///< row_stride resolved (never 0 when data != nullptr); mask.data.dtype its dtype
   int threads = 1;
   void* workspace = nullptr;  ///< workspace_bytes(problem) bytes, 64-byte aligned
   std::size_t workspace_size = 0;
@@ -52,6 +69,11 @@ struct KernelInfo {
   /// kernel built for one kind of shape (decode: few query rows per K/V head) outranks the
   /// general ones there and nowhere else. Cheap and allocation-free (called on every call).
   bool (*auto_when)(const Problem&) = nullptr;
+  /// The dtypes it takes for q, k, v, out and the mask (any combination of them).
+  DTypeSet dtypes{DType::f32};
+  /// True when it takes the 16-bit dtypes by widening them to fp32 in its workspace first
+  /// (engine/src/widening.hpp) rather than converting on load; O is narrowed at the end.
+  bool widens = false;
 };
 
 /// Every registered kernel, in a stable order.

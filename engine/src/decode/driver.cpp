@@ -136,8 +136,8 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
   i64 last = 0;  // keys any row of the pass sees
   for (int r = 0; r < w.rows; ++r) {
     const GroupRow g = group_row(p, hk, r0 + r);
-    w.q[r] = a.q.row(b, g.h, g.i);
-    w.o[r] = p.chunks == 1 ? a.out.row(b, g.h, g.i) : partial_row(p, partials, b, hk, r0 + r, c);
+    w.q[r] = a.q.as<float>().row(b, g.h, g.i);
+    w.o[r] = p.chunks == 1 ? a.out.as<float>().row(b, g.h, g.i) : partial_row(p, partials, b, hk, r0 + r, c);
     w.mask[r] = mask_row(a.mask, g.i);
     w.visible[r] = visible_keys(a, g.i);
     last = std::max(last, w.visible[r]);
@@ -145,8 +145,8 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
     std::fill_n(w.o[r], p.dv, 0.0f);
   }
   const i64 j0 = c * p.chunk, j1 = std::min({p.nk, j0 + p.chunk, last});
-  const Tk* k0 = a.k.row(b, hk, 0);
-  const Tv* v0 = a.v.row(b, hk, 0);
+  const Tk* k0 = a.k.as<Tk>().row(b, hk, 0);
+  const Tv* v0 = a.v.as<Tv>().row(b, hk, 0);
   for (i64 kb = j0; kb < j1; kb += kTileKeys) {
     const i64 n = std::min(kTileKeys, j1 - kb);
     tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n,
@@ -176,7 +176,7 @@ void merge_row(const KernelArgs& a, const Plan& p, float* partials, i64 b, i64 h
     const float* row = partial_row(p, partials, b, hk, r, c);
     return detail::PartialRow{row, row[p.dv], row[p.dv + 1]};
   };
-  float* out = a.out.row(b, g.h, g.i);
+  float* out = a.out.as<float>().row(b, g.h, g.i);
   detail::merge_row<fused::Log2Units>(p.chunks, part, p.dv, out, out, detail::lse_row(a, b, g.h, g.i));
 }
 

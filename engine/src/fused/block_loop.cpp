@@ -25,7 +25,7 @@ void pack_q(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, 
     for (i64 r = 0; r < mr; ++r) {
       const i64 row = ip * mr + r;
       if (row < rows) {
-        const float* q = a.q.row(b, h, i0 + row);
+        const float* q = a.q.as<float>().row(b, h, i0 + row);
         for (i64 k = 0; k < d; ++k) panel[k * mr + r] = c * q[k];
       } else {
         for (i64 k = 0; k < d; ++k) panel[k * mr + r] = 0.0f;
@@ -82,7 +82,7 @@ void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
 
   // O = alpha·O + P V (first block: O = P V). A masked key has p = 0, but 0 · NaN = NaN: when V holds a
   // non-finite value in a block with masked keys, those V rows must not be multiplied in.
-  const float* v0 = a.v.row(b, hk, kb);
+  const float* v0 = a.v.as<float>().row(b, hk, kb);
   if (masking && !all_finite(v0, ldv, n, dv)) {
     // Row by row on a copy of the V block whose rows masked for that row are zero:
     // the same microkernel, the same sums (fma(0, 0, o) = o = fma(0, v, o) for finite v),
@@ -161,8 +161,8 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
     std::fill_n(w.lp, rows, 0.0f);
     for (i64 kb = g0; kb < g1; kb += bc) {
       const i64 n = std::min(bc, g1 - kb);
-      uk.pack_kt(n, d, a.k.row(b, hk, kb), a.k.strides[2], w.kp);
-      uk.pack_v(n, dv, a.v.row(b, hk, kb), a.v.strides[2], w.vp);
+      uk.pack_kt(n, d, a.k.as<float>().row(b, hk, kb), a.k.strides[2], w.kp);
+      uk.pack_v(n, dv, a.v.as<float>().row(b, hk, kb), a.v.strides[2], w.vp);
       for (i64 r0 = 0; r0 < rows; r0 += p.bs) {
         const i64 slice = std::min(p.bs, rows - r0);
         if (takes_part(r0, slice, kb)) slice_step(a, p, uk, b, h, i0, r0, slice, kb, n, kb == g0, w);
@@ -178,7 +178,7 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
 
 void write_rows(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, const Scratch& w, bool any) {
   for (i64 r = 0; r < rows; ++r) {
-    float* out = a.out.row(b, h, i0 + r);
+    float* out = a.out.as<float>().row(b, h, i0 + r);
     const float m = any ? w.m[r] : kNegInf;
     // Every key masked: 0 and -inf. (m = -inf with l = NaN is a row of NaN logits: it falls through.)
     float* const lse = detail::lse_row(a, b, h, i0 + r);

@@ -28,7 +28,7 @@ void merge_split_row(const KernelArgs& a, const Plan& p, float* partials, i64 bh
     const float* row = partial_rows(p, partials, bh, qb, s) + r * p.partial_row;
     return detail::PartialRow{row, row[p.dv], row[p.dv + 1]};
   };
-  float* out = a.out.row(b, h, i);
+  float* out = a.out.as<float>().row(b, h, i);
   detail::merge_row<Log2Units>(p.nsplit, part, p.dv, out, out, detail::lse_row(a, b, h, i));
 }
 

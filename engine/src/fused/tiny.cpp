@@ -35,12 +35,12 @@ void run_tiny(const KernelArgs& a, const Ukernels& uk) {
   for (i64 b = 0; b < B; ++b)
     for (i64 h = 0; h < H; ++h) {
       const i64 hk = kv_head(a, h);
-      for (i64 j = 0; j < nk; ++j) krow[j] = a.k.row(b, hk, j), vrow[j] = a.v.row(b, hk, j);
+      for (i64 j = 0; j < nk; ++j) krow[j] = a.k.as<float>().row(b, hk, j), vrow[j] = a.v.as<float>().row(b, hk, j);
       for (i64 j = nk; j < round_up(nk, kLanes); ++j) krow[j] = krow[0];
       i64 e = 0;
       for (i64 i = 0; i < nq; ++i) {
         const float* mrow = mask_row(a.mask, i);
-        const float* q = a.q.row(b, h, i);
+        const float* q = a.q.as<float>().row(b, h, i);
         const i64 vis = visible_keys(a, i);
         first[i] = e;
         float mi = kNegInf;  // running max, NaN ignored: a NaN logit shows up in l below
@@ -67,7 +67,7 @@ void run_tiny(const KernelArgs& a, const Ukernels& uk) {
         const i64 u0 = first[i], u1 = first[i + 1];
         float l = 0.0f;
         for (i64 u = u0; u < u1; ++u) l += s[u];
-        float* out = a.out.row(b, h, i);
+        float* out = a.out.as<float>().row(b, h, i);
         float* const lse = detail::lse_row(a, b, h, i);
         if (m[i] == kNegInf && l == 0.0f) {  // every key masked
           detail::write_no_keys_row(out, dv, lse);

@@ -1,0 +1,401 @@
+// Attention over fp16 and bf16 tensors (attn/dtype.hpp), every kernel that takes them.
+//
+// The accuracy rule (FlashAttention's): on inputs rounded to a dtype, a kernel's error against
+// the fp64 oracle computed on the SAME rounded inputs is at most twice the `blas` path's error
+// on those inputs. Errors are the largest absolute differences over O and over LSE. Where the
+// blas error is below fp32's own noise, 4u·max|x| (u = 2^-24: the oracle's fp32 output alone
+// carries u·max|x|, and any fp32 kernel a few roundings more), that is the yardstick instead: the
+// rule is about what 16-bit inputs and outputs cost, and fp32 accuracy has its own derived bound
+// (testkit.cpp). With a 16-bit O both errors are dominated by its rounding, far above the floor.
+// Also: every ISA of the fused kernel, tails 1..33 and around its block sizes, guard pages after
+// every 16-bit input, bitwise determinism across thread counts, and the validation messages.
+#include "fused_testers.hpp"
+#include "testkit.hpp"
+
+#include <attn/attention.hpp>
+#include <attn/kernels.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace attn::test {
+namespace {
+
+/// One tensor's values in a dtype: `values` (fp32) rounded in place to it, and its 16-bit copy.
+struct Stored {
+  DType dtype = DType::f32;
+  std::vector<f16> h;
+  std::vector<bf16> b;
+
+  void assign(DType t, std::vector<float>& values) {
+    dtype = t;
+    for (float& x : values) x = round_to(t, x);
+    if (t == DType::f16) std::transform(values.begin(), values.end(), std::back_inserter(h), to_f16);
+    if (t == DType::bf16) std::transform(values.begin(), values.end(), std::back_inserter(b), to_bf16);
+  }
+  const void* data(const std::vector<float>& values) const {
+    return dtype == DType::f16    ? static_cast<const void*>(h.data())
+           : dtype == DType::bf16 ? static_cast<const void*>(b.data())
+                                  : values.data();
+  }
+};
+
+std::string dtypes_name(const DTypes& t) {
+  return std::string("q") + to_string(t.q) + "_k" + to_string(t.k) + "_v" + to_string(t.v) + "_out" + to_string(t.out) +
+         "_mask" + to_string(t.mask);
+}
+
+/// A call whose tensors have the dtypes `t`: buf holds the rounded inputs in fp32 (the oracle's
+/// inputs) and, after run(), the outputs widened to fp32.
+struct TypedCall {
+  Buffers buf;
+  DTypes t;
+  Stored q, k, v, mask;
+  std::vector<f16> out_h;
+  std::vector<bf16> out_b;
+
+  TypedCall(const Case& c, const DTypes& types) : buf(c), t(types) {
+    q.assign(t.q, buf.q), k.assign(t.k, buf.k), v.assign(t.v, buf.v);
+    if (c.mask) mask.assign(t.mask, buf.mask);
+    // Unwritten outputs stay NaN, as buf.out's do.
+    if (t.out == DType::f16) out_h.assign(buf.out.size(), f16{0x7e00});
+    if (t.out == DType::bf16) out_b.assign(buf.out.size(), bf16{0x7fc0});
+  }
+
+  static AnyConstTensor retyped(AnyConstTensor view, const Stored& s, const std::vector<float>& values) {
+    view.data = s.data(values), view.dtype = s.dtype;
+    return view;
+  }
+  AnyTensor out_view() {
+    AnyTensor o = buf.outv();
+    if (t.out == DType::f16) o.data = out_h.data();
+    if (t.out == DType::bf16) o.data = out_b.data();
+    o.dtype = t.out;
+    return o;
+  }
+  Options options(const std::string& kernel, int threads) const {
+    Options o = buf.options(kernel, threads);
+    if (buf.c.mask) o.mask.data.ptr = mask.data(buf.mask), o.mask.data.dtype = mask.dtype;
+    return o;
+  }
+  void run(const std::string& kernel, int threads = 0) {
+    attention(retyped(buf.qv(), q, buf.q), retyped(buf.kv(), k, buf.k), retyped(buf.vv(), v, buf.v), out_view(),
+              buf.lsev(), options(kernel, threads));
+    if (t.out == DType::f16)
+      std::transform(out_h.begin(), out_h.end(), buf.out.begin(), [](f16 x) { return to_float(x); });
+    if (t.out == DType::bf16)
+      std::transform(out_b.begin(), out_b.end(), buf.out.begin(), [](bf16 x) { return to_float(x); });
+  }
+};
+
+/// The fp64 oracle on the rounded inputs of `call`, into fp32 outputs.
+Buffers oracle(const TypedCall& call) {
+  Buffers ref = call.buf;
+  run(ref, "reference");
+  return ref;
+}
+
+struct Errors {
+  double out = 0, lse = 0;
+};
+
+/// Largest |got − ref| over O and over LSE (NaN where exactly one is NaN: infinite).
+Errors errors(const Buffers& got, const Buffers& ref) {
+  auto max_diff = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double e = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (std::isnan(a[i]) && std::isnan(b[i])) continue;
+      if (a[i] == b[i]) continue;  // equal infinities too
+      const double d = std::abs(static_cast<double>(a[i]) - b[i]);
+      e = std::max(e, std::isnan(d) ? std::numeric_limits<double>::infinity() : d);
+    }
+    return e;
+  };
+  return {max_diff(got.out, ref.out), max_diff(got.lse, ref.lse)};
+}
+
+/// 4u·max|x| over the finite x: fp32's noise floor (top of the file).
+double fp32_noise(const std::vector<float>& x) {
+  double m = 0;
+  for (float v : x)
+    if (std::isfinite(v)) m = std::max(m, static_cast<double>(std::abs(v)));
+  return std::ldexp(m, -22);
+}
+
+/// The accuracy rule for `kernel` on case c with dtypes t (see the top of the file).
+void expect_within_twice_blas(const Case& c, const DTypes& t, const std::string& kernel, int threads = 0) {
+  TypedCall got(c, t), blas(c, t);
+  const Buffers ref = oracle(got);
+  got.run(kernel, threads);
+  blas.run("blas", threads);
+  const Errors e = errors(got.buf, ref), eb = errors(blas.buf, ref);
+  const double yard_out = std::max(eb.out, fp32_noise(ref.out));
+  const double yard_lse = std::max(eb.lse, fp32_noise(ref.lse));
+  EXPECT_LE(e.out, 2 * yard_out) << kernel << " " << c.name() << " " << dtypes_name(t) << ": O error " << e.out
+                                 << ", blas " << eb.out;
+  EXPECT_LE(e.lse, 2 * yard_lse) << kernel << " " << c.name() << " " << dtypes_name(t) << ": LSE error " << e.lse
+                                 << ", blas " << eb.lse;
+}
+
+// The dtype combinations tested: each 16-bit type throughout, and mixtures (every tensor has its
+// own dtype; O may be wider or narrower than the inputs).
+const DTypes kAllF16{DType::f16, DType::f16, DType::f16, DType::f16, DType::f16};
+const DTypes kAllBF16{DType::bf16, DType::bf16, DType::bf16, DType::bf16, DType::bf16};
+const DTypes kKvF16{DType::f32, DType::f16, DType::f16, DType::f32, DType::f32};
+const DTypes kBF16InF32Out{DType::bf16, DType::bf16, DType::bf16, DType::f32, DType::f16};
+const DTypes kMixed{DType::f16, DType::bf16, DType::f32, DType::bf16, DType::bf16};
+const DTypes kDtypeSets[] = {kAllF16, kAllBF16, kKvF16, kBF16InF32Out, kMixed};
+
+/// Registered kernels that take every dtype (decode takes only fp32: tested below).
+std::vector<std::string> kernels_taking_16_bits() {
+  std::vector<std::string> names;
+  for (const KernelInfo& k : kernels())
+    if (k.dtypes.contains(DType::f16) && k.dtypes.contains(DType::bf16)) names.emplace_back(k.name);
+  return names;
+}
+
+TEST(Dtypes, ReferenceBlasFusedAndTextbookTakeEveryDtype) {
+  for (const char* name : {"reference", "textbook", "blas", "fused"}) {
+    const KernelInfo* k = find_kernel(name);
+    ASSERT_NE(k, nullptr) << name;
+    for (DType t : {DType::f32, DType::f16, DType::bf16}) EXPECT_TRUE(k->dtypes.contains(t)) << name;
+  }
+}
+
+class EveryKernel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EveryKernel, AccuracyRuleOnCausalMaskGqaAndLse) {
+  for (const DTypes& t : kDtypeSets) {
+    Case c;
+    c.B = 2, c.H = 4, c.Hkv = 2, c.shape(37, 45, 24);
+    expect_within_twice_blas(c, t, GetParam());
+    c.causal = Causal::top_left;
+    expect_within_twice_blas(c, t, GetParam());
+    c.causal = Causal::bottom_right, c.mask = true;
+    expect_within_twice_blas(c, t, GetParam());
+    c.causal = Causal::none, c.permuted = true, c.dv = 40;
+    expect_within_twice_blas(c, t, GetParam());
+  }
+}
+
+TEST_P(EveryKernel, AccuracyRuleOnEveryTail) {
+  for (const DTypes& t : {kAllF16, kAllBF16, kMixed})
+    for (i64 n = 1; n <= 33; ++n) {
+      Case c;
+      c.shape(n, 34 - n, n % 2 ? n : 16), c.mask = n % 3 == 0,
+                                          c.causal = n % 4 == 1 ? Causal::bottom_right : Causal::none;
+      expect_within_twice_blas(c, t, GetParam());
+    }
+}
+
+TEST_P(EveryKernel, AccuracyRuleAroundBlockSizes) {
+  // Keys around the fused kernel's blocks (Bc 64/128/256) and query rows around its tiles.
+  for (const DTypes& t : {kAllF16, kAllBF16})
+    for (i64 nk : {63, 128, 129, 255, 257}) {
+      Case c;
+      c.shape(nk % 2 ? 97 : 7, nk, nk % 2 ? 64 : 33);
+      c.causal = nk == 129 ? Causal::bottom_right : Causal::none, c.mask = nk == 255;
+      expect_within_twice_blas(c, t, GetParam());
+    }
+}
+
+TEST_P(EveryKernel, SameBitsForEveryThreadCount) {
+  const KernelInfo* info = find_kernel(GetParam());
+  if (!info->caps.threads) GTEST_SKIP() << GetParam() << " runs on one thread";
+  for (const DTypes& t : kDtypeSets) {
+    Case c;
+    c.B = 2, c.H = 4, c.Hkv = 2, c.shape(70, 300, 32), c.mask = true;
+    TypedCall one(c, t);
+    one.run(GetParam(), 1);
+    for (int threads : {2, 3, 4}) {
+      TypedCall many(c, t);
+      many.run(GetParam(), threads);
+      EXPECT_EQ(0, std::memcmp(one.buf.out.data(), many.buf.out.data(), one.buf.out.size() * sizeof(float)))
+          << GetParam() << " " << dtypes_name(t) << ": O differs with " << threads << " threads";
+      EXPECT_EQ(0, std::memcmp(one.buf.lse.data(), many.buf.lse.data(), one.buf.lse.size() * sizeof(float)))
+          << GetParam() << " " << dtypes_name(t) << ": LSE differs with " << threads << " threads";
+    }
+  }
+}
+
+/// Copies of call's inputs, each ending right before a guard page (dense layout).
+template <class T>
+const void* guarded_copy(std::vector<std::unique_ptr<GuardedArray<T>>>& keep, const std::vector<T>& x) {
+  keep.push_back(std::make_unique<GuardedArray<T>>(std::max<std::size_t>(x.size(), 1)));
+  std::copy(x.begin(), x.end(), keep.back()->data());
+  return keep.back()->data();
+}
+
+TEST_P(EveryKernel, NoReadPastAnyInputOfAnyDtype) {
+  for (const DTypes& t : {kAllF16, kAllBF16, kMixed})
+    for (i64 n : {1, 5, 16, 17, 33, 129}) {
+      Case c;
+      c.shape(n, n + 2, n % 2 ? 17 : 16), c.mask = true, c.causal = n % 3 ? Causal::none : Causal::top_left;
+      TypedCall call(c, t);
+      const Buffers ref = oracle(call);
+      std::vector<std::unique_ptr<GuardedArray<float>>> keep32;
+      std::vector<std::unique_ptr<GuardedArray<f16>>> keep16;
+      std::vector<std::unique_ptr<GuardedArray<bf16>>> keepb;
+      auto guarded = [&](const Stored& s, const std::vector<float>& values) {
+        return s.dtype == DType::f16    ? guarded_copy(keep16, s.h)
+               : s.dtype == DType::bf16 ? guarded_copy(keepb, s.b)
+                                        : guarded_copy(keep32, values);
+      };
+      AnyConstTensor q = call.buf.qv(), k = call.buf.kv(), v = call.buf.vv();
+      q.data = guarded(call.q, call.buf.q), q.dtype = t.q;
+      k.data = guarded(call.k, call.buf.k), k.dtype = t.k;
+      v.data = guarded(call.v, call.buf.v), v.dtype = t.v;
+      Options o = call.options(GetParam(), 0);
+      o.mask.data.ptr = guarded(call.mask, call.buf.mask);
+      attention(q, k, v, call.out_view(), call.buf.lsev(), o);
+      TypedCall blas(c, t);
+      blas.run("blas");
+      // Widen O as run() does, then the accuracy rule.
+      if (t.out == DType::f16)
+        std::transform(call.out_h.begin(), call.out_h.end(), call.buf.out.begin(), [](f16 x) { return to_float(x); });
+      if (t.out == DType::bf16)
+        std::transform(call.out_b.begin(), call.out_b.end(), call.buf.out.begin(), [](bf16 x) { return to_float(x); });
+      const Errors e = errors(call.buf, ref), eb = errors(blas.buf, ref);
+      EXPECT_LE(e.out, 2 * std::max(eb.out, fp32_noise(ref.out))) << c.name() << " " << dtypes_name(t);
+      EXPECT_LE(e.lse, 2 * std::max(eb.lse, fp32_noise(ref.lse))) << c.name() << " " << dtypes_name(t);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, EveryKernel, ::testing::ValuesIn(kernels_taking_16_bits()),
+                         [](const auto& p) { return p.param; });
+
+/// The fused kernel on every ISA this process may use (ATTN_ISA=avx2 / scalar force the others).
+class FusedIsa : public UsableIsaTest {
+ protected:
+  void TearDown() override { fused::force_isa(fused::supported_isas().back()); }
+};
+
+TEST_P(FusedIsa, AccuracyRuleOnEveryIsa) {
+  ASSERT_TRUE(fused::force_isa(GetParam()));
+  for (const DTypes& t : kDtypeSets)
+    for (i64 n : {1, 7, 16, 33, 100, 257}) {
+      Case c;
+      c.H = 2, c.Hkv = 1, c.shape(n, 2 * n + 3, n % 2 ? 40 : 64), c.mask = n % 3 == 1;
+      c.causal = n % 2 ? Causal::bottom_right : Causal::none;
+      expect_within_twice_blas(c, t, "fused");
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isas, FusedIsa, ::testing::Values(fused::Isa::scalar, fused::Isa::avx2, fused::Isa::avx512),
+                         [](const auto& p) { return std::string(fused::isa_name(p.param)); });
+
+// ---- Validation ----------------------------------------------------------------------------
+
+/// Expects f() to throw attn::Error whose message contains `needle`.
+template <class F>
+void expect_error(F&& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected one containing: " << needle;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
+  }
+}
+
+TEST(DtypeValidation, DecodeTakesOnlyFp32AndSaysWhichTensor) {
+  std::vector<float> q(64), o(64);
+  std::vector<f16> kv(64 * 64);
+  Options opts;
+  opts.kernel = "decode";
+  const auto k = TensorView<const f16>::contiguous(kv.data(), 1, 1, 64, 64);
+  expect_error([&] { attention(view2d(q.data(), 1, 64), k, k, view2d(o.data(), 1, 64), opts); },
+               "options.kernel: kernel 'decode' does not take k of dtype f16 (it takes f32)");
+}
+
+TEST(DtypeValidation, AutoPicksFusedForSixteenBitDecodeShapes) {
+  Options opts;
+  const Problem p32 = validate(
+      ConstTensor::contiguous(nullptr, 1, 8, 1, 128), ConstTensor::contiguous(nullptr, 1, 8, 4096, 128),
+      ConstTensor::contiguous(nullptr, 1, 8, 4096, 128), Tensor::contiguous(nullptr, 1, 8, 1, 128), Tensor{}, opts);
+  EXPECT_EQ(select_kernel("auto", p32, default_memory_budget()).name, "decode");
+  const Problem p16 = validate(ConstTensor::contiguous(nullptr, 1, 8, 1, 128),
+                               TensorView<const bf16>::contiguous(nullptr, 1, 8, 4096, 128),
+                               TensorView<const bf16>::contiguous(nullptr, 1, 8, 4096, 128),
+                               Tensor::contiguous(nullptr, 1, 8, 1, 128), Tensor{}, opts);
+  EXPECT_EQ(p16.dtypes.k, DType::bf16);
+  EXPECT_EQ(p16.dtypes.v, DType::bf16);
+  EXPECT_EQ(p16.dtypes.q, DType::f32);
+  EXPECT_EQ(select_kernel("auto", p16, default_memory_budget()).name, "fused");
+}
+
+TEST(DtypeValidation, UnknownDtypeNamesTheArgument) {
+  std::vector<float> x(16), o(16);
+  AnyConstTensor bad = view2d(x.data(), 4, 4);
+  bad.dtype = static_cast<DType>(7);
+  expect_error([&] { attention(bad, view2d(x.data(), 4, 4), view2d(x.data(), 4, 4), view2d(o.data(), 4, 4)); },
+               "q: dtype 7 is not a dtype");
+  AnyTensor bad_out = view2d(o.data(), 4, 4);
+  bad_out.dtype = static_cast<DType>(3);
+  expect_error([&] { attention(view2d(x.data(), 4, 4), view2d(x.data(), 4, 4), view2d(x.data(), 4, 4), bad_out); },
+               "out: dtype 3 is not a dtype");
+  Options opts;
+  opts.mask = Mask{x.data(), 4, 4, 0};
+  opts.mask.data.dtype = static_cast<DType>(9);
+  expect_error(
+      [&] {
+        attention(view2d(x.data(), 4, 4), view2d(x.data(), 4, 4), view2d(x.data(), 4, 4), view2d(o.data(), 4, 4), opts);
+      },
+      "options.mask: dtype 9 is not a dtype");
+}
+
+TEST(DtypeValidation, MisalignedSixteenBitDataIsRefused) {
+  std::vector<float> q(16), o(16);
+  std::vector<std::uint16_t> raw(40);
+  const auto* odd = reinterpret_cast<const f16*>(reinterpret_cast<const char*>(raw.data()) + 1);
+  expect_error(
+      [&] {
+        attention(view2d(q.data(), 4, 4), TensorView<const f16>::contiguous(odd, 1, 1, 4, 4),
+                  TensorView<const f16>::contiguous(odd, 1, 1, 4, 4), view2d(o.data(), 4, 4));
+      },
+      "is not aligned to its 2-byte f16 elements");
+}
+
+TEST(DtypeValidation, SixteenBitExtentsAreCountedInTheirBytes) {
+  // 16 f16 elements span 32 bytes: an fp32 out starting 32 bytes in does not overlap them,
+  // one starting 30 bytes in does.
+  alignas(64) std::byte mem[256] = {};
+  const auto* k = reinterpret_cast<const f16*>(mem);
+  const auto kv = TensorView<const f16>::contiguous(k, 1, 1, 4, 4);
+  std::vector<float> q(16);
+  EXPECT_NO_THROW(attention(view2d(q.data(), 4, 4), kv, kv, view2d(reinterpret_cast<float*>(mem + 32), 4, 4)));
+  auto* o16 = reinterpret_cast<f16*>(mem + 30);
+  expect_error([&] { attention(view2d(q.data(), 4, 4), kv, kv, TensorView<f16>::contiguous(o16, 1, 1, 4, 4)); },
+               "out: overlaps input k");
+}
+
+TEST(DtypeValidation, WideningCopiesCountAgainstTheMemoryBudget) {
+  const KernelInfo* blas = find_kernel("blas");
+  Problem p;
+  p.batch = 1, p.heads = 2, p.kv_heads = 1, p.q_len = 10, p.kv_len = 20, p.head_dim = 8, p.value_dim = 4;
+  const std::size_t f32 = blas->workspace_bytes(p);
+  p.dtypes = kAllF16;
+  p.has_mask = true;
+  // 64-byte rounded fp32 copies: Q 2·10·8, K 20·8, V 20·4, O 2·10·4 and the mask 10·20 floats.
+  auto copy = [](std::size_t floats) { return (floats * 4 + 63) / 64 * 64; };
+  EXPECT_EQ(blas->workspace_bytes(p), f32 + copy(160) + copy(160) + copy(80) + copy(80) + copy(200));
+  expect_error([&] { select_kernel("blas", p, blas->workspace_bytes(p) - 1); }, "kernel 'blas' needs");
+}
+
+TEST(DtypeValidation, NoKeysGiveZerosOfTheOutputDtype) {
+  std::vector<float> q(8), lse(2, 1.0f);
+  std::vector<bf16> o(8, bf16{0x7fc0});
+  attention(view2d(q.data(), 2, 4), ConstTensor::contiguous(nullptr, 1, 1, 0, 4),
+            ConstTensor::contiguous(nullptr, 1, 1, 0, 4), TensorView<bf16>::contiguous(o.data(), 1, 1, 2, 4),
+            lse_view(lse.data(), 1, 1, 2));
+  for (bf16 x : o) EXPECT_EQ(x.bits, 0);
+  for (float l : lse) EXPECT_EQ(l, -std::numeric_limits<float>::infinity());
+}
+
+}  // namespace
+}  // namespace attn::test
