@@ -201,11 +201,144 @@ TEST_F(Run, BadArgumentsAndFilesExitWithStatus2) {
   EXPECT_EQ(attnlab(base + "--q q.npy --kernel blas --threads 1 --memory-budget " + std::to_string(need)).status, 0);
 }
 
+// ---- dtypes: float16 files run as f16; --dtype rounds; the output is '<f2' when q is f16.
+
+/// `x` rounded to T (the values a T tensor holds).
+template <class T>
+std::vector<T> rounded(const std::vector<float>& x) {
+  std::vector<T> r;
+  for (float f : x) {
+    if constexpr (std::is_same_v<T, f16>)
+      r.push_back(to_f16(f));
+    else
+      r.push_back(to_bf16(f));
+  }
+  return r;
+}
+
+std::vector<std::uint16_t> bits(const std::vector<f16>& v) {
+  std::vector<std::uint16_t> b;
+  for (f16 h : v) b.push_back(h.bits);
+  return b;
+}
+
+/// attention() on dense [1, H, N, d] views of any dtype, into `out`.
+void direct_any(AnyConstTensor q, AnyConstTensor k, AnyConstTensor v, AnyTensor out, const Options& opts = {}) {
+  attention(q, k, v, out, opts);
+}
+
+template <class T>
+TensorView<const T> dense3(const std::vector<T>& x, i64 h, i64 n, i64 d) {
+  return TensorView<const T>::contiguous(x.data(), 1, h, n, d);
+}
+
+TEST_F(Run, Float16FilesRunAsF16AndWriteFloat16) {
+  const std::vector<i64> shape{2, 9, 16};
+  std::vector<float> x[3];
+  for (int i = 0; i < 3; ++i) {
+    x[i].resize(2 * 9 * 16);
+    attnlab::fill_uniform(x[i], static_cast<std::uint64_t>(i + 1));
+  }
+  const auto q = rounded<f16>(x[0]), k = rounded<f16>(x[1]), v = rounded<f16>(x[2]);
+  npy::write(path("q.npy"), q, shape);
+  npy::write(path("k.npy"), k, shape);
+  npy::write(path("v.npy"), v, shape);
+  const CommandResult r = attnlab("run --q q.npy --k k.npy --v v.npy --out o.npy --check");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(field(r.output, "dtype"), "f16");
+  EXPECT_NE(field(r.output, "check").find("against the reference kernel on the same f16 inputs"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("as --dtype asks"), std::string::npos) << "nothing was converted:\n" << r.output;
+  const auto o = npy::read_as<f16>(path("o.npy"));
+  EXPECT_EQ(o.stored, npy::DType::f2);
+  EXPECT_EQ(o.shape, shape);
+  std::vector<f16> want(q.size());
+  direct_any(dense3(q, 2, 9, 16), dense3(k, 2, 9, 16), dense3(v, 2, 9, 16),
+             TensorView<f16>::contiguous(want.data(), 1, 2, 9, 16));
+  EXPECT_EQ(bits(o.data), bits(want));  // the library on the same f16 data: bitwise the same
+
+  // --out-dtype f32: the same call writing fp32 (no rounding of O to f16).
+  ASSERT_EQ(attnlab("run --q q.npy --k k.npy --v v.npy --out o.npy --out-dtype f32").status, 0);
+  const npy::Array o32 = npy::read(path("o.npy"));
+  EXPECT_EQ(o32.stored, npy::DType::f4);
+  std::vector<float> want32(q.size());
+  direct_any(dense3(q, 2, 9, 16), dense3(k, 2, 9, 16), dense3(v, 2, 9, 16),
+             Tensor::contiguous(want32.data(), 1, 2, 9, 16));
+  EXPECT_EQ(o32.data, want32);
+
+  // An f32 query with an f16 K/V cache: out follows q (f32), each tensor keeps its file's dtype.
+  npy::write(path("q32.npy"), x[0], shape);
+  const CommandResult m = attnlab("run --q q32.npy --k k.npy --v v.npy --out o.npy");
+  ASSERT_EQ(m.status, 0) << m.output;
+  EXPECT_EQ(field(m.output, "dtype"), "q f32, k f16, v f16, out f32");
+  direct_any(dense3(x[0], 2, 9, 16), dense3(k, 2, 9, 16), dense3(v, 2, 9, 16),
+             Tensor::contiguous(want32.data(), 1, 2, 9, 16));
+  EXPECT_EQ(npy::read(path("o.npy")).data, want32);
+}
+
+TEST_F(Run, DtypeRoundsFloat32InputsToNearestEvenAndSaysSo) {
+  const auto q = save("q.npy", {6, 8}, 1), k = save("k.npy", {7, 8}, 2), v = save("v.npy", {7, 8}, 3);
+  std::vector<float> mask(42, 0.0f);
+  mask[3] = -INFINITY;
+  npy::write(path("m.npy"), mask, std::vector<i64>{6, 7});
+  const CommandResult r = attnlab("run --q q.npy --k k.npy --v v.npy --mask m.npy --out o.npy --dtype bf16");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* f : {"--q (q.npy)", "--k (k.npy)", "--v (v.npy)"})
+    EXPECT_NE(r.output.find(std::string(f) + ": float32 rounded to bf16 (nearest even), as --dtype asks"),
+              std::string::npos)
+        << r.output;
+  EXPECT_EQ(r.output.find("--mask (m.npy): float32 rounded"), std::string::npos) << "the mask keeps its dtype";
+  EXPECT_EQ(field(r.output, "dtype"), "q bf16, k bf16, v bf16, mask f32, out f32");
+  const npy::Array o = npy::read(path("o.npy"));
+  EXPECT_EQ(o.stored, npy::DType::f4) << "bf16 has no NumPy dtype: a bf16 run writes float32";
+  const auto qb = rounded<bf16>(q), kb = rounded<bf16>(k), vb = rounded<bf16>(v);
+  std::vector<float> want(48);
+  Options opts;
+  opts.mask = {mask.data(), 6, 7, 0};
+  direct_any(dense3(qb, 1, 6, 8), dense3(kb, 1, 7, 8), dense3(vb, 1, 7, 8), Tensor::contiguous(want.data(), 1, 1, 6, 8),
+             opts);
+  EXPECT_EQ(o.data, want);
+
+  // --dtype f16 on f32 files: out is '<f2', equal to the library on the NumPy-rounded inputs.
+  ASSERT_EQ(attnlab("run --q q.npy --k k.npy --v v.npy --out o.npy --dtype f16").status, 0);
+  const auto qh = rounded<f16>(q), kh = rounded<f16>(k), vh = rounded<f16>(v);
+  std::vector<f16> want16(48);
+  direct_any(dense3(qh, 1, 6, 8), dense3(kh, 1, 7, 8), dense3(vh, 1, 7, 8),
+             TensorView<f16>::contiguous(want16.data(), 1, 1, 6, 8));
+  EXPECT_EQ(bits(npy::read_as<f16>(path("o.npy")).data), bits(want16));
+
+  // A float16 file under --dtype f32 is widened (exactly), and said.
+  npy::write(path("q2.npy"), qh, std::vector<i64>{6, 8});
+  const CommandResult w = attnlab("run --q q2.npy --k k.npy --v v.npy --out o.npy --dtype f32");
+  ASSERT_EQ(w.status, 0) << w.output;
+  EXPECT_NE(w.output.find("--q (q2.npy): float16 widened exactly to f32, as --dtype asks"), std::string::npos)
+      << w.output;
+  EXPECT_EQ(field(w.output, "dtype"), "f32");
+  EXPECT_EQ(npy::read(path("o.npy")).stored, npy::DType::f4);
+}
+
+TEST_F(Run, DtypeErrorsNameTheFlagAndTheLimit) {
+  auto q = save("q.npy", {4, 4}, 1);
+  save("k.npy", {4, 4}, 2);
+  save("v.npy", {4, 4}, 3);
+  const std::string base = "run --q q.npy --k k.npy --v v.npy --out o.npy ";
+  expect_refused(base + "--dtype f8", {"--dtype: expected auto, f32, f16 or bf16, got 'f8'"});
+  expect_refused(base + "--out-dtype bf16", {"--out-dtype: bf16 has no NumPy dtype"});
+  expect_refused(base + "--out-dtype f64", {"--out-dtype: expected auto, f32 or f16, got 'f64'"});
+  // 70000 is finite in float32 and past f16's largest, 65504: rounding makes it inf, which is refused.
+  q[5] = 70000.0f;
+  npy::write(path("q.npy"), q, std::vector<i64>{4, 4});
+  expect_refused(base + "--dtype f16", {"--q (q.npy): 1 of 16 values are not finite (0 NaN, 1 inf; 1 of them float32 "
+                                        "values too large for f16, whose largest is 65504)"});
+  EXPECT_EQ(attnlab(base + "--dtype bf16").status, 0) << "bf16 keeps float32's range";
+}
+
 TEST_F(Run, HelpListsEveryOption) {
   const CommandResult r = attnlab("run --help");
   EXPECT_EQ(r.status, 0);
-  for (const char* opt : {"--q", "--k", "--v", "--out", "--lse", "--kernel", "--causal", "--mask", "--scale",
-                          "--threads", "--check", "--allow-nonfinite", "--memory-budget", "--reps"})
+  for (const char* opt :
+       {"--q", "--k", "--v", "--out", "--lse", "--kernel", "--causal", "--mask", "--scale", "--threads", "--check",
+        "--allow-nonfinite", "--memory-budget", "--reps", "--dtype", "--out-dtype"})
     EXPECT_NE(r.output.find(opt), std::string::npos) << opt;
 }
 
