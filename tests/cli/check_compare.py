@@ -55,6 +55,36 @@ with tempfile.TemporaryDirectory() as tmp:
             check(row["max_rel_error"] < 1e-5, f"JSON error too large: {row}")
             check(row["gflops"] > 0 and row["median_seconds"] > 0, f"JSON timing: {row}")
 
+    check(all(row.get("dtype") == "f32" for row in data["rows"]), "a JSON row names no dtype (f32 by default)")
+
+    # --dtypes: one row per kernel, shape and dtype; q, k, v and O in the dtype, so the error
+    # against the reference on the same rounded inputs is O's rounding, half an ulp:
+    # max abs <= 2^-11 (f16) or 2^-8 (bf16) times max |O|, plus fp32 arithmetic (< 1e-5 here).
+    # Every kernel within 2x blas's error (the accuracy rule); a kernel that lacks the dtype skipped.
+    r = run("compare", "--shapes", "lab-3,40x70x24-causal", "--dtypes", "f32,f16,bf16", "--reps", "1",
+            "--json", out_json)
+    check(r.returncode == 0, f"--dtypes: exit {r.returncode}: {r.stderr}")
+    lines = [l for l in r.stdout.splitlines() if l.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    check(header[:6] == ["kernel", "shape", "dtype", "max abs err", "max rel err", "err / blas"], f"header {header}")
+    drows = json.load(open(out_json))["rows"]
+    check(len(drows) == len(lines) - 2 == 2 * 3 * len(kernels), f"{len(drows)} JSON rows for {len(kernels)} kernels")
+    unit = {"f16": 2.0**-11, "bf16": 2.0**-8}
+    seen = set()
+    for row in drows:
+        check(row.get("dtype") in ("f32", "f16", "bf16"), f"row without a dtype: {row}")
+        if "skipped" in row:
+            check(row["skipped"].startswith("skipped: takes "), f"--dtypes: {row}")
+            continue
+        seen.add(row["dtype"])
+        check(row["median_seconds"] > 0, f"--dtypes timing: {row}")
+        if row["dtype"] in unit and "max_rel_error" in row:
+            check(row["max_rel_error"] <= unit[row["dtype"]] + 1e-5, f"error over O's rounding: {row}")
+        if "error_vs_blas" in row:
+            check(row["error_vs_blas"] <= 2, f"error over 2x blas's: {row}")
+    check(seen == {"f32", "f16", "bf16"}, f"dtypes run: {seen}")
+    check("on the same inputs rounded to the dtype" in r.stdout, "--dtypes: the title does not say what the error is")
+
     # A refusal is a row, not a failure: blas with a tiny budget cannot happen
     # from the CLI, but the reference limit can.
     r = run("compare", "--shapes", "lab-4", "--reference-limit", "1", "--reps", "1")
@@ -67,6 +97,9 @@ with tempfile.TemporaryDirectory() as tmp:
         (["compare", "--shapes", "lab-5"], "shape 'lab-5' is not known"),
         (["compare", "--shapes", "3x0x4"], "'0' is not a positive size"),
         (["compare", "--kernels", "nope"], "--kernels: unknown kernel 'nope'"),
+        (["compare", "--dtypes", "f32,f8"], "--dtypes: unknown dtype 'f8' (expected f32, f16 or bf16)"),
+        (["compare", "--dtypes", "f16,fp16"], "--dtypes: fp16 is listed twice"),
+        (["compare", "--dtypes", ","], "--dtypes: the list is empty"),
         (["compare", "--reps", "0"], "--reps: must be >= 1"),
         (["compare", "--json", os.path.join(tmp, "no", "such", "dir", "x.json"), "--shapes", "lab-3", "--reps", "1"],
          "--json: the directory '" + os.path.join(tmp, "no", "such", "dir") + "' does not exist"),

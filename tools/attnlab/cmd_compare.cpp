@@ -7,6 +7,7 @@
 
 #include <attn/kernels.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -27,22 +28,38 @@ void print_compare(const CompareCommandOptions& o) {
   const int threads = result.threads;
   const std::vector<CompareRow>& rows = result.rows;
 
-  Table t({"kernel", "shape", "max abs err", "max rel err", "median", "GFLOP/s", "reps", "workspace"});
+  // --dtypes beyond f32 adds a dtype column and each error over blas's (the accuracy rule: <= 2x).
+  const bool by_dtype = std::any_of(rows.begin(), rows.end(), [](const CompareRow& r) { return r.dtype != "f32"; });
+  std::vector<std::string> header{"kernel", "shape"};
+  if (by_dtype) header.push_back("dtype");
+  for (const char* h : {"max abs err", "max rel err"}) header.push_back(h);
+  if (by_dtype) header.push_back("err / blas");
+  for (const char* h : {"median", "GFLOP/s", "reps", "workspace"}) header.push_back(h);
+  Table t(header);
   for (const CompareRow& r : rows) {
-    if (!r.refused.empty() || !r.skipped.empty()) {  // the reason is printed after the table
-      t.add_row({r.kernel, r.shape, r.refused.empty() ? r.skipped : "refused"});
+    std::vector<std::string> cells{r.kernel, r.shape};
+    if (by_dtype) cells.push_back(r.dtype);
+    if (!r.refused.empty() || !r.skipped.empty()) {  // the reason is printed after the table (refusals)
+      cells.push_back(r.refused.empty() ? r.skipped : "refused");
+      t.add_row(cells);
       continue;
     }
-    t.add_row({r.kernel, r.shape, r.error ? sci(r.error->max_abs) : r.error_note, r.error ? sci(r.error->max_rel) : "",
-               duration(r.median_s), fixed(r.gflops, 2), std::to_string(r.reps),
-               bytes(static_cast<double>(r.workspace))});
+    cells.push_back(r.error ? sci(r.error->max_abs) : r.error_note);
+    cells.push_back(r.error ? sci(r.error->max_rel) : "");
+    if (by_dtype) cells.push_back(r.vs_blas ? fixed(*r.vs_blas, 2) + "x" : "");
+    for (std::string c :
+         {duration(r.median_s), fixed(r.gflops, 2), std::to_string(r.reps), bytes(static_cast<double>(r.workspace))})
+      cells.push_back(std::move(c));
+    t.add_row(cells);
   }
   const attn::BlasBackend blas = attn::blas_backend();
   if (blas.generic_core) std::cout << "note: blas: " << blas.advice << "\n";
   const attn::CpuInfo& cpu = attn::cpu_info();
   std::cout << "attnlab compare: " << cpu.model << ", " << cpu.isa << " kernels"
             << (cpu.isa_forced ? " (ATTN_ISA)" : "") << "; seed " << o.seed << ", " << threads
-            << " thread(s); errors against the reference kernel (fp64 arithmetic, output rounded to float32;"
+            << " thread(s); errors against the reference kernel"
+            << (by_dtype ? " on the same inputs rounded to the dtype (q, k, v and O in it)" : "")
+            << " (fp64 arithmetic, output rounded to float32;"
             << " rel = max abs / max |reference|); blas = OpenBLAS, " << blas.core << " kernels\n\n";
   t.print(std::cout);
   if (!o.json.empty()) {
@@ -69,6 +86,10 @@ void add_compare_command(CLI::App& app) {
                   "decode-4096|32768|131072, with -causal or -dNN suffixes, or Nq x Nk x d [x H]")
       ->capture_default_str();
   cmd->add_option("--kernels", opts->kernels, "Comma-separated kernel names (default: all registered)");
+  cmd->add_option("--dtypes", opts->dtypes,
+                  "Comma-separated dtypes of q, k, v and O: f32, f16, bf16 (the seeded inputs rounded to nearest "
+                  "even; errors against the reference on the same rounded inputs, and over blas's)")
+      ->capture_default_str();
   cmd->add_option("--threads", opts->threads, "Threads (0 = OpenMP default)")->capture_default_str();
   cmd->add_option("--seed", opts->seed, "Seed of the random inputs")->capture_default_str();
   cmd->add_option("--reps", opts->reps, "Timed runs per kernel and shape (median reported)")->capture_default_str();

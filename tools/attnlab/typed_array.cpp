@@ -44,6 +44,24 @@ TypedArray TypedArray::zeros(attn::DType dtype, std::size_t n) {
   return t;
 }
 
+TypedArray TypedArray::rounded(attn::DType dtype, std::span<const float> x) {
+  TypedArray t = zeros(dtype, x.size());
+  std::visit(
+      [x](auto& v) {
+        using T = typename std::decay_t<decltype(v)>::value_type;
+        for (std::size_t i = 0; i < x.size(); ++i) {
+          if constexpr (std::is_same_v<T, attn::f16>)
+            v[i] = attn::to_f16(x[i]);
+          else if constexpr (std::is_same_v<T, attn::bf16>)
+            v[i] = attn::to_bf16(x[i]);
+          else
+            v[i] = x[i];
+        }
+      },
+      t.values);
+  return t;
+}
+
 attn::DType TypedArray::dtype() const {
   return std::visit([](const auto& v) { return attn::dtype_of<typename std::decay_t<decltype(v)>::value_type>; },
                     values);

@@ -26,6 +26,8 @@ struct TypedArray {
 
   /// `n` zeros of `dtype` (an output buffer).
   static TypedArray zeros(attn::DType dtype, std::size_t n);
+  /// `x` rounded to `dtype`, to nearest even (attn::to_f16, attn::to_bf16).
+  static TypedArray rounded(attn::DType dtype, std::span<const float> x);
 
   attn::DType dtype() const;
   std::size_t size() const;
