@@ -64,4 +64,5 @@ def _compare_json(
     reference_limit: float,
     memory_budget: int,
     progress: bool,
+    dtypes: str = "f32",
 ) -> str: ...

@@ -139,14 +139,28 @@ ArrayArg read_array(py::handle obj, const char* name, int min_rank, int max_rank
                        std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
 }
 
+attn::DType engine_dtype(DType t) {
+  return t == DType::f16 ? attn::DType::f16 : t == DType::bf16 ? attn::DType::bf16 : attn::DType::f32;
+}
+
+py::dtype numpy_storage(attn::DType t) {
+  return t == attn::DType::f32   ? py::dtype("float32")
+         : t == attn::DType::f16 ? py::dtype("float16")
+                                 : py::dtype("int16");
+}
+
 ArrayArg contiguous_copy(const ArrayArg& a) {
+  const attn::DType t = engine_dtype(a.dtype);
   std::vector<py::ssize_t> shape(a.shape.begin(), a.shape.begin() + a.rank), strides(a.rank);
-  for (int i = 0; i < a.rank; ++i) strides[i] = static_cast<py::ssize_t>(a.strides[i] * sizeof(float));
+  for (int i = 0; i < a.rank; ++i) strides[i] = static_cast<py::ssize_t>(a.strides[i] * attn::size_of(t));
   // A NumPy view of the caller's memory that keeps its owner alive, then an aligned C-order copy.
-  const py::array view(py::dtype::of<float>(), shape, strides, a.data, a.owner);
+  const py::array view(numpy_storage(t), shape, strides, a.data, a.owner);
   const py::object copy =
       py::module_::import("numpy").attr("array")(view, py::arg("order") = "C", py::arg("copy") = true);
-  return read_array(copy, a.name, a.rank, a.rank);
+  ArrayArg c = read_array(copy, a.name, a.rank, a.rank);
+  c.dtype = a.dtype;  // int16 holding bfloat16 bits stays bfloat16
+  c.dtype_name = a.dtype_name;
+  return c;
 }
 
 void throw_dtype_error(const ArrayArg& a, const char* accepted) {

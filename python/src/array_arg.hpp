@@ -3,6 +3,9 @@
 // memory: no copy. The object that owns the memory is held for as long as the view is.
 #pragma once
 
+#include <attn/dtype.hpp>
+
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <array>
@@ -48,9 +51,16 @@ struct ArrayArg {
 /// or memory not on the CPU. `name` must outlive the result (a string literal).
 ArrayArg read_array(py::handle obj, const char* name, int min_rank, int max_rank);
 
-/// A C-contiguous float32 NumPy copy of a float32 argument (the layouts the engine cannot
-/// read in place: a strided last dimension, negative strides, misaligned data).
+/// A C-contiguous NumPy copy of a float32, float16 or bfloat16 argument (the layouts the
+/// engine cannot read in place: a strided last dimension, negative strides, misaligned data).
+/// A bfloat16 copy is a NumPy int16 array of the same bits (NumPy has no bfloat16).
 ArrayArg contiguous_copy(const ArrayArg& a);
+
+/// The engine's dtype of a float32, float16 or bfloat16 argument.
+attn::DType engine_dtype(DType t);
+
+/// The NumPy dtype that holds `t`'s elements: float32, float16, or int16 (the bits of bfloat16).
+py::dtype numpy_storage(attn::DType t);
 
 /// TypeError "q: dtype float16 is not supported; ...", naming what is accepted.
 [[noreturn]] void throw_dtype_error(const ArrayArg& a, const char* accepted);

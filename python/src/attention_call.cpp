@@ -22,22 +22,31 @@ namespace {
 
 using i64 = std::int64_t;
 
-constexpr const char* kAcceptedInput = "float32 (convert with x.astype(numpy.float32), or x.float() for torch)";
+constexpr const char* kAcceptedInput =
+    "float32, float16 or bfloat16 (torch) (convert with x.astype(numpy.float32), or x.float() for torch)";
 constexpr const char* kAcceptedMask =
-    "float32 (added to the scores; -inf masks a key) or bool (True attends, as in torch)";
+    "float32, float16 or bfloat16 (added to the scores; -inf masks a key) or bool (True attends, as in torch)";
+constexpr const char* kAcceptedOut = "float32, float16 or bfloat16 (torch)";
 
-/// q, k or v: float32, 2 to 4 dimensions; copied only when the engine cannot read it in place.
+bool engine_dtype_ok(DType t) {
+  return t == DType::f32 || t == DType::f16 || t == DType::bf16;
+}
+
+/// q, k or v: float32, float16 or bfloat16, 2 to 4 dimensions; copied only when the engine
+/// cannot read it in place.
 ArrayArg read_input(py::handle obj, const char* name) {
   ArrayArg a = read_array(obj, name, 2, kMaxRank);
-  if (a.dtype != DType::f32) throw_dtype_error(a, kAcceptedInput);
+  if (!engine_dtype_ok(a.dtype)) throw_dtype_error(a, kAcceptedInput);
   return a.engine_readable() ? std::move(a) : contiguous_copy(a);
 }
 
 /// [..., N, d] as the engine's [B, H, N, d]: the missing leading dimensions have length 1.
-template <class T>
-attn::TensorView<T> view4(const ArrayArg& a) {
-  attn::TensorView<T> t;
-  t.data = static_cast<T*>(a.data);
+/// View: attn::AnyConstTensor or attn::AnyTensor.
+template <class View>
+View view4(const ArrayArg& a) {
+  View t;
+  t.data = a.data;
+  t.dtype = engine_dtype(a.dtype);
   const int pad = kMaxRank - a.rank;
   for (int i = 0; i < kMaxRank; ++i) {
     t.shape[i] = i < pad ? 1 : a.shape[i - pad];
@@ -65,18 +74,21 @@ attn::Mask read_mask(py::handle obj, ArrayArg& keep) {
       for (i64 j = 0; j < cols; ++j)
         dst[i * cols + j] = src[i * rs + j * cs] ? 0.0f : -std::numeric_limits<float>::infinity();
     keep = read_array(m, "attn_mask", keep.rank, keep.rank);
-  } else if (keep.dtype != DType::f32) {
+  } else if (!engine_dtype_ok(keep.dtype)) {
     throw_dtype_error(keep, kAcceptedMask);
   } else if (!keep.engine_readable() || (rows > 1 && rs < cols)) {
     keep = contiguous_copy(keep);  // the engine reads rows with stride 1, at least cols apart
   }
-  return {static_cast<const float*>(keep.data), rows, cols, rows > 1 ? keep.strides[keep.rank - 2] : cols};
+  attn::Mask m{nullptr, rows, cols, rows > 1 ? keep.strides[keep.rank - 2] : cols};
+  m.data.ptr = keep.data;
+  m.data.dtype = engine_dtype(keep.dtype);
+  return m;
 }
 
 /// `out=`: written in place, so it must be exactly what the engine writes.
 ArrayArg read_out(py::handle obj, const ArrayArg& q, i64 dv) {
   ArrayArg o = read_array(obj, "out", 2, kMaxRank);
-  if (o.dtype != DType::f32) throw_dtype_error(o, "float32");
+  if (!engine_dtype_ok(o.dtype)) throw_dtype_error(o, kAcceptedOut);
   bool same = o.rank == q.rank && o.shape[o.rank - 1] == dv;
   for (int i = 0; same && i + 1 < q.rank; ++i) same = o.shape[i] == q.shape[i];
   if (!same) {
@@ -89,7 +101,7 @@ ArrayArg read_out(py::handle obj, const ArrayArg& q, i64 dv) {
   if (!o.engine_readable())
     throw py::value_error(
         "out: the engine writes each row in place, so out needs stride 1 in its last dimension, "
-        "non-negative strides and aligned float32 data (got strides " +
+        "non-negative strides and aligned data (got strides " +
         [&] {
           std::string s = "(";
           for (int i = 0; i < o.rank; ++i) s += (i ? ", " : "") + std::to_string(o.strides[i]);
@@ -120,10 +132,27 @@ std::string python_message(std::string m, bool reshaped) {
   return m;
 }
 
-py::array_t<float> new_array(const ArrayArg& like, int rank, i64 last) {
+/// A new C-order NumPy array of `dtype` (bfloat16: int16 holding the bits) shaped like the first
+/// `rank` dimensions of `like`, then `last` when >= 0.
+py::array new_array(const ArrayArg& like, int rank, i64 last, attn::DType dtype = attn::DType::f32) {
   std::vector<py::ssize_t> shape(like.shape.begin(), like.shape.begin() + rank);
   if (last >= 0) shape.push_back(last);
-  return py::array_t<float>(shape);
+  return py::array(numpy_storage(dtype), shape);
+}
+
+/// The output's dtype when attention() allocates it: q's, as torch does; bfloat16 only when it
+/// can be handed back as a torch tensor (NumPy has none), else float32 (the engine writes fp32
+/// straight, no rounding).
+attn::DType new_out_dtype(const ArrayArg& q, bool torch_out) {
+  const attn::DType t = engine_dtype(q.dtype);
+  return t == attn::DType::bf16 && !torch_out ? attn::DType::f32 : t;
+}
+
+/// A torch tensor over NumPy array `a` holding elements of `dtype` (bfloat16: a view of its int16 bits).
+py::object torch_of(const py::object& a, attn::DType dtype) {
+  py::object t = to_torch(a);
+  if (dtype == attn::DType::bf16) t = t.attr("view")(py::module_::import("torch").attr("bfloat16"));
+  return t;
 }
 
 }  // namespace
@@ -161,25 +190,29 @@ py::object attention(const AttentionArgs& a) {
   if (!a.attn_mask.is_none()) opts.mask = read_mask(a.attn_mask, mask_keep);
 
   const i64 dv = v.dim(-1);
+  const bool torch_out = a.out.is_none() && is_torch_tensor(a.q);  // also when q was copied
+  const attn::DType out_dtype = new_out_dtype(q, torch_out);
   py::object out_obj;
   ArrayArg out;
   if (a.out.is_none()) {
-    out_obj = new_array(q, q.rank - 1, dv);
+    out_obj = new_array(q, q.rank - 1, dv, out_dtype);
     out = read_array(out_obj, "out", q.rank, q.rank);
+    if (out_dtype == attn::DType::bf16) out.dtype = DType::bf16;  // int16 storage of bfloat16 bits
   } else {
     out = read_out(a.out, q, dv);
     out_obj = py::reinterpret_borrow<py::object>(a.out);
   }
   py::object lse_obj;
   attn::Tensor lse4;
-  const attn::Tensor out4 = view4<float>(out);
+  const attn::AnyTensor out4 = view4<attn::AnyTensor>(out);
   if (a.return_lse) {
     py::array_t<float> lse = new_array(q, q.rank - 1, -1);
     lse4 = attn::lse_view(lse.mutable_data(), out4.shape[0], out4.shape[1], out4.shape[2]);
     lse_obj = std::move(lse);
   }
 
-  const attn::ConstTensor q4 = view4<const float>(q), k4 = view4<const float>(k), v4 = view4<const float>(v);
+  const auto q4 = view4<attn::AnyConstTensor>(q), k4 = view4<attn::AnyConstTensor>(k),
+             v4 = view4<attn::AnyConstTensor>(v);
   try {
     py::gil_scoped_release nogil;
     attn::attention(q4, k4, v4, out4, lse4, opts);
@@ -202,8 +235,8 @@ py::object attention(const AttentionArgs& a) {
     throw py::value_error(msg);
   }
 
-  if (a.out.is_none() && q.from_dlpack && is_torch_tensor(a.q)) {
-    out_obj = to_torch(out_obj);
+  if (torch_out) {
+    out_obj = torch_of(out_obj, out_dtype);
     if (lse_obj) lse_obj = to_torch(lse_obj);
   }
   if (a.return_lse) return py::make_tuple(out_obj, lse_obj);

@@ -22,11 +22,13 @@ constexpr const char* kAttentionDoc = R"(Scaled dot-product attention: softmax(q
 Arguments as in torch.nn.functional.scaled_dot_product_attention:
   q: [..., Nq, d], k: [..., Nk, d], v: [..., Nk, dv], with 2 to 4 dimensions
      ([N, d], [H, N, d] or [B, H, N, d]); NumPy arrays or tensors with __dlpack__
-     (PyTorch), float32. Read in place through their strides; copied only when the
-     last dimension is not contiguous, a stride is negative or the data is misaligned.
+     (PyTorch); float32, float16 or bfloat16 (torch), each its own. Read in place through
+     their strides; copied only when the last dimension is not contiguous, a stride is
+     negative or the data is misaligned. The engine computes in fp32 (16-bit values are
+     widened exactly).
   attn_mask: [Nq, Nk] (leading dimensions of 1 allowed), shared by every batch and head;
-     float32 is added to the scores (-inf masks a key), bool follows torch (True attends;
-     converted to a float32 copy).
+     float32, float16 or bfloat16 is added to the scores (-inf masks a key), bool follows
+     torch (True attends; converted to a float32 copy).
   is_causal: query i sees keys 0..i (causal_align="top-left", torch's rule) or
      0..i+Nk-Nq ("bottom-right", FlashAttention >= 2.1 and KV-cache decoding).
   scale: multiplies q kᵀ; None means 1/sqrt(d).
@@ -34,16 +36,17 @@ Arguments as in torch.nn.functional.scaled_dot_product_attention:
   kernel: "auto" or a name from attnlab.kernels().
   threads: OpenMP threads for this call; 0 = the OpenMP default of the calling thread.
   return_lse: also return the natural log-sum-exp of each row, shape q.shape[:-1].
-  out: a float32 array of shape q.shape[:-1] + (dv,) to write into (stride 1 in its
-     last dimension); returned as given.
+  out: a float32, float16 or bfloat16 array of shape q.shape[:-1] + (dv,) to write into
+     (stride 1 in its last dimension; rounded to its dtype, nearest even); returned as given.
   memory_budget: the largest workspace, in bytes, a kernel may allocate (0: half of
      physical memory).
   q_offset, kv_offset: global positions of the first query row and key, for a chunk of a
      longer sequence under is_causal: key j is visible to row i iff
      kv_offset + j <= q_offset + i (+ Nk - Nq for "bottom-right").
 
-Returns a new NumPy array (a torch tensor sharing its memory when q is a torch tensor),
-or `out`; with return_lse, the tuple (output, lse). The GIL is released while the
+Returns a new NumPy array (a torch tensor sharing its memory when q is a torch tensor)
+of q's dtype (bfloat16 only as a torch tensor: NumPy has none, so otherwise float32), or
+`out`; with return_lse, the tuple (output, lse), the lse float32. The GIL is released while the
 engine computes.
 
 Raises TypeError (not an array, unsupported dtype), ValueError (shapes, options: the
@@ -63,9 +66,9 @@ x: a float32 or float64 NumPy array; returns a new array of its shape and dtype.
 
 std::string compare_json(const std::string& shapes, const std::string& kernels, int threads, std::uint64_t seed,
                          int reps, double max_seconds, double reference_limit, std::size_t memory_budget,
-                         bool progress) {
+                         bool progress, const std::string& dtypes) {
   attnlab::CompareOptions o;
-  o.shapes = shapes, o.kernels = kernels, o.threads = threads, o.seed = seed, o.reps = reps;
+  o.shapes = shapes, o.kernels = kernels, o.dtypes = dtypes, o.threads = threads, o.seed = seed, o.reps = reps;
   o.max_seconds = max_seconds, o.reference_limit = reference_limit, o.memory_budget = memory_budget;
   py::gil_scoped_release nogil;
   // Bad shapes or kernels throw std::invalid_argument ("--shapes: ..."), raised as ValueError.
@@ -107,6 +110,7 @@ PYBIND11_MODULE(_core, m) {
           d["causal"] = k.caps.causal, d["mask"] = k.caps.mask, d["gqa"] = k.caps.gqa;
           d["lse"] = k.caps.lse, d["threads"] = k.caps.threads;
           d["auto_priority"] = k.auto_priority;
+          d["dtypes"] = k.dtypes.str();
           out.append(std::move(d));
         }
         return out;
@@ -120,5 +124,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("_compare_json", &compare_json,
         "The `attnlab compare --json` document (attnlab.compare() parses it; see its docstring).", py::arg("shapes"),
         py::arg("kernels"), py::arg("threads"), py::arg("seed"), py::arg("reps"), py::arg("max_seconds"),
-        py::arg("reference_limit"), py::arg("memory_budget"), py::arg("progress"));
+        py::arg("reference_limit"), py::arg("memory_budget"), py::arg("progress"), py::arg("dtypes") = "f32");
 }

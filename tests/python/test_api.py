@@ -24,7 +24,8 @@ def test_kernels_lists_the_registry():
     names = [k["name"] for k in ks]
     assert {"reference", "textbook", "blas", "fused"} <= set(names) and len(set(names)) == len(names)
     for k in ks:
-        assert set(k) == {"name", "summary", "causal", "mask", "gqa", "lse", "threads", "auto_priority"}
+        assert set(k) == {"name", "summary", "causal", "mask", "gqa", "lse", "threads", "auto_priority", "dtypes"}
+        assert "f32" in k["dtypes"].split(", ")
         assert k["summary"] and isinstance(k["auto_priority"], int)
     # Every listed kernel runs by name.
     x = np.ones((2, 3), np.float32)

@@ -22,16 +22,16 @@ def raises(exc, match, *args, **kwargs):
     good_call_still_works()
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float16, np.int32, np.complex64, ">f4"])
+@pytest.mark.parametrize("dtype", [np.float64, np.int32, np.complex64, ">f4", ">f2"])
 def test_wrong_dtype_is_a_type_error_naming_what_is_accepted(dtype):
-    raises(TypeError, r"q: dtype .* is not supported; expected float32", Q.astype(dtype), KV, KV)
+    raises(TypeError, r"q: dtype .* is not supported; expected float32, float16 or bfloat16", Q.astype(dtype), KV, KV)
     raises(TypeError, r"v: dtype .* is not supported", Q, KV, KV.astype(dtype))
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64, torch.int64])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.int64, torch.int16])
 def test_wrong_torch_dtype_is_a_type_error(dtype):
     t = torch.ones(5, 8, dtype=dtype)
-    raises(TypeError, r"k: dtype (float16|bfloat16|float64|int64) is not supported; expected float32",
+    raises(TypeError, r"k: dtype (float64|int64|int16) is not supported; expected float32, float16 or bfloat16",
            torch.ones(5, 8), t, torch.ones(5, 8))
 
 
@@ -68,7 +68,7 @@ def test_bad_masks():
            attn_mask=np.zeros((5, 5), f32))
     raises(ValueError, r"attn_mask: shape \(4, 5, 6\); attnlab applies one \[Nq, Nk\] mask", Q, KV, KV,
            attn_mask=np.zeros((4, 5, 6), f32))
-    raises(TypeError, "attn_mask: dtype float64 is not supported; expected float32 .* or bool", Q, KV, KV,
+    raises(TypeError, "attn_mask: dtype float64 is not supported; expected float32, float16 or bfloat16 .* or bool", Q, KV, KV,
            attn_mask=np.zeros((5, 6)))
     raises(TypeError, "attn_mask: dtype int64 is not supported", Q, KV, KV, attn_mask=np.zeros((5, 6), np.int64))
     raises(ValueError, r"attn_mask: has 1 dimensions, expected 2 to 4", Q, KV, KV, attn_mask=np.zeros(6, f32))
