@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Saves q/k/v for `attnlab run`, or compares its output with NumPy (docs/guide.md).
 
-  npy_roundtrip.py save DIR [--heads 8 --n 512 --d 64 --seed 0]
+  npy_roundtrip.py save DIR [--heads 8 --n 512 --d 64 --seed 0 --dtype float32|float16]
   npy_roundtrip.py compare DIR [--causal none|top-left|bottom-right]
 
-`compare` recomputes softmax(q kᵀ / sqrt(d)) v in float64 with NumPy and prints
-the largest absolute difference from DIR/o.npy.
+`compare` recomputes softmax(q kᵀ / sqrt(d)) v in float64 with NumPy (on the values the
+files hold, float16 ones too) and prints the largest absolute difference from DIR/o.npy.
 """
 import argparse
 import os
@@ -17,9 +17,9 @@ def save(a):
     rng = np.random.default_rng(a.seed)
     os.makedirs(a.dir, exist_ok=True)
     for name in ("q", "k", "v"):
-        x = rng.standard_normal((a.heads, a.n, a.d)).astype(np.float32)  # [H, N, d], C order
+        x = rng.standard_normal((a.heads, a.n, a.d)).astype(a.dtype)  # [H, N, d], C order
         np.save(os.path.join(a.dir, name + ".npy"), x)
-    print("saved q, k, v of shape", (a.heads, a.n, a.d), "in", a.dir)
+    print("saved q, k, v of shape", (a.heads, a.n, a.d), a.dtype, "in", a.dir)
 
 
 def reference(q, k, v, causal):
@@ -49,6 +49,7 @@ if __name__ == "__main__":
     p.add_argument("--n", type=int, default=512)
     p.add_argument("--d", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16"])
     p.add_argument("--causal", default="none", choices=["none", "top-left", "bottom-right"])
     a = p.parse_args()
     (save if a.mode == "save" else compare)(a)
