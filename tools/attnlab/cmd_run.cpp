@@ -380,7 +380,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--kernel", o->kernel, "Kernel name, or auto")->capture_default_str();
   cmd->add_option("--causal", o->causal, "none, top-left (PyTorch is_causal) or bottom-right (KV cache)")
       ->capture_default_str();
-  cmd->add_option("--mask", o->mask, "Additive float mask .npy [Nq, Nk]; -inf masks a key");
+  cmd->add_option(
+      "--mask", o->mask,
+      "Additive mask .npy [Nq, Nk] (float32, float16 or float64; never rounded by --dtype); -inf masks a key");
   cmd->add_option("--scale", o->scale, "Multiplies Q Kᵀ (default 1/sqrt(d))")->each([o](const std::string&) {
     o->has_scale = true;
   });
