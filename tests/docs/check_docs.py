@@ -191,8 +191,9 @@ RULES = [
     (re.compile(r"(cpu|CPU)( model)?:\s.*$"), r"\1\2: <cpu>"),
     (re.compile(r"(isa|ISA):\s+\S+"), r"\1: <isa>"),
 ]
-# Table columns whose cells are timings or depend on the CPU's instruction set.
-MACHINE_COLUMNS = {"median", "gflop/s", "reps", "max abs err", "max rel err", "err / blas", "time", "%peak", "gb/s"}
+# Table columns whose cells are timings or depend on the CPU's instruction set (errors, and the
+# workspace: the fused kernel's tiles and per-thread buffers follow the ISA and thread count).
+MACHINE_COLUMNS = {"median", "gflop/s", "reps", "max abs err", "max rel err", "err / blas", "workspace", "time", "%peak", "gb/s"}
 # Cells of a row whose last digits follow the SIMD ISA the process runs (the softmax lesson's
 # vectorised variant sums in the widest vectors the CPU, or ATTN_ISA, allows).
 ISA_CELLS = {"vectorised": {"weights", "σ weights"}}
