@@ -12,7 +12,7 @@ ring_attention call, fp32, d = dv, from a per-rank compute rate and a link's lat
 Communication hides behind compute while t_c >= t_m: n >= 8 R / (F beta) when alpha is negligible
 (2 R / beta without a mask); with alpha, the positive root of (F d / R) n^2 - (8 d / beta) n - alpha.
 
-Usage: cost_model.py --rate GFLOPS [--latency-us A] [--check "P=s,..." --n N --d D]
+Usage: cost_model.py --rate GFLOPS [--latency-us A] [--check "P:s[:compute_s],..." --n N --d D]
 """
 import argparse
 import math
@@ -41,7 +41,8 @@ def main():
     ap.add_argument("--rate", type=float, required=True, help="compute rate of one rank, GFLOP/s")
     ap.add_argument("--latency-us", type=float, default=10.0, help="link latency, microseconds")
     ap.add_argument("--d", type=int, default=128)
-    ap.add_argument("--check", help="measured points to compare: 'P:seconds,...' at --n with --bandwidth-gbs")
+    ap.add_argument("--check", help="measured points to compare: 'P:seconds,...' at --n with --bandwidth-gbs; "
+                    "'P:seconds:compute_seconds' takes each rank's rate from the compute time measured in that run")
     ap.add_argument("--n", type=int, default=16384)
     ap.add_argument("--bandwidth-gbs", type=float, default=10.0, help="link bandwidth for --check, GB/s")
     ap.add_argument("--cores", type=float, default=0,
@@ -52,12 +53,16 @@ def main():
     F = 2.0 if a.causal else 4.0
     if a.check:
         print(f"N={a.n} d={d} rate={a.rate} GFLOP/s/rank latency={a.latency_us} us bandwidth={a.bandwidth_gbs} GB/s")
-        print(f"{'P':>3} {'measured s':>11} {'model s':>8} {'model/measured':>15}")
+        print(f"{'P':>3} {'measured s':>11} {'rate/rank':>10} {'model s':>8} {'model/measured':>15}")
         for item in a.check.split(","):
-            P, t = item.split(":")
-            share = min(1.0, a.cores / int(P)) if a.cores else 1.0
-            m = ring_time(a.n, int(P), d, rate * share, alpha, a.bandwidth_gbs * 1e9, F)
-            print(f"{int(P):>3} {float(t):>11.3f} {m:>8.3f} {m / float(t):>15.2f}")
+            P, t, *compute = item.split(":")
+            P, t = int(P), float(t)
+            if compute:  # the rate each rank got in that run: its share of F N^2 d over its compute time
+                r = F * a.n * a.n * d / P / float(compute[0])
+            else:
+                r = rate * (min(1.0, a.cores / P) if a.cores else 1.0)
+            m = ring_time(a.n, P, d, r, alpha, a.bandwidth_gbs * 1e9, F)
+            print(f"{P:>3} {t:>11.3f} {r / 1e9:>10.1f} {m:>8.3f} {m / t:>15.2f}")
         return
     print(f"rate {a.rate} GFLOP/s per rank, latency {a.latency_us} us, d = {d}, {'causal zig-zag' if a.causal else 'no mask'}")
     for gbit in (10, 25, 100):
