@@ -13,11 +13,13 @@
 #include <attn/ring_agreement.hpp>
 
 #include <mpi.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -141,6 +143,42 @@ bool write_rows(const std::string& path, const std::string& header, const std::v
   return ok;
 }
 
+/// While the temporary outputs exist: a SIGTERM removes them before the process ends. When a
+/// rank dies, mpirun sends SIGTERM to every other rank (then SIGKILL), so whichever rank gets
+/// it removes the files and nothing of a failed job is left (unlink and raise are
+/// async-signal-safe; the paths are copied beforehand).
+class TempFilesRemovedOnSigterm {
+ public:
+  explicit TempFilesRemovedOnSigterm(const std::vector<std::pair<std::string, std::string>>& files) {
+    int n = 0;
+    for (const auto& file : files)
+      if (n < kMaxFiles && file.first.size() < sizeof paths_[0])
+        std::snprintf(paths_[n++], sizeof paths_[0], "%s", file.first.c_str());
+    count_ = n;
+    struct sigaction sa {};
+    sa.sa_handler = &remove_and_die;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, &previous_);
+  }
+  ~TempFilesRemovedOnSigterm() {
+    sigaction(SIGTERM, &previous_, nullptr);
+    count_ = 0;
+  }
+  TempFilesRemovedOnSigterm(const TempFilesRemovedOnSigterm&) = delete;
+  TempFilesRemovedOnSigterm& operator=(const TempFilesRemovedOnSigterm&) = delete;
+
+ private:
+  static constexpr int kMaxFiles = 2;
+  static void remove_and_die(int sig) {
+    for (int i = 0; i < count_; ++i) ::unlink(paths_[i]);
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+  }
+  static inline char paths_[kMaxFiles][4096];
+  static inline volatile std::sig_atomic_t count_ = 0;
+  struct sigaction previous_ {};
+};
+
 attn::RingLayout parse_layout(const std::string& s, attn::Causal causal) {
   if (s == "contiguous") return attn::RingLayout::contiguous;
   if (s == "zigzag") return attn::RingLayout::zigzag;
@@ -240,11 +278,11 @@ void run_ranks(const DistributedRun& run) {
   long long pid = talk ? static_cast<long long>(::getpid()) : 0;
   MPI_Bcast(&pid, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
   std::vector<std::pair<std::string, std::string>> files{{run.out + ".tmp-" + std::to_string(pid), run.out}};
+  if (!run.lse.empty()) files.emplace_back(run.lse + ".tmp-" + std::to_string(pid), run.lse);
+  const TempFilesRemovedOnSigterm guard(files);
   int ok = write_rows(files[0].first, npy::encode_header(out_shape), out, B * H, Nq, dv, qr, talk);
-  if (!run.lse.empty()) {
-    files.emplace_back(run.lse + ".tmp-" + std::to_string(pid), run.lse);
+  if (!run.lse.empty())
     ok = write_rows(files[1].first, npy::encode_header(lse_shape), lse, B * H, Nq, 1, qr, talk) && ok;
-  }
   int all_ok = 0;
   MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   std::string rename_error;
