@@ -12,12 +12,14 @@
 #include <attn/ring.hpp>
 #include <attn/ring_agreement.hpp>
 
+#include <fcntl.h>
 #include <mpi.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -115,31 +117,48 @@ npy::Array read_ranges(const std::string& flag, const std::string& path, std::si
   return a;
 }
 
-/// Writes this rank's rows of a [outer, N, cols] float32 .npy (header by rank 0) into `path`
-/// with MPI-IO; `local` holds them as [outer, Σ lengths, cols]. Collective; true when this
-/// rank's writes succeeded.
+/// pwrite of all `bytes` at `at` (a large write may be split); false on an error.
+bool pwrite_all(int fd, const char* p, std::size_t bytes, off_t at) {
+  while (bytes > 0) {
+    const ssize_t w = ::pwrite(fd, p, bytes, at);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w, bytes -= static_cast<std::size_t>(w), at += w;
+  }
+  return true;
+}
+
+/// Writes this rank's rows of a [outer, N, cols] float32 .npy into `path`; `local` holds them as
+/// [outer, Σ lengths, cols]. Rank 0 creates the file at its full size with the header, then
+/// every rank writes its rows at their offsets (ordered writes to disjoint byte ranges: plain
+/// POSIX I/O, which leaves no helper file beside the output, unlike MPI-IO's shared-file-pointer
+/// probes). Collective; true when this rank's writes succeeded.
 bool write_rows(const std::string& path, const std::string& header, const std::vector<float>& local, i64 outer, i64 n,
                 i64 cols, const std::vector<attn::RowRange>& rows, bool talk) {
-  MPI_File f = MPI_FILE_NULL;
-  const int opened = MPI_File_open(MPI_COMM_WORLD, path.c_str(), MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &f);
-  bool ok = opened == MPI_SUCCESS;
-  if (ok && talk)
-    ok = MPI_File_write_at(f, 0, header.data(), static_cast<int>(header.size()), MPI_CHAR, MPI_STATUS_IGNORE) ==
-         MPI_SUCCESS;
+  int created = 1;
+  if (talk) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const auto size = static_cast<off_t>(header.size()) + static_cast<off_t>(outer * n * cols) * 4;
+    created = fd >= 0 && pwrite_all(fd, header.data(), header.size(), 0) && ::ftruncate(fd, size) == 0;
+    if (fd >= 0) created = ::close(fd) == 0 && created;
+  }
+  MPI_Bcast(&created, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (!created) return false;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  bool ok = fd >= 0;
   i64 mine = 0;
   for (const attn::RowRange r : rows) mine += r.length;
   for (i64 o = 0; ok && o < outer; ++o) {
     i64 l = 0;
     for (const attn::RowRange r : rows) {
-      const auto at = static_cast<MPI_Offset>(header.size()) + (o * n + r.start) * cols * 4;
+      const auto at = static_cast<off_t>(header.size()) + static_cast<off_t>((o * n + r.start) * cols) * 4;
       const float* from = local.data() + (o * mine + l) * cols;
       l += r.length;
-      if (r.length > 0 && ok)
-        ok = MPI_File_write_at(f, at, from, static_cast<int>(r.length * cols), MPI_FLOAT, MPI_STATUS_IGNORE) ==
-             MPI_SUCCESS;
+      if (ok && r.length > 0)
+        ok = pwrite_all(fd, reinterpret_cast<const char*>(from), static_cast<std::size_t>(r.length * cols) * 4, at);
     }
   }
-  if (opened == MPI_SUCCESS) MPI_File_close(&f);
+  if (fd >= 0) ok = ::close(fd) == 0 && ok;
   return ok;
 }
 
@@ -270,7 +289,7 @@ void run_ranks(const DistributedRun& run) {
                          lse.empty() ? attn::Tensor{} : attn::lse_view(lse.data(), B, H, nq), ro);
   });
 
-  // 4. One .npy per output: rank 0 writes the header, every rank its rows (MPI-IO), into
+  // 4. One .npy per output: rank 0 writes the header, every rank its rows (ordered writes), into
   // temporary files that rank 0 renames only when every rank has written all of them.
   const std::array<i64, 4> out4{B, H, Nq, dv};
   const std::vector<i64> out_shape(out4.begin() + static_cast<std::ptrdiff_t>(4 - ndim), out4.end());

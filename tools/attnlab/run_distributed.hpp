@@ -26,9 +26,10 @@ struct DistributedRun {
 bool distributed_run_requested();
 
 /// Each rank reads only its own query and key/value rows (and mask rows; offset reads),
-/// ring_attention computes them, and every rank writes its rows into one temporary .npy (and one
-/// for the LSE; MPI-IO) that rank 0 renames to `out` (`lse`) once every rank has succeeded. An input error on any rank:
-/// every rank throws the same std::invalid_argument (exit status 2) and nothing is written.
+/// ring_attention computes them, and every rank writes its rows (pwrite at their offsets) into
+/// one temporary .npy, and one for the LSE, that rank 0 renames to `out` (`lse`) once every rank
+/// has succeeded. An input error on any rank: every rank throws the same std::invalid_argument
+/// (exit status 2) and nothing is written.
 void run_distributed(const DistributedRun& run);
 
 }  // namespace attnlab
