@@ -21,7 +21,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace attn::test {
@@ -151,6 +153,14 @@ const DTypes kKvF16{DType::f32, DType::f16, DType::f16, DType::f32, DType::f32};
 const DTypes kBF16InF32Out{DType::bf16, DType::bf16, DType::bf16, DType::f32, DType::f16};
 const DTypes kMixed{DType::f16, DType::bf16, DType::f32, DType::bf16, DType::bf16};
 const DTypes kDtypeSets[] = {kAllF16, kAllBF16, kKvF16, kBF16InF32Out, kMixed};
+
+template <class T>
+T detail_narrow(float x) {
+  if constexpr (std::is_same_v<T, f16>)
+    return to_f16(x);
+  else
+    return to_bf16(x);
+}
 
 /// Registered kernels that take every dtype (decode takes only fp32: tested below).
 std::vector<std::string> kernels_taking_16_bits() {
@@ -287,6 +297,42 @@ TEST_P(FusedIsa, AccuracyRuleOnEveryIsa) {
     }
 }
 
+// The packing microkernels of every ISA, on 16-bit K and V ending at a guard page: bitwise the
+// panels the fp32 packing makes from the widened values (which test_fused checks against the
+// scalar specification), for every key tail 1..33, block edges and head-dimension tails.
+template <class T>
+void expect_packs_as_widened(const fused::Ukernels& uk, void (*pack_kt)(i64, i64, const T*, i64, float*),
+                             void (*pack_v)(i64, i64, const T*, i64, float*)) {
+  for (i64 n : {1, 2, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 128, 129})
+    for (i64 d : {1, 5, 8, 16, 17, 40, 64}) {
+      std::vector<float> wide(static_cast<std::size_t>(n * d));
+      std::mt19937 rng(static_cast<unsigned>(n * 100 + d));
+      std::uniform_real_distribution<float> u(-4.0f, 4.0f);
+      GuardedArray<T> src(wide.size());
+      for (std::size_t i = 0; i < wide.size(); ++i) {
+        src[i] = detail_narrow<T>(u(rng));
+        wide[i] = to_float(src[i]);
+      }
+      const i64 panels = (n + uk.nr - 1) / uk.nr, strips = (d + uk.pv_nr - 1) / uk.pv_nr;
+      std::vector<float> kp16(static_cast<std::size_t>(panels * d * uk.nr), -1.0f), kp32 = kp16;
+      pack_kt(n, d, src.data(), d, kp16.data());
+      uk.pack_kt(n, d, wide.data(), d, kp32.data());
+      EXPECT_EQ(0, std::memcmp(kp16.data(), kp32.data(), kp16.size() * sizeof(float)))
+          << "pack_kt n=" << n << " d=" << d;
+      std::vector<float> vp16(static_cast<std::size_t>(strips * n * uk.pv_nr), -1.0f), vp32 = vp16;
+      pack_v(n, d, src.data(), d, vp16.data());
+      uk.pack_v(n, d, wide.data(), d, vp32.data());
+      EXPECT_EQ(0, std::memcmp(vp16.data(), vp32.data(), vp16.size() * sizeof(float)))
+          << "pack_v n=" << n << " d=" << d;
+    }
+}
+
+TEST_P(FusedIsa, SixteenBitPackingIsFp32PackingOfTheWidenedValues) {
+  const fused::Ukernels& uk = *fused::ukernels_for(GetParam());
+  expect_packs_as_widened<f16>(uk, uk.pack_kt_f16, uk.pack_v_f16);
+  expect_packs_as_widened<bf16>(uk, uk.pack_kt_bf16, uk.pack_v_bf16);
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, FusedIsa, ::testing::Values(fused::Isa::scalar, fused::Isa::avx2, fused::Isa::avx512),
                          [](const auto& p) { return std::string(fused::isa_name(p.param)); });
 
@@ -385,6 +431,19 @@ TEST(DtypeValidation, WideningCopiesCountAgainstTheMemoryBudget) {
   auto copy = [](std::size_t floats) { return (floats * 4 + 63) / 64 * 64; };
   EXPECT_EQ(blas->workspace_bytes(p), f32 + copy(160) + copy(160) + copy(80) + copy(80) + copy(200));
   expect_error([&] { select_kernel("blas", p, blas->workspace_bytes(p) - 1); }, "kernel 'blas' needs");
+}
+
+TEST(DtypeValidation, FusedConvertsOnLoadWithoutCopies) {
+  const KernelInfo* fused = find_kernel("fused");
+  EXPECT_FALSE(fused->widens);
+  Problem p;
+  p.batch = 2, p.heads = 8, p.kv_heads = 2, p.q_len = 300, p.kv_len = 5000, p.head_dim = 128, p.value_dim = 128;
+  p.has_mask = true;
+  const std::size_t f32 = fused->workspace_bytes(p);
+  for (const DTypes& t : kDtypeSets) {
+    p.dtypes = t;
+    EXPECT_EQ(fused->workspace_bytes(p), f32) << dtypes_name(t);
+  }
 }
 
 TEST(DtypeValidation, NoKeysGiveZerosOfTheOutputDtype) {

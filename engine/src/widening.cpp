@@ -1,11 +1,12 @@
 #include "widening.hpp"
 
+#include "dtype_rows.hpp"
+
 #include <omp.h>
 
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <type_traits>
 
 namespace attn::widening {
 
@@ -23,21 +24,6 @@ double copy_bytes(double elements) {
   return std::ceil(elements * sizeof(float) / 64.0) * 64.0;
 }
 
-template <class T>
-void widen_row(const T* src, float* dst, i64 n) {
-  for (i64 t = 0; t < n; ++t) dst[t] = to_float(src[t]);
-}
-
-template <class T>
-void narrow_row(const float* src, T* dst, i64 n) {
-  for (i64 t = 0; t < n; ++t) {
-    if constexpr (std::is_same_v<T, f16>)
-      dst[t] = to_f16(src[t]);
-    else
-      dst[t] = to_bf16(src[t]);
-  }
-}
-
 /// A dense fp32 [B, H, N, D] copy of `src` at `dst`, rows spread over `threads`.
 Tensor widen(const AnyConstTensor& src, float* dst, int threads) {
   const Tensor c = Tensor::contiguous(dst, src.shape[0], src.shape[1], src.shape[2], src.shape[3]);
@@ -45,10 +31,11 @@ Tensor widen(const AnyConstTensor& src, float* dst, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (i64 r = 0; r < rows; ++r) {
     const i64 b = r / (H * N), h = r / N % H, n = r % N;
-    if (src.dtype == DType::f16)
-      widen_row(src.as<f16>().row(b, h, n), c.row(b, h, n), D);
-    else
-      widen_row(src.as<bf16>().row(b, h, n), c.row(b, h, n), D);
+    detail::with_element(src.dtype, [&]<class T>(T) {
+      const T* s = detail::row_of<T>(src, b, h, n);
+      float* d = c.row(b, h, n);
+      for (i64 t = 0; t < D; ++t) d[t] = to_float(s[t]);
+    });
   }
   return c;
 }
@@ -59,10 +46,7 @@ void narrow(const Tensor& src, const AnyTensor& dst, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (i64 r = 0; r < rows; ++r) {
     const i64 b = r / (H * N), h = r / N % H, n = r % N;
-    if (dst.dtype == DType::f16)
-      narrow_row(src.row(b, h, n), dst.as<f16>().row(b, h, n), D);
-    else
-      narrow_row(src.row(b, h, n), dst.as<bf16>().row(b, h, n), D);
+    detail::store_row(src.row(b, h, n), dst, b, h, n, D);
   }
 }
 

@@ -1,5 +1,6 @@
 #include "fused/block_loop.hpp"
 
+#include "dtype_rows.hpp"
 #include "masking.hpp"
 
 #include "fused/blocking.hpp"
@@ -12,12 +13,15 @@ namespace attn::fused {
 namespace {
 
 using detail::kv_head;
-using detail::mask_row;
-using detail::masked_out;
+using detail::mask_at;
+using detail::row_of;
 using detail::visible_keys;
+using detail::with_element;
 
 /// Q rows [i0, i0 + rows) of head (b, h) into MR-row panels, times c = scale·log2(e);
-/// rows past the end are zero. Panel ip, element (k, r) at qp[(ip·d + k)·MR + r].
+/// rows past the end are zero. Panel ip, element (k, r) at qp[(ip·d + k)·MR + r]. Q of element
+/// type T (its dtype) is widened here, as it is loaded.
+template <class T>
 void pack_q(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, float c, float* qp) {
   const i64 d = p.d, mr = p.mr, panels = ceil_div(rows, mr);
   for (i64 ip = 0; ip < panels; ++ip) {
@@ -25,8 +29,8 @@ void pack_q(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, 
     for (i64 r = 0; r < mr; ++r) {
       const i64 row = ip * mr + r;
       if (row < rows) {
-        const float* q = a.q.as<float>().row(b, h, i0 + row);
-        for (i64 k = 0; k < d; ++k) panel[k * mr + r] = c * q[k];
+        const T* q = row_of<T>(a.q, b, h, i0 + row);
+        for (i64 k = 0; k < d; ++k) panel[k * mr + r] = c * to_float(q[k]);
       } else {
         for (i64 k = 0; k < d; ++k) panel[k * mr + r] = 0.0f;
       }
@@ -34,11 +38,25 @@ void pack_q(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, 
   }
 }
 
-bool all_finite(const float* v, i64 ldv, i64 rows, i64 cols) {
+template <class T>
+bool all_finite(const T* v, i64 ldv, i64 rows, i64 cols) {
   bool ok = true;
   for (i64 j = 0; j < rows; ++j)
-    for (i64 t = 0; t < cols; ++t) ok &= (v[j * ldv + t] - v[j * ldv + t]) == 0.0f;  // NaN for inf and NaN
+    for (i64 t = 0; t < cols; ++t) {
+      const float x = to_float(v[j * ldv + t]);
+      ok &= (x - x) == 0.0f;  // NaN for inf and NaN
+    }
   return ok;
+}
+
+/// srow[c] += mask[kb + c]·log2(e) for the visible keys c < vis of a mask row of element type T;
+/// a -inf entry selects the key away (-inf, whatever the logit was).
+template <class T>
+void add_mask_row(const T* mrow, i64 kb, i64 vis, float* srow) {
+  for (i64 c = 0; c < vis; ++c) {
+    const float m = to_float(mrow[kb + c]);
+    srow[c] = m == kNegInf ? kNegInf : srow[c] + m * kLog2e;
+  }
 }
 
 /// One block of keys [kb, kb + n) for the query rows [i0 + r0, i0 + r0 + rows) of an item (a slice):
@@ -70,8 +88,10 @@ void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
     for (i64 r = 0; r < rows; ++r) {
       float* srow = w.s + r * lds;
       const i64 vis = std::clamp<i64>(visible_keys(a, row0 + r) - kb, 0, n);
-      if (const float* mrow = mask_row(a.mask, row0 + r))
-        for (i64 c = 0; c < vis; ++c) srow[c] = mrow[kb + c] == kNegInf ? kNegInf : srow[c] + mrow[kb + c] * kLog2e;
+      if (a.mask.data)
+        with_element(a.mask.data.dtype, [&]<class T>(T) {
+          add_mask_row((a.mask.data + (row0 + r) * a.mask.row_stride).as<T>(), kb, vis, srow);
+        });
       std::fill(srow + vis, srow + n, kNegInf);
     }
 
@@ -82,19 +102,23 @@ void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
 
   // O = alpha·O + P V (first block: O = P V). A masked key has p = 0, but 0 · NaN = NaN: when V holds a
   // non-finite value in a block with masked keys, those V rows must not be multiplied in.
-  const float* v0 = a.v.as<float>().row(b, hk, kb);
-  if (masking && !all_finite(v0, ldv, n, dv)) {
+  const bool v_finite = !masking || with_element(a.v.dtype, [&]<class T>(T) {
+    return all_finite(row_of<T>(a.v, b, hk, kb), ldv, n, dv);
+  });
+  if (!v_finite) {
     // Row by row on a copy of the V block whose rows masked for that row are zero:
     // the same microkernel, the same sums (fma(0, 0, o) = o = fma(0, v, o) for finite v),
     // so the result is bitwise what finite values there would give.
     for (i64 r = 0; r < rows; ++r) {
       const i64 vis = visible_keys(a, row0 + r) - kb;
-      const float* mrow = mask_row(a.mask, row0 + r);
       for (i64 c = 0; c < n; ++c) {
-        if (c >= vis || masked_out(mrow, kb + c))
+        if (c >= vis || (a.mask.data && mask_at(a.mask, row0 + r, kb + c) == kNegInf))
           std::fill_n(w.vs + c * dv, dv, 0.0f);
         else
-          std::copy_n(v0 + c * ldv, dv, w.vs + c * dv);
+          with_element(a.v.dtype, [&]<class T>(T) {
+            const T* vr = row_of<T>(a.v, b, hk, kb + c);
+            for (i64 t = 0; t < dv; ++t) w.vs[c * dv + t] = to_float(vr[t]);
+          });
       }
       for (i64 c0 = 0; c0 < dv; c0 += pv_nr)
         uk.pv(n, w.s + r * lds, lds, w.vs + c0, dv, o + r * ldo + c0, ldo, 1,
@@ -135,11 +159,25 @@ void merge_group(const Plan& p, i64 r0, i64 rows, bool first_group, const Scratc
   }
 }
 
+/// Kᵀ panels (and V strips, below) of keys [kb, kb + n) of head (b, hk), by the microkernel for k's dtype.
+void pack_kt(const Ukernels& uk, const AnyConstTensor& k, i64 b, i64 hk, i64 kb, i64 n, float* kp) {
+  const i64 d = k.shape[3], ldk = k.strides[2];
+  if (k.dtype == DType::f16) return uk.pack_kt_f16(n, d, row_of<f16>(k, b, hk, kb), ldk, kp);
+  if (k.dtype == DType::bf16) return uk.pack_kt_bf16(n, d, row_of<bf16>(k, b, hk, kb), ldk, kp);
+  uk.pack_kt(n, d, row_of<float>(k, b, hk, kb), ldk, kp);
+}
+void pack_v(const Ukernels& uk, const AnyConstTensor& v, i64 b, i64 hk, i64 kb, i64 n, float* vp) {
+  const i64 dv = v.shape[3], ldv = v.strides[2];
+  if (v.dtype == DType::f16) return uk.pack_v_f16(n, dv, row_of<f16>(v, b, hk, kb), ldv, vp);
+  if (v.dtype == DType::bf16) return uk.pack_v_bf16(n, dv, row_of<bf16>(v, b, hk, kb), ldv, vp);
+  uk.pack_v(n, dv, row_of<float>(v, b, hk, kb), ldv, vp);
+}
+
 }  // namespace
 
 bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 rows, i64 j0, i64 j1,
                 const Scratch& w) {
-  const i64 d = p.d, dv = p.dv, bc = p.bc;
+  const i64 bc = p.bc;
   const i64 hk = kv_head(a, h);
   // Causal keys are a prefix per row, growing with the row: the last row sees the most.
   // Blocks no row sees are skipped, but a block is never cut short: its width (and so the
@@ -148,7 +186,7 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
   if (vis_last <= j0) return false;
   j1 = std::min(j1, j0 + round_up(vis_last - j0, bc));
 
-  pack_q(a, p, b, h, i0, rows, a.scale * kLog2e, w.qp);
+  with_element(a.q.dtype, [&]<class T>(T) { pack_q<T>(a, p, b, h, i0, rows, a.scale * kLog2e, w.qp); });
   std::fill_n(w.m, rows, kNegInf);
   // Whether the slice of rows [r0, r0 + n) takes part in the key block (or group) starting at
   // `key`: the very first block always (it writes the slice's zeros); later ones only if its
@@ -161,8 +199,8 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
     std::fill_n(w.lp, rows, 0.0f);
     for (i64 kb = g0; kb < g1; kb += bc) {
       const i64 n = std::min(bc, g1 - kb);
-      uk.pack_kt(n, d, a.k.as<float>().row(b, hk, kb), a.k.strides[2], w.kp);
-      uk.pack_v(n, dv, a.v.as<float>().row(b, hk, kb), a.v.strides[2], w.vp);
+      pack_kt(uk, a.k, b, hk, kb, n, w.kp);
+      pack_v(uk, a.v, b, hk, kb, n, w.vp);
       for (i64 r0 = 0; r0 < rows; r0 += p.bs) {
         const i64 slice = std::min(p.bs, rows - r0);
         if (takes_part(r0, slice, kb)) slice_step(a, p, uk, b, h, i0, r0, slice, kb, n, kb == g0, w);
@@ -176,21 +214,32 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
   return true;
 }
 
-void write_rows(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, const Scratch& w, bool any) {
+namespace {
+
+/// write_rows for an O of element type T: O / l narrowed once, as it is stored.
+template <class T>
+void write_rows_as(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, const Scratch& w, bool any) {
   for (i64 r = 0; r < rows; ++r) {
-    float* out = a.out.as<float>().row(b, h, i0 + r);
+    T* out = row_of<T>(a.out, b, h, i0 + r);
     const float m = any ? w.m[r] : kNegInf;
     // Every key masked: 0 and -inf. (m = -inf with l = NaN is a row of NaN logits: it falls through.)
     float* const lse = detail::lse_row(a, b, h, i0 + r);
     if (!any || (m == kNegInf && w.l[r] == 0.0f)) {
-      detail::write_no_keys_row(out, p.dv, lse);
+      std::fill_n(out, p.dv, T{});  // +0 in every dtype
+      if (lse) *lse = kNegInf;
       continue;
     }
     const float l = w.l[r];
     const float* orow = w.o + r * p.ldo;
-    for (i64 t = 0; t < p.dv; ++t) out[t] = orow[t] / l;
+    for (i64 t = 0; t < p.dv; ++t) out[t] = detail::narrow<T>(orow[t] / l);
     if (lse) *lse = lse_from_log2(m, l);
   }
+}
+
+}  // namespace
+
+void write_rows(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, const Scratch& w, bool any) {
+  with_element(a.out.dtype, [&]<class T>(T) { write_rows_as<T>(a, p, b, h, i0, rows, w, any); });
 }
 
 }  // namespace attn::fused

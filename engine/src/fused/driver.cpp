@@ -46,14 +46,15 @@ void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
       write_rows(a, p, b, h, i0, rows, w, any);
   };
   const i64 merge_rows = p.nsplit > 1 ? p.BH * p.nqb * p.br : 0;
-  auto merge = [&](i64 t) {
+  // The merge runs after every item: a thread's O scratch (w.o) is free for a 16-bit O's row.
+  auto merge = [&](i64 t, const Scratch& w) {
     const i64 bh = t / (p.nqb * p.br), qb = t / p.br % p.nqb, r = t % p.br;
-    if (qb * p.br + r < p.nq) merge_split_row(a, p, partials, bh, qb, r);
+    if (qb * p.br + r < p.nq) merge_split_row(a, p, partials, bh, qb, r, w.o);
   };
   if (p.slots == 1) {
     const Scratch w(p, base);
     for (i64 t = 0; t < items; ++t) item(t, w);
-    for (i64 t = 0; t < merge_rows; ++t) merge(t);
+    for (i64 t = 0; t < merge_rows; ++t) merge(t, w);
     return;
   }
 #pragma omp parallel num_threads(static_cast <int>(p.slots))
@@ -62,7 +63,7 @@ void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
 #pragma omp for schedule(dynamic, 1)
     for (i64 t = 0; t < items; ++t) item(t, w);
 #pragma omp for schedule(static)
-    for (i64 t = 0; t < merge_rows; ++t) merge(t);
+    for (i64 t = 0; t < merge_rows; ++t) merge(t, w);
   }
 }
 
@@ -72,13 +73,16 @@ void run(const KernelArgs& a) noexcept {
   const i64 B = a.q.shape[0], H = a.q.shape[1], nq = a.q.shape[2], nk = a.k.shape[2], d = a.q.shape[3];
   const i64 dv = a.v.shape[3];
   const Ukernels& uk = active_ukernels();
-  if (is_tiny(B * H, nq, nk, d, dv)) return run_tiny(a, uk);
+  // The tiny path reads fp32 in place; 16-bit calls of that size take the blocked path.
+  const bool f32 = a.q.dtype == DType::f32 && a.k.dtype == DType::f32 && a.v.dtype == DType::f32 &&
+                   a.out.dtype == DType::f32 && (a.mask.data == nullptr || a.mask.data.dtype == DType::f32);
+  if (f32 && is_tiny(B * H, nq, nk, d, dv)) return run_tiny(a, uk);
   run_blocked(a, make_plan(B, H, nq, nk, d, dv, a.threads, uk), uk);
 }
 
 std::size_t workspace_bytes(const Problem& pr) {
   if (pr.batch * pr.heads * pr.q_len * pr.kv_len == 0) return 0;
-  if (is_tiny(pr.batch * pr.heads, pr.q_len, pr.kv_len, pr.head_dim, pr.value_dim)) return 0;
+  if (pr.dtypes == DTypes{} && is_tiny(pr.batch * pr.heads, pr.q_len, pr.kv_len, pr.head_dim, pr.value_dim)) return 0;
   return make_plan(pr.batch, pr.heads, pr.q_len, pr.kv_len, pr.head_dim, pr.value_dim, pr.threads, active_ukernels())
       .bytes();
 }

@@ -16,7 +16,7 @@ target_sources(attn_engine PRIVATE
 # specification's values on every ISA, and a vectorised loop cannot round differently from
 # its scalar remainder (tests: SoftmaxStepOnEveryTailLength compares alpha bit for bit).
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/ukernel_avx2.cpp
-  PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-ffp-contract=off")
+  PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-ffp-contract=off")
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/ukernel_avx512.cpp
   PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512vl;-mavx512bw;-mavx512dq;-mavx2;-mfma;-ffp-contract=off")
 # The scalar specification is written with selects (x < c ? c : x) so that a

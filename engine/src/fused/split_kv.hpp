@@ -16,6 +16,7 @@ float* partial_rows(const Plan& p, float* partials, i64 bh, i64 qb, i64 split);
 void save_partial(const Plan& p, i64 rows, const Scratch& w, bool any, float* dst);
 
 /// Merges the chunks of row r of query block qb of head bh into the output, in chunk order.
-void merge_split_row(const KernelArgs& a, const Plan& p, float* partials, i64 bh, i64 qb, i64 r);
+/// acc: dv floats of scratch (used when O is 16-bit: the row is merged in fp32 there, then narrowed).
+void merge_split_row(const KernelArgs& a, const Plan& p, float* partials, i64 bh, i64 qb, i64 r, float* acc);
 
 }  // namespace attn::fused

@@ -34,20 +34,23 @@ void pv_scalar(i64 kc, const float* p, i64 ldp, const float* v, i64 ldv, float* 
     }
 }
 
-void pack_kt_scalar(i64 n, i64 d, const float* k, i64 ldk, float* kp) {
+// K and V of any dtype (float, f16, bf16), widened by to_float as they are read.
+template <class T>
+void pack_kt_scalar(i64 n, i64 d, const T* k, i64 ldk, float* kp) {
   for (i64 jp = 0; jp * kNR < n; ++jp) {
     float* panel = kp + jp * d * kNR;
     for (i64 c = 0; c < kNR; ++c) {
       const i64 j = jp * kNR + c;
-      for (i64 t = 0; t < d; ++t) panel[t * kNR + c] = j < n ? k[j * ldk + t] : 0.0f;
+      for (i64 t = 0; t < d; ++t) panel[t * kNR + c] = j < n ? to_float(k[j * ldk + t]) : 0.0f;
     }
   }
 }
 
-void pack_v_scalar(i64 n, i64 dv, const float* v, i64 ldv, float* vp) {
+template <class T>
+void pack_v_scalar(i64 n, i64 dv, const T* v, i64 ldv, float* vp) {
   for (i64 s = 0; s * kNR < dv; ++s)
     for (i64 j = 0; j < n; ++j)
-      for (i64 c = 0; c < kNR && s * kNR + c < dv; ++c) vp[(s * n + j) * kNR + c] = v[j * ldv + s * kNR + c];
+      for (i64 c = 0; c < kNR && s * kNR + c < dv; ++c) vp[(s * n + j) * kNR + c] = to_float(v[j * ldv + s * kNR + c]);
 }
 
 float rowmax_scalar(const float* x, i64 n) {
@@ -73,18 +76,22 @@ void exp2_scalar_array(const float* x, float* y, i64 n) {
 }  // namespace
 
 Ukernels scalar_ukernels() {
-  return {Isa::scalar,
-          kMR,
-          kNR,
-          kNR,
-          qk_scalar,
-          pv_scalar,
-          pack_kt_scalar,
-          pack_v_scalar,
-          online_softmax_step<rowmax_scalar, exp2_store_sum_scalar>,
-          exp2_scalar_array,
-          1.25f,
-          {"f32_qk_6x16__scalar", "f32_pv_6x16__scalar", "f32_softmax_step__scalar_rr1_p6", "f32_exp2__scalar_rr1_p6"}};
+  Ukernels u = {
+      Isa::scalar,
+      kMR,
+      kNR,
+      kNR,
+      qk_scalar,
+      pv_scalar,
+      pack_kt_scalar<float>,
+      pack_v_scalar<float>,
+      online_softmax_step<rowmax_scalar, exp2_store_sum_scalar>,
+      exp2_scalar_array,
+      1.25f,
+      {"f32_qk_6x16__scalar", "f32_pv_6x16__scalar", "f32_softmax_step__scalar_rr1_p6", "f32_exp2__scalar_rr1_p6"}};
+  u.pack_kt_f16 = pack_kt_scalar<f16>, u.pack_kt_bf16 = pack_kt_scalar<bf16>;
+  u.pack_v_f16 = pack_v_scalar<f16>, u.pack_v_bf16 = pack_v_scalar<bf16>;
+  return u;
 }
 
 }  // namespace attn::fused

@@ -15,6 +15,8 @@
 
 #include "cpu_features.hpp"
 
+#include <attn/dtype.hpp>
+
 #include <cstdint>
 #include <span>
 
@@ -80,6 +82,14 @@ struct Ukernels {
   struct Names {
     const char *qk, *pv, *softmax_step, *exp2;
   } names;
+
+  /// pack_kt and pack_v reading f16 or bf16 K and V: every value widened exactly as it is
+  /// loaded (attn::to_float), the same layouts, reads (in elements) and writes. The packed
+  /// panels are fp32, so the microkernels above never see a 16-bit value.
+  void (*pack_kt_f16)(i64 n, i64 d, const f16* k, i64 ldk, float* kp) = nullptr;
+  void (*pack_kt_bf16)(i64 n, i64 d, const bf16* k, i64 ldk, float* kp) = nullptr;
+  void (*pack_v_f16)(i64 n, i64 dv, const f16* v, i64 ldv, float* vp) = nullptr;
+  void (*pack_v_bf16)(i64 n, i64 dv, const bf16* v, i64 ldv, float* vp) = nullptr;
 };
 
 /// Tables compiled into this binary (each only valid to call where the CPU supports it).

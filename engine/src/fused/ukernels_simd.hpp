@@ -131,7 +131,9 @@ struct SimdUkernels {
   }
 
   /// Kᵀ panels by W × W register transposes; the d tail by masked loads, missing keys as zeros.
-  static void pack_kt(i64 n, i64 d, const float* k, i64 ldk, float* kp) {
+  /// T: float, f16 or bf16 (the traits' loads widen 16-bit values exactly).
+  template <class T>
+  static void pack_kt(i64 n, i64 d, const T* k, i64 ldk, float* kp) {
     for (i64 jp = 0; jp * NR < n; ++jp) {
       float* panel = kp + jp * d * NR;
       for (int part = 0; part < QkVecs; ++part) {
@@ -143,7 +145,7 @@ struct SimdUkernels {
           reg r[W];
 #pragma GCC unroll 16
           for (int i = 0; i < W; ++i) {
-            const float* src = k + (j0 + i) * ldk + t0;
+            const T* src = k + (j0 + i) * ldk + t0;
             r[i] = i >= rows ? V::zero() : cols == W ? V::load(src) : V::load_masked(src, mk);
           }
           V::transpose(r);
@@ -156,10 +158,11 @@ struct SimdUkernels {
   }
 
   /// V in column strips of PV_NR (the last one's columns past dv unwritten).
-  static void pack_v(i64 n, i64 dv, const float* v, i64 ldv, float* vp) {
+  template <class T>
+  static void pack_v(i64 n, i64 dv, const T* v, i64 ldv, float* vp) {
     for (i64 s = 0; s * PV_NR < dv; ++s) {
       const i64 cols = dv - s * PV_NR < PV_NR ? dv - s * PV_NR : PV_NR;
-      const float* src = v + s * PV_NR;
+      const T* src = v + s * PV_NR;
       float* dst = vp + s * n * PV_NR;
       if (cols == PV_NR) {
         for (i64 j = 0; j < n; ++j)
@@ -230,10 +233,21 @@ struct SimdUkernels {
   static constexpr simd::KernelName kExp2Name = simd::KernelName() << "f32_exp2__" << V::kName << "_rr1_p6_u" << W;
 
   static Ukernels table(Isa isa, float exp2_max_ulp) {
-    return {isa,     MR,           NR,
-            PV_NR,   qk,           pv,
-            pack_kt, pack_v,       online_softmax_step<rowmax, exp2_store_sum>,
-            exp2,    exp2_max_ulp, {kQkName.s, kPvName.s, kSoftmaxName.s, kExp2Name.s}};
+    Ukernels u = {isa,
+                  MR,
+                  NR,
+                  PV_NR,
+                  qk,
+                  pv,
+                  pack_kt<float>,
+                  pack_v<float>,
+                  online_softmax_step<rowmax, exp2_store_sum>,
+                  exp2,
+                  exp2_max_ulp,
+                  {kQkName.s, kPvName.s, kSoftmaxName.s, kExp2Name.s}};
+    u.pack_kt_f16 = pack_kt<f16>, u.pack_kt_bf16 = pack_kt<bf16>;
+    u.pack_v_f16 = pack_v<f16>, u.pack_v_bf16 = pack_v<bf16>;
+    return u;
   }
 };
 
