@@ -144,7 +144,11 @@ class BenchReport(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             cases = {"broken.json": '{"benchmarks": [', "other.json": '{"rows": []}',
                      "peak-only.json": '{"benchmarks": [{"run_name": "peak/fma/avx2+fma/threads:1"}]}',
-                     "bad-peak.json": '{"context": {"fma_peak_gflops_by_threads": "1:x"}, "benchmarks": []}'}
+                     "bad-peak.json": '{"context": {"fma_peak_gflops_by_threads": "1:x"}, "benchmarks": []}',
+                     "bad-counter.json": '{"benchmarks": [{"run_name": "attention/fused/lab-3/threads:1", '
+                                         '"GFLOP/s": "fast"}]}',
+                     "bad-threads.json": '{"benchmarks": [{"run_name": "attention/fused/lab-3/threads:99999999999", '
+                                         '"GFLOP/s": 1, "flops": 1, "bytes_moved": 1}]}'}
             for name, text in cases.items():
                 path = os.path.join(d, name)
                 with open(path, "w", encoding="utf-8") as f:

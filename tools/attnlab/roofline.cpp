@@ -3,6 +3,7 @@
 #include "table.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <ostream>
@@ -21,7 +22,7 @@ struct RunName {
   int threads = 1;
 };
 
-RunName split_run_name(const std::string& name) {
+RunName split_run_name(const std::string& name, const std::string& what) {
   std::vector<std::string> parts;
   std::stringstream ss(name);
   for (std::string p; std::getline(ss, p, '/');) {
@@ -31,7 +32,10 @@ RunName split_run_name(const std::string& name) {
   }
   RunName r;
   if (!parts.empty() && parts.back().rfind("threads:", 0) == 0) {
-    r.threads = std::atoi(parts.back().c_str() + 8);
+    const std::string& t = parts.back();
+    const auto [end, ec] = std::from_chars(t.data() + 8, t.data() + t.size(), r.threads);
+    if (ec != std::errc{} || end != t.data() + t.size() || r.threads < 1)
+      throw std::invalid_argument(what + ": benchmark '" + name + "': '" + t + "' is not a thread count");
     parts.pop_back();
   }
   if (!parts.empty()) r.family = parts[0];
@@ -111,7 +115,7 @@ Roofline read_roofline(const JsonValue& result, const std::string& what) {
   for (const JsonValue& b : *benches->array()) {
     std::string name = text(b, "run_name");
     if (name.empty()) name = text(b, "name");
-    const RunName n = split_run_name(name);
+    const RunName n = split_run_name(name, what);
     const bool wanted = n.family == "attention" || n.family == "scaling" || name.rfind("peak/stream/triad/", 0) == 0;
     if (!wanted) continue;
     const std::string type = text(b, "run_type");
@@ -125,7 +129,7 @@ Roofline read_roofline(const JsonValue& result, const std::string& what) {
   std::map<std::pair<std::string, std::string>, std::size_t> index;  // (family/kernel, shape) → case
   for (const std::string& name : order) {
     const JsonValue& b = *chosen[name];
-    const RunName n = split_run_name(name);
+    const RunName n = split_run_name(name, what);
     const JsonValue* err = b.find("error_occurred");
     const bool failed = err && err->boolean() && *err->boolean();
     if (n.family == "peak") {
