@@ -136,6 +136,7 @@ const Variant kVariants[] = {
     {"gqa-causal", Causal::top_left, 4, 2, false},
     {"mask", Causal::none, 2, 1, true},
     {"mask-causal", Causal::bottom_right, 1, 1, true},
+    {"gqa-mask-bottom-right", Causal::bottom_right, 6, 2, true},
 };
 
 // Every local row count 0 .. 3P+1, different on every rank (empty ranks included), queries and
