@@ -44,30 +44,23 @@ TEST(Decode, EveryIsaMapsToATableThatRunsOnIt) {
 
 // --- the loops -----------------------------------------------------------------
 
-/// n elements of T whose last one ends at a guard page (the end of a GuardedFloats).
+/// x rounded to T (to nearest even for the 16-bit types).
 template <class T>
-struct GuardedKv {
-  GuardedFloats floats;
-  T* data;
-  explicit GuardedKv(std::size_t n)
-      : floats((n * sizeof(T) + sizeof(float) - 1) / sizeof(float)),
-        data(reinterpret_cast<T*>(floats.data() + floats.size()) - n) {}
-};
+T narrow(float x) {
+  if constexpr (std::is_same_v<T, f16>)
+    return to_f16(x);
+  else if constexpr (std::is_same_v<T, bf16>)
+    return to_bf16(x);
+  else
+    return x;
+}
 
-/// n random values of T in [-1, 1] (rounded to T to nearest even), and their exact fp32 values.
+/// n random values of T in [-1, 1] (rounded to T), and their exact fp32 values.
 template <class T>
 void fill_kv(T* x, float* widened, std::size_t n, std::uint32_t seed) {
   std::vector<float> f(n);
   fill_random(f.data(), n, seed);
-  for (std::size_t i = 0; i < n; ++i) {
-    if constexpr (std::is_same_v<T, f16>)
-      x[i] = to_f16(f[i]);
-    else if constexpr (std::is_same_v<T, bf16>)
-      x[i] = to_bf16(f[i]);
-    else
-      x[i] = f[i];
-    widened[i] = to_float(x[i]);
-  }
+  for (std::size_t i = 0; i < n; ++i) x[i] = narrow<T>(f[i]), widened[i] = to_float(x[i]);
 }
 
 /// s = c · q·k: an fp32 dot product of d terms on the widened K (exact), error ≤ γ_d Σ|q k|,
@@ -84,12 +77,12 @@ void check_scores(const decode::Kernels& dk, const char* dtype) {
         std::vector<const float*> q(static_cast<std::size_t>(rows));
         for (int r = 0; r < rows; ++r) q[static_cast<std::size_t>(r)] = qs.data() + r * d;
         const std::size_t kn = static_cast<std::size_t>((n - 1) * ldk + d);  // the last key row ends at the guard
-        GuardedKv<T> k(kn);
+        GuardedArray<T> k(kn);
         std::vector<float> kw(kn);
-        fill_kv(k.data, kw.data(), kn, static_cast<std::uint32_t>(n * 7 + d));
+        fill_kv(k.data(), kw.data(), kn, static_cast<std::uint32_t>(n * 7 + d));
         std::vector<float> s(static_cast<std::size_t>(rows * lds), kSentinel);
         // Prefetching the key rows themselves: a hint that must change nothing.
-        dk.loops<T>().scores(rows, q.data(), d, k.data, ldk, n, c, s.data(), lds, {k.data, n});
+        dk.loops<T>().scores(rows, q.data(), d, k.data(), ldk, n, c, s.data(), lds, {k.data(), n});
         for (int r = 0; r < rows; ++r)
           for (i64 j = 0; j < lds; ++j) {
             const float got = s[static_cast<std::size_t>(r * lds + j)];
@@ -126,9 +119,9 @@ void check_pv(const decode::Kernels& dk, const char* dtype) {
       for (i64 n = 0; n <= 33; ++n) {
         const i64 ldv = dv + 1, ldp = 35;
         const std::size_t vn = static_cast<std::size_t>(std::max<i64>(1, (n - 1) * ldv + dv));  // ends at the guard
-        GuardedKv<T> v(vn);
+        GuardedArray<T> v(vn);
         std::vector<float> vw(vn);
-        fill_kv(v.data, vw.data(), vn, static_cast<std::uint32_t>(n + dv));
+        fill_kv(v.data(), vw.data(), vn, static_cast<std::uint32_t>(n + dv));
         std::vector<float> p(static_cast<std::size_t>(rows * ldp)), alpha(static_cast<std::size_t>(rows));
         fill_random(p.data(), p.size(), 3, 0.0f, 1.0f);
         fill_random(alpha.data(), alpha.size(), 4, 0.0f, 1.0f);
@@ -138,7 +131,7 @@ void check_pv(const decode::Kernels& dk, const char* dtype) {
         std::vector<float*> wrows, srows;
         for (int r = 0; r < rows; ++r) wrows.push_back(whole.data() + r * dv), srows.push_back(split.data() + r * dv);
         const decode::Loops<T>& loops = dk.loops<T>();
-        loops.pv(rows, p.data(), ldp, v.data, ldv, n, dv, wrows.data(), alpha.data(), {v.data, n});
+        loops.pv(rows, p.data(), ldp, v.data(), ldv, n, dv, wrows.data(), alpha.data(), {v.data(), n});
         for (int r = 0; r < rows; ++r)
           for (i64 t = 0; t < dv; ++t) {
             double exact =
@@ -157,9 +150,9 @@ void check_pv(const decode::Kernels& dk, const char* dtype) {
         for (int r = 0; r < rows; ++r) {
           const i64 cut = n / 3;
           float one = 1.0f;
-          loops.pv(1, p.data() + r * ldp, ldp, v.data, ldv, cut, dv, &srows[static_cast<std::size_t>(r)],
+          loops.pv(1, p.data() + r * ldp, ldp, v.data(), ldv, cut, dv, &srows[static_cast<std::size_t>(r)],
                    &alpha[static_cast<std::size_t>(r)], {});
-          loops.pv(1, p.data() + r * ldp + cut, ldp, v.data + cut * ldv, ldv, n - cut, dv,
+          loops.pv(1, p.data() + r * ldp + cut, ldp, v.data() + cut * ldv, ldv, n - cut, dv,
                    &srows[static_cast<std::size_t>(r)], &one, {});
         }
         ASSERT_EQ(whole, split) << dtype << ": rows " << rows << " n " << n << " dv " << dv;
@@ -334,6 +327,55 @@ TEST_P(DecodePerIsa, InputsEndingAtAGuardPage) {
     Buffers ref(c), got(c);
     run(ref, "reference");
     expect_matches_reference_on_guarded_inputs(ref, got, "decode");
+  }
+}
+
+// --- 16-bit K and V ----------------------------------------------------------------
+
+/// decode with b's K and V rounded to T, each ending at a guard page (Q, O, mask, LSE fp32),
+/// into b.out and b.lse; b.k and b.v become the widened values (what fp32 K and V would hold).
+template <class T>
+void run_with_kv_as(Buffers& b, int threads) {
+  const Case& c = b.c;
+  GuardedArray<T> k(b.k.size()), v(b.v.size());
+  for (std::size_t i = 0; i < b.k.size(); ++i) k[i] = narrow<T>(b.k[i]), b.k[i] = to_float(k[i]);
+  for (std::size_t i = 0; i < b.v.size(); ++i) v[i] = narrow<T>(b.v[i]), b.v[i] = to_float(v[i]);
+  using View = TensorView<const T>;
+  attention(b.qv(), View::contiguous(k.data(), c.B, c.Hkv, c.Nk, c.d),
+            View::contiguous(v.data(), c.B, c.Hkv, c.Nk, c.dv), b.outv(), b.lsev(), b.options("decode", threads));
+}
+
+/// 16-bit K and V are widened exactly on load and everything after is the fp32 arithmetic, so
+/// the result is bitwise that of fp32 K and V holding the widened values, for every thread
+/// count; and no load reads past the end of K or V (guard pages).
+template <class T>
+void expect_kv_as_widened_fp32(const Case& c) {
+  Buffers fp32(c);
+  for (int threads : {1, 2, 3}) {
+    Buffers sixteen(c);
+    run_with_kv_as<T>(sixteen, threads);
+    if (threads == 1) {
+      fp32.k = sixteen.k, fp32.v = sixteen.v;
+      run(fp32, "decode", 1);
+    }
+    ASSERT_EQ(sixteen.out, fp32.out) << c.name() << ", " << threads << " threads";
+    ASSERT_EQ(sixteen.lse, fp32.lse) << c.name() << ", " << threads << " threads";
+  }
+}
+
+TEST_P(DecodePerIsa, SixteenBitKvIsBitwiseTheWidenedFp32OnEveryTailAndThreadCount) {
+  ScopedIsa isa(GetParam());
+  std::vector<Case> cases;
+  for (i64 nk = 1; nk <= 33; ++nk) cases.push_back(make(1, 1, nk % 3 + 1, nk, 19, Causal::bottom_right, nk % 2 == 0));
+  for (i64 d : {1, 7, 16, 33}) cases.push_back(make(4, 1, 1, 45, d));
+  cases.push_back(make(8, 2, 3, 1100, 24, Causal::bottom_right, true));  // GQA, two chunks, two passes
+  cases.push_back(make(32, 8, 1, 2 * kMinChunkKeys + 33, 128));          // the LLM shape, split keys
+  Case dv = make(4, 2, 2, 300, 40, Causal::top_left);
+  dv.dv = 24, dv.B = 2;
+  cases.push_back(dv);
+  for (const Case& c : cases) {
+    expect_kv_as_widened_fp32<f16>(c);
+    expect_kv_as_widened_fp32<bf16>(c);
   }
 }
 

@@ -14,8 +14,9 @@ namespace {
 
 using i64 = std::int64_t;
 
-constexpr bool all_f32(const DTypes& t, bool mask) {
-  return t.q == DType::f32 && t.k == DType::f32 && t.v == DType::f32 && t.out == DType::f32 &&
+/// Nothing to copy: every dtype f32 (K and V may be anything under keep.kv).
+constexpr bool all_f32(const DTypes& t, bool mask, Keep keep) {
+  return t.q == DType::f32 && (keep.kv || (t.k == DType::f32 && t.v == DType::f32)) && t.out == DType::f32 &&
          (!mask || t.mask == DType::f32);
 }
 
@@ -52,29 +53,31 @@ void narrow(const Tensor& src, const AnyTensor& dst, int threads) {
 
 }  // namespace
 
-Problem as_f32(Problem p) {
+Problem as_f32(Problem p, Keep keep) {
+  const DTypes t = p.dtypes;
   p.dtypes = DTypes{};
+  if (keep.kv) p.dtypes.k = t.k, p.dtypes.v = t.v;
   return p;
 }
 
-std::size_t workspace_bytes(const Problem& p, std::size_t kernel_bytes) {
+std::size_t workspace_bytes(const Problem& p, std::size_t kernel_bytes, Keep keep) {
   const DTypes& t = p.dtypes;
-  if (all_f32(t, p.has_mask)) return kernel_bytes;
+  if (all_f32(t, p.has_mask, keep)) return kernel_bytes;
   const double bh = static_cast<double>(p.batch) * static_cast<double>(p.heads);
   const double bhkv = static_cast<double>(p.batch) * static_cast<double>(p.kv_heads);
   const double nq = static_cast<double>(p.q_len), nk = static_cast<double>(p.kv_len);
   double bytes = static_cast<double>(kernel_bytes);
   if (t.q != DType::f32) bytes += copy_bytes(bh * nq * static_cast<double>(p.head_dim));
-  if (t.k != DType::f32) bytes += copy_bytes(bhkv * nk * static_cast<double>(p.head_dim));
-  if (t.v != DType::f32) bytes += copy_bytes(bhkv * nk * static_cast<double>(p.value_dim));
+  if (t.k != DType::f32 && !keep.kv) bytes += copy_bytes(bhkv * nk * static_cast<double>(p.head_dim));
+  if (t.v != DType::f32 && !keep.kv) bytes += copy_bytes(bhkv * nk * static_cast<double>(p.value_dim));
   if (t.out != DType::f32) bytes += copy_bytes(bh * nq * static_cast<double>(p.value_dim));
   if (p.has_mask && t.mask != DType::f32) bytes += copy_bytes(nq * nk);
   return bytes >= 1.8e19 ? std::numeric_limits<std::size_t>::max() : static_cast<std::size_t>(bytes);
 }
 
-void run(const KernelArgs& a, void (*kernel)(const KernelArgs&) noexcept) noexcept {
+void run(const KernelArgs& a, void (*kernel)(const KernelArgs&) noexcept, Keep keep) noexcept {
   const bool mask = a.mask.data != nullptr;
-  if (all_f32({a.q.dtype, a.k.dtype, a.v.dtype, a.out.dtype, a.mask.data.dtype}, mask)) return kernel(a);
+  if (all_f32({a.q.dtype, a.k.dtype, a.v.dtype, a.out.dtype, a.mask.data.dtype}, mask, keep)) return kernel(a);
   // The copies in workspace_bytes' order, each 64-byte aligned; the kernel's workspace after them.
   auto* next = static_cast<std::byte*>(a.workspace);
   auto take = [&](i64 elements) {
@@ -85,8 +88,8 @@ void run(const KernelArgs& a, void (*kernel)(const KernelArgs&) noexcept) noexce
   auto elements = [](const auto& t) { return t.shape[0] * t.shape[1] * t.shape[2] * t.shape[3]; };
   KernelArgs w = a;
   if (a.q.dtype != DType::f32) w.q = widen(a.q, take(elements(a.q)), a.threads);
-  if (a.k.dtype != DType::f32) w.k = widen(a.k, take(elements(a.k)), a.threads);
-  if (a.v.dtype != DType::f32) w.v = widen(a.v, take(elements(a.v)), a.threads);
+  if (a.k.dtype != DType::f32 && !keep.kv) w.k = widen(a.k, take(elements(a.k)), a.threads);
+  if (a.v.dtype != DType::f32 && !keep.kv) w.v = widen(a.v, take(elements(a.v)), a.threads);
   Tensor out32;
   if (a.out.dtype != DType::f32) {
     out32 = Tensor::contiguous(take(elements(a.out)), a.out.shape[0], a.out.shape[1], a.out.shape[2], a.out.shape[3]);

@@ -19,6 +19,7 @@
 #include "kernel_decls.hpp"
 #include "masking.hpp"
 #include "row_merge.hpp"
+#include "widening.hpp"
 
 #include <omp.h>
 
@@ -180,7 +181,8 @@ void merge_row(const KernelArgs& a, const Plan& p, float* partials, i64 b, i64 h
   detail::merge_row<fused::Log2Units>(p.chunks, part, p.dv, out, out, detail::lse_row(a, b, g.h, g.i));
 }
 
-void decode_run(const KernelArgs& a) noexcept {
+template <class Tk, class Tv>
+void decode_typed(const KernelArgs& a) noexcept {
   const Plan p = make_plan(a.q.shape[0], a.q.shape[1], a.k.shape[1], a.q.shape[2], a.k.shape[2], a.q.shape[3],
                            a.v.shape[3], a.threads);
   const fused::Ukernels& uk = fused::active_ukernels();
@@ -191,7 +193,7 @@ void decode_run(const KernelArgs& a) noexcept {
   auto item = [&](i64 t) {
     const i64 c = t % p.chunks, rest = t / p.chunks;
     const i64 rb = rest % p.row_blocks, bh = rest / p.row_blocks;
-    run_item<float, float>(a, p, dk, uk, partials, bh / p.hkv, bh % p.hkv, rb * kRowsPerPass, c);
+    run_item<Tk, Tv>(a, p, dk, uk, partials, bh / p.hkv, bh % p.hkv, rb * kRowsPerPass, c);
   };
   const i64 merges = p.chunks > 1 ? p.batch * p.hkv * p.group_rows : 0;
   auto merge = [&](i64 t) {
@@ -211,10 +213,44 @@ void decode_run(const KernelArgs& a) noexcept {
   }
 }
 
+/// The call with Q, O and the mask in fp32 (widening::run made them so), K and V in their dtypes.
+void decode_run(const KernelArgs& a) noexcept {
+  auto with_v = [&]<class Tk>() {
+    switch (a.v.dtype) {
+      case DType::f16:
+        return decode_typed<Tk, f16>(a);
+      case DType::bf16:
+        return decode_typed<Tk, bf16>(a);
+      case DType::f32:
+        return decode_typed<Tk, float>(a);
+    }
+  };
+  switch (a.k.dtype) {
+    case DType::f16:
+      return with_v.template operator()<f16>();
+    case DType::bf16:
+      return with_v.template operator()<bf16>();
+    case DType::f32:
+      return with_v.template operator()<float>();
+  }
+}
+
 std::size_t decode_workspace(const Problem& pr) {
   if (pr.batch * pr.heads * pr.q_len * pr.kv_len == 0) return 0;
   return make_plan(pr.batch, pr.heads, pr.kv_heads, pr.q_len, pr.kv_len, pr.head_dim, pr.value_dim, pr.threads)
       .workspace_bytes();
+}
+
+/// K and V are read in their own dtype (the loops widen on load: half the bytes at 16 bits);
+/// Q, the mask and O, a few rows, go through fp32 copies (widening.hpp).
+constexpr widening::Keep kKeepKv{.kv = true};
+
+std::size_t workspace_any(const Problem& pr) {
+  return widening::workspace_bytes(pr, decode_workspace(widening::as_f32(pr, kKeepKv)), kKeepKv);
+}
+
+void run_any(const KernelArgs& a) noexcept {
+  widening::run(a, decode_run, kKeepKv);
 }
 
 }  // namespace
@@ -226,10 +262,11 @@ KernelInfo decode_kernel_info() {
           "few query rows per K/V head: K and V rows read once in place for a whole GQA group, keys split in "
           "fixed chunks merged in order",
           {.causal = true, .mask = true, .gqa = true, .lse = true, .threads = true},
-          decode::decode_workspace,
-          decode::decode_run,
+          decode::workspace_any,
+          decode::run_any,
           30,
-          decode::prefers};
+          decode::prefers,
+          {DType::f32, DType::f16, DType::bf16}};
 }
 
 }  // namespace attn
