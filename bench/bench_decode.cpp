@@ -1,13 +1,16 @@
 // Decode: few query rows against a long K/V cache, which is bound by memory bandwidth.
-// Reported: GB/s of K and V read (each byte counted once) and its share of the read
-// bandwidth this process measured with the same thread count over a buffer 4× the L3
-// (kit/read_bandwidth.hpp). So that K/V come from DRAM even when one head's K/V would fit
-// in the cache, each benchmark cycles through as many copies of K/V as fill 4× the L3
-// ("decode/dram/..."); "decode/cached/..." reuses one copy (K/V in L2/L3: Nk = 4096).
-//   smoke: tiny shapes; quick: Nk 4096 and 32768; full: Nk 4096..131072,
-//   Hkv ∈ {1, 8}, H/Hkv ∈ {1, 4, 8}, Nq ∈ {1, 4}, d = 128,
-// `decode` on every shape, `fused` and `blas` where Nq = 1 and H/Hkv ∈ {1, 4} (the targets'
-// comparisons), each at the profile's thread counts.
+// Reported: GB/s of K and V read (each byte counted once, at its dtype's size) and its share
+// of the read bandwidth this process measured with the same thread count over a buffer of at
+// least 4× the L3 (kit/read_bandwidth.hpp). So that K/V come from DRAM even when one head's
+// K/V would fit in the cache, each benchmark cycles through as many copies of K/V as fill that
+// buffer ("decode/dram/..."); "decode/cached/..." reuses one copy (K/V in L2/L3: Nk = 4096).
+// Names: decode/{dram|cached}/KERNEL/DTYPE/Nk:../Hkv:../H:../Nq:../d:../threads:.., with Q, K,
+// V and O all of DTYPE (f32, f16, bf16).
+//   smoke: tiny shapes; quick (the default): Nk 4096 and 32768, Hkv ∈ {1, 8}, H/Hkv ∈ {1, 4},
+//   Nq = 1, the 16-bit dtypes on Hkv = 8 from DRAM only; full: Nk 4096..131072, Hkv ∈ {1, 8},
+//   H/Hkv ∈ {1, 4, 8}, Nq ∈ {1, 4}, every dtype; d = 128.
+// `decode` on every shape, `fused` and `blas` (f32) where Nq = 1 and H/Hkv ∈ {1, 4} (the
+// targets' comparisons), each at the profile's thread counts.
 #include "kit/cache_info.hpp"
 #include "kit/profile.hpp"
 #include "kit/read_bandwidth.hpp"
@@ -16,6 +19,7 @@
 
 #include <benchmark/benchmark.h>
 #include <attn/attention.hpp>
+#include <attn/dtype.hpp>
 #include <attn/kernels.hpp>
 
 #include <algorithm>
@@ -23,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -32,36 +37,75 @@ using i64 = std::int64_t;
 
 struct DecodeCase {
   std::string kernel;
+  attn::DType dtype = attn::DType::f32;
   i64 nk = 0, hkv = 1, group = 1, nq = 1, d = 128;
   int threads = 1;
   bool from_dram = true;
   i64 heads() const { return hkv * group; }
-  std::size_t kv_bytes() const { return static_cast<std::size_t>(2 * hkv * nk * d) * sizeof(float); }
+  std::size_t kv_bytes() const { return static_cast<std::size_t>(2 * hkv * nk * d) * attn::size_of(dtype); }
   std::string name() const {
-    return "decode/" + std::string(from_dram ? "dram/" : "cached/") + kernel + "/Nk:" + std::to_string(nk) +
-           "/Hkv:" + std::to_string(hkv) + "/H:" + std::to_string(heads()) + "/Nq:" + std::to_string(nq) +
-           "/d:" + std::to_string(d) + "/threads:" + std::to_string(threads);
+    return "decode/" + std::string(from_dram ? "dram/" : "cached/") + kernel + "/" + attn::to_string(dtype) +
+           "/Nk:" + std::to_string(nk) + "/Hkv:" + std::to_string(hkv) + "/H:" + std::to_string(heads()) +
+           "/Nq:" + std::to_string(nq) + "/d:" + std::to_string(d) + "/threads:" + std::to_string(threads);
   }
 };
 
-/// Every K/V copy of every case is a region of one pool of random floats, filled once per process:
-/// copy i of a case is its K and V at i · (K + V bytes) into the pool. (Filling half a gigabyte
-/// per case would dominate the suite, and with interleaved repetitions it would happen per run.)
-/// Sized at registration for the largest case: max(4× L3, K + V of the largest).
-struct Pool {
-  std::size_t floats = 0;
-  std::vector<float> data;
-  float* get() {
-    if (data.size() < floats) {
-      data.resize(floats);
-      attnlab::fill_uniform(data, 2);
+/// `n` random values in [-1, 1) of element type T (rounded to nearest even for 16-bit).
+template <class T>
+std::vector<T> random_values(std::size_t n, std::uint64_t seed) {
+  std::vector<float> f(n);
+  attnlab::fill_uniform(f, seed);
+  if constexpr (std::is_same_v<T, float>) {
+    return f;
+  } else {
+    std::vector<T> x(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if constexpr (std::is_same_v<T, attn::f16>)
+        x[i] = attn::to_f16(f[i]);
+      else
+        x[i] = attn::to_bf16(f[i]);
     }
+    return x;
+  }
+}
+
+/// Every K/V copy of every case of one dtype is a region of one pool of random values, filled once
+/// per process (at the first case that uses it): copy i of a case is its K and V at i · (K + V
+/// bytes) into the pool. (Filling half a gigabyte per case would dominate the suite, and with
+/// interleaved repetitions it would happen per run.) Sized at registration for the largest case
+/// of the dtype: max(dram_buffer_bytes(), K + V of the largest).
+template <class T>
+struct Pool {
+  std::size_t elements = 0;
+  std::vector<T> data;
+  const T* get() {
+    if (data.size() < elements) data = random_values<T>(elements, 2);
     return data.data();
   }
+  static Pool& instance() {
+    static Pool p;
+    return p;
+  }
 };
-Pool& pool() {
-  static Pool p;
-  return p;
+
+void size_pool(const DecodeCase& c, std::size_t bytes) {
+  switch (c.dtype) {
+    case attn::DType::f32: {
+      auto& p = Pool<float>::instance();
+      p.elements = std::max(p.elements, bytes / sizeof(float));
+      break;
+    }
+    case attn::DType::f16: {
+      auto& p = Pool<attn::f16>::instance();
+      p.elements = std::max(p.elements, bytes / 2);
+      break;
+    }
+    case attn::DType::bf16: {
+      auto& p = Pool<attn::bf16>::instance();
+      p.elements = std::max(p.elements, bytes / 2);
+      break;
+    }
+  }
 }
 
 /// K/V copies a case cycles through: enough to fill the DRAM buffer size (one for `cached`; one in
@@ -71,10 +115,12 @@ std::size_t copies_of(const DecodeCase& c) {
   return std::max<std::size_t>(1, (attnbench::dram_buffer_bytes() + c.kv_bytes() - 1) / c.kv_bytes());
 }
 
+template <class T>
 void run_decode(benchmark::State& state, const DecodeCase& c) {
   attn::Problem problem;
   problem.heads = c.heads(), problem.kv_heads = c.hkv, problem.q_len = c.nq, problem.kv_len = c.nk;
   problem.head_dim = problem.value_dim = c.d, problem.threads = c.threads;
+  problem.dtypes = {c.dtype, c.dtype, c.dtype, c.dtype, c.dtype};
   const attn::KernelInfo* kernel = attn::find_kernel(c.kernel);
   if (kernel == nullptr) {
     state.SkipWithError(("no kernel " + c.kernel).c_str());
@@ -86,19 +132,20 @@ void run_decode(benchmark::State& state, const DecodeCase& c) {
   }
   const double bandwidth = attnbench::read_bandwidth_gbs(c.threads);  // measured before the timed loop
   const std::size_t copies = copies_of(c);
-  float* const kv = pool().get();
-  const i64 kv_floats = 2 * c.hkv * c.nk * c.d;
-  std::vector<float> qs(static_cast<std::size_t>(c.heads() * c.nq * c.d)), os(qs.size());
-  attnlab::fill_uniform(qs, 1);
+  const T* const kv = Pool<T>::instance().get();
+  const i64 kv_elements = 2 * c.hkv * c.nk * c.d;
+  const std::vector<T> qs = random_values<T>(static_cast<std::size_t>(c.heads() * c.nq * c.d), 1);
+  std::vector<T> os(qs.size());
   attn::Options opts;
   opts.kernel = c.kernel;
   opts.threads = c.threads;
-  const attn::ConstTensor q = attn::ConstTensor::contiguous(qs.data(), 1, c.heads(), c.nq, c.d);
-  const attn::Tensor out = attn::Tensor::contiguous(os.data(), 1, c.heads(), c.nq, c.d);
+  using View = attn::TensorView<const T>;
+  const View q = View::contiguous(qs.data(), 1, c.heads(), c.nq, c.d);
+  const attn::TensorView<T> out = attn::TensorView<T>::contiguous(os.data(), 1, c.heads(), c.nq, c.d);
   auto call = [&](std::size_t copy) {
-    const float* k = kv + static_cast<i64>(copy) * kv_floats;
-    attn::attention(q, attn::ConstTensor::contiguous(k, 1, c.hkv, c.nk, c.d),
-                    attn::ConstTensor::contiguous(k + kv_floats / 2, 1, c.hkv, c.nk, c.d), out, opts);
+    const T* k = kv + static_cast<i64>(copy) * kv_elements;
+    attn::attention(q, View::contiguous(k, 1, c.hkv, c.nk, c.d),
+                    View::contiguous(k + kv_elements / 2, 1, c.hkv, c.nk, c.d), out, opts);
   };
   call(0);  // warm-up: workspace, OpenMP threads
   std::size_t next = 0;
@@ -122,7 +169,8 @@ void run_decode(benchmark::State& state, const DecodeCase& c) {
   state.counters["heads"] = static_cast<double>(c.heads());
   state.counters["kv_heads"] = static_cast<double>(c.hkv);
   state.counters["threads"] = c.threads;
-  state.SetLabel(c.from_dram ? "K/V from DRAM" : "K/V from cache");
+  state.counters["dtype_bytes"] = static_cast<double>(attn::size_of(c.dtype));
+  state.SetLabel(std::string(c.from_dram ? "K/V from DRAM" : "K/V from cache") + ", " + attn::to_string(c.dtype));
 }
 
 /// The yardstick as a benchmark of its own, so its spread over the run (min, median) sits next
@@ -147,14 +195,18 @@ double min_of(const std::vector<double>& v) {
 
 void register_decode() {
   const Profile profile = attnbench::profile();
-  std::vector<i64> lengths{4096, 16384, 32768, 131072}, kv_heads{1, 8}, groups{1, 4, 8}, rows{1, 4};
+  std::vector<i64> lengths{4096, 16384, 32768, 65536, 131072}, kv_heads{1, 8}, groups{1, 4, 8}, rows{1, 4};
   if (profile == Profile::quick) lengths = {4096, 32768}, groups = {1, 4}, rows = {1};
   if (profile == Profile::smoke) lengths = {64, 1100}, kv_heads = {1, 2}, groups = {1, 4}, rows = {1, 4};
+  const attn::DType dtypes[] = {attn::DType::f32, attn::DType::f16, attn::DType::bf16};
   const i64 d = profile == Profile::smoke ? 16 : 128;
   benchmark::AddCustomContext("decode_dram_buffer_bytes", std::to_string(attnbench::dram_buffer_bytes()));
   auto add = [](const DecodeCase& c) {
-    pool().floats = std::max(pool().floats, copies_of(c) * c.kv_bytes() / sizeof(float));
-    attnbench::apply_profile(benchmark::RegisterBenchmark(c.name().c_str(), run_decode, c)
+    size_pool(c, copies_of(c) * c.kv_bytes());
+    auto* run = c.dtype == attn::DType::f16    ? run_decode<attn::f16>
+                : c.dtype == attn::DType::bf16 ? run_decode<attn::bf16>
+                                               : run_decode<float>;
+    attnbench::apply_profile(benchmark::RegisterBenchmark(c.name().c_str(), run, c)
                                  ->UseRealTime()
                                  ->MeasureProcessCPUTime()
                                  ->ComputeStatistics("min", min_of)
@@ -165,21 +217,26 @@ void register_decode() {
         benchmark::RegisterBenchmark(("decode/read_bandwidth/threads:" + std::to_string(threads)).c_str(),
                                      read_bandwidth, threads)
             ->UseManualTime()
+            ->MeasureProcessCPUTime()  // its CPU time, like the kernels', for the share on CPU time
             ->Unit(benchmark::kMicrosecond));
   for (int threads : attnbench::thread_counts())
     for (i64 nk : lengths)
       for (i64 hkv : kv_heads)
         for (i64 g : groups)
           for (i64 nq : rows)
-            for (const char* kernel : {"decode", "fused", "blas"}) {
-              if (std::string(kernel) != "decode" && (nq != 1 || g > 4)) continue;
-              DecodeCase c{kernel, nk, hkv, g, nq, d, threads, true};
-              add(c);
-              if (nk == lengths.front()) {  // the K/V-in-cache comparison (blas and fused against decode)
-                c.from_dram = false;
+            for (attn::DType dtype : dtypes)
+              for (const char* kernel : {"decode", "fused", "blas"}) {
+                const bool f32 = dtype == attn::DType::f32;
+                if (std::string(kernel) != "decode" && (nq != 1 || g > 4 || !f32)) continue;
+                // quick: the 16-bit dtypes on the realistic shape (8 K/V heads) from DRAM only
+                if (!f32 && profile == Profile::quick && hkv != 8) continue;
+                DecodeCase c{kernel, dtype, nk, hkv, g, nq, d, threads, true};
                 add(c);
+                if (nk == lengths.front() && (f32 || profile != Profile::quick)) {  // K/V in cache
+                  c.from_dram = false;
+                  add(c);
+                }
               }
-            }
 }
 
 const bool registered = attnbench::add_suite(register_decode);
