@@ -93,7 +93,8 @@ with tempfile.TemporaryDirectory() as tmp:
     np.save(kv, rng.uniform(-1, 1, (20, 8)).astype(np.float32))
     np.save(os.path.join(tmp, "m_bad.npy"), np.zeros((20, 19), np.float32))
     for args, says in [(["--mask", os.path.join(tmp, "m_bad.npy")], "--mask"), (["--layout", "spiral"], "--layout"),
-                       (["--check"], "--check")]:
+                       (["--check"], "--check"), (["--dtype", "f16"], "--dtype"),
+                       (["--out-dtype", "f16"], "--out-dtype")]:
         out = os.path.join(tmp, "refused.npy")
         r = run(["--q", kv, "--k", kv, "--v", kv, "--out", out] + args)
         lines = [line for line in r.stderr.splitlines() if "error" in line]
@@ -102,6 +103,20 @@ with tempfile.TemporaryDirectory() as tmp:
                             f"\n{r.stderr}")
         if os.path.exists(out):
             failures.append(f"{args}: an output file was written")
+
+    # float16 files: each rank's rows widened to float32 exactly, the output float32 (guide §5).
+    h = {n: rng.uniform(-1, 1, (2, 15, 8)).astype(np.float16) for n in "qkv"}
+    for n, x in h.items():
+        np.save(os.path.join(tmp, n + "16.npy"), x)
+    out = os.path.join(tmp, "o16.npy")
+    r = run(["--q", os.path.join(tmp, "q16.npy"), "--k", os.path.join(tmp, "k16.npy"), "--v",
+             os.path.join(tmp, "v16.npy"), "--out", out, "--causal", "top-left"])
+    if r.returncode != 0:
+        failures.append(f"float16 files: exit {r.returncode}\n{r.stderr}")
+    else:
+        got, (want, _) = np.load(out), reference(h["q"], h["k"], h["v"], "top-left")
+        if got.dtype != np.float32 or got.shape != want.shape or not np.abs(got - want).max() < 2e-6:
+            failures.append(f"float16 files: dtype {got.dtype}, shape {got.shape}, error {np.abs(got - want).max()}")
 
     # +inf or NaN in the mask rows of the last rank only (-inf is a mask's own value).
     m = np.zeros((20, 20), np.float32)
