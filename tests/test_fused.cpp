@@ -596,6 +596,32 @@ TEST(Fused, WorkItemsAreTheMostRowsThatFitTheL2) {
             fused::block_sizes(Isa::avx2, 128, 128, fused::kAssumedL2).br);
 }
 
+// Work items share out evenly (blocking.hpp): without a causal mask a multiple of the threads,
+// under one at least 4 per thread; never more rows than the L2's Br, whole MR panels.
+TEST(Fused, WorkItemsShareOutEvenlyAmongThreads) {
+  constexpr i64 mr = 6, table_br = 576;
+  for (i64 bh : {1, 2, 3, 12})
+    for (i64 nq : {128, 600, 1024, 1536, 4096})
+      for (i64 threads : {1, 2, 3, 4})
+        for (bool causal : {false, true}) {
+          SCOPED_TRACE("B·H " + std::to_string(bh) + " Nq " + std::to_string(nq) + " threads " +
+                       std::to_string(threads) + (causal ? " causal" : ""));
+          const i64 br = fused::balanced_query_rows(table_br, mr, bh, nq, threads, causal);
+          const i64 items = bh * ((nq + br - 1) / br);
+          EXPECT_EQ(br % mr, 0);
+          EXPECT_LE(br, table_br);
+          if (threads == 1) {
+            EXPECT_EQ(br, std::min(table_br, (nq + mr - 1) / mr * mr));
+          } else if (causal) {
+            EXPECT_GE(items, std::min(4 * threads, bh * ((nq + 4 * mr - 1) / (4 * mr))));
+          } else {
+            EXPECT_EQ(items % threads, 0);
+          }
+        }
+  // 4096 rows, one head, 2 threads: 8 items of 516 rows (the last 484), not 7 of 576 and one of 64.
+  EXPECT_EQ(fused::balanced_query_rows(table_br, mr, 1, 4096, 2, false), 516);
+}
+
 TEST(Fused, BlockSizeOverrideParsesOnlyWhatItDocuments) {
   const auto ok = [](const char* text, int br, int bc, int bs) {
     const auto b = fused::parse_block_sizes(text);

@@ -91,4 +91,25 @@ constexpr i64 query_block_rows(i64 table_br, i64 mr, i64 bh, i64 nq, i64 min_ite
   return br < rows ? br : rows;
 }
 
+/// Query rows per work item when `threads` threads share B·H heads of nq rows: at most the
+/// L2's Br (rounded to MR) and at least 4 MR rows, in items that share out evenly. Without a
+/// causal mask every item of a head costs the same: the items per head are the fewest that
+/// give B·H·items a multiple of the threads (N = 4096, one head, 2 threads: 8 items of 516 rows,
+/// the last 484, not 7 of 576 and one of 64). Under a causal mask an item's cost grows with its rows'
+/// position: at least 4 items per thread, which the driver hands out heaviest first.
+/// (One thread: the L2's Br.) Like query_block_rows, it never changes a row's result.
+constexpr i64 balanced_query_rows(i64 table_br, i64 mr, i64 bh, i64 nq, i64 threads, bool causal) {
+  auto round_up = [](i64 a, i64 b) { return (a + b - 1) / b * b; };
+  const i64 rows = round_up(nq, mr), br_max = round_up(table_br < 1 ? 1 : table_br, mr);
+  if (threads <= 1) return br_max < rows ? br_max : rows;
+  i64 per_head = (nq + br_max - 1) / br_max;
+  const i64 want = causal ? 4 * threads : threads;
+  while (bh * per_head < want || (!causal && bh * per_head % threads != 0)) ++per_head;
+  // Rounding to whole panels: up keeps equal items equal (no short item at the end), down keeps
+  // at least `per_head` causal items.
+  i64 br = causal ? nq / per_head / mr * mr : round_up((nq + per_head - 1) / per_head, mr);
+  br = br < 4 * mr ? 4 * mr : br;
+  return br < rows ? br : rows;
+}
+
 }  // namespace attn::fused

@@ -77,13 +77,14 @@ void run(const KernelArgs& a) noexcept {
   const bool f32 = a.q.dtype == DType::f32 && a.k.dtype == DType::f32 && a.v.dtype == DType::f32 &&
                    a.out.dtype == DType::f32 && (a.mask.data == nullptr || a.mask.data.dtype == DType::f32);
   if (f32 && is_tiny(B * H, nq, nk, d, dv)) return run_tiny(a, uk);
-  run_blocked(a, make_plan(B, H, nq, nk, d, dv, a.threads, uk), uk);
+  run_blocked(a, make_plan(B, H, nq, nk, d, dv, a.causal != Causal::none, a.threads, uk), uk);
 }
 
 std::size_t workspace_bytes(const Problem& pr) {
   if (pr.batch * pr.heads * pr.q_len * pr.kv_len == 0) return 0;
   if (pr.dtypes == DTypes{} && is_tiny(pr.batch * pr.heads, pr.q_len, pr.kv_len, pr.head_dim, pr.value_dim)) return 0;
-  return make_plan(pr.batch, pr.heads, pr.q_len, pr.kv_len, pr.head_dim, pr.value_dim, pr.threads, active_ukernels())
+  return make_plan(pr.batch, pr.heads, pr.q_len, pr.kv_len, pr.head_dim, pr.value_dim, pr.causal != Causal::none,
+                   pr.threads, active_ukernels())
       .bytes();
 }
 

@@ -29,7 +29,7 @@ BlockSizes blocks_from_env() {
 
 }  // namespace
 
-Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const Ukernels& uk) {
+Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, bool causal, int threads, const Ukernels& uk) {
   Plan p;
   p.BH = B * H, p.nq = nq, p.nk = nk, p.d = d, p.dv = dv, p.mr = uk.mr, p.nr = uk.nr;
   p.pv_nr = uk.pv_nr;
@@ -44,12 +44,15 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
     p.chunk = round_up(ceil_div(nk, want), p.bc);
     p.nsplit = ceil_div(nk, p.chunk);
   }
-  // One thread needs no spread of work items: the table's Br packs each Kᵀ and V block once for
-  // more rows (llm-1024, one head: 2 items instead of 8). The result is the same (blocking.hpp).
-  const i64 min_items = p.nsplit == 1 && threads <= 1 ? 1 : kMinItems;
-  // A split query is one item per head and chunk (split_kv.hpp indexes its partials so).
+  // Waking a thread costs microseconds: give each one at least kMinFlopsPerThread of work.
+  // The rows of the items then follow the threads that share them: large items pack each Kᵀ
+  // and V block once for more rows, items that share out evenly keep every thread busy to the
+  // end (blocking.hpp). The result is the same. A split query is one item per head and chunk
+  // (split_kv.hpp indexes its partials so).
+  const i64 flops = 2 * p.BH * nq * nk * (d + dv);
+  const i64 workers = std::clamp<i64>(flops / kMinFlopsPerThread, 1, std::max(threads, 1));
   p.br = p.nsplit > 1 ? query_block_rows(split_rows, p.mr, p.BH, nq)
-                      : query_block_rows(table.br, p.mr, p.BH, nq, min_items);
+                      : balanced_query_rows(table.br, p.mr, p.BH, nq, workers, causal);
   p.bs = std::min(p.br, round_up(table.bs, p.mr));
   p.nqb = ceil_div(nq, p.br);
   p.ldo = round_up(dv, 16);
@@ -61,11 +64,7 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, int threads, const U
   p.off_lp = p.off_mt + ml;
   p.off_alpha = p.off_lp + ml;
   p.per_thread = p.off_alpha + ml;
-  const i64 items = p.BH * p.nqb * p.nsplit;
-  // Waking a thread costs microseconds: give each one at least kMinFlopsPerThread
-  // of work. (The result does not depend on it.)
-  const i64 flops = 2 * p.BH * nq * nk * (d + dv);
-  p.slots = std::max<i64>(1, std::min<i64>({static_cast<i64>(threads), items, flops / kMinFlopsPerThread}));
+  p.slots = std::min(workers, p.BH * p.nqb * p.nsplit);
   if (p.nsplit > 1) {
     p.partial_row = round_up(dv + 2, 16);
     p.partial_floats = p.BH * p.nsplit * nq * p.partial_row;
