@@ -7,6 +7,8 @@
 #include "fused/log2_units.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 
 namespace attn::fused {
 
@@ -38,15 +40,16 @@ void pack_q(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, 
   }
 }
 
+/// Whether no element is inf or NaN. On the bits, so the loop vectorises (a float compare
+/// per element did not, and this scan once took a quarter of a causal 128 × 128 call): an
+/// exponent field of all ones, plus one, carries into the sign bit; no other one does.
 template <class T>
 bool all_finite(const T* v, i64 ldv, i64 rows, i64 cols) {
-  bool ok = true;
+  std::uint32_t carry = 0;
   for (i64 j = 0; j < rows; ++j)
-    for (i64 t = 0; t < cols; ++t) {
-      const float x = to_float(v[j * ldv + t]);
-      ok &= (x - x) == 0.0f;  // NaN for inf and NaN
-    }
-  return ok;
+    for (i64 t = 0; t < cols; ++t)
+      carry |= (std::bit_cast<std::uint32_t>(to_float(v[j * ldv + t])) & 0x7f800000u) + 0x00800000u;
+  return (carry & 0x80000000u) == 0;
 }
 
 /// srow[c] += mask[kb + c]·log2(e) for the visible keys c < vis of a mask row of element type T;
@@ -62,10 +65,12 @@ void add_mask_row(const T* mrow, i64 kb, i64 vis, float* srow) {
 /// One block of keys [kb, kb + n) for the query rows [i0 + r0, i0 + r0 + rows) of an item (a slice):
 /// S = (c·Q) Kᵀ from the packed panels, masking, the online-softmax step, O = alpha·O + P V
 /// into the group's partials (op, lp). `first`: the group's first block for these rows (β = 0).
+/// `packed`: the block's keys in the packed Kᵀ and V, a prefix holding every key the rows see.
+/// `v_finite`: the block's V rows hold no inf or NaN (read only where the slice masks a key).
 void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 r0, i64 rows, i64 kb,
-                i64 n, bool first, const Scratch& w) {
+                i64 n, i64 packed, bool v_finite, bool first, const Scratch& w) {
   const i64 d = p.d, dv = p.dv, mr = p.mr, nr = p.nr, pv_nr = p.pv_nr, lds = p.bc, ldo = p.ldo;
-  const i64 hk = kv_head(a, h), ldv = a.v.strides[2], row0 = i0 + r0;
+  const i64 hk = kv_head(a, h), row0 = i0 + r0;
   const float* qp = w.qp + r0 * d;  // r0 is a multiple of MR: the slice starts at a panel
   float* o = w.op + r0 * ldo;
   const i64 q_panels = ceil_div(rows, mr);
@@ -102,10 +107,7 @@ void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
 
   // O = alpha·O + P V (first block: O = P V). A masked key has p = 0, but 0 · NaN = NaN: when V holds a
   // non-finite value in a block with masked keys, those V rows must not be multiplied in.
-  const bool v_finite = !masking || with_element(a.v.dtype, [&]<class T>(T) {
-    return all_finite(row_of<T>(a.v, b, hk, kb), ldv, n, dv);
-  });
-  if (!v_finite) {
+  if (masking && !v_finite) {
     // Row by row on a copy of the V block whose rows masked for that row are zero:
     // the same microkernel, the same sums (fma(0, 0, o) = o = fma(0, v, o) for finite v),
     // so the result is bitwise what finite values there would give.
@@ -134,7 +136,7 @@ void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
     for (i64 ip = 0; ip < q_panels; ++ip) {
       const i64 kc = panel_keys(ip);
       if (kc > 0 || first)
-        uk.pv(kc, w.s + ip * mr * lds, lds, w.vp + c0 * n, pv_nr, o + ip * mr * ldo + c0, ldo,
+        uk.pv(kc, w.s + ip * mr * lds, lds, w.vp + c0 * packed, pv_nr, o + ip * mr * ldo + c0, ldo,
               static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(std::min(pv_nr, dv - c0)),
               first ? nullptr : alpha + ip * mr);
     }
@@ -199,11 +201,20 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
     std::fill_n(w.lp, rows, 0.0f);
     for (i64 kb = g0; kb < g1; kb += bc) {
       const i64 n = std::min(bc, g1 - kb);
-      pack_kt(uk, a.k, b, hk, kb, n, w.kp);
-      pack_v(uk, a.v, b, hk, kb, n, w.vp);
+      // Keys past the item's last visible one are never read from the packed blocks (their
+      // Q Kᵀ tiles are skipped and masked, their p are 0 and P V stops before them): under a
+      // causal mask an item of rows before the block's end packs only what its rows see.
+      const i64 packed = std::min(n, vis_last - kb);
+      pack_kt(uk, a.k, b, hk, kb, packed, w.kp);
+      pack_v(uk, a.v, b, hk, kb, packed, w.vp);
+      // V is scanned once per block, and only where a row of the item may mask a key of it.
+      const bool may_mask = kb + n > visible_keys(a, i0) || a.mask.data != nullptr;
+      const bool v_finite = !may_mask || with_element(a.v.dtype, [&]<class T>(T) {
+        return all_finite(row_of<T>(a.v, b, hk, kb), a.v.strides[2], n, p.dv);
+      });
       for (i64 r0 = 0; r0 < rows; r0 += p.bs) {
         const i64 slice = std::min(p.bs, rows - r0);
-        if (takes_part(r0, slice, kb)) slice_step(a, p, uk, b, h, i0, r0, slice, kb, n, kb == g0, w);
+        if (takes_part(r0, slice, kb)) slice_step(a, p, uk, b, h, i0, r0, slice, kb, n, packed, v_finite, kb == g0, w);
       }
     }
     for (i64 r0 = 0; r0 < rows; r0 += p.bs) {  // the slices that took part in this group
