@@ -27,7 +27,9 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -71,6 +73,14 @@ void agreed(const std::function<void()>& step) {
   } catch (const attn::Error& e) {
     throw std::invalid_argument(e.what());
   }
+}
+
+/// Writes `text` to stderr in one write: mpirun forwards each rank's stderr in the pieces it
+/// was written in, so a line written in pieces (operator<< per part) can have another rank's
+/// line spliced into it.
+void say(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  std::fflush(stderr);
 }
 
 }  // namespace
@@ -219,7 +229,9 @@ void run_ranks(const DistributedRun& run) {
     if (!run.unsupported.empty()) throw std::invalid_argument(run.unsupported + ": not supported under mpirun");
     ro.attention.causal = parse_causal_flag(run.causal);
     ro.layout = parse_layout(run.layout, ro.attention.causal);
-    ro.attention.threads = checked_threads("run", run.threads, talk ? &std::cerr : nullptr);
+    std::ostringstream notes;
+    ro.attention.threads = checked_threads("run", run.threads, talk ? &notes : nullptr);
+    say(notes.str());
     ro.attention.kernel = run.kernel;
     if (run.has_scale) ro.attention.scale = static_cast<float>(run.scale);
     check_output_file("--out", run.out, "out.npy");
@@ -264,7 +276,7 @@ void run_ranks(const DistributedRun& run) {
   for (const attn::RowRange r : kr) nk += r.length;
   const std::size_t axis = ndim - 2;
   npy::Array q, k, v, mask;
-  if (talk) std::cerr << "run: " << P << " ranks, each reading its own rows\n";
+  if (talk) say("run: " + std::to_string(P) + " ranks, each reading its own rows\n");
   agreed([&] {
     q = read_ranges("--q", run.q, axis, qr, false);
     k = read_ranges("--k", run.k, axis, kr, false);
@@ -279,8 +291,8 @@ void run_ranks(const DistributedRun& run) {
   attn::RingTimes times;
   ro.times = &times;
   if (talk)
-    std::cerr << "run: ring attention over " << P << " ranks ("
-              << (ro.layout == attn::RingLayout::zigzag ? "zigzag" : "contiguous") << " layout)\n";
+    say("run: ring attention over " + std::to_string(P) + " ranks (" +
+        (ro.layout == attn::RingLayout::zigzag ? "zigzag" : "contiguous") + " layout)\n");
   agreed([&] {
     attn::ring_attention(MPI_COMM_WORLD, attn::ConstTensor::contiguous(q.data.data(), B, H, nq, d),
                          attn::ConstTensor::contiguous(k.data.data(), B, Hkv, nk, d),
@@ -353,10 +365,7 @@ void run_distributed(const DistributedRun& run) {
   } catch (const std::invalid_argument& e) {
     // Every rank prints the agreed message before any exits: mpirun stops the job at the
     // first non-zero exit, which would otherwise cut the other ranks' messages.
-    // One write per message: mpirun forwards each rank's stderr in the pieces it was written in.
-    const std::string line = std::string("attnlab: error: ") + e.what() + "\n";
-    std::fwrite(line.data(), 1, line.size(), stderr);
-    std::fflush(stderr);
+    say(std::string("attnlab: error: ") + e.what() + "\n");
     MPI_Barrier(MPI_COMM_WORLD);
     mpi.finalize();
     std::exit(kExitUsage);
