@@ -44,23 +44,12 @@ TEST(Decode, EveryIsaMapsToATableThatRunsOnIt) {
 
 // --- the loops -----------------------------------------------------------------
 
-/// x rounded to T (to nearest even for the 16-bit types).
-template <class T>
-T narrow(float x) {
-  if constexpr (std::is_same_v<T, f16>)
-    return to_f16(x);
-  else if constexpr (std::is_same_v<T, bf16>)
-    return to_bf16(x);
-  else
-    return x;
-}
-
 /// n random values of T in [-1, 1] (rounded to T), and their exact fp32 values.
 template <class T>
 void fill_kv(T* x, float* widened, std::size_t n, std::uint32_t seed) {
   std::vector<float> f(n);
   fill_random(f.data(), n, seed);
-  for (std::size_t i = 0; i < n; ++i) x[i] = narrow<T>(f[i]), widened[i] = to_float(x[i]);
+  for (std::size_t i = 0; i < n; ++i) x[i] = from_float<T>(f[i]), widened[i] = to_float(x[i]);
 }
 
 /// s = c · q·k: an fp32 dot product of d terms on the widened K (exact), error ≤ γ_d Σ|q k|,
@@ -338,8 +327,8 @@ template <class T>
 void run_with_kv_as(Buffers& b, int threads) {
   const Case& c = b.c;
   GuardedArray<T> k(b.k.size()), v(b.v.size());
-  for (std::size_t i = 0; i < b.k.size(); ++i) k[i] = narrow<T>(b.k[i]), b.k[i] = to_float(k[i]);
-  for (std::size_t i = 0; i < b.v.size(); ++i) v[i] = narrow<T>(b.v[i]), b.v[i] = to_float(v[i]);
+  for (std::size_t i = 0; i < b.k.size(); ++i) k[i] = from_float<T>(b.k[i]), b.k[i] = to_float(k[i]);
+  for (std::size_t i = 0; i < b.v.size(); ++i) v[i] = from_float<T>(b.v[i]), b.v[i] = to_float(v[i]);
   using View = TensorView<const T>;
   attention(b.qv(), View::contiguous(k.data(), c.B, c.Hkv, c.Nk, c.d),
             View::contiguous(v.data(), c.B, c.Hkv, c.Nk, c.dv), b.outv(), b.lsev(), b.options("decode", threads));

@@ -148,6 +148,9 @@ TEST(DType, NamesAndSizes) {
   EXPECT_EQ(size_of(DType::f32), 4u);
   EXPECT_EQ(size_of(DType::bf16), 2u);
   static_assert(dtype_of<const f16> == DType::f16 && dtype_of<float> == DType::f32);
+  EXPECT_EQ(from_float<f16>(65520.0f), to_f16(65520.0f));
+  EXPECT_EQ(from_float<bf16>(1002.0f), to_bf16(1002.0f));
+  EXPECT_EQ(from_float<float>(0.1f), 0.1f);
 }
 
 }  // namespace

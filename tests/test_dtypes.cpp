@@ -154,14 +154,6 @@ const DTypes kBF16InF32Out{DType::bf16, DType::bf16, DType::bf16, DType::f32, DT
 const DTypes kMixed{DType::f16, DType::bf16, DType::f32, DType::bf16, DType::bf16};
 const DTypes kDtypeSets[] = {kAllF16, kAllBF16, kKvF16, kBF16InF32Out, kMixed};
 
-template <class T>
-T detail_narrow(float x) {
-  if constexpr (std::is_same_v<T, f16>)
-    return to_f16(x);
-  else
-    return to_bf16(x);
-}
-
 /// Registered kernels that take every dtype (all of them).
 std::vector<std::string> kernels_taking_16_bits() {
   std::vector<std::string> names;
@@ -310,7 +302,7 @@ void expect_packs_as_widened(const fused::Ukernels& uk, void (*pack_kt)(i64, i64
       std::uniform_real_distribution<float> u(-4.0f, 4.0f);
       GuardedArray<T> src(wide.size());
       for (std::size_t i = 0; i < wide.size(); ++i) {
-        src[i] = detail_narrow<T>(u(rng));
+        src[i] = from_float<T>(u(rng));
         wide[i] = to_float(src[i]);
       }
       const i64 panels = (n + uk.nr - 1) / uk.nr, strips = (d + uk.pv_nr - 1) / uk.pv_nr;

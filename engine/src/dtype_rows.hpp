@@ -18,15 +18,10 @@ decltype(auto) with_element(DType t, F&& f) {
   return f(float{});
 }
 
-/// x as an element of type T (fp32: unchanged; 16-bit: rounded to nearest even).
+/// x as an element of type T (attn::from_float: fp32 unchanged, 16-bit rounded to nearest even).
 template <class T>
 inline T narrow(float x) {
-  if constexpr (std::is_same_v<T, f16>)
-    return to_f16(x);
-  else if constexpr (std::is_same_v<T, bf16>)
-    return to_bf16(x);
-  else
-    return x;
+  return from_float<T>(x);
 }
 
 /// Row n of head (b, h) of `t` as a pointer to its elements of type T (T is t's dtype).

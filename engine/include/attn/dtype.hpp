@@ -127,6 +127,17 @@ inline f16 to_f16(float x) {
   return {static_cast<std::uint16_t>(sign | (dtype_detail::bits_of(scaled) & 0x7ffu))};
 }
 
+/// x as an element of type T: float unchanged, f16 and bf16 rounded to nearest even.
+template <class T>
+inline T from_float(float x) {
+  if constexpr (std::is_same_v<T, f16>)
+    return to_f16(x);
+  else if constexpr (std::is_same_v<T, bf16>)
+    return to_bf16(x);
+  else
+    return static_cast<float>(x);
+}
+
 /// Rounds an fp32 value to `t` and back (the value a tensor of that dtype would hold).
 inline float round_to(DType t, float x) {
   return t == DType::f16 ? to_float(to_f16(x)) : t == DType::bf16 ? to_float(to_bf16(x)) : x;
