@@ -63,15 +63,16 @@ bool all_finite(const T* v, i64 dv) {
 }
 
 /// Keys [kb, kb + n) for every row of the pass: logits, masking, the online-softmax step,
-/// then O = alpha·O + P V.
+/// then O = alpha·O + P V. K and V rows `dist` keys ahead are prefetched as far as key `limit`.
 template <class Tk, class Tv>
 void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w, const Tk* k0,
-               const Tv* v0, i64 kb, i64 n, i64 ahead) {
+               const Tv* v0, i64 kb, i64 n, i64 dist, i64 limit) {
   const i64 ldk = a.k.strides[2], ldv = a.v.strides[2], lds = kTileKeys;
-  // The rows kPrefetchKeys ahead, as far as this item reads: a pointer to a row past the last
-  // may overflow under a large stride (found by fuzz_attention_args), so none is formed.
-  const Ahead<Tk> k_ahead{ahead > 0 ? k0 + kPrefetchKeys * ldk : nullptr, ahead};
-  const Ahead<Tv> v_ahead{ahead > 0 ? v0 + kPrefetchKeys * ldv : nullptr, ahead};
+  // A pointer to a row past the last may overflow under a large stride (found by
+  // fuzz_attention_args), so none is formed.
+  const i64 ahead = std::clamp<i64>(limit - kb - dist, 0, n);
+  const Ahead<Tk> k_ahead{ahead > 0 ? k0 + dist * ldk : nullptr, ahead};
+  const Ahead<Tv> v_ahead{ahead > 0 ? v0 + dist * ldv : nullptr, ahead};
   dk.loops<Tk>().scores(w.rows, w.q, p.d, k0, ldk, n, a.scale * kLog2e, w.s, lds, k_ahead);
   // Selected-away keys become -inf, overwriting: whatever K held there (inf, NaN) disappears.
   bool hidden = false;  // some key of the tile is hidden from some row
@@ -148,10 +149,12 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
   const i64 j0 = c * p.chunk, j1 = std::min({p.nk, j0 + p.chunk, last});
   const Tk* k0 = a.k.as<Tk>().row(b, hk, 0);
   const Tv* v0 = a.v.as<Tv>().row(b, hk, 0);
+  // Prefetching runs on into the next chunk (the keys any row of the pass sees), which the
+  // same thread usually takes next (decode_typed hands out runs of adjacent chunks).
+  const i64 dist = prefetch_keys(p.d * static_cast<i64>(sizeof(Tk))), limit = std::min(p.nk, last);
   for (i64 kb = j0; kb < j1; kb += kTileKeys) {
     const i64 n = std::min(kTileKeys, j1 - kb);
-    tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n,
-              std::clamp<i64>(j1 - kb - kPrefetchKeys, 0, n));
+    tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n, dist, limit);
   }
   for (int r = 0; r < w.rows; ++r) {
     if (p.chunks > 1) {  // m and l after the chunk's O
@@ -204,9 +207,12 @@ void decode_typed(const KernelArgs& a) noexcept {
     for (i64 t = 0; t < merges; ++t) merge(t);
     return;
   }
+  // Runs of adjacent items (about four per thread): a thread reads one long stream of keys,
+  // which its prefetches follow across chunks, and a slow thread still leaves runs to share.
+  const i64 run = std::max<i64>(1, items / (p.slots * 4));
 #pragma omp parallel num_threads(static_cast <int>(p.slots))
   {
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, run)
     for (i64 t = 0; t < items; ++t) item(t);
 #pragma omp for schedule(static)
     for (i64 t = 0; t < merges; ++t) merge(t);

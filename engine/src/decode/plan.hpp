@@ -19,12 +19,19 @@ inline constexpr i64 kRowsPerPass = 16;
 /// Keys per online-softmax step: their K and V rows (32 KiB at d = dv = 128) stay in L1/L2
 /// while every row of the pass uses them.
 inline constexpr i64 kTileKeys = 32;
-/// How far ahead of the keys being computed their K and V rows are prefetched, one line per
-/// line read, spread over the loops (8 KiB of each at d = 128, about 1 µs of reading at memory
-/// speed). Measured on the Zen 5 of docs/performance.md (GQA H = 32 / Hkv = 8, Nk = 32768, one
-/// thread, CPU time): 16 keys 13.0 ms, 32 13.8, 64 13.5, 128 14.0, none 19.7; the earlier burst
-/// of a whole tile's prefetches at the tile's start queued on the miss buffers: 17.2 ms.
-inline constexpr i64 kPrefetchKeys = 16;
+/// How far ahead of the keys being computed their K and V rows are prefetched, in bytes of a
+/// K row: one line per line read, spread over the loops, each loop its own stream. A distance
+/// in bytes, not keys, so 16-bit K/V keep as many bytes in flight as fp32 (8 KiB: 16 keys of
+/// fp32 at d = 128, 32 of f16). The look-ahead runs on past the item's chunk into the rest of
+/// its K/V head, so a thread going on to the next chunk finds its first rows on the way.
+/// Measured on the Zen 5 of docs/performance.md (decode section): 16-bit K/V at 16, 24, 32 keys
+/// (4, 6, 8 KiB) got faster up to 6 KiB and level after; fp32 at 8, 16, 24 keys (4, 8, 12 KiB)
+/// level from 8 KiB; prefetching into L2 (prefetcht1) far ahead, a second, farther L2 prefetch
+/// next to this one, or every other line only: all slower.
+inline constexpr i64 kPrefetchBytes = 8 << 10;
+inline i64 prefetch_keys(i64 row_bytes) {
+  return std::clamp<i64>(kPrefetchBytes / std::max<i64>(row_bytes, 1), 1, 256);
+}
 /// Keys are split into chunks of at least kMinChunkKeys (at most kMaxChunks chunks), so two
 /// threads share even one K/V head; merging costs O(chunks · dv) per row against reading
 /// kMinChunkKeys·(d + dv) floats per chunk.
