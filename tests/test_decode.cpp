@@ -21,6 +21,7 @@ namespace attn::test {
 namespace {
 
 using decode::kMinChunkKeys;
+using decode::kOneRowTileKeys;
 using decode::kRowsPerPass;
 using decode::kTileKeys;
 using fused::Isa;
@@ -192,6 +193,10 @@ TEST_P(DecodePerIsa, KeyTilesAndChunkBoundariesMatchReference) {
     for (Causal causal : {Causal::none, Causal::top_left, Causal::bottom_right})
       expect_decode_matches_reference(make(4, 1, 2, nk, 16, causal, causal == Causal::bottom_right));
   }
+  // A pass of one row steps kOneRowTileKeys keys at a time: its tiles ± 1 and a short last one.
+  for (i64 nk : {kOneRowTileKeys - 1, kOneRowTileKeys, kOneRowTileKeys + 1, 2 * kMinChunkKeys + kOneRowTileKeys + 7})
+    for (Causal causal : {Causal::none, Causal::bottom_right})
+      expect_decode_matches_reference(make(1, 1, 1, nk, 16, causal, causal == Causal::bottom_right));
 }
 
 TEST_P(DecodePerIsa, GqaGroupsMatchReference) {

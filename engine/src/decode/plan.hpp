@@ -19,6 +19,14 @@ inline constexpr i64 kRowsPerPass = 16;
 /// Keys per online-softmax step: their K and V rows (32 KiB at d = dv = 128) stay in L1/L2
 /// while every row of the pass uses them.
 inline constexpr i64 kTileKeys = 32;
+/// Keys per step when the pass has one row (plain decode): its loops do little per key, so the
+/// step's fixed cost (the softmax call, masking, loop set-up) weighs more; its logits fit the
+/// same buffer (kOneRowTileKeys <= kRowsPerPass · kTileKeys). Measured on the Zen 5 of
+/// docs/performance.md (Nk 32768, H = Hkv = 8, 1 thread, CPU time, 5 interleaved rounds):
+/// 32 keys f32 8.56 ms, f16 4.61; 64: 8.12, 4.65; 128: 8.18, 4.29; 256: 8.32, 4.28. More
+/// rows do not gain from it: a GQA group of 4 rows with f16 K/V took 4.40 ms at 32 keys,
+/// 5.56 at 64 (the tile's K and the V lines prefetched for it no longer share L1).
+inline constexpr i64 kOneRowTileKeys = 128;
 /// How far ahead of the keys being computed their K and V rows are prefetched, in bytes of a
 /// K row: one line per line read, spread over the loops, each loop its own stream. A distance
 /// in bytes, not keys, so 16-bit K/V keep as many bytes in flight as fp32 (8 KiB: 16 keys of
