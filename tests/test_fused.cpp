@@ -6,6 +6,7 @@
 #include "fused/blocking.hpp"
 #include "fused/ukernels.hpp"
 #include "fused_testers.hpp"
+#include "masking.hpp"
 #include "simd/exp_poly.hpp"
 #include "testkit.hpp"
 
@@ -17,7 +18,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <new>
+#include <vector>
 
 namespace attn::test {
 namespace {
@@ -432,8 +435,8 @@ TEST_P(PerIsa, BitwiseSameForThreads1237) {
   };
   for (const Case& c :
        {make(2, 2, 200, 333, 40, Causal::none, false), make(2, 1, 300, 300, 32, Causal::top_left, false),
-        make(1, 1, 100, 700, 24, Causal::bottom_right, true), make(3, 1, 1, 5000, 64, Causal::none, false),
-        make(2, 2, 3, 6000, 16, Causal::bottom_right, true),
+        make(1, 1, 100, 700, 24, Causal::bottom_right, true), make(1, 1, 333, 333, 40, Causal::bottom_right, false),
+        make(3, 1, 1, 5000, 64, Causal::none, false), make(2, 2, 3, 6000, 16, Causal::bottom_right, true),
         // one item of 576 rows at 1 thread, 8 items at more; past a group of 16 key blocks
         make(1, 1, 600, 2100, 64, Causal::top_left, true)}) {
     Buffers one(c);
@@ -597,29 +600,71 @@ TEST(Fused, WorkItemsAreTheMostRowsThatFitTheL2) {
 }
 
 // Work items share out evenly (blocking.hpp): without a causal mask a multiple of the threads,
-// under one at least 4 per thread; never more rows than the L2's Br, whole MR panels.
+// never more rows than the L2's Br, whole MR panels.
 TEST(Fused, WorkItemsShareOutEvenlyAmongThreads) {
   constexpr i64 mr = 6, table_br = 576;
   for (i64 bh : {1, 2, 3, 12})
     for (i64 nq : {128, 600, 1024, 1536, 4096})
-      for (i64 threads : {1, 2, 3, 4})
-        for (bool causal : {false, true}) {
-          SCOPED_TRACE("B·H " + std::to_string(bh) + " Nq " + std::to_string(nq) + " threads " +
-                       std::to_string(threads) + (causal ? " causal" : ""));
-          const i64 br = fused::balanced_query_rows(table_br, mr, bh, nq, threads, causal);
-          const i64 items = bh * ((nq + br - 1) / br);
-          EXPECT_EQ(br % mr, 0);
-          EXPECT_LE(br, table_br);
-          if (threads == 1) {
-            EXPECT_EQ(br, std::min(table_br, (nq + mr - 1) / mr * mr));
-          } else if (causal) {
-            EXPECT_GE(items, std::min(4 * threads, bh * ((nq + 4 * mr - 1) / (4 * mr))));
-          } else {
-            EXPECT_EQ(items % threads, 0);
-          }
+      for (i64 threads : {1, 2, 3, 4}) {
+        SCOPED_TRACE("B·H " + std::to_string(bh) + " Nq " + std::to_string(nq) + " threads " + std::to_string(threads));
+        const i64 br = fused::balanced_query_rows(table_br, mr, bh, nq, threads);
+        const i64 items = bh * ((nq + br - 1) / br);
+        EXPECT_EQ(br % mr, 0);
+        EXPECT_LE(br, table_br);
+        if (threads == 1) {
+          EXPECT_EQ(br, std::min(table_br, (nq + mr - 1) / mr * mr));
+        } else {
+          EXPECT_EQ(items % threads, 0);
         }
+      }
   // 4096 rows, one head, 2 threads: 8 items of 516 rows (the last 484), not 7 of 576 and one of 64.
-  EXPECT_EQ(fused::balanced_query_rows(table_br, mr, 1, 4096, 2, false), 516);
+  EXPECT_EQ(fused::balanced_query_rows(table_br, mr, 1, 4096, 2), 516);
+}
+
+// Causal items on several threads are folded (blocking.hpp): every row in exactly one part of one
+// item, parts of at most the L2's Br, and the items of a head see the same number of keys within
+// one fold (a row and its mirror image), top-left and bottom-right, so that equal shares of items
+// are equal shares of work; B·H·items a multiple of the threads unless the parts would get smaller
+// than 4 MR rows.
+TEST(Fused, FoldedCausalItemsSeeEqualKeys) {
+  constexpr i64 mr = 6;
+  for (i64 table_br : {96, 576, 1212})
+    for (i64 bh : {1, 2, 3, 12})
+      for (i64 nq : {1, 5, 47, 128, 600, 1023, 1024, 4096})
+        for (i64 extra : {0, 100})  // nk - nq: bottom-right sees that many more keys per row
+          for (i64 threads : {2, 3, 4}) {
+            SCOPED_TRACE("Br " + std::to_string(table_br) + " B·H " + std::to_string(bh) + " Nq " + std::to_string(nq) +
+                         " Nk " + std::to_string(nq + extra) + " threads " + std::to_string(threads));
+            const i64 items = fused::folded_items(table_br, mr, bh, nq, threads), half = (nq + 1) / 2;
+            const i64 br_max = (table_br + mr - 1) / mr * mr;
+            ASSERT_GE(items, 1);
+            std::vector<int> seen(static_cast<std::size_t>(nq), 0);
+            i64 least = std::numeric_limits<i64>::max(), most = 0;
+            for (i64 k = 0; k < items; ++k) {
+              i64 keys = 0;
+              for (int part : {0, 1}) {
+                const fused::RowRange r = fused::folded_rows(nq, items, k, part);
+                ASSERT_GE(r.rows, 0);
+                EXPECT_LE(r.rows, br_max);
+                EXPECT_LE(r.rows, (half + items - 1) / items);
+                for (i64 i = r.i0; i < r.i0 + r.rows; ++i) {
+                  ++seen[static_cast<std::size_t>(i)];
+                  keys += detail::visible_keys(Causal::bottom_right, 0, 0, i, nq, nq + extra);
+                }
+              }
+              least = std::min(least, keys), most = std::max(most, keys);
+            }
+            for (i64 i = 0; i < nq; ++i) ASSERT_EQ(seen[static_cast<std::size_t>(i)], 1) << "row " << i;
+            EXPECT_LE(most - least, nq + 1 + 2 * extra) << "one fold: a row and its mirror image";
+            if ((half + items) / (items + 1) >= std::min(half, 4 * mr)) {
+              EXPECT_EQ(bh * items % threads, 0);
+            }
+          }
+  // 1024 rows, one head, 2 threads, Br 528 (d = 128, L2 1 MiB): 2 items, rows 0-255 with 768-1023
+  // and 256-511 with 512-767, 256·1025 keys each (rows of equal length: 1 : 3).
+  EXPECT_EQ(fused::folded_items(528, mr, 1, 1024, 2), 2);
+  EXPECT_EQ(fused::folded_rows(1024, 2, 0, 1).i0, 768);
+  EXPECT_EQ(fused::folded_rows(1024, 2, 1, 0).i0, 256);
 }
 
 TEST(Fused, BlockSizeOverrideParsesOnlyWhatItDocuments) {

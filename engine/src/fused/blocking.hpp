@@ -91,25 +91,54 @@ constexpr i64 query_block_rows(i64 table_br, i64 mr, i64 bh, i64 nq, i64 min_ite
   return br < rows ? br : rows;
 }
 
-/// Query rows per work item when `threads` threads share B·H heads of nq rows: at most the
-/// L2's Br (rounded to MR) and at least 4 MR rows, in items that share out evenly. Without a
-/// causal mask every item of a head costs the same: the items per head are the fewest that
-/// give B·H·items a multiple of the threads (N = 4096, one head, 2 threads: 8 items of 516 rows,
-/// the last 484, not 7 of 576 and one of 64). Under a causal mask an item's cost grows with its rows'
-/// position: at least 4 items per thread, which the driver hands out heaviest first.
+/// Query rows per work item when `threads` threads share B·H heads of nq rows without a causal
+/// mask (every item of a head then costs the same): at most the L2's Br (rounded to MR), at least
+/// 4 MR rows, and the fewest items per head that give B·H·items a multiple of the threads
+/// (N = 4096, one head, 2 threads: 8 items of 516 rows, the last 484, not 7 of 576 and one of 64).
 /// (One thread: the L2's Br.) Like query_block_rows, it never changes a row's result.
-constexpr i64 balanced_query_rows(i64 table_br, i64 mr, i64 bh, i64 nq, i64 threads, bool causal) {
+/// Causal calls on several threads fold their rows instead (folded_items).
+constexpr i64 balanced_query_rows(i64 table_br, i64 mr, i64 bh, i64 nq, i64 threads) {
   auto round_up = [](i64 a, i64 b) { return (a + b - 1) / b * b; };
   const i64 rows = round_up(nq, mr), br_max = round_up(table_br < 1 ? 1 : table_br, mr);
   if (threads <= 1) return br_max < rows ? br_max : rows;
   i64 per_head = (nq + br_max - 1) / br_max;
-  const i64 want = causal ? 4 * threads : threads;
-  while (bh * per_head < want || (!causal && bh * per_head % threads != 0)) ++per_head;
-  // Rounding to whole panels: up keeps equal items equal (no short item at the end), down keeps
-  // at least `per_head` causal items.
-  i64 br = causal ? nq / per_head / mr * mr : round_up((nq + per_head - 1) / per_head, mr);
+  while (bh * per_head % threads != 0) ++per_head;
+  // Rounded up to whole panels: equal items stay equal (no short item at the end).
+  i64 br = round_up((nq + per_head - 1) / per_head, mr);
   br = br < 4 * mr ? 4 * mr : br;
   return br < rows ? br : rows;
+}
+
+/// Work items per head when `threads` threads share B·H heads of nq rows under a causal mask.
+/// Row i sees i + 1 keys (plus the same shift for every row: bottom-right, offsets), so rows i
+/// and nq − 1 − i together see the same number of keys whatever i is. The rows are folded: item k
+/// of a head takes folds [F·k/K, F·(k+1)/K) of its F = ⌈nq/2⌉ folds, i.e. a range of rows in the
+/// first half and its mirror image in the second (folded_rows), and so the K items of a head cost
+/// the same within one fold (rows of equal length would cost 1, 3, 5, ... and leave a thread idle
+/// at the end; smaller items to even that out repack Kᵀ and V for fewer rows). K: the fewest whose
+/// ranges fit the L2's Br (rounded to MR) and that make B·H·K a multiple of the threads, while a
+/// range keeps at least 4 MR rows. (Exact when no row's keys are cut at Nk or 0: nq <= nk, offsets
+/// that keep the shift within 0..nk − nq.) Like query_block_rows, it never changes a row's result.
+constexpr i64 folded_items(i64 table_br, i64 mr, i64 bh, i64 nq, i64 threads) {
+  auto ceil_div = [](i64 a, i64 b) { return (a + b - 1) / b; };
+  const i64 half = ceil_div(nq, 2), br_max = ceil_div(table_br < 1 ? 1 : table_br, mr) * mr;
+  const i64 min_rows = half < 4 * mr ? half : 4 * mr;
+  i64 k = ceil_div(half, br_max);
+  while (threads > 1 && bh * k % threads != 0 && ceil_div(half, k + 1) >= min_rows) ++k;
+  return k;
+}
+
+/// The rows of work item `item` (of `items`) of a head folded by folded_items: part 0 the range
+/// in the first half, part 1 its mirror image in the second (empty for the middle row of an odd
+/// nq when it falls in part 0). Every row is in exactly one part of one item.
+struct RowRange {
+  i64 i0, rows;
+};
+constexpr RowRange folded_rows(i64 nq, i64 items, i64 item, int part) {
+  const i64 half = (nq + 1) / 2, f0 = half * item / items, f1 = half * (item + 1) / items;
+  if (part == 0) return {f0, f1 - f0};
+  const i64 i0 = nq - f1 > half ? nq - f1 : half;
+  return {i0, nq - f0 > i0 ? nq - f0 - i0 : 0};
 }
 
 }  // namespace attn::fused

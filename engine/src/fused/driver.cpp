@@ -16,6 +16,7 @@
 #include "fused/driver.hpp"
 
 #include "fused/block_loop.hpp"
+#include "fused/blocking.hpp"
 #include "fused/plan.hpp"
 #include "fused/split_kv.hpp"
 #include "fused/tiny.hpp"
@@ -33,10 +34,18 @@ void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
   const i64 items = p.BH * p.nqb * p.nsplit;
   float* const base = static_cast<float*>(a.workspace);
   float* const partials = base + p.slots * p.per_thread;
-  // Heaviest first: a query block's cost grows with its index under causal masking.
+  // Heaviest first: a query block's cost grows with its index under causal masking. Folded items
+  // (plan.hpp) cost the same but the last of a head, which may be a fold short: in order.
   auto item = [&](i64 t, const Scratch& w) {
-    const i64 qb = p.nqb - 1 - t / (p.BH * p.nsplit), rest = t % (p.BH * p.nsplit);
+    const i64 order = t / (p.BH * p.nsplit), rest = t % (p.BH * p.nsplit);
+    const i64 qb = p.fold ? order : p.nqb - 1 - order;
     const i64 bh = rest / p.nsplit, split = rest % p.nsplit, b = bh / H, h = bh % H;
+    if (p.fold) {
+      for (int part : {0, 1})
+        if (const RowRange r = folded_rows(p.nq, p.nqb, qb, part); r.rows > 0)
+          write_rows(a, p, b, h, r.i0, r.rows, w, block_rows(a, p, uk, b, h, r.i0, r.rows, 0, p.nk, w));
+      return;
+    }
     const i64 i0 = qb * p.br, rows = std::min(p.br, p.nq - i0);
     const i64 j0 = p.nsplit > 1 ? split * p.chunk : 0, j1 = p.nsplit > 1 ? std::min(p.nk, j0 + p.chunk) : p.nk;
     const bool any = block_rows(a, p, uk, b, h, i0, rows, j0, j1, w);

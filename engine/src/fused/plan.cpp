@@ -51,10 +51,18 @@ Plan make_plan(i64 B, i64 H, i64 nq, i64 nk, i64 d, i64 dv, bool causal, int thr
   // (split_kv.hpp indexes its partials so).
   const i64 flops = 2 * p.BH * nq * nk * (d + dv);
   const i64 workers = std::clamp<i64>(flops / kMinFlopsPerThread, 1, std::max(threads, 1));
-  p.br = p.nsplit > 1 ? query_block_rows(split_rows, p.mr, p.BH, nq)
-                      : balanced_query_rows(table.br, p.mr, p.BH, nq, workers, causal);
+  // Causal rows on several threads are folded (blocking.hpp): each item a range of rows and its
+  // mirror image, so that the items of a head see the same number of keys.
+  p.fold = p.nsplit == 1 && causal && workers > 1;
+  if (p.fold) {
+    p.nqb = folded_items(table.br, p.mr, p.BH, nq, workers);
+    p.br = round_up(ceil_div(ceil_div(nq, 2), p.nqb), p.mr);
+  } else {
+    p.br = p.nsplit > 1 ? query_block_rows(split_rows, p.mr, p.BH, nq)
+                        : balanced_query_rows(table.br, p.mr, p.BH, nq, workers);
+    p.nqb = ceil_div(nq, p.br);
+  }
   p.bs = std::min(p.br, round_up(table.bs, p.mr));
-  p.nqb = ceil_div(nq, p.br);
   p.ldo = round_up(dv, 16);
   const i64 qp = round_up(p.br * d, 16), kp = round_up(p.bc * d, 16), vp = round_up(p.bc * round_up(dv, p.pv_nr), 16),
             vs = round_up(p.bc * dv, 16), s = round_up(p.bs * p.bc, 16), o = p.br * p.ldo;

@@ -27,14 +27,15 @@ inline i64 round_up(i64 a, i64 b) {
 }
 
 /// Everything that follows from the shape: block sizes, work items, workspace layout.
-/// Depends on the thread count through the number of workspace slots and, with one thread,
-/// the item size; neither changes the result (blocking.hpp).
+/// Depends on the thread count through the number of workspace slots and the work items (their
+/// rows, and under a causal mask their folding); none of these changes the result (blocking.hpp).
 struct Plan {
   i64 BH = 0, nq = 0, nk = 0, d = 0, dv = 0;
   i64 br = 0, bc = 0, bs = 0, mr = 0, nr = 0, pv_nr = 0;
-  i64 nqb = 0;     ///< query blocks (work items) per head
-  i64 nsplit = 1;  ///< KV chunks per query block (1: no split)
-  i64 chunk = 0;   ///< keys per chunk, a multiple of bc
+  i64 nqb = 0;        ///< query blocks (work items) per head
+  bool fold = false;  ///< causal on several threads: item k is folded_rows(nq, nqb, k, 0 and 1), each <= br rows
+  i64 nsplit = 1;     ///< KV chunks per query block (1: no split)
+  i64 chunk = 0;      ///< keys per chunk, a multiple of bc
   // Per-thread workspace, in floats, each part a multiple of 16 (64 bytes).
   i64 ldo = 0, off_kp = 0, off_vp = 0, off_vs = 0, off_s = 0, off_o = 0, off_op = 0, off_m = 0, off_l = 0, off_mt = 0,
       off_lp = 0, off_alpha = 0, per_thread = 0;
