@@ -153,7 +153,7 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
   const Tv* v0 = a.v.as<Tv>().row(b, hk, 0);
   // Prefetching runs on into the next chunk (the keys any row of the pass sees), which the
   // same thread usually takes next (decode_typed hands out runs of adjacent chunks).
-  const i64 dist = prefetch_keys(p.d * static_cast<i64>(sizeof(Tk))), limit = std::min(p.nk, last);
+  const i64 dist = prefetch_keys(p.d * static_cast<i64>(sizeof(Tk)), w.rows), limit = std::min(p.nk, last);
   w.tile = w.rows == 1 ? kOneRowTileKeys : kTileKeys;
   for (i64 kb = j0; kb < j1; kb += w.tile) {
     const i64 n = std::min(w.tile, j1 - kb);

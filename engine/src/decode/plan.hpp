@@ -35,10 +35,15 @@ inline constexpr i64 kOneRowTileKeys = 128;
 /// Measured on the Zen 5 of docs/performance.md (decode section): 16-bit K/V at 16, 24, 32 keys
 /// (4, 6, 8 KiB) got faster up to 6 KiB and level after; fp32 at 8, 16, 24 keys (4, 8, 12 KiB)
 /// level from 8 KiB; prefetching into L2 (prefetcht1) far ahead, a second, farther L2 prefetch
-/// next to this one, or every other line only: all slower.
-inline constexpr i64 kPrefetchBytes = 8 << 10;
-inline i64 prefetch_keys(i64 row_bytes) {
-  return std::clamp<i64>(kPrefetchBytes / std::max<i64>(row_bytes, 1), 1, 256);
+/// next to this one, or every other line only: all slower. A pass of one row (its longer
+/// tiles, kOneRowTileKeys) does better at 6 KiB: CPU time, Nk 32768, H = Hkv = 8, 6 interleaved
+/// rounds, 1 and 2 threads, min: f32 8.60 / 8.50 ms at 8 KiB -> 8.32 / 8.45 at 6, f16 4.31 / 4.47
+/// -> 4.32 / 4.36, bf16 4.45 / 4.49 -> 4.22 / 4.24; GQA groups at 6 KiB were slower (f16 H = 32:
+/// 5.57 against 4.82 ms).
+inline constexpr i64 kPrefetchBytes = 8 << 10, kOneRowPrefetchBytes = 6 << 10;
+inline i64 prefetch_keys(i64 row_bytes, i64 rows) {
+  const i64 bytes = rows == 1 ? kOneRowPrefetchBytes : kPrefetchBytes;
+  return std::clamp<i64>(bytes / std::max<i64>(row_bytes, 1), 1, 256);
 }
 /// Keys are split into chunks of at least kMinChunkKeys (at most kMaxChunks chunks), so two
 /// threads share even one K/V head; merging costs O(chunks · dv) per row against reading
