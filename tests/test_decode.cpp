@@ -193,6 +193,11 @@ TEST_P(DecodePerIsa, KeyTilesAndChunkBoundariesMatchReference) {
     for (Causal causal : {Causal::none, Causal::top_left, Causal::bottom_right})
       expect_decode_matches_reference(make(4, 1, 2, nk, 16, causal, causal == Causal::bottom_right));
   }
+  // K/V of d = 128 step 16 keys at a time in a pass of several rows (tile_keys): ± 1.
+  const i64 short_tile = decode::tile_keys(8, 128, 128);
+  EXPECT_LT(short_tile, kTileKeys);
+  for (i64 nk : {short_tile - 1, short_tile + 1, 3 * short_tile + 1})
+    expect_decode_matches_reference(make(4, 1, 2, nk, 128, Causal::bottom_right, true));
   // A pass of one row steps kOneRowTileKeys keys at a time: its tiles ± 1 and a short last one.
   for (i64 nk : {kOneRowTileKeys - 1, kOneRowTileKeys, kOneRowTileKeys + 1, 2 * kMinChunkKeys + kOneRowTileKeys + 7})
     for (Causal causal : {Causal::none, Causal::bottom_right})

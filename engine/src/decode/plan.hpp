@@ -16,9 +16,16 @@ using i64 = std::int64_t;
 /// floats, 2 KiB) and the per-row state live on the stack. A group with more rows takes
 /// several passes (correct, but it reads K and V once per pass: `auto` does not pick decode then).
 inline constexpr i64 kRowsPerPass = 16;
-/// Keys per online-softmax step: their K and V rows (32 KiB at d = dv = 128) stay in L1/L2
-/// while every row of the pass uses them.
+/// Keys per online-softmax step, at most: their K and V rows stay in L1 while every row tile
+/// of the pass reads them (tile_keys).
 inline constexpr i64 kTileKeys = 32;
+/// K and V bytes of one step of several rows, counted at 4 bytes an element whatever the dtype
+/// (so 16-bit K/V step like the fp32 run on their widened values, bitwise): 16 KiB, 16 keys at
+/// d = dv = 128, which leaves L1 room for the rows prefetched ahead. Measured on the Zen 5 of
+/// docs/performance.md (Nk 32768, H = 32, Hkv = 8, 1 thread, CPU time, 5 interleaved rounds),
+/// 32 keys against 16: fp32 with the AVX2 loops (2-row tiles, K and V read twice) 14.1 / 11.3 ms,
+/// AVX-512 10.57 / 10.37; f16 4.61 / 4.72 (AVX-512), 6.15 / 6.05 (AVX2).
+inline constexpr i64 kTileBytes = 16 << 10;
 /// Keys per step when the pass has one row (plain decode): its loops do little per key, so the
 /// step's fixed cost (the softmax call, masking, loop set-up) weighs more; its logits fit the
 /// same buffer (kOneRowTileKeys <= kRowsPerPass · kTileKeys). Measured on the Zen 5 of
@@ -27,6 +34,15 @@ inline constexpr i64 kTileKeys = 32;
 /// rows do not gain from it: a GQA group of 4 rows with f16 K/V took 4.40 ms at 32 keys,
 /// 5.56 at 64 (the tile's K and the V lines prefetched for it no longer share L1).
 inline constexpr i64 kOneRowTileKeys = 128;
+
+/// Keys per step for a pass of `rows` rows over K and V rows of d and dv elements: a power of
+/// two dividing kTileKeys (so chunks stay whole steps), at least 8.
+inline i64 tile_keys(i64 rows, i64 d, i64 dv) {
+  if (rows == 1) return kOneRowTileKeys;
+  i64 keys = kTileKeys;
+  while (keys > 8 && keys * (d + dv) * 4 > kTileBytes) keys /= 2;
+  return keys;
+}
 /// How far ahead of the keys being computed their K and V rows are prefetched, in bytes of a
 /// K row: one line per line read, spread over the loops, each loop its own stream. A distance
 /// in bytes, not keys, so 16-bit K/V keep as many bytes in flight as fp32 (8 KiB: 16 keys of
