@@ -43,6 +43,30 @@ void qk_tile(benchmark::State& state, const Ukernels* uk) {
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
+/// n bf16 values, uniform in [lo, hi) rounded to nearest even.
+std::vector<attn::bf16> random_bf16(std::size_t n, float lo, float hi, unsigned seed) {
+  std::vector<attn::bf16> x;
+  for (float e : random_floats(n, lo, hi, seed)) x.push_back(attn::to_bf16(e));
+  return x;
+}
+
+/// qk_tile on the bf16 S path (Ukernels::Bf16Dot, vdpbf16ps): the same tile, depth and flops,
+/// panels of bf16 pairs packed from bf16 rows.
+void bf16_qk_tile(benchmark::State& state, const Ukernels* uk) {
+  const i64 d = state.range(0);
+  const auto q = random_bf16(d * uk->mr, -1, 1, 1), k = random_bf16(d * uk->nr, -1, 1, 2);
+  std::vector<float> qp(d * uk->mr), kp(d * uk->nr), s(uk->mr * uk->nr);
+  uk->bf16_dot.pack_q(uk->mr, d, q.data(), d, qp.data());
+  uk->bf16_dot.pack_kt(uk->nr, d, k.data(), d, kp.data());
+  for (auto _ : state) {
+    uk->bf16_dot.qk(d, qp.data(), kp.data(), s.data(), uk->nr, uk->mr, uk->nr, 1.0f);
+    benchmark::DoNotOptimize(s.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * static_cast<double>(d * uk->mr * uk->nr),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
 /// One MR × NR tile of O = α·O + P V over kc keys (P rows and a packed V strip, as the driver lays them out).
 void pv_tile(benchmark::State& state, const Ukernels* uk) {
   const i64 kc = state.range(0), ldv = uk->pv_nr;
@@ -223,6 +247,11 @@ int register_all() {
     // …
     const std::string qk = uk->names.qk, pv = uk->names.pv;
     benchmark::RegisterBenchmark(("qk_tile/" + qk).c_str(), qk_tile, uk)->ArgName("d")->Arg(64)->Arg(128);
+    if (uk->bf16_dot.qk)
+      benchmark::RegisterBenchmark((std::string("qk_tile/") + uk->bf16_dot.qk_name).c_str(), bf16_qk_tile, uk)
+          ->ArgName("d")
+          ->Arg(64)
+          ->Arg(128);
     benchmark::RegisterBenchmark(("pv_tile/" + pv).c_str(), pv_tile, uk)->ArgName("kc")->Arg(64)->Arg(256);
     benchmark::RegisterBenchmark(("qk_block/" + qk).c_str(), qk_block, uk)
         ->ArgNames({"Br", "Bc"})

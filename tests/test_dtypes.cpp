@@ -1,14 +1,9 @@
-// Attention over fp16 and bf16 tensors (attn/dtype.hpp), every kernel that takes them.
-//
-// The accuracy rule (FlashAttention's): on inputs rounded to a dtype, a kernel's error against
-// the fp64 oracle computed on the SAME rounded inputs is at most twice the `blas` path's error
-// on those inputs. Errors are the largest absolute differences over O and over LSE. Where the
-// blas error is below fp32's own noise, 4u·max|x| (u = 2^-24: the oracle's fp32 output alone
-// carries u·max|x|, and any fp32 kernel a few roundings more), that is the yardstick instead: the
-// rule is about what 16-bit inputs and outputs cost, and fp32 accuracy has its own derived bound
-// (testkit.cpp). With a 16-bit O both errors are dominated by its rounding, far above the floor.
+// Attention over fp16 and bf16 tensors (attn/dtype.hpp), every kernel that takes them, held to
+// the accuracy rule of dtype_rule.hpp (FlashAttention's: at most twice the `blas` path's error
+// against the fp64 oracle on the same rounded inputs).
 // Also: every ISA of the fused kernel, tails 1..33 and around its block sizes, guard pages after
 // every 16-bit input, bitwise determinism across thread counts, and the validation messages.
+#include "dtype_rule.hpp"
 #include "fused_testers.hpp"
 #include "testkit.hpp"
 
@@ -28,122 +23,6 @@
 
 namespace attn::test {
 namespace {
-
-/// One tensor's values in a dtype: `values` (fp32) rounded in place to it, and its 16-bit copy.
-struct Stored {
-  DType dtype = DType::f32;
-  std::vector<f16> h;
-  std::vector<bf16> b;
-
-  void assign(DType t, std::vector<float>& values) {
-    dtype = t;
-    for (float& x : values) x = round_to(t, x);
-    if (t == DType::f16) std::transform(values.begin(), values.end(), std::back_inserter(h), to_f16);
-    if (t == DType::bf16) std::transform(values.begin(), values.end(), std::back_inserter(b), to_bf16);
-  }
-  const void* data(const std::vector<float>& values) const {
-    return dtype == DType::f16    ? static_cast<const void*>(h.data())
-           : dtype == DType::bf16 ? static_cast<const void*>(b.data())
-                                  : values.data();
-  }
-};
-
-std::string dtypes_name(const DTypes& t) {
-  return std::string("q") + to_string(t.q) + "_k" + to_string(t.k) + "_v" + to_string(t.v) + "_out" + to_string(t.out) +
-         "_mask" + to_string(t.mask);
-}
-
-/// A call whose tensors have the dtypes `t`: buf holds the rounded inputs in fp32 (the oracle's
-/// inputs) and, after run(), the outputs widened to fp32.
-struct TypedCall {
-  Buffers buf;
-  DTypes t;
-  Stored q, k, v, mask;
-  std::vector<f16> out_h;
-  std::vector<bf16> out_b;
-
-  TypedCall(const Case& c, const DTypes& types) : buf(c), t(types) {
-    q.assign(t.q, buf.q), k.assign(t.k, buf.k), v.assign(t.v, buf.v);
-    if (c.mask) mask.assign(t.mask, buf.mask);
-    // Unwritten outputs stay NaN, as buf.out's do.
-    if (t.out == DType::f16) out_h.assign(buf.out.size(), f16{0x7e00});
-    if (t.out == DType::bf16) out_b.assign(buf.out.size(), bf16{0x7fc0});
-  }
-
-  static AnyConstTensor retyped(AnyConstTensor view, const Stored& s, const std::vector<float>& values) {
-    view.data = s.data(values), view.dtype = s.dtype;
-    return view;
-  }
-  AnyTensor out_view() {
-    AnyTensor o = buf.outv();
-    if (t.out == DType::f16) o.data = out_h.data();
-    if (t.out == DType::bf16) o.data = out_b.data();
-    o.dtype = t.out;
-    return o;
-  }
-  Options options(const std::string& kernel, int threads) const {
-    Options o = buf.options(kernel, threads);
-    if (buf.c.mask) o.mask.data.ptr = mask.data(buf.mask), o.mask.data.dtype = mask.dtype;
-    return o;
-  }
-  void run(const std::string& kernel, int threads = 0) {
-    attention(retyped(buf.qv(), q, buf.q), retyped(buf.kv(), k, buf.k), retyped(buf.vv(), v, buf.v), out_view(),
-              buf.lsev(), options(kernel, threads));
-    if (t.out == DType::f16)
-      std::transform(out_h.begin(), out_h.end(), buf.out.begin(), [](f16 x) { return to_float(x); });
-    if (t.out == DType::bf16)
-      std::transform(out_b.begin(), out_b.end(), buf.out.begin(), [](bf16 x) { return to_float(x); });
-  }
-};
-
-/// The fp64 oracle on the rounded inputs of `call`, into fp32 outputs.
-Buffers oracle(const TypedCall& call) {
-  Buffers ref = call.buf;
-  run(ref, "reference");
-  return ref;
-}
-
-struct Errors {
-  double out = 0, lse = 0;
-};
-
-/// Largest |got − ref| over O and over LSE (NaN where exactly one is NaN: infinite).
-Errors errors(const Buffers& got, const Buffers& ref) {
-  auto max_diff = [](const std::vector<float>& a, const std::vector<float>& b) {
-    double e = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if (std::isnan(a[i]) && std::isnan(b[i])) continue;
-      if (a[i] == b[i]) continue;  // equal infinities too
-      const double d = std::abs(static_cast<double>(a[i]) - b[i]);
-      e = std::max(e, std::isnan(d) ? std::numeric_limits<double>::infinity() : d);
-    }
-    return e;
-  };
-  return {max_diff(got.out, ref.out), max_diff(got.lse, ref.lse)};
-}
-
-/// 4u·max|x| over the finite x: fp32's noise floor (top of the file).
-double fp32_noise(const std::vector<float>& x) {
-  double m = 0;
-  for (float v : x)
-    if (std::isfinite(v)) m = std::max(m, static_cast<double>(std::abs(v)));
-  return std::ldexp(m, -22);
-}
-
-/// The accuracy rule for `kernel` on case c with dtypes t (see the top of the file).
-void expect_within_twice_blas(const Case& c, const DTypes& t, const std::string& kernel, int threads = 0) {
-  TypedCall got(c, t), blas(c, t);
-  const Buffers ref = oracle(got);
-  got.run(kernel, threads);
-  blas.run("blas", threads);
-  const Errors e = errors(got.buf, ref), eb = errors(blas.buf, ref);
-  const double yard_out = std::max(eb.out, fp32_noise(ref.out));
-  const double yard_lse = std::max(eb.lse, fp32_noise(ref.lse));
-  EXPECT_LE(e.out, 2 * yard_out) << kernel << " " << c.name() << " " << dtypes_name(t) << ": O error " << e.out
-                                 << ", blas " << eb.out;
-  EXPECT_LE(e.lse, 2 * yard_lse) << kernel << " " << c.name() << " " << dtypes_name(t) << ": LSE error " << e.lse
-                                 << ", blas " << eb.lse;
-}
 
 // The dtype combinations tested: each 16-bit type throughout, and mixtures (every tensor has its
 // own dtype; O may be wider or narrower than the inputs).

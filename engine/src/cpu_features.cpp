@@ -24,6 +24,7 @@ Features detect() noexcept {
   r.avx512f = __builtin_cpu_supports("avx512f");
   r.avx512_skx = r.avx2_fma && r.avx512f && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
                  __builtin_cpu_supports("avx512dq");
+  r.avx512_bf16 = r.avx512_skx && __builtin_cpu_supports("avx512bf16");
   return r;
 }
 
@@ -55,6 +56,17 @@ Features capped(Features f, const char* want) noexcept {
   return f;
 }
 
+/// ATTN_BF16_DOT: "off" clears avx512_bf16, "on" (or unset) keeps what cpuid and ATTN_ISA left.
+Features with_bf16_dot(Features f, const char* want) noexcept {
+  if (want == nullptr || *want == '\0' || std::strcmp(want, "on") == 0) return f;
+  if (std::strcmp(want, "off") == 0)
+    f.avx512_bf16 = false;
+  else
+    std::fprintf(stderr, "attnlab: ATTN_BF16_DOT=%s is neither on nor off; left %s\n", want,
+                 f.avx512_bf16 ? "on" : "off");
+  return f;
+}
+
 /// The processor's brand string (cpuid leaves 0x80000002..4), trimmed; "" where there is none.
 std::string brand_string() {
   unsigned regs[12] = {};
@@ -72,7 +84,7 @@ std::string brand_string() {
 }  // namespace
 
 const Features& features() noexcept {
-  static const Features f = capped(detect(), std::getenv("ATTN_ISA"));
+  static const Features f = with_bf16_dot(capped(detect(), std::getenv("ATTN_ISA")), std::getenv("ATTN_BF16_DOT"));
   return f;
 }
 

@@ -7,14 +7,18 @@
 // ISA is that one (every SIMD routine, not only the fused kernel), which is how the suite
 // runs as an AVX2-only machine on an AVX-512 one. A name that is unknown or wider than the
 // CPU is ignored with a note on stderr, so a misspelt variable never crashes a run.
+//
+// ATTN_BF16_DOT=off turns off avx512_bf16 alone (the fused kernel's vdpbf16ps Q Kᵀ for bf16 Q
+// and K then widens them to fp32 as on any other CPU); ATTN_ISA below avx512 turns it off too.
 #pragma once
 
 namespace attn::cpu {
 
 struct Features {
-  bool avx2_fma = false;    ///< AVX2, FMA and F16C
-  bool avx512f = false;     ///< AVX-512 Foundation
-  bool avx512_skx = false;  ///< AVX-512 F, VL, BW and DQ (Skylake-SP and later), with AVX2 and FMA
+  bool avx2_fma = false;     ///< AVX2, FMA and F16C
+  bool avx512f = false;      ///< AVX-512 Foundation
+  bool avx512_skx = false;   ///< AVX-512 F, VL, BW and DQ (Skylake-SP and later), with AVX2 and FMA
+  bool avx512_bf16 = false;  ///< avx512_skx and AVX512_BF16 (vdpbf16ps: Cooper Lake, Sapphire Rapids, Zen 4)
 };
 
 /// Detected on first use, thread-safely, and lowered by ATTN_ISA.

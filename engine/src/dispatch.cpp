@@ -39,6 +39,8 @@ struct Dispatch {
       const int i = static_cast<int>(t.isa);
       if (!cpu::runs(t.isa)) continue;
       fused[i] = t.fused();
+      // vdpbf16ps for bf16 Q Kᵀ: an extension of the avx512 table, not an ISA of its own.
+      if (t.isa == Isa::avx512 && cpu::features().avx512_bf16) fused[i].bf16_dot = fused::avx512_bf16_dot();
       rows[i] = t.rows();
       has[i] = true;
       supported[count++] = t.isa;

@@ -79,12 +79,19 @@ void slice_step(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
   auto panel_keys = [&](i64 ip) {
     return std::clamp<i64>(visible_keys(a, row0 + std::min(rows, (ip + 1) * mr) - 1) - kb, 0, n);
   };
-  // S = (c·Q) Kᵀ, panel by panel: the Kᵀ panel stays in L1 across the Q panels.
+  // S = (c·Q) Kᵀ, panel by panel: the Kᵀ panel stays in L1 across the Q panels. (bf16 pairs:
+  // S = c·(Q Kᵀ), the panels at the same offsets.)
+  const bool bf16_dot = uses_bf16_dot(uk, a.q.dtype, a.k.dtype);
   for (i64 jp = 0; jp < ceil_div(n, nr); ++jp)
     for (i64 ip = 0; ip < q_panels; ++ip)
-      if (jp * nr < panel_keys(ip))
-        uk.qk(d, qp + ip * mr * d, w.kp + jp * nr * d, w.s + ip * mr * lds + jp * nr, lds,
-              static_cast<int>(std::min(mr, rows - ip * mr)), static_cast<int>(nr));
+      if (jp * nr < panel_keys(ip)) {
+        const int m = static_cast<int>(std::min(mr, rows - ip * mr));
+        float* const st = w.s + ip * mr * lds + jp * nr;
+        if (bf16_dot)
+          uk.bf16_dot.qk(d, qp + ip * mr * d, w.kp + jp * nr * d, st, lds, m, static_cast<int>(nr), a.scale * kLog2e);
+        else
+          uk.qk(d, qp + ip * mr * d, w.kp + jp * nr * d, st, lds, m, static_cast<int>(nr));
+      }
 
   // Masking only where some key of the block is hidden from some row: selected-away
   // keys become -inf (overwriting, so a NaN/inf logit there disappears).
@@ -161,9 +168,11 @@ void merge_group(const Plan& p, i64 r0, i64 rows, bool first_group, const Scratc
   }
 }
 
-/// Kᵀ panels (and V strips, below) of keys [kb, kb + n) of head (b, hk), by the microkernel for k's dtype.
-void pack_kt(const Ukernels& uk, const AnyConstTensor& k, i64 b, i64 hk, i64 kb, i64 n, float* kp) {
+/// Kᵀ panels (and V strips, below) of keys [kb, kb + n) of head (b, hk), by the microkernel for k's dtype
+/// (`bf16_dot`: as bf16 pairs, uses_bf16_dot).
+void pack_kt(const Ukernels& uk, const AnyConstTensor& k, i64 b, i64 hk, i64 kb, i64 n, bool bf16_dot, float* kp) {
   const i64 d = k.shape[3], ldk = k.strides[2];
+  if (bf16_dot) return uk.bf16_dot.pack_kt(n, d, row_of<bf16>(k, b, hk, kb), ldk, kp);
   if (k.dtype == DType::f16) return uk.pack_kt_f16(n, d, row_of<f16>(k, b, hk, kb), ldk, kp);
   if (k.dtype == DType::bf16) return uk.pack_kt_bf16(n, d, row_of<bf16>(k, b, hk, kb), ldk, kp);
   uk.pack_kt(n, d, row_of<float>(k, b, hk, kb), ldk, kp);
@@ -188,7 +197,11 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
   if (vis_last <= j0) return false;
   j1 = std::min(j1, j0 + round_up(vis_last - j0, bc));
 
-  with_element(a.q.dtype, [&]<class T>(T) { pack_q<T>(a, p, b, h, i0, rows, a.scale * kLog2e, w.qp); });
+  const bool bf16_dot = uses_bf16_dot(uk, a.q.dtype, a.k.dtype);
+  if (bf16_dot)
+    uk.bf16_dot.pack_q(rows, p.d, row_of<bf16>(a.q, b, h, i0), a.q.strides[2], w.qp);
+  else
+    with_element(a.q.dtype, [&]<class T>(T) { pack_q<T>(a, p, b, h, i0, rows, a.scale * kLog2e, w.qp); });
   std::fill_n(w.m, rows, kNegInf);
   // Whether the slice of rows [r0, r0 + n) takes part in the key block (or group) starting at
   // `key`: the very first block always (it writes the slice's zeros); later ones only if its
@@ -205,7 +218,7 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
       // Q Kᵀ tiles are skipped and masked, their p are 0 and P V stops before them): under a
       // causal mask an item of rows before the block's end packs only what its rows see.
       const i64 packed = std::min(n, vis_last - kb);
-      pack_kt(uk, a.k, b, hk, kb, packed, w.kp);
+      pack_kt(uk, a.k, b, hk, kb, packed, bf16_dot, w.kp);
       pack_v(uk, a.v, b, hk, kb, packed, w.vp);
       // V is scanned once per block, and only where a row of the item may mask a key of it.
       const bool may_mask = kb + n > visible_keys(a, i0) || a.mask.data != nullptr;

@@ -10,7 +10,8 @@ target_sources(attn_engine PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/registration.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx2.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx512.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ukernel_avx512_bf16.cpp)
 # -ffp-contract=off: FMAs only where the intrinsics ask for them, so the plain C++ in these
 # files (the softmax step's per-row exp2_rr1_p6 and l·alpha + sum) computes exactly the
 # specification's values on every ISA, and a vectorised loop cannot round differently from
@@ -19,6 +20,9 @@ set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/ukernel_avx2.cpp
   PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-ffp-contract=off")
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/ukernel_avx512.cpp
   PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512vl;-mavx512bw;-mavx512dq;-mavx2;-mfma;-ffp-contract=off")
+# The bf16 S path (vdpbf16ps), called only where cpuid reports AVX512_BF16 as well.
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/ukernel_avx512_bf16.cpp
+  PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512vl;-mavx512bw;-mavx512dq;-mavx512bf16;-mavx2;-mfma;-ffp-contract=off")
 # The scalar specification is written with selects (x < c ? c : x) so that a
 # loop over it vectorises; GCC only if-converts them without trapping math (we
 # never inspect FP exception flags; results are unchanged).

@@ -90,12 +90,38 @@ struct Ukernels {
   void (*pack_kt_bf16)(i64 n, i64 d, const bf16* k, i64 ldk, float* kp) = nullptr;
   void (*pack_v_f16)(i64 n, i64 dv, const f16* v, i64 ldv, float* vp) = nullptr;
   void (*pack_v_bf16)(i64 n, i64 dv, const bf16* v, i64 ldv, float* vp) = nullptr;
+
+  /// S from bf16 Q and K without widening them, by vdpbf16ps (ukernel_avx512_bf16.cpp): set in the
+  /// avx512 table where cpu::Features::avx512_bf16 says so, all null elsewhere (uses_bf16_dot).
+  /// Panels of bf16 pairs: the 32-bit word of pair p holds elements 2p and 2p + 1 (the lower
+  /// half first; an odd d's last pair has a zero upper half), ceil(d/2) words deep, each panel
+  /// where the fp32 one starts (MR·d and NR·d floats apart), so the callers' offsets stay.
+  struct Bf16Dot {
+    /// Q rows r < rows (row r at q + r·ldq, d elements) into ceil(rows / MR) panels: pair
+    /// (p, r) of panel ip at qp[ip·MR·d + p·MR + r]; rows past `rows` are zero. Not scaled.
+    void (*pack_q)(i64 rows, i64 d, const bf16* q, i64 ldq, float* qp);
+    /// Kᵀ panels as pack_kt above (same reads, missing keys zero): pair (p, c) of panel jp at
+    /// kp[jp·NR·d + p·NR + c].
+    void (*pack_kt)(i64 n, i64 d, const bf16* k, i64 ldk, float* kp);
+    /// s[r·lds + c] = scale · Σ_{p < ceil(d/2)} q(p, r) · k(p, c) on those panels, otherwise qk's
+    /// contract. Accuracy: qk's fp32 bound over d terms and one rounding for the scale, plus
+    /// vdpbf16ps's flush to zero of denormals (simd/avx512_bf16.hpp).
+    void (*qk)(i64 d, const float* qp, const float* kp, float* s, i64 lds, int m, int n, float scale);
+    const char* qk_name;
+  } bf16_dot{};
 };
+
+/// Whether a call with these Q and K dtypes computes S by uk.bf16_dot.
+inline bool uses_bf16_dot(const Ukernels& uk, DType q, DType k) {
+  return uk.bf16_dot.qk != nullptr && q == DType::bf16 && k == DType::bf16;
+}
 
 /// Tables compiled into this binary (each only valid to call where the CPU supports it).
 Ukernels scalar_ukernels();
 Ukernels avx2_ukernels();
 Ukernels avx512_ukernels();
+/// The AVX-512 BF16 S path for the avx512 table (only valid to call with avx512_bf16).
+Ukernels::Bf16Dot avx512_bf16_dot();
 
 // The one dispatch (dispatch.cpp), shared with the softmax rows (softmax_simd.hpp):
 

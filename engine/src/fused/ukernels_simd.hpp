@@ -36,15 +36,19 @@ struct SimdUkernels {
   using mask = typename V::mask;
   static constexpr int W = V::W, MR = MR_, NR = QkVecs * W, PV_NR = PvVecs * W;
 
-  /// S tile = Q panel · Kᵀ panel, m rows known at compile time.
-  template <int M>
-  static void qk_tile(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int n) {
-    reg c[M][QkVecs];
+  /// S tile = Q panel · Kᵀ panel, m rows known at compile time; kScaled: times `scale` as it is
+  /// stored. kChains: accumulator sets, step k into set k mod kChains, added at the end (more
+  /// independent chains where an instruction's latency exceeds MR·QkVecs / its throughput).
+  template <int M, bool kScaled = false, int kChains = 1>
+  static void qk_tile(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int n, float scale = 1.0f) {
+    reg c[kChains][M][QkVecs];
+#pragma GCC unroll 2
+    for (int h = 0; h < kChains; ++h)
 #pragma GCC unroll 6
-    for (int r = 0; r < M; ++r)
+      for (int r = 0; r < M; ++r)
 #pragma GCC unroll 4
-      for (int q = 0; q < QkVecs; ++q) c[r][q] = V::zero();
-    for (i64 k = 0; k < kc; ++k) {
+        for (int q = 0; q < QkVecs; ++q) c[h][r][q] = V::zero();
+    auto step = [&](reg(&acc)[M][QkVecs]) {
       reg b[QkVecs];
 #pragma GCC unroll 4
       for (int q = 0; q < QkVecs; ++q) b[q] = V::load(kp + q * W);
@@ -52,16 +56,34 @@ struct SimdUkernels {
       for (int r = 0; r < M; ++r) {
         const reg a = V::broadcast(qp + r);
 #pragma GCC unroll 4
-        for (int q = 0; q < QkVecs; ++q) c[r][q] = V::fma(a, b[q], c[r][q]);
+        for (int q = 0; q < QkVecs; ++q) acc[r][q] = V::fma(a, b[q], acc[r][q]);
       }
       qp += MR;
       kp += NR;
+    };
+    i64 k = 0;
+    for (; k + kChains <= kc; k += kChains)
+#pragma GCC unroll 2
+      for (int h = 0; h < kChains; ++h) step(c[h]);
+    for (; k < kc; ++k) step(c[0]);
+#pragma GCC unroll 2
+    for (int h = 1; h < kChains; ++h)
+#pragma GCC unroll 6
+      for (int r = 0; r < M; ++r)
+#pragma GCC unroll 4
+        for (int q = 0; q < QkVecs; ++q) c[0][r][q] = V::add(c[0][r][q], c[h][r][q]);
+    if constexpr (kScaled) {
+      const reg f = V::set1(scale);
+#pragma GCC unroll 6
+      for (int r = 0; r < M; ++r)
+#pragma GCC unroll 4
+        for (int q = 0; q < QkVecs; ++q) c[0][r][q] = V::mul(c[0][r][q], f);
     }
     if (n == NR) {
 #pragma GCC unroll 6
       for (int r = 0; r < M; ++r)
 #pragma GCC unroll 4
-        for (int q = 0; q < QkVecs; ++q) V::store(s + r * lds + q * W, c[r][q]);
+        for (int q = 0; q < QkVecs; ++q) V::store(s + r * lds + q * W, c[0][r][q]);
       return;
     }
     mask mk[QkVecs];
@@ -70,7 +92,7 @@ struct SimdUkernels {
 #pragma GCC unroll 6
     for (int r = 0; r < M; ++r)
 #pragma GCC unroll 4
-      for (int q = 0; q < QkVecs; ++q) V::store_masked(s + r * lds + q * W, mk[q], c[r][q]);
+      for (int q = 0; q < QkVecs; ++q) V::store_masked(s + r * lds + q * W, mk[q], c[0][r][q]);
   }
 
   static void qk(i64 kc, const float* qp, const float* kp, float* s, i64 lds, int m, int n) {
@@ -130,31 +152,39 @@ struct SimdUkernels {
     });
   }
 
-  /// Kᵀ panels by W × W register transposes; the d tail by masked loads, missing keys as zeros.
-  /// T: float, f16 or bf16 (the traits' loads widen 16-bit values exactly).
-  template <class T>
-  static void pack_kt(i64 n, i64 d, const T* k, i64 ldk, float* kp) {
+  /// Kᵀ-style panels by W × W register transposes: ceil(n / NR) panels of `depth` rows of NR
+  /// lanes, panel jp at kp + jp·stride; load(j, t0, count, first(count)) gives lanes [t0, t0 + count)
+  /// of key j's row (count <= W, the rest zero). Missing keys are zeros.
+  template <class Load>
+  static void pack_panels(i64 n, i64 depth, i64 stride, float* kp, Load load) {
     for (i64 jp = 0; jp * NR < n; ++jp) {
-      float* panel = kp + jp * d * NR;
+      float* panel = kp + jp * stride;
       for (int part = 0; part < QkVecs; ++part) {
         const i64 j0 = jp * NR + part * W;
         const i64 rows = n - j0 < 0 ? 0 : (n - j0 < W ? n - j0 : W);
-        for (i64 t0 = 0; t0 < d; t0 += W) {
-          const i64 cols = d - t0 < W ? d - t0 : W;
-          const mask mk = V::first(cols);
+        for (i64 t0 = 0; t0 < depth; t0 += W) {
+          const i64 count = depth - t0 < W ? depth - t0 : W;
+          const mask mk = V::first(count);
           reg r[W];
 #pragma GCC unroll 16
-          for (int i = 0; i < W; ++i) {
-            const T* src = k + (j0 + i) * ldk + t0;
-            r[i] = i >= rows ? V::zero() : cols == W ? V::load(src) : V::load_masked(src, mk);
-          }
+          for (int i = 0; i < W; ++i) r[i] = i >= rows ? V::zero() : load(j0 + i, t0, count, mk);
           V::transpose(r);
 #pragma GCC unroll 16
           for (int t = 0; t < W; ++t)
-            if (t < cols) V::store(panel + (t0 + t) * NR + part * W, r[t]);
+            if (t < count) V::store(panel + (t0 + t) * NR + part * W, r[t]);
         }
       }
     }
+  }
+
+  /// Kᵀ panels; the d tail by masked loads. T: float, f16 or bf16 (the traits' loads widen
+  /// 16-bit values exactly).
+  template <class T>
+  static void pack_kt(i64 n, i64 d, const T* k, i64 ldk, float* kp) {
+    pack_panels(n, d, d * NR, kp, [=](i64 j, i64 t0, i64 count, mask mk) {
+      const T* src = k + j * ldk + t0;
+      return count == W ? V::load(src) : V::load_masked(src, mk);
+    });
   }
 
   /// V in column strips of PV_NR (the last one's columns past dv unwritten).

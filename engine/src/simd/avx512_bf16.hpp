@@ -1,0 +1,35 @@
+// simd/avx512.hpp's traits for registers of bf16 pairs: each 32-bit lane holds two bf16 values
+// (the lower one first) and fma(a, b, c) is vdpbf16ps, c + a.lo·b.lo + a.hi·b.hi per lane,
+// so ukernels_simd.hpp's Q Kᵀ tile runs on pairs unchanged (a depth of d/2 pairs). Every other
+// operation is Avx512's: broadcasts, loads, stores and transposes move the pairs' bits as
+// they are. Include only from a unit compiled with -mavx512bf16 (ukernel_avx512_bf16.cpp).
+//
+// What vdpbf16ps computes (Intel SDM; the same measured on a Zen 5): each product of two bf16
+// values is exact in fp32, the two are added to c one after the other, each sum rounded to
+// nearest even, so a d-term dot product keeps fp32's bound γ_d Σ|q k|; but it ignores MXCSR
+// and flushes denormals: a bf16 input below 2^-126 is read as 0 and a sum or product below it
+// becomes 0 (an absolute error under 2^-126 per term, besides the terms with a denormal input).
+#pragma once
+
+#include "simd/avx512.hpp"
+
+namespace attn::simd {
+namespace {
+
+struct Avx512Bf16Pairs : Avx512 {
+  static constexpr const char* kFmaName = "avx512bf16_dpbf16ps";
+
+  static reg fma(reg a, reg b, reg c) noexcept { return _mm512_dpbf16_ps(c, as_pairs(a), as_pairs(b)); }
+  /// 32 bf16 values from p as 16 pairs, the ones from `elements` on (at most 32) read as 0
+  /// and never touched: an odd tail gets its pair's upper half zero.
+  static reg load_pairs(const bf16* p, std::int64_t elements) noexcept {
+    const __mmask32 m = elements >= 32 ? 0xffffffffu : elements <= 0 ? 0u : (1u << elements) - 1;
+    return _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, p));
+  }
+
+ private:
+  static __m512bh as_pairs(reg v) noexcept { return reinterpret_cast<__m512bh>(_mm512_castps_si512(v)); }
+};
+
+}  // namespace
+}  // namespace attn::simd
