@@ -286,21 +286,7 @@ TEST_P(DecodePerIsa, MaskedGarbageInKAndVGivesTheCleanBits) {
 
 TEST_P(DecodePerIsa, FullyMaskedAndNaNRows) {
   ScopedIsa isa(GetParam());
-  for (i64 nk : {50, 5000}) {  // one chunk, and several merged
-    Case c = make(1, 1, 3, nk, 16, Causal::none, true);
-    Buffers b(c);
-    std::fill_n(b.mask.begin(), nk, -kInf);                                             // row 0: every key masked
-    for (i64 t = 0; t < c.d; ++t) b.q[2 * c.d + t] = t == 3 ? kNaN : b.q[2 * c.d + t];  // row 2: a NaN query
-    run(b, "decode");
-    for (i64 t = 0; t < c.dv; ++t) {
-      EXPECT_EQ(b.out[t], 0.0f);
-      EXPECT_TRUE(std::isfinite(b.out[c.dv + t]));
-      EXPECT_TRUE(std::isnan(b.out[2 * c.dv + t]));
-    }
-    EXPECT_EQ(b.lse[0], -kInf);
-    EXPECT_TRUE(std::isfinite(b.lse[1]));
-    EXPECT_TRUE(std::isnan(b.lse[2]));
-  }
+  for (i64 nk : {50, 5000}) expect_masked_row_zero_and_nan_query_nan("decode", nk);  // one chunk, and several merged
 }
 
 TEST_P(DecodePerIsa, BitwiseSameForThreads1234) {

@@ -393,19 +393,7 @@ TEST_P(PerIsa, DecodeSplitKvMatchesReference) {
 
 TEST_P(PerIsa, DecodeSplitKvFullyMaskedAndNaNRows) {
   ScopedIsa isa(GetParam());
-  Case c = Case{}.shape(3, 5000, 16);
-  c.mask = true;
-  Buffers b(c);
-  std::fill_n(b.mask.begin(), c.Nk, -kInf);                                           // row 0: every key masked
-  for (i64 t = 0; t < c.d; ++t) b.q[2 * c.d + t] = t == 3 ? kNaN : b.q[2 * c.d + t];  // row 2: a NaN query
-  run(b, "fused");
-  for (i64 t = 0; t < c.dv; ++t) {
-    EXPECT_EQ(b.out[t], 0.0f);
-    EXPECT_TRUE(std::isfinite(b.out[c.dv + t]));
-    EXPECT_TRUE(std::isnan(b.out[2 * c.dv + t]));
-  }
-  EXPECT_EQ(b.lse[0], -kInf);
-  EXPECT_TRUE(std::isnan(b.lse[2]));
+  expect_masked_row_zero_and_nan_query_nan("fused", 5000);
 }
 
 TEST_P(PerIsa, InputsEndingAtAGuardPage) {

@@ -1,6 +1,7 @@
 // Every registered kernel against the fp64 reference, over shapes, tails,
-// layouts, masks and both causal alignments. A kernel gets these tests by
-// being registered; the bound is derived in testkit.cpp.
+// layouts, masks and both causal alignments, in fp32 and (the same grids, looped inside one
+// test per kernel and dtype combination) in the 16-bit dtypes the kernel takes. A kernel gets
+// these tests by being registered; the bound is derived in testkit.cpp.
 #include "testkit.hpp"
 
 #include <tuple>
@@ -16,12 +17,15 @@ std::vector<std::string> kernels_under_test() {
   return out;
 }
 
-void check_against_reference(const std::string& kernel, const Case& c) {
+bool supports(const std::string& kernel, const Case& c) {
   const KernelInfo* info = find_kernel(kernel);
-  ASSERT_NE(info, nullptr);
-  if ((c.causal != Causal::none && !info->caps.causal) || (c.mask && !info->caps.mask) ||
-      (c.H != c.Hkv && !info->caps.gqa))
-    GTEST_SKIP() << kernel << " does not support " << c.name();
+  return !((c.causal != Causal::none && !info->caps.causal) || (c.mask && !info->caps.mask) ||
+           (c.H != c.Hkv && !info->caps.gqa));
+}
+
+void check_against_reference(const std::string& kernel, const Case& c) {
+  ASSERT_NE(find_kernel(kernel), nullptr);
+  if (!supports(kernel, c)) GTEST_SKIP() << kernel << " does not support " << c.name();
   Buffers ref(c), got(c);
   run(ref, "reference");
   run(got, kernel);
@@ -102,11 +106,9 @@ INSTANTIATE_TEST_SUITE_P(Grid, Variants,
                          [](const auto& p) { return std::get<0>(p.param) + "_" + std::get<1>(p.param).name; });
 
 // --- large logits: [90, 100] overflows exp unless the max is subtracted ------
-class LargeLogits : public ::testing::TestWithParam<std::string> {};
-TEST_P(LargeLogits, StableKernelsStayFinite) {
-  const std::string kernel = GetParam();
+void check_large_logits(const std::string& kernel, const DTypes& t) {
   Case c = Case{}.shape(9, 40, 16);
-  c.mask = true;
+  c.mask = true, c.dtypes = t;
   c.logit_offset = 95.0f;  // every visible logit lands in about [90, 100]
   Buffers ref(c), got(c);
   run(ref, "reference");
@@ -118,7 +120,52 @@ TEST_P(LargeLogits, StableKernelsStayFinite) {
   for (float x : got.out) ASSERT_TRUE(std::isfinite(x)) << kernel;
   expect_matches_reference(got, ref, kernel);
 }
+class LargeLogits : public ::testing::TestWithParam<std::string> {};
+TEST_P(LargeLogits, StableKernelsStayFinite) {
+  check_large_logits(GetParam(), {});
+}
 INSTANTIATE_TEST_SUITE_P(Grid, LargeLogits, ::testing::ValuesIn(kernels_under_test()));
+
+// --- the 16-bit dtypes: the grids above (fewer lengths), one test per kernel and dtypes ----
+class Dtyped : public ::testing::TestWithParam<KernelDtypes> {
+ protected:
+  /// Checks c in the parameter's dtypes, unless the kernel lacks a capability c needs.
+  void check(Case c) const {
+    c.dtypes = GetParam().dtypes;
+    SCOPED_TRACE(c.name());
+    if (supports(GetParam().kernel, c)) check_against_reference(GetParam().kernel, c);
+  }
+};
+std::vector<KernelDtypes> sixteen_bit_kernels_under_test() {
+  std::vector<KernelDtypes> out;
+  for (const KernelDtypes& p : kernels_with_dtypes([](const std::string& k) { return k != "reference"; }))
+    if (p.dtypes != DTypes{}) out.push_back(p);
+  return out;
+}
+INSTANTIATE_TEST_SUITE_P(Grid, Dtyped, ::testing::ValuesIn(sixteen_bit_kernels_under_test()), param_name);
+
+TEST_P(Dtyped, LengthsMatchReference) {
+  for (i64 n : {1, 2, 3, 5, 8, 9, 16, 17, 33, 64, 65, 129})
+    for (i64 d : {16, 64}) check(Case{}.shape(n, n, d));
+}
+TEST_P(Dtyped, DimsMatchReference) {
+  for (i64 d : kDims) check(Case{}.shape(33, 37, d));
+}
+TEST_P(Dtyped, RectangularMatchesReference) {
+  for (i64 nq : {1, 2, 17, 129})
+    for (i64 nk : {1, 5, 16, 65, 200})
+      for (Causal causal : {Causal::none, Causal::top_left, Causal::bottom_right}) {
+        Case c = Case{}.shape(nq, nk, 17);
+        c.causal = causal;
+        check(c);
+      }
+}
+TEST_P(Dtyped, VariantsMatchReference) {
+  for (const Variant& v : kVariants) check(v.c);
+}
+TEST_P(Dtyped, LargeLogitsStayFinite) {
+  check_large_logits(GetParam().kernel, GetParam().dtypes);
+}
 
 }  // namespace
 }  // namespace attn::test

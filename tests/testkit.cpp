@@ -3,6 +3,8 @@
 #include "workload/inputs.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <iterator>
 
 namespace attn::test {
 
@@ -15,7 +17,39 @@ std::string Case::name() const {
   if (mask) s += "_mask";
   if (permuted) s += "_permuted";
   if (value_range != 1.0f) s += "_range" + std::to_string(static_cast<int>(value_range));
+  if (dtypes != DTypes{}) s += "_" + dtypes_name(dtypes);
   return s;
+}
+
+std::string dtypes_name(const DTypes& t) {
+  if (t.q == t.k && t.q == t.v && t.q == t.out && t.q == t.mask) return to_string(t.q);
+  return std::string("q") + to_string(t.q) + "_k" + to_string(t.k) + "_v" + to_string(t.v) + "_out" + to_string(t.out) +
+         "_mask" + to_string(t.mask);
+}
+
+void Narrowed::store(DType t, std::vector<float>& values) {
+  for (float& x : values) x = round_to(t, x);
+  h.clear(), b.clear();
+  if (t == DType::f16) std::transform(values.begin(), values.end(), std::back_inserter(h), to_f16);
+  if (t == DType::bf16) std::transform(values.begin(), values.end(), std::back_inserter(b), to_bf16);
+}
+
+void Narrowed::load(DType t, std::vector<float>& values) const {
+  auto widen = [](auto x) { return to_float(x); };
+  if (t == DType::f16) std::transform(h.begin(), h.end(), values.begin(), widen);
+  if (t == DType::bf16) std::transform(b.begin(), b.end(), values.begin(), widen);
+}
+
+const void* Narrowed::data(DType t, const std::vector<float>& values) const {
+  return t == DType::f16    ? static_cast<const void*>(h.data())
+         : t == DType::bf16 ? static_cast<const void*>(b.data())
+                            : static_cast<const void*>(values.data());
+}
+
+void* Narrowed::data(DType t, std::vector<float>& values) {
+  return t == DType::f16    ? static_cast<void*>(h.data())
+         : t == DType::bf16 ? static_cast<void*>(b.data())
+                            : values.data();
 }
 
 Buffers::Buffers(const Case& cc) : c(cc) {
@@ -38,6 +72,30 @@ Buffers::Buffers(const Case& cc) : c(cc) {
         mask[i] += c.logit_offset;
     }
   }
+  store_inputs();
+  // A 16-bit out starts as NaN too, so an unwritten element shows after load_output().
+  out16.store(c.dtypes.out, out);
+}
+
+void Buffers::store_inputs() {
+  q16.store(c.dtypes.q, q), k16.store(c.dtypes.k, k), v16.store(c.dtypes.v, v);
+  if (c.mask) mask16.store(c.dtypes.mask, mask);
+}
+
+AnyConstTensor Buffers::typed(ConstTensor fp32, const Narrowed& n, DType t, const std::vector<float>& values) {
+  AnyConstTensor view = fp32;
+  view.data = n.data(t, values), view.dtype = t;
+  return view;
+}
+
+AnyTensor Buffers::out_typed() {
+  AnyTensor view = outv();
+  view.data = out16.data(c.dtypes.out, out), view.dtype = c.dtypes.out;
+  return view;
+}
+
+void Buffers::load_output() {
+  out16.load(c.dtypes.out, out);
 }
 
 i64 Buffers::index(i64 heads, i64 n_len, i64 dim, i64 b, i64 h, i64 n, i64 t) const {
@@ -60,12 +118,34 @@ Options Buffers::options(const std::string& kernel, int threads) const {
   o.threads = threads;
   o.causal = c.causal;
   o.scale = c.scale;
-  if (c.mask) o.mask = Mask{mask.data(), c.Nq, c.Nk, 0};
+  if (c.mask) {
+    o.mask = Mask{mask.data(), c.Nq, c.Nk, 0};
+    o.mask.data.ptr = mask16.data(c.dtypes.mask, mask), o.mask.data.dtype = c.dtypes.mask;
+  }
   return o;
 }
 
 void run(Buffers& b, const std::string& kernel, int threads) {
-  attention(b.qv(), b.kv(), b.vv(), b.outv(), b.lsev(), b.options(kernel, threads));
+  b.store_inputs();
+  attention(b.q_typed(), b.k_typed(), b.v_typed(), b.out_typed(), b.lsev(), b.options(kernel, threads));
+  b.load_output();
+}
+
+double unit_roundoff(DType t) {
+  return std::ldexp(1.0, t == DType::f16 ? -11 : t == DType::bf16 ? -8 : -24);
+}
+
+double rounding_error(DType t, double magnitude) {
+  // Below the normal range the spacing is fixed: 2^-24 (f16), 2^-133 (bf16), 2^-149 (f32).
+  const double half_subnormal = std::ldexp(1.0, t == DType::f16 ? -25 : t == DType::bf16 ? -134 : -150);
+  return unit_roundoff(t) * magnitude + half_subnormal;
+}
+
+double narrowing_error(DType t, float x) {
+  if (t == DType::f32) return 0;
+  // |y| <= (|x| + η) / (1 − u) <= |x| (1 + 2u) + 2η, with η = rounding_error(t, 0).
+  const double eta = rounding_error(t, 0);
+  return rounding_error(t, std::abs(static_cast<double>(x)) * (1 + 2 * unit_roundoff(t)) + 2 * eta);
 }
 
 // The error bound. For query row i let u = 2^-24 (fp32 unit roundoff) and
@@ -85,6 +165,10 @@ void run(Buffers& b, const std::string& kernel, int threads) {
 // convex combination of the partial outputs keeps their error; the exps, the S-term sums
 // and the division add at most (2 S + 8) u max|V|. Its LSE, M + log Σ e^(lse_s − M), errs by
 // at most ε_l + u |lse| + (S + 4) u.
+// A 16-bit O: the kernel rounds its fp32 result ĝ once, x = rd_t(ĝ), and the oracle's fp32 result
+// r32 is rounded the same way, r = rd_t(r32) (Q, K, V and the mask are the same rounded values on
+// both sides, so the bounds above hold between ĝ and r32). |x − r| <= tol_o + |x − ĝ| + |r − r32|,
+// each bounded from the rounded value alone by narrowing_error.
 // The bound is worst case; a wrong answer (a masking or indexing bug) errs by
 // O(max|V|), thousands of times more.
 void expect_matches_reference(const Buffers& got, const Buffers& ref, const std::string& what, int merged_parts) {
@@ -116,14 +200,16 @@ void expect_matches_reference(const Buffers& got, const Buffers& ref, const std:
         double tol_o = vmax * (2 * delta + (2.0 * c.Nk + 16) * u);
         if (merged_parts > 0) tol_o += vmax * (2 * tol_lse_one + (2 * S + 8) * u);
         const double tol_l = tol_lse_one + (merged_parts > 0 ? u * lse_ref + (S + 4) * u : 0.0);
+        const DType ot = c.dtypes.out;
         for (i64 t = 0; t < c.dv; ++t) {
           const i64 at = ref.index(c.H, c.Nq, c.dv, b, h, i, t);
           const float x = got.out[at], r = ref.out[at];
-          const bool ok = (std::isnan(x) && std::isnan(r)) || x == r || std::abs(static_cast<double>(x) - r) <= tol_o;
+          const double tol_t = tol_o + narrowing_error(ot, x) + narrowing_error(ot, r);
+          const bool ok = (std::isnan(x) && std::isnan(r)) || x == r || std::abs(static_cast<double>(x) - r) <= tol_t;
           if (!ok && reported++ < 5)
             ADD_FAILURE() << what << " " << c.name() << ": out[b=" << b << ",h=" << h << ",i=" << i << ",t=" << t
                           << "] = " << x << ", reference " << r << ", |diff| " << std::abs(static_cast<double>(x) - r)
-                          << " > bound " << tol_o;
+                          << " > bound " << tol_t;
         }
         const float x = got.lse[li], r = ref.lse[li];
         const bool ok = (std::isnan(x) && std::isnan(r)) || x == r || std::abs(static_cast<double>(x) - r) <= tol_l;
@@ -138,6 +224,52 @@ std::vector<std::string> kernel_names() {
   std::vector<std::string> names;
   for (const KernelInfo& k : kernels()) names.emplace_back(k.name);
   return names;
+}
+
+std::vector<DTypes> contract_dtypes() {
+  const DType f32 = DType::f32, f16 = DType::f16, bf16 = DType::bf16;
+  return {{f32, f32, f32, f32, f32},
+          {f16, f16, f16, f16, f16},
+          {bf16, bf16, bf16, bf16, bf16},
+          {f32, bf16, bf16, f32, f16}};
+}
+
+void PrintTo(const KernelDtypes& p, std::ostream* os) {
+  *os << p.kernel << " " << dtypes_name(p.dtypes);
+}
+
+std::vector<KernelDtypes> kernels_with_dtypes(bool (*keep)(const std::string&)) {
+  std::vector<KernelDtypes> out;
+  for (const KernelInfo& k : kernels()) {
+    if (keep != nullptr && !keep(std::string(k.name))) continue;
+    for (const DTypes& t : contract_dtypes())
+      if (k.dtypes.contains(t.q) && k.dtypes.contains(t.k) && k.dtypes.contains(t.v) && k.dtypes.contains(t.out) &&
+          k.dtypes.contains(t.mask))
+        out.push_back({std::string(k.name), t});
+  }
+  return out;
+}
+
+std::string param_name(const ::testing::TestParamInfo<KernelDtypes>& info) {
+  return info.param.kernel + "_" + dtypes_name(info.param.dtypes);
+}
+
+void expect_masked_row_zero_and_nan_query_nan(const std::string& kernel, i64 nk, const DTypes& t) {
+  Case c = Case{}.shape(3, nk, 16);
+  c.mask = true, c.dtypes = t;
+  Buffers b(c);
+  std::fill_n(b.mask.begin(), nk, -INFINITY);                                                  // row 0: all masked
+  for (i64 x = 0; x < c.d; ++x) b.q[2 * c.d + x] = x == 3 ? std::nanf("") : b.q[2 * c.d + x];  // row 2: a NaN query
+  run(b, kernel);
+  const std::string what = kernel + " Nk=" + std::to_string(nk) + " " + dtypes_name(t);
+  for (i64 x = 0; x < c.dv; ++x) {
+    EXPECT_EQ(b.out[x], 0.0f) << what;
+    EXPECT_TRUE(std::isfinite(b.out[c.dv + x])) << what;
+    EXPECT_TRUE(std::isnan(b.out[2 * c.dv + x])) << what;
+  }
+  EXPECT_EQ(b.lse[0], -INFINITY) << what;
+  EXPECT_TRUE(std::isfinite(b.lse[1])) << what;
+  EXPECT_TRUE(std::isnan(b.lse[2])) << what;
 }
 
 }  // namespace attn::test
