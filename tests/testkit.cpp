@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iterator>
 
 namespace attn::test {
 
@@ -25,31 +24,6 @@ std::string dtypes_name(const DTypes& t) {
   if (t.q == t.k && t.q == t.v && t.q == t.out && t.q == t.mask) return to_string(t.q);
   return std::string("q") + to_string(t.q) + "_k" + to_string(t.k) + "_v" + to_string(t.v) + "_out" + to_string(t.out) +
          "_mask" + to_string(t.mask);
-}
-
-void Narrowed::store(DType t, std::vector<float>& values) {
-  for (float& x : values) x = round_to(t, x);
-  h.clear(), b.clear();
-  if (t == DType::f16) std::transform(values.begin(), values.end(), std::back_inserter(h), to_f16);
-  if (t == DType::bf16) std::transform(values.begin(), values.end(), std::back_inserter(b), to_bf16);
-}
-
-void Narrowed::load(DType t, std::vector<float>& values) const {
-  auto widen = [](auto x) { return to_float(x); };
-  if (t == DType::f16) std::transform(h.begin(), h.end(), values.begin(), widen);
-  if (t == DType::bf16) std::transform(b.begin(), b.end(), values.begin(), widen);
-}
-
-const void* Narrowed::data(DType t, const std::vector<float>& values) const {
-  return t == DType::f16    ? static_cast<const void*>(h.data())
-         : t == DType::bf16 ? static_cast<const void*>(b.data())
-                            : static_cast<const void*>(values.data());
-}
-
-void* Narrowed::data(DType t, std::vector<float>& values) {
-  return t == DType::f16    ? static_cast<void*>(h.data())
-         : t == DType::bf16 ? static_cast<void*>(b.data())
-                            : values.data();
 }
 
 Buffers::Buffers(const Case& cc) : c(cc) {

@@ -8,6 +8,8 @@
 #include <attn/dtype.hpp>
 #include <attn/kernels.hpp>
 
+#include "workload/narrowed.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -51,18 +53,7 @@ struct Case {
 /// "f32", "f16", "bf16" when every tensor has that dtype, else "q<t>_k<t>_v<t>_out<t>_mask<t>".
 std::string dtypes_name(const DTypes& t);
 
-/// The 16-bit copy of one tensor (the vector of its dtype; both empty for f32).
-struct Narrowed {
-  std::vector<f16> h;
-  std::vector<bf16> b;
-  /// Rounds `values` to `t` in place and copies them into the vector of that dtype.
-  void store(DType t, std::vector<float>& values);
-  /// Widens the copy into `values` (exact).
-  void load(DType t, std::vector<float>& values) const;
-  /// The data of the tensor of dtype t: the copy, or `values` for f32.
-  const void* data(DType t, const std::vector<float>& values) const;
-  void* data(DType t, std::vector<float>& values);
-};
+using attnlab::Narrowed;
 
 /// Owns the buffers of a Case and hands out views in its layout. q, k, v, mask, out and lse
 /// are always fp32: for a 16-bit tensor they hold the values its 16-bit copy holds.
