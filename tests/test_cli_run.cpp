@@ -178,6 +178,9 @@ TEST_F(Run, BadArgumentsAndFilesExitWithStatus2) {
                  {"--k (k3.npy): shape (1, 5, 8) has 3 dimensions, expected 2"});
   expect_refused("run --q q.npy --k kd.npy --v v.npy --out o.npy",
                  {"--k (kd.npy, shape (5, 6)): head dim 6 != q head dim 8"});
+  // A 16-bit tensor is named with its dtype, as the engine names it ("k (bf16): ...").
+  expect_refused("run --q q.npy --k kd.npy --v v.npy --out o.npy --dtype bf16",
+                 {"--k (kd.npy, shape (5, 6), bf16): head dim 6 != q head dim 8"});
   expect_refused(base + "--q q.npy --mask m.npy",
                  {"--mask (m.npy, shape (4, 4)): shape [4, 4], expected [Nq, Nk] = [4, 5]"});
   expect_refused(base + "--q q.npy --kernel fastest",

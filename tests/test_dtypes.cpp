@@ -279,7 +279,7 @@ TEST(DtypeValidation, SixteenBitExtentsAreCountedInTheirBytes) {
   EXPECT_NO_THROW(attention(view2d(q.data(), 4, 4), kv, kv, view2d(reinterpret_cast<float*>(mem + 32), 4, 4)));
   auto* o16 = reinterpret_cast<f16*>(mem + 30);
   expect_error([&] { attention(view2d(q.data(), 4, 4), kv, kv, TensorView<f16>::contiguous(o16, 1, 1, 4, 4)); },
-               "out: overlaps input k");
+               "out (f16): overlaps input k (f16)");
 }
 
 TEST(DtypeValidation, WideningCopiesCountAgainstTheMemoryBudget) {

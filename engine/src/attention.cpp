@@ -17,6 +17,7 @@
 #include <limits>
 #include <new>
 #include <string>
+#include <tuple>
 #include <utility>
 
 namespace attn {
@@ -204,35 +205,45 @@ Validated validate_call(const AnyConstTensor& q, const AnyConstTensor& k, const 
 
   const i64 B = q.shape[0], H = q.shape[1], Nq = q.shape[2], d = q.shape[3];
   const i64 Hkv = k.shape[1], Nk = k.shape[2], dv = v.shape[3];
-  auto mismatch = [](const char* what, const std::string& detail) { fail(std::string(what) + ": " + detail); };
-  if (k.shape[0] != B) mismatch("k", "batch " + std::to_string(k.shape[0]) + " != q batch " + std::to_string(B));
-  if (v.shape[0] != B) mismatch("v", "batch " + std::to_string(v.shape[0]) + " != q batch " + std::to_string(B));
-  if (v.shape[1] != Hkv) mismatch("v", "heads " + std::to_string(v.shape[1]) + " != k heads " + std::to_string(Hkv));
-  if (v.shape[2] != Nk) mismatch("v", "rows " + std::to_string(v.shape[2]) + " != k rows " + std::to_string(Nk));
-  if (k.shape[3] != d) mismatch("k", "head dim " + std::to_string(k.shape[3]) + " != q head dim " + std::to_string(d));
-  if (Hkv == 0 && H != 0) mismatch("k", "has 0 heads but q has " + std::to_string(H));
+  // Arguments by name, with their dtype when it is 16-bit ("k (f16)"); built only to fail.
+  using detail::labelled;
+  auto mismatch = [](const char* name, DType t, const std::string& detail) { fail(labelled(name, t) + ": " + detail); };
+  if (k.shape[0] != B)
+    mismatch("k", k.dtype, "batch " + std::to_string(k.shape[0]) + " != q batch " + std::to_string(B));
+  if (v.shape[0] != B)
+    mismatch("v", v.dtype, "batch " + std::to_string(v.shape[0]) + " != q batch " + std::to_string(B));
+  if (v.shape[1] != Hkv)
+    mismatch("v", v.dtype, "heads " + std::to_string(v.shape[1]) + " != k heads " + std::to_string(Hkv));
+  if (v.shape[2] != Nk)
+    mismatch("v", v.dtype, "rows " + std::to_string(v.shape[2]) + " != k rows " + std::to_string(Nk));
+  if (k.shape[3] != d)
+    mismatch("k", k.dtype, "head dim " + std::to_string(k.shape[3]) + " != q head dim " + std::to_string(d));
+  if (Hkv == 0 && H != 0) mismatch("k", k.dtype, "has 0 heads but q has " + std::to_string(H));
   if (Hkv != 0 && H % Hkv != 0)
-    mismatch("k", "heads " + std::to_string(Hkv) + " must divide q heads " + std::to_string(H) +
-                      " (grouped-query attention)");
+    mismatch(
+        "k", k.dtype,
+        "heads " + std::to_string(Hkv) + " must divide q heads " + std::to_string(H) + " (grouped-query attention)");
   const std::array<i64, 4> out_want{B, H, Nq, dv};
-  if (out.shape != out_want) mismatch("out", "shape " + shape_str(out.shape) + ", expected " + shape_str(out_want));
+  if (out.shape != out_want)
+    mismatch("out", out.dtype, "shape " + shape_str(out.shape) + ", expected " + shape_str(out_want));
   if (wants_lse) {
     const std::array<i64, 4> lse_want{B, H, Nq, 1};
-    if (lse.shape != lse_want) mismatch("lse", "shape " + shape_str(lse.shape) + ", expected " + shape_str(lse_want));
+    if (lse.shape != lse_want)
+      mismatch("lse", DType::f32, "shape " + shape_str(lse.shape) + ", expected " + shape_str(lse_want));
   }
   // Zero tests, not products: with d = dv = 0 every view is empty and B, H, N are unbounded.
-  if (d == 0 && B != 0 && H != 0 && Nq != 0 && Nk != 0) mismatch("q", "head dimension d must be at least 1");
-  if (dv == 0 && B != 0 && H != 0 && Nq != 0) mismatch("v", "value dimension dv must be at least 1");
+  if (d == 0 && B != 0 && H != 0 && Nq != 0 && Nk != 0) mismatch("q", q.dtype, "head dimension d must be at least 1");
+  if (dv == 0 && B != 0 && H != 0 && Nq != 0) mismatch("v", v.dtype, "value dimension dv must be at least 1");
 
   // Outputs must not alias inputs, each other, or themselves.
   check_no_self_overlap(out, "out");
-  for (auto [e, name] : {std::pair{eq, "q"}, {ek, "k"}, {ev, "v"}}) {
-    if (eo.overlaps(e)) fail(std::string("out: overlaps input ") + name);
-    if (el.overlaps(e)) fail(std::string("lse: overlaps input ") + name);
+  for (auto [e, name, t] : {std::tuple{eq, "q", q.dtype}, {ek, "k", k.dtype}, {ev, "v", v.dtype}}) {
+    if (eo.overlaps(e)) fail(labelled("out", out.dtype) + ": overlaps input " + labelled(name, t));
+    if (el.overlaps(e)) fail("lse: overlaps input " + labelled(name, t));
   }
   if (wants_lse) {
     check_no_self_overlap(lse, "lse");
-    if (el.overlaps(eo)) fail("lse: overlaps out");
+    if (el.overlaps(eo)) fail("lse: overlaps " + labelled("out", out.dtype));
   }
 
   // Options.
@@ -242,20 +253,21 @@ Validated validate_call(const AnyConstTensor& q, const AnyConstTensor& k, const 
   check_causal_offsets(options, Nq, Nk);
   Mask& mask = r.mask = options.mask;
   if (mask.data != nullptr || mask.rows != 0 || mask.cols != 0) {
+    const DType mt = mask.data.dtype;
     if (mask.rows != Nq || mask.cols != Nk)
-      fail("options.mask: shape [" + std::to_string(mask.rows) + ", " + std::to_string(mask.cols) +
+      fail(labelled("options.mask", mt) + ": shape [" + std::to_string(mask.rows) + ", " + std::to_string(mask.cols) +
            "], expected [Nq, Nk] = [" + std::to_string(Nq) + ", " + std::to_string(Nk) + "]");
     if (mask.row_stride == 0) mask.row_stride = mask.cols;
     if (mask.row_stride < mask.cols)
-      fail("options.mask: row_stride " + std::to_string(mask.row_stride) + " is smaller than cols " +
+      fail(labelled("options.mask", mt) + ": row_stride " + std::to_string(mask.row_stride) + " is smaller than cols " +
            std::to_string(mask.cols));
     // The mask is a [Nq, Nk] view: same null, overflow and extent checks as a tensor.
     AnyConstTensor mask_view;
     mask_view.data = mask.data.ptr, mask_view.dtype = mask.data.dtype;
     mask_view.shape = {1, 1, Nq, Nk}, mask_view.strides = {0, 0, mask.row_stride, 1};
     const Extent em = check_view(mask_view, "options.mask", data_required);
-    if (eo.overlaps(em)) fail("out: overlaps options.mask");
-    if (el.overlaps(em)) fail("lse: overlaps options.mask");
+    if (eo.overlaps(em)) fail(labelled("out", out.dtype) + ": overlaps " + labelled("options.mask", mt));
+    if (el.overlaps(em)) fail("lse: overlaps " + labelled("options.mask", mt));
   }
   r.budget = options.memory_budget ? options.memory_budget : default_memory_budget();
 

@@ -14,8 +14,12 @@ std::string shape_str(const std::array<i64, 4>& s) {
          std::to_string(s[3]) + "]";
 }
 
-void fail_overflow(std::string_view what) {
-  fail(std::string(what) + ": size product overflows int64");
+std::string labelled(std::string_view name, DType t) {
+  return t == DType::f32 ? std::string(name) : std::string(name) + " (" + to_string(t) + ")";
+}
+
+void fail_overflow(std::string_view what, DType dtype) {
+  fail(labelled(what, dtype) + ": size product overflows int64");
 }
 
 void fail_dtype(std::string_view name, DType dtype) {
@@ -26,8 +30,8 @@ void fail_dtype(std::string_view name, DType dtype) {
 void fail_misaligned(std::string_view name, const void* data, DType dtype) {
   char address[32];
   std::snprintf(address, sizeof address, "%p", data);
-  fail(std::string(name) + ": data " + address + " is not aligned to its " + std::to_string(size_of(dtype)) + "-byte " +
-       to_string(dtype) + " elements");
+  fail(labelled(name, dtype) + ": data " + address + " is not aligned to its " + std::to_string(size_of(dtype)) +
+       "-byte " + to_string(dtype) + " elements");
 }
 
 // Sorted by stride, each stride must step over everything the smaller dimensions cover.
@@ -39,8 +43,8 @@ void check_strided_no_self_overlap(const AnyTensor& t, std::string_view name) {
   for (int i : order) {
     if (t.shape[i] <= 1) continue;
     if (t.strides[i] < covered)
-      fail(std::string(name) + ": strides " + shape_str(t.strides) + " make elements of shape " + shape_str(t.shape) +
-           " overlap; an output must not alias itself");
+      fail(labelled(name, t.dtype) + ": strides " + shape_str(t.strides) + " make elements of shape " +
+           shape_str(t.shape) + " overlap; an output must not alias itself");
     covered = t.strides[i] * (t.shape[i] - 1) + covered;
   }
 }

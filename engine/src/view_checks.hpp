@@ -1,5 +1,6 @@
 // Validation of tensor views, shared by attention() and merge_partials(): every
-// invalid view (of any dtype) becomes an attn::Error that names the argument.
+// invalid view (of any dtype) becomes an attn::Error that names the argument, and its dtype
+// when that is 16-bit: "k (f16): ..." (fp32, the default, is not named: "k: ...").
 #pragma once
 
 #include <attn/attention.hpp>
@@ -20,7 +21,10 @@ using i64 = std::int64_t;
 /// "[a, b, c, d]".
 std::string shape_str(const std::array<i64, 4>& s);
 
-[[noreturn, gnu::cold, gnu::noinline]] void fail_overflow(std::string_view what);
+/// How a message names argument `name` of dtype t: "k" for f32, "k (f16)", "out (bf16)".
+std::string labelled(std::string_view name, DType t);
+
+[[noreturn, gnu::cold, gnu::noinline]] void fail_overflow(std::string_view what, DType dtype = DType::f32);
 /// "q: dtype 7 is not a dtype (f32, f16, bf16)".
 [[noreturn, gnu::cold, gnu::noinline]] void fail_dtype(std::string_view name, DType dtype);
 /// "k: data 0x... is not aligned to its 2-byte f16 elements".
@@ -28,16 +32,17 @@ std::string shape_str(const std::array<i64, 4>& s);
 
 /// a * b and a + b, or an Error naming `what` when they do not fit in int64. Inline, with the
 /// message built out of line: validation runs on every call, the lab-sized ones included.
-inline i64 checked_mul(i64 a, i64 b, std::string_view what) {
+/// `dtype`: the argument's, for the message.
+inline i64 checked_mul(i64 a, i64 b, std::string_view what, DType dtype = DType::f32) {
   i64 r = 0;
   if (__builtin_mul_overflow(a, b, &r)) [[unlikely]]
-    fail_overflow(what);
+    fail_overflow(what, dtype);
   return r;
 }
-inline i64 checked_add(i64 a, i64 b, std::string_view what) {
+inline i64 checked_add(i64 a, i64 b, std::string_view what, DType dtype = DType::f32) {
   i64 r = 0;
   if (__builtin_add_overflow(a, b, &r)) [[unlikely]]
-    fail_overflow(what);
+    fail_overflow(what, dtype);
   return r;
 }
 
@@ -49,9 +54,9 @@ struct Extent {
 };
 
 /// Product of the dimensions (an Error naming `name` on overflow).
-inline i64 element_count(const std::array<i64, 4>& shape, std::string_view name) {
+inline i64 element_count(const std::array<i64, 4>& shape, std::string_view name, DType dtype = DType::f32) {
   i64 n = 1;
-  for (i64 s : shape) n = checked_mul(n, s, name);
+  for (i64 s : shape) n = checked_mul(n, s, name, dtype);
   return n;
 }
 
@@ -66,28 +71,30 @@ inline Extent check_view(const AnyConstTensor& t, std::string_view name, bool da
   const i64 element = static_cast<i64>(size_of(dtype));
   for (int i = 0; i < 4; ++i) {
     if (t.shape[i] < 0)
-      fail(std::string(name) + ": dimension " + std::to_string(i) + " is negative (shape " + shape_str(t.shape) + ")");
+      fail(labelled(name, dtype) + ": dimension " + std::to_string(i) + " is negative (shape " + shape_str(t.shape) +
+           ")");
     if (t.strides[i] < 0)
-      fail(std::string(name) + ": stride " + std::to_string(i) + " is negative (strides " + shape_str(t.strides) +
+      fail(labelled(name, dtype) + ": stride " + std::to_string(i) + " is negative (strides " + shape_str(t.strides) +
            "); only non-negative strides are supported");
   }
-  const i64 count = element_count(t.shape, name);
-  checked_mul(count, element, name);
+  const i64 count = element_count(t.shape, name, dtype);
+  checked_mul(count, element, name, dtype);
   if (count == 0) return {};
   if (t.data == nullptr && data_required)
-    fail(std::string(name) + ": data is null but the shape " + shape_str(t.shape) + " is not empty");
+    fail(labelled(name, dtype) + ": data is null but the shape " + shape_str(t.shape) + " is not empty");
   if (reinterpret_cast<std::uintptr_t>(t.data) % static_cast<std::uintptr_t>(element) != 0) [[unlikely]]
     fail_misaligned(name, t.data, dtype);
   if (t.strides[3] != 1 && t.shape[3] > 1)
-    fail(std::string(name) + ": the last dimension must be contiguous (stride 1), got stride " +
+    fail(labelled(name, dtype) + ": the last dimension must be contiguous (stride 1), got stride " +
          std::to_string(t.strides[3]));
   i64 last = 0;  // offset of the last element, in elements
-  for (int i = 0; i < 4; ++i) last = checked_add(last, checked_mul(t.shape[i] - 1, t.strides[i], name), name);
-  const i64 bytes = checked_mul(checked_add(last, 1, name), element, name);
+  for (int i = 0; i < 4; ++i)
+    last = checked_add(last, checked_mul(t.shape[i] - 1, t.strides[i], name, dtype), name, dtype);
+  const i64 bytes = checked_mul(checked_add(last, 1, name, dtype), element, name, dtype);
   if (t.data == nullptr) return {};  // shape and strides only (data_required is false)
   const auto lo = reinterpret_cast<std::uintptr_t>(t.data);
   if (lo > std::numeric_limits<std::uintptr_t>::max() - static_cast<std::uintptr_t>(bytes))
-    fail(std::string(name) + ": the view runs past the end of the address space");
+    fail(labelled(name, dtype) + ": the view runs past the end of the address space");
   return {lo, lo + static_cast<std::uintptr_t>(bytes)};
 }
 

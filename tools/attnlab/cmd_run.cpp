@@ -154,8 +154,11 @@ std::string conversion_note(const Input& in) {
     if (auto rest = rest_after(engine)) usage_error(flag + *rest);
   for (const Input& in : inputs) {
     const std::string engine_name = in.flag == "--mask" ? "options.mask" : in.flag.substr(2);  // --q: q
-    if (auto rest = rest_after(engine_name + ": "))
-      usage_error(in.flag + " (" + in.path + ", shape " + npy::shape_string(in.header.shape) + "): " + *rest);
+    // The engine names a 16-bit argument with its dtype: "k (f16): ...".
+    const std::string dtype = in.dtype == attn::DType::f32 ? "" : attn::to_string(in.dtype);
+    if (auto rest = rest_after(engine_name + (dtype.empty() ? "" : " (" + dtype + ")") + ": "))
+      usage_error(in.flag + " (" + in.path + ", shape " + npy::shape_string(in.header.shape) +
+                  (dtype.empty() ? "" : ", " + dtype) + "): " + *rest);
   }
   usage_error(m);
 }
