@@ -4,6 +4,11 @@
 //   smoke: tiny shapes (CI); quick: lab, bert, llm-1024/2048, decode;
 //   full: every named shape, llm with and without causal, long (d 64 and 128,
 //   at the largest thread count only: one call takes up to minutes), decode.
+// And in f16 and bf16 (Q, K, V and O of that dtype; names attention/<kernel>/<shape>/<dtype>/...):
+//   smoke: one prefill and one decode shape; quick: llm-1024, llm-4096 (d 128), decode-4096,
+//   decode-32768; full: every llm with and without causal, long-16384-d128, every decode.
+// Only the kernels "auto" may choose, on the shapes they are chosen for (KernelInfo::auto_when):
+// reference and textbook widen 16-bit inputs to fp32 first, so their fp32 figures say it all.
 #include "kit/attention_case.hpp"
 #include "kit/peak.hpp"
 #include "kit/profile.hpp"
@@ -39,6 +44,32 @@ std::vector<std::string> shape_names() {
   return names;
 }
 
+std::vector<std::string> sixteen_bit_shape_names() {
+  switch (attnbench::profile()) {
+    case Profile::smoke:
+      return {"128x128x16", "1x64x16x2"};
+    case Profile::quick:
+      return {"llm-1024", "llm-4096", "decode-4096", "decode-32768"};
+    case Profile::full:
+      break;
+  }
+  std::vector<std::string> names;
+  for (int n : {1024, 2048, 4096, 8192}) {
+    names.push_back("llm-" + std::to_string(n));
+    names.push_back("llm-" + std::to_string(n) + "-causal");
+  }
+  names.push_back("long-16384-d128");
+  for (int n : {4096, 32768, 131072}) names.push_back("decode-" + std::to_string(n));
+  return names;
+}
+
+/// Whether `kernel` is timed with 16-bit tensors of dtype t on `shape` (top of the file).
+bool times_in(const attn::KernelInfo& kernel, const attnlab::Shape& shape, attn::DType t) {
+  attn::Problem p = shape.problem(1);
+  p.dtypes = {t, t, t, t, attn::DType::f32};
+  return kernel.dtypes.contains(t) && kernel.auto_priority >= 0 && (!kernel.auto_when || kernel.auto_when(p));
+}
+
 void register_attention() {
   for (const std::string& name : shape_names()) {
     const attnlab::Shape shape = attnlab::parse_shape(name);
@@ -50,6 +81,15 @@ void register_attention() {
         attnbench::register_case("attention", {&kernel, shape, threads});
       }
     }
+  }
+  for (const std::string& name : sixteen_bit_shape_names()) {
+    const attnlab::Shape shape = attnlab::parse_shape(name);
+    for (const attn::KernelInfo& kernel : attn::kernels())
+      for (attn::DType t : {attn::DType::f16, attn::DType::bf16}) {
+        if (!times_in(kernel, shape, t)) continue;
+        for (int threads : attnbench::thread_counts())
+          attnbench::register_case("attention", {&kernel, shape, threads, t});
+      }
   }
 }
 

@@ -6,6 +6,7 @@
 #include "suite_main.hpp"
 #include "workload/inputs.hpp"
 #include "workload/metrics.hpp"
+#include "workload/narrowed.hpp"
 
 #include <attn/attention.hpp>
 
@@ -118,20 +119,36 @@ bool worth_timing(const attn::KernelInfo& kernel, const attnlab::Shape& shape) {
 
 void run_attention_case(benchmark::State& state, const AttentionCase& c) {
   const attnlab::Shape& s = c.shape;
-  const attn::Problem problem = s.problem(c.threads);
+  const attn::DType t = c.dtype;
+  attn::Problem problem = s.problem(c.threads);
+  problem.dtypes = {t, t, t, t, attn::DType::f32};
   if (std::string why = attn::unsupported_reason(*c.kernel, problem, memory_budget()); !why.empty()) {
     state.SkipWithError((kRefused + why).c_str());
     return;
   }
   attnlab::Inputs in = attnlab::make_inputs(s, 1);
+  // Q, K, V and O in the case's dtype: the inputs are rounded to it in place, so the oracle,
+  // which reads in's fp32 values, sees what the kernel reads.
+  attnlab::Narrowed q16, k16, v16, out16;
+  q16.store(t, in.q), k16.store(t, in.k), v16.store(t, in.v), out16.store(t, in.out);
+  auto typed = [t](attn::AnyConstTensor view, const attnlab::Narrowed& n, const std::vector<float>& values) {
+    view.data = n.data(t, values), view.dtype = t;
+    return view;
+  };
+  const attn::AnyConstTensor q = typed(in.qv(), q16, in.q), k = typed(in.kv(), k16, in.k),
+                             v = typed(in.vv(), v16, in.v);
+  attn::AnyTensor out = in.outv();
+  out.data = out16.data(t, in.out), out.dtype = t;
   attn::Options opts;
   opts.kernel = std::string(c.kernel->name);
   opts.causal = s.causal;
   opts.threads = c.threads;
   opts.memory_budget = memory_budget();
-  auto call = [&] { attn::attention(in.qv(), in.kv(), in.vv(), in.outv(), opts); };
+  auto call = [&] { attn::attention(q, k, v, out, opts); };
 
-  const std::string key = std::string(c.kernel->name) + "/" + shape_key(s) + "/" + std::to_string(c.threads);
+  const std::string dtype = attn::to_string(t);
+  const std::string key =
+      std::string(c.kernel->name) + "/" + shape_key(s) + "/" + dtype + "/" + std::to_string(c.threads);
   Facts f;
   {
     std::lock_guard lock(g_mutex);
@@ -140,12 +157,13 @@ void run_attention_case(benchmark::State& state, const AttentionCase& c) {
   if (f.label.empty()) {              // first time: one untimed call, measured for memory and checked for error
     attn::release_workspace_cache();  // else a buffer kept from an earlier shape hides this call's workspace
     f.memory = measure_call_memory(call);
-    const std::string skey = shape_key(s);
+    out16.load(t, in.out);                                // a 16-bit O, widened for the comparison
+    const std::string skey = shape_key(s) + "/" + dtype;  // the rounded inputs differ by dtype
     std::unique_lock lock(g_mutex);
     auto it = oracles().find(skey);
     if (it == oracles().end()) it = oracles().emplace(skey, make_oracle(in)).first;
     const Oracle& o = it->second;
-    f.label = o.what;
+    f.label = t == attn::DType::f32 ? o.what : dtype + " Q, K, V, O; " + o.what;
     if (o.available) f.error = attnlab::compare_to(oracle_rows(in, o), o.out);
     facts()[key] = f;
   }
@@ -157,12 +175,15 @@ void run_attention_case(benchmark::State& state, const AttentionCase& c) {
   }
 
   using benchmark::Counter;
-  const double flops = s.flops(), bytes = s.io_bytes(), peak = peak_gflops(c.threads);
+  // GFLOP/s counts the same FLOPs in every dtype; the bytes are the dtype's.
+  const double flops = s.flops(), bytes = s.io_bytes() / 4 * static_cast<double>(attn::size_of(t));
+  const double peak = peak_gflops(c.threads);
   state.counters["GFLOP/s"] = Counter(flops * 1e-9, Counter::kIsIterationInvariantRate);
   if (peak > 0) state.counters["%peak"] = Counter(100 * flops / (peak * 1e9), Counter::kIsIterationInvariantRate);
   state.counters["GB/s"] = Counter(bytes * 1e-9, Counter::kIsIterationInvariantRate);
   state.counters["flops"] = flops;
   state.counters["bytes_moved"] = bytes;
+  state.counters["dtype_bytes"] = static_cast<double>(attn::size_of(t));
   state.counters["workspace_bytes"] = static_cast<double>(c.kernel->workspace_bytes(problem));
   if (f.memory) {
     state.counters["call_peak_bytes"] = static_cast<double>(f.memory->growth());
@@ -182,8 +203,9 @@ void run_attention_case(benchmark::State& state, const AttentionCase& c) {
 }
 
 benchmark::internal::Benchmark* register_case(const std::string& family, const AttentionCase& c) {
+  const std::string dtype = c.dtype == attn::DType::f32 ? "" : std::string("/") + attn::to_string(c.dtype);
   const std::string name =
-      family + "/" + std::string(c.kernel->name) + "/" + c.shape.name + "/threads:" + std::to_string(c.threads);
+      family + "/" + std::string(c.kernel->name) + "/" + c.shape.name + dtype + "/threads:" + std::to_string(c.threads);
   auto* b = benchmark::RegisterBenchmark(name.c_str(), run_attention_case, c)
                 ->UseRealTime()
                 ->MeasureProcessCPUTime()

@@ -42,6 +42,15 @@ def medians(data):
     return out, peak, triad
 
 
+def report_of(data, name):
+    """The report of `data` written to a temporary file called `name`."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, name)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        return report(path)
+
+
 def table_rows(stdout):
     """The report's table as a list of {column: cell}."""
     lines = [l for l in stdout.splitlines() if l.startswith("|")]
@@ -131,14 +140,32 @@ class BenchReport(unittest.TestCase):
     def test_without_the_peak_suite_every_shape_reads_against_the_fma_peak(self):
         data = json.loads(json.dumps(self.data))
         data["benchmarks"] = [b for b in data["benchmarks"] if not b["run_name"].startswith("peak/")]
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "attention-only.json")
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(data, f)
-            r = report(path)
+        r = report_of(data, "attention-only.json")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("no STREAM triad in this result", r.stdout)
         self.assertEqual({row["bound at 1 thr"] for row in table_rows(r.stdout)}, {"compute"})
+
+    def test_a_sixteen_bit_run_is_its_own_row_at_its_own_intensity(self):
+        # attention/<kernel>/<shape>/bf16/threads:<t> (bench_attention's f16 and bf16 runs): the same
+        # FLOPs over half the bytes, so twice the FLOP/byte of the fp32 row, in a row of its own.
+        data = json.loads(json.dumps(self.data))
+        fp32 = next(b for b in data["benchmarks"] if b["run_name"].startswith("attention/")
+                    and b.get("aggregate_name") == "median")
+        kernel, shape = fp32["run_name"].split("/")[1:3]
+        prefix = f"attention/{kernel}/{shape}/"
+        for b in [b for b in data["benchmarks"] if b["run_name"].startswith(prefix)]:
+            b16 = dict(b, run_name=b["run_name"].replace(prefix, prefix + "bf16/"),
+                       name=b["name"].replace(prefix, prefix + "bf16/"))
+            if "bytes_moved" in b16:
+                b16["bytes_moved"] /= 2
+            data["benchmarks"].append(b16)
+        r = report_of(data, "bf16.json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = {(row["kernel"], row["shape"]): row for row in table_rows(r.stdout)}
+        self.assertEqual(len(rows), len(self.rows) + 1)
+        wide, narrow = rows[(kernel, shape)], rows[(kernel, shape + "/bf16")]
+        self.assertPrinted(narrow["FLOP/byte"], fp32["flops"] / (fp32["bytes_moved"] / 2), shape + "/bf16")
+        self.assertEqual(narrow["GFLOP/s 1 thr"], wide["GFLOP/s 1 thr"])
 
     def test_bad_inputs_exit_2_naming_them(self):
         with tempfile.TemporaryDirectory() as d:

@@ -2,7 +2,8 @@
 """Checks a result file written by `attnlab bench` (the CI smoke run): the suites'
 outputs were merged into one valid Google Benchmark JSON, every error is a
 kernel refusing a shape, and the counters agree with the shapes they describe:
-bytes_moved = 4·H·(Nq + Nk)·(d + dv), flops = 2·H·Nq·Nk·(d + dv) without a
+bytes_moved = s·H·(Nq + Nk)·(d + dv) with s = dtype_bytes, 4 for fp32 and 2 for the f16 and bf16
+runs (whose names say their dtype: attention/<kernel>/<shape>/<dtype>/threads:<t>), flops = 2·H·Nq·Nk·(d + dv) without a
 mask, %peak = 100·GFLOP/s ÷ the peak the context records for that thread count;
 ring rows: N and P as named, compute + exposed communication + merge within the
 time, GFLOP/s = 4·N²·d ÷ time.
@@ -70,14 +71,19 @@ def main(path, suites):
         if not b["run_name"].startswith(("attention/", "scaling/")) or b.get("run_type") != "iteration":
             continue
         need = ("GFLOP/s", *(("%peak",) if peak else ()), "GB/s", "bytes_moved", "flops", "workspace_bytes", "max_rel_err", "Nq", "Nk",
-                "d", "heads", "threads", "causal")
+                "d", "heads", "threads", "causal", "dtype_bytes")
         missing = [k for k in need if k not in b]
         if missing:
             problems.append(f"{b['run_name']}: missing counters {missing}")
             continue
-        h, nq, nk, d = b["heads"], b["Nq"], b["Nk"], b["d"]
-        if not close(b["bytes_moved"], 4 * h * (nq + nk) * 2 * d):
-            problems.append(f"{b['run_name']}: bytes_moved {b['bytes_moved']} != 4·H·(Nq+Nk)·2d")
+        h, nq, nk, d, size = b["heads"], b["Nq"], b["Nk"], b["d"], b["dtype_bytes"]
+        sixteen_bit = any(p in ("f16", "bf16") for p in b["run_name"].split("/"))
+        if size != (2 if sixteen_bit else 4):
+            problems.append(f"{b['run_name']}: dtype_bytes {size} does not match the dtype in the name")
+        if sixteen_bit and not b.get("label", "").startswith(tuple(p + " " for p in b["run_name"].split("/"))):
+            problems.append(f"{b['run_name']}: label {b.get('label')!r} does not name the dtype")
+        if not close(b["bytes_moved"], size * h * (nq + nk) * 2 * d):
+            problems.append(f"{b['run_name']}: bytes_moved {b['bytes_moved']} != {size}·H·(Nq+Nk)·2d")
         if b["causal"] == 0 and not close(b["flops"], 2 * h * nq * nk * 2 * d):
             problems.append(f"{b['run_name']}: flops {b['flops']} != 2·H·Nq·Nk·2d")
         if b["causal"] == 1 and not b["flops"] < 2 * h * nq * nk * 2 * d:
@@ -96,6 +102,8 @@ def main(path, suites):
         problems.append("no ring benchmark ran")
     if "attention" in suites and checked == 0:
         problems.append("no attention benchmark ran")
+    if "attention" in suites and not any(b.get("dtype_bytes") == 2 and not b.get("error_occurred") for b in benches):
+        problems.append("no f16 or bf16 attention benchmark ran")
     for p in problems:
         print("FAIL:", p)
     print(f"{path}: {len(benches)} entries, {checked} attention and {ring_checked} ring runs checked, "
