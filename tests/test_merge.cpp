@@ -1,6 +1,7 @@
 // Attention over chunks of a sequence: causal offsets (Options::q_offset, kv_offset) place a
 // chunk in the whole call, and merge_partials combines chunks of keys into attention over
-// all of them. Every kernel, both causal alignments, against the whole call.
+// all of them. Every kernel, both causal alignments, against the whole call, with Q, K, V and
+// the mask in every dtype combination the kernel takes (O is fp32: merge_partials' dtype).
 #include "testkit.hpp"
 
 #include <attn/merge.hpp>
@@ -31,12 +32,20 @@ TensorView<T> rows_of(TensorView<T> t, Range r) {
   return t;
 }
 
+/// Rows [r.begin, r.end) of a view of any dtype.
+AnyConstTensor rows_of(AnyConstTensor t, Range r) {
+  t.data = static_cast<const char*>(t.data) + r.begin * t.strides[2] * static_cast<i64>(size_of(t.dtype));
+  t.shape[2] = r.size();
+  return t;
+}
+
 /// The whole call of `b` computed chunk by chunk: every (query chunk, key chunk) pair with
 /// the offsets that place it in the whole sequence, then the key chunks of each query chunk
 /// merged in order. Writes b.out and b.lse.
 void run_chunked(Buffers& b, const std::string& kernel, const std::vector<Range>& q_chunks,
                  const std::vector<Range>& k_chunks) {
   const Case& c = b.c;
+  b.store_inputs();  // the typed views of its inputs
   // Any common base: only differences of positions matter.
   constexpr i64 kBase = 1000;
   for (const Range qr : q_chunks) {
@@ -47,14 +56,14 @@ void run_chunked(Buffers& b, const std::string& kernel, const std::vector<Range>
       outs[s].assign(static_cast<std::size_t>(c.B * c.H * qr.size() * c.dv), kNaN);
       lses[s].assign(static_cast<std::size_t>(c.B * c.H * qr.size()), kNaN);
       Options o = b.options(kernel, 2);
-      if (c.mask) o.mask = Mask{b.mask.data() + qr.begin * c.Nk + kr.begin, qr.size(), kr.size(), c.Nk};
+      if (c.mask) o.mask = Mask{o.mask.data + (qr.begin * c.Nk + kr.begin), qr.size(), kr.size(), c.Nk};
       // The chunk's diagonal must be the whole call's: kv_offset + j <= q_offset + i (+ Nk - Nq).
       o.kv_offset = kBase + kr.begin;
       o.q_offset = kBase + qr.begin;
       if (c.causal == Causal::bottom_right) o.q_offset += (c.Nk - c.Nq) - (kr.size() - qr.size());
       const Tensor ov = Tensor::contiguous(outs[s].data(), c.B, c.H, qr.size(), c.dv);
       const Tensor lv = lse_view(lses[s].data(), c.B, c.H, qr.size());
-      attention(rows_of(b.qv(), qr), rows_of(b.kv(), kr), rows_of(b.vv(), kr), ov, lv, o);
+      attention(rows_of(b.q_typed(), qr), rows_of(b.k_typed(), kr), rows_of(b.v_typed(), kr), ov, lv, o);
       out_views.push_back(ov);
       lse_views.push_back(lv);
     }
@@ -67,10 +76,11 @@ struct Chunking {
   std::vector<Range> q, k;
 };
 
-std::vector<Chunking> chunkings(Causal causal) {
+std::vector<Chunking> chunkings(Causal causal, DTypes t) {
   std::vector<Chunking> r;
   for (bool mask : {false, true}) {
     Case c;
+    c.dtypes = t;
     c.B = 2, c.H = 2, c.Hkv = 1, c.Nq = 37, c.Nk = 53, c.d = 16, c.dv = 12, c.causal = causal, c.mask = mask;
     r.push_back({c, {{0, 13}, {13, 14}, {14, 37}}, {{0, 20}, {20, 41}, {41, 53}}});
     c.Nq = 53, c.Nk = 29, c.seed = 9;  // more queries than keys: rows that see no key
@@ -81,17 +91,27 @@ std::vector<Chunking> chunkings(Causal causal) {
   return r;
 }
 
-class EveryKernel : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Chunked, EveryKernel, ::testing::ValuesIn(kernel_names()),
-                         [](const auto& p) { return p.param; });
+/// Kernels with the contract's dtype combinations, O made fp32 (merge_partials' dtype).
+std::vector<KernelDtypes> kernels_with_fp32_out() {
+  std::vector<KernelDtypes> out = kernels_with_dtypes();
+  for (KernelDtypes& p : out) p.dtypes.out = DType::f32;
+  return out;
+}
+
+class EveryKernel : public ::testing::TestWithParam<KernelDtypes> {
+ protected:
+  const std::string& kernel() const { return GetParam().kernel; }
+  std::vector<Chunking> chunkings(Causal causal) const { return test::chunkings(causal, GetParam().dtypes); }
+};
+INSTANTIATE_TEST_SUITE_P(Chunked, EveryKernel, ::testing::ValuesIn(kernels_with_fp32_out()), param_name);
 
 TEST_P(EveryKernel, CausalChunksWithOffsetsMergedEqualTheWholeCall) {
   for (Causal causal : {Causal::top_left, Causal::bottom_right})
     for (const Chunking& ch : chunkings(causal)) {
       Buffers ref(ch.c), got(ch.c);
       run(ref, "reference");
-      run_chunked(got, GetParam(), ch.q, ch.k);
-      expect_matches_reference(got, ref, GetParam() + " chunked", static_cast<int>(ch.k.size()));
+      run_chunked(got, kernel(), ch.q, ch.k);
+      expect_matches_reference(got, ref, kernel() + " chunked", static_cast<int>(ch.k.size()));
     }
 }
 
@@ -101,15 +121,15 @@ TEST_P(EveryKernel, QueryChunksAloneAreTheWholeCallsRows) {
   for (Causal causal : {Causal::top_left, Causal::bottom_right})
     for (const Chunking& ch : chunkings(causal)) {
       Buffers whole(ch.c), got(ch.c);
-      run(whole, GetParam(), 2);
-      run_chunked(got, GetParam(), ch.q, {{0, ch.c.Nk}});
-      if (GetParam() == "reference" || GetParam() == "textbook") {  // plain loops, one row at a time: bitwise
+      run(whole, kernel(), 2);
+      run_chunked(got, kernel(), ch.q, {{0, ch.c.Nk}});
+      if (kernel() == "reference" || kernel() == "textbook") {  // plain loops, one row at a time: bitwise
         EXPECT_EQ(std::memcmp(got.out.data(), whole.out.data(), got.out.size() * sizeof(float)), 0) << ch.c.name();
         EXPECT_EQ(std::memcmp(got.lse.data(), whole.lse.data(), got.lse.size() * sizeof(float)), 0) << ch.c.name();
       } else {
         Buffers ref(ch.c);
         run(ref, "reference");
-        expect_matches_reference(got, ref, GetParam() + " query chunks");
+        expect_matches_reference(got, ref, kernel() + " query chunks");
       }
     }
 }
