@@ -17,83 +17,25 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iterator>
 #include <limits>
 #include <string>
 #include <vector>
 
 namespace attn::test {
 
-/// One tensor's values in a dtype: `values` (fp32) rounded in place to it, and its 16-bit copy.
-struct Stored {
-  DType dtype = DType::f32;
-  std::vector<f16> h;
-  std::vector<bf16> b;
-
-  void assign(DType t, std::vector<float>& values) {
-    dtype = t;
-    for (float& x : values) x = round_to(t, x);
-    if (t == DType::f16) std::transform(values.begin(), values.end(), std::back_inserter(h), to_f16);
-    if (t == DType::bf16) std::transform(values.begin(), values.end(), std::back_inserter(b), to_bf16);
-  }
-  const void* data(const std::vector<float>& values) const {
-    return dtype == DType::f16    ? static_cast<const void*>(h.data())
-           : dtype == DType::bf16 ? static_cast<const void*>(b.data())
-                                  : values.data();
-  }
-};
-
-inline std::string dtypes_name(const DTypes& t) {
-  return std::string("q") + to_string(t.q) + "_k" + to_string(t.k) + "_v" + to_string(t.v) + "_out" + to_string(t.out) +
-         "_mask" + to_string(t.mask);
-}
-
-/// A call whose tensors have the dtypes `t`: buf holds the rounded inputs in fp32 (the oracle's
-/// inputs) and, after run(), the outputs widened to fp32.
+/// A call whose tensors have the dtypes `t` (testkit's Buffers, whose case carries them): buf holds
+/// the rounded inputs in fp32 (the oracle's inputs) and, after run(), the outputs widened to fp32.
 struct TypedCall {
   Buffers buf;
-  DTypes t;
-  Stored q, k, v, mask;
-  std::vector<f16> out_h;
-  std::vector<bf16> out_b;
 
-  TypedCall(const Case& c, const DTypes& types) : buf(c), t(types) {
-    q.assign(t.q, buf.q), k.assign(t.k, buf.k), v.assign(t.v, buf.v);
-    if (c.mask) mask.assign(t.mask, buf.mask);
-    // Unwritten outputs stay NaN, as buf.out's do.
-    if (t.out == DType::f16) out_h.assign(buf.out.size(), f16{0x7e00});
-    if (t.out == DType::bf16) out_b.assign(buf.out.size(), bf16{0x7fc0});
-  }
-
-  static AnyConstTensor retyped(AnyConstTensor view, const Stored& s, const std::vector<float>& values) {
-    view.data = s.data(values), view.dtype = s.dtype;
-    return view;
-  }
-  AnyTensor out_view() {
-    AnyTensor o = buf.outv();
-    if (t.out == DType::f16) o.data = out_h.data();
-    if (t.out == DType::bf16) o.data = out_b.data();
-    o.dtype = t.out;
-    return o;
-  }
-  Options options(const std::string& kernel, int threads) const {
-    Options o = buf.options(kernel, threads);
-    if (buf.c.mask) o.mask.data.ptr = mask.data(buf.mask), o.mask.data.dtype = mask.dtype;
-    return o;
-  }
-  void run(const std::string& kernel, int threads = 0) {
-    attention(retyped(buf.qv(), q, buf.q), retyped(buf.kv(), k, buf.k), retyped(buf.vv(), v, buf.v), out_view(),
-              buf.lsev(), options(kernel, threads));
-    if (t.out == DType::f16)
-      std::transform(out_h.begin(), out_h.end(), buf.out.begin(), [](f16 x) { return to_float(x); });
-    if (t.out == DType::bf16)
-      std::transform(out_b.begin(), out_b.end(), buf.out.begin(), [](bf16 x) { return to_float(x); });
-  }
+  TypedCall(Case c, const DTypes& t) : buf((c.dtypes = t, c)) {}
+  void run(const std::string& kernel, int threads = 0) { test::run(buf, kernel, threads); }
 };
 
-/// The fp64 oracle on the rounded inputs of `call`, into fp32 outputs.
+/// The fp64 oracle on the rounded inputs of `call`, into fp32 outputs (O not rounded to its dtype).
 inline Buffers oracle(const TypedCall& call) {
   Buffers ref = call.buf;
+  ref.c.dtypes = DTypes{};  // the same (rounded) values, passed as fp32
   run(ref, "reference");
   return ref;
 }

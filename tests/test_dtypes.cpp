@@ -105,11 +105,12 @@ TEST_P(EveryKernel, SameBitsForEveryThreadCount) {
   }
 }
 
-/// Copies of call's inputs, each ending right before a guard page (dense layout).
-template <class T>
-const void* guarded_copy(std::vector<std::unique_ptr<GuardedArray<T>>>& keep, const std::vector<T>& x) {
-  keep.push_back(std::make_unique<GuardedArray<T>>(std::max<std::size_t>(x.size(), 1)));
-  std::copy(x.begin(), x.end(), keep.back()->data());
+/// A copy of a dense view's elements, ending right before a guard page (kept alive in `keep`).
+const void* guarded_copy(std::vector<std::unique_ptr<GuardedArray<std::uint16_t>>>& keep, const void* data,
+                         std::size_t count, DType t) {
+  const std::size_t halves = count * size_of(t) / 2;  // f32 data stays 4-byte aligned: it ends on a page
+  keep.push_back(std::make_unique<GuardedArray<std::uint16_t>>(halves));
+  std::memcpy(keep.back()->data(), data, halves * 2);
   return keep.back()->data();
 }
 
@@ -120,29 +121,20 @@ TEST_P(EveryKernel, NoReadPastAnyInputOfAnyDtype) {
       c.shape(n, n + 2, n % 2 ? 17 : 16), c.mask = true, c.causal = n % 3 ? Causal::none : Causal::top_left;
       TypedCall call(c, t);
       const Buffers ref = oracle(call);
-      std::vector<std::unique_ptr<GuardedArray<float>>> keep32;
-      std::vector<std::unique_ptr<GuardedArray<f16>>> keep16;
-      std::vector<std::unique_ptr<GuardedArray<bf16>>> keepb;
-      auto guarded = [&](const Stored& s, const std::vector<float>& values) {
-        return s.dtype == DType::f16    ? guarded_copy(keep16, s.h)
-               : s.dtype == DType::bf16 ? guarded_copy(keepb, s.b)
-                                        : guarded_copy(keep32, values);
-      };
-      AnyConstTensor q = call.buf.qv(), k = call.buf.kv(), v = call.buf.vv();
-      q.data = guarded(call.q, call.buf.q), q.dtype = t.q;
-      k.data = guarded(call.k, call.buf.k), k.dtype = t.k;
-      v.data = guarded(call.v, call.buf.v), v.dtype = t.v;
-      Options o = call.options(GetParam(), 0);
-      o.mask.data.ptr = guarded(call.mask, call.buf.mask);
-      attention(q, k, v, call.out_view(), call.buf.lsev(), o);
+      Buffers& b = call.buf;
+      b.store_inputs();
+      std::vector<std::unique_ptr<GuardedArray<std::uint16_t>>> keep;
+      AnyConstTensor q = b.q_typed(), k = b.k_typed(), v = b.v_typed();
+      q.data = guarded_copy(keep, q.data, b.q.size(), t.q);
+      k.data = guarded_copy(keep, k.data, b.k.size(), t.k);
+      v.data = guarded_copy(keep, v.data, b.v.size(), t.v);
+      Options o = b.options(GetParam(), 0);
+      o.mask.data.ptr = guarded_copy(keep, o.mask.data.ptr, b.mask.size(), t.mask);
+      attention(q, k, v, b.out_typed(), b.lsev(), o);
+      b.load_output();
       TypedCall blas(c, t);
       blas.run("blas");
-      // Widen O as run() does, then the accuracy rule.
-      if (t.out == DType::f16)
-        std::transform(call.out_h.begin(), call.out_h.end(), call.buf.out.begin(), [](f16 x) { return to_float(x); });
-      if (t.out == DType::bf16)
-        std::transform(call.out_b.begin(), call.out_b.end(), call.buf.out.begin(), [](bf16 x) { return to_float(x); });
-      const Errors e = errors(call.buf, ref), eb = errors(blas.buf, ref);
+      const Errors e = errors(b, ref), eb = errors(blas.buf, ref);
       EXPECT_LE(e.out, 2 * std::max(eb.out, fp32_noise(ref.out))) << c.name() << " " << dtypes_name(t);
       EXPECT_LE(e.lse, 2 * std::max(eb.lse, fp32_noise(ref.lse))) << c.name() << " " << dtypes_name(t);
     }
