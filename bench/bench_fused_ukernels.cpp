@@ -137,24 +137,40 @@ void softmax_block(benchmark::State& state, const Ukernels* uk) {
 }
 
 /// softmax(Q Kᵀ/√d) V for one head of N × d, 1 thread; GFLOP/s = 4 N² d (causal: visible pairs) per CPU second.
-void fused_attention(benchmark::State& state) {
+template <class T>
+void fused_attention_of(benchmark::State& state) {
   const i64 n = state.range(0), d = state.range(1);
   const bool causal = state.range(2) != 0;
-  const auto q = random_floats(n * d, -1, 1, 7), k = random_floats(n * d, -1, 1, 8), v = random_floats(n * d, -1, 1, 9);
-  std::vector<float> o(n * d);
+  auto as_t = [](const std::vector<float>& x) {
+    std::vector<T> t;
+    for (float e : x) t.push_back(attn::from_float<T>(e));
+    return t;
+  };
+  const auto q = as_t(random_floats(n * d, -1, 1, 7)), k = as_t(random_floats(n * d, -1, 1, 8)),
+             v = as_t(random_floats(n * d, -1, 1, 9));
+  std::vector<T> o(n * d);
   attn::Options opts;
   opts.kernel = "fused";
   opts.threads = 1;
   opts.causal = causal ? attn::Causal::top_left : attn::Causal::none;
+  using In = attn::TensorView<const T>;
   for (auto _ : state) {
-    attn::attention(attn::view2d(q.data(), n, d), attn::view2d(k.data(), n, d), attn::view2d(v.data(), n, d),
-                    attn::view2d(o.data(), n, d), opts);
+    attn::attention(In::contiguous(q.data(), 1, 1, n, d), In::contiguous(k.data(), 1, 1, n, d),
+                    In::contiguous(v.data(), 1, 1, n, d), attn::TensorView<T>::contiguous(o.data(), 1, 1, n, d), opts);
     benchmark::DoNotOptimize(o.data());
     benchmark::ClobberMemory();
   }
   const double pairs = causal ? 0.5 * static_cast<double>(n) * static_cast<double>(n + 1) : static_cast<double>(n * n);
   state.counters["GFLOP/s"] =
       benchmark::Counter(4e-9 * pairs * static_cast<double>(d), benchmark::Counter::kIsIterationInvariantRate);
+}
+void fused_attention(benchmark::State& state) {
+  fused_attention_of<float>(state);
+}
+/// The same with bf16 Q, K, V and O (where the CPU has AVX512_BF16: S by vdpbf16ps, unless
+/// ATTN_BF16_DOT=off).
+void fused_attention_bf16(benchmark::State& state) {
+  fused_attention_of<attn::bf16>(state);
 }
 
 /// Decode: one query row per head against a long KV cache; counts the K and V bytes read.
@@ -240,6 +256,14 @@ int register_all() {
       ->Args({4096, 128, 0})
       ->Args({4096, 64, 0})
       ->Args({4096, 128, 1})
+      ->Args({1024, 64, 0})
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("fused_attention_bf16", fused_attention_bf16)
+      ->ArgNames({"N", "d", "causal"})
+      ->Args({4096, 128, 0})
+      ->Args({4096, 64, 0})
+      ->Args({4096, 128, 1})
+      ->Args({1024, 64, 0})
       ->Unit(benchmark::kMillisecond);
   for (attn::fused::Isa isa : attn::fused::supported_isas()) {
     const Ukernels* uk = attn::fused::ukernels_for(isa);
