@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -286,6 +287,79 @@ TEST_P(PerIsa, PackVCopiesColumnStrips) {
               ASSERT_EQ(got, kSentinel) << "wrote past dv: n=" << n << " dv=" << dv;
           }
     }
+}
+
+// --- an f16 O row as it is stored --------------------------------------------
+
+/// Every f16 value, the midpoints between neighbours (ties to even), one fp32 ulp either side
+/// of each, and the values around the overflow (65520) and underflow (2^-25) bounds, NaNs with
+/// payloads, infinities and signed zeros: the rounding decisions of fp32 -> f16.
+std::vector<float> f16_rounding_cases() {
+  std::vector<float> x = {0.0f,
+                          -0.0f,
+                          kInf,
+                          -kInf,
+                          kNaN,
+                          -kNaN,
+                          std::bit_cast<float>(0x7f800001u),
+                          std::bit_cast<float>(0xffa00001u),
+                          65504.0f,
+                          65519.99f,
+                          65520.0f,
+                          0x1p-25f,
+                          std::nextafter(0x1p-25f, 1.0f),
+                          0x1p-24f,
+                          0x1p-14f,
+                          0x1p-149f,
+                          3e38f};
+  for (std::uint32_t h = 0; h < 0x7c00u; ++h) {
+    const float v = to_float(f16{static_cast<std::uint16_t>(h)});
+    const float next = to_float(f16{static_cast<std::uint16_t>(h + 1)});
+    const float mid = static_cast<float>((static_cast<double>(v) + next) / 2);  // exact: 11 bits + 1
+    for (float c : {v, mid, std::nextafter(mid, 0.0f), std::nextafter(mid, kInf)}) x.insert(x.end(), {c, -c});
+  }
+  return x;
+}
+
+TEST_P(PerIsa, StoreOF16RoundsAsToF16OnEveryCaseAndWritesOnlyN) {
+  const std::vector<float> x = f16_rounding_cases();
+  for (float l : {1.0f, 3.0f, 0.7f}) {
+    std::vector<f16> out(x.size());
+    uk().store_o_f16(x.data(), l, out.data(), static_cast<i64>(x.size()));
+    for (std::size_t i = 0; i < x.size(); ++i)
+      ASSERT_EQ(out[i].bits, to_f16(x[i] / l).bits) << "x=" << x[i] << " (bits " << bits(x[i]) << ") l=" << l;
+  }
+  for (i64 n = 1; n <= 33; ++n) {  // tails: exactly out[0, n) written, exactly o[0, n) read
+    GuardedFloats o(static_cast<std::size_t>(n));
+    fill_random(o.data(), o.size(), 47);
+    std::vector<f16> out(static_cast<std::size_t>(n) + 16, f16{0x7777});
+    uk().store_o_f16(o.data(), 2.0f, out.data(), n);
+    for (i64 t = 0; t < n; ++t) ASSERT_EQ(out[t].bits, to_f16(o[t] / 2.0f).bits) << "n=" << n << " t=" << t;
+    for (std::size_t t = static_cast<std::size_t>(n); t < out.size(); ++t)
+      ASSERT_EQ(out[t].bits, 0x7777) << "wrote past n=" << n;
+  }
+}
+
+TEST_P(PerIsa, WidenF16IsToFloatOnEveryValueAndReadsOnlyN) {
+  std::vector<f16> x(1u << 16);
+  for (std::uint32_t h = 0; h < x.size(); ++h) x[h] = f16{static_cast<std::uint16_t>(h)};
+  std::vector<float> y(x.size());
+  uk().widen_f16(x.data(), y.data(), static_cast<i64>(x.size()));
+  for (std::size_t h = 0; h < x.size(); ++h) {
+    const float want = to_float(x[h]);
+    if (std::isnan(want))  // F16C quiets a signalling NaN (to_float keeps it): a NaN either way
+      ASSERT_TRUE(std::isnan(y[h])) << "f16 bits " << h;
+    else
+      ASSERT_EQ(bits(y[h]), bits(want)) << "f16 bits " << h;
+  }
+  for (i64 n = 1; n <= 33; ++n) {  // tails: exactly x[0, n) read (guard page), y[0, n) written
+    GuardedArray<f16> g(static_cast<std::size_t>(n));
+    for (i64 t = 0; t < n; ++t) g[t] = f16{static_cast<std::uint16_t>(0x3c00 + 7 * t)};
+    std::vector<float> out(static_cast<std::size_t>(n) + 16, kSentinel);
+    uk().widen_f16(g.data(), out.data(), n);
+    for (i64 t = 0; t < n; ++t) ASSERT_EQ(out[t], to_float(g[t])) << "n=" << n;
+    for (std::size_t t = static_cast<std::size_t>(n); t < out.size(); ++t) ASSERT_EQ(out[t], kSentinel) << "n=" << n;
+  }
 }
 
 // --- the whole kernel, per ISA ----------------------------------------------

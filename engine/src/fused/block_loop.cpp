@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <type_traits>
 
 namespace attn::fused {
 
@@ -22,9 +23,11 @@ using detail::with_element;
 
 /// Q rows [i0, i0 + rows) of head (b, h) into MR-row panels, times c = scale·log2(e);
 /// rows past the end are zero. Panel ip, element (k, r) at qp[(ip·d + k)·MR + r]. Q of element
-/// type T (its dtype) is widened here, as it is loaded.
+/// type T (its dtype) is widened here, as it is loaded: f16 by the ISA's widen_f16 a chunk at a
+/// time (to_float branches on every element).
 template <class T>
-void pack_q(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, float c, float* qp) {
+void pack_q(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 rows, float c,
+            float* qp) {
   const i64 d = p.d, mr = p.mr, panels = ceil_div(rows, mr);
   for (i64 ip = 0; ip < panels; ++ip) {
     float* panel = qp + ip * d * mr;
@@ -32,7 +35,17 @@ void pack_q(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, 
       const i64 row = ip * mr + r;
       if (row < rows) {
         const T* q = row_of<T>(a.q, b, h, i0 + row);
-        for (i64 k = 0; k < d; ++k) panel[k * mr + r] = c * to_float(q[k]);
+        if constexpr (std::is_same_v<T, f16>) {
+          constexpr i64 kChunk = 256;
+          float wide[kChunk];
+          for (i64 k0 = 0; k0 < d; k0 += kChunk) {
+            const i64 n = std::min(kChunk, d - k0);
+            uk.widen_f16(q + k0, wide, n);
+            for (i64 k = 0; k < n; ++k) panel[(k0 + k) * mr + r] = c * wide[k];
+          }
+        } else {
+          for (i64 k = 0; k < d; ++k) panel[k * mr + r] = c * to_float(q[k]);
+        }
       } else {
         for (i64 k = 0; k < d; ++k) panel[k * mr + r] = 0.0f;
       }
@@ -201,7 +214,7 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
   if (bf16_dot)
     uk.bf16_dot.pack_q(rows, p.d, row_of<bf16>(a.q, b, h, i0), a.q.strides[2], w.qp);
   else
-    with_element(a.q.dtype, [&]<class T>(T) { pack_q<T>(a, p, b, h, i0, rows, a.scale * kLog2e, w.qp); });
+    with_element(a.q.dtype, [&]<class T>(T) { pack_q<T>(a, p, uk, b, h, i0, rows, a.scale * kLog2e, w.qp); });
   std::fill_n(w.m, rows, kNegInf);
   // Whether the slice of rows [r0, r0 + n) takes part in the key block (or group) starting at
   // `key`: the very first block always (it writes the slice's zeros); later ones only if its
@@ -242,7 +255,8 @@ namespace {
 
 /// write_rows for an O of element type T: O / l narrowed once, as it is stored.
 template <class T>
-void write_rows_as(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, const Scratch& w, bool any) {
+void write_rows_as(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 rows,
+                   const Scratch& w, bool any) {
   for (i64 r = 0; r < rows; ++r) {
     T* out = row_of<T>(a.out, b, h, i0 + r);
     const float m = any ? w.m[r] : kNegInf;
@@ -255,15 +269,19 @@ void write_rows_as(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64
     }
     const float l = w.l[r];
     const float* orow = w.o + r * p.ldo;
-    for (i64 t = 0; t < p.dv; ++t) out[t] = detail::narrow<T>(orow[t] / l);
+    if constexpr (std::is_same_v<T, f16>)
+      uk.store_o_f16(orow, l, out, p.dv);  // F16C: a scalar narrowing took 24 instructions an element
+    else
+      for (i64 t = 0; t < p.dv; ++t) out[t] = detail::narrow<T>(orow[t] / l);
     if (lse) *lse = lse_from_log2(m, l);
   }
 }
 
 }  // namespace
 
-void write_rows(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, const Scratch& w, bool any) {
-  with_element(a.out.dtype, [&]<class T>(T) { write_rows_as<T>(a, p, b, h, i0, rows, w, any); });
+void write_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 rows,
+                const Scratch& w, bool any) {
+  with_element(a.out.dtype, [&]<class T>(T) { write_rows_as<T>(a, p, uk, b, h, i0, rows, w, any); });
 }
 
 }  // namespace attn::fused

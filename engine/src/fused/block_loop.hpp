@@ -18,6 +18,7 @@ bool block_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i
                 const Scratch& w);
 
 /// Final rows: O / l and LSE = (m + log2 l)·ln 2; rows that saw no key get 0 and -inf.
-void write_rows(const KernelArgs& a, const Plan& p, i64 b, i64 h, i64 i0, i64 rows, const Scratch& w, bool any);
+void write_rows(const KernelArgs& a, const Plan& p, const Ukernels& uk, i64 b, i64 h, i64 i0, i64 rows,
+                const Scratch& w, bool any);
 
 }  // namespace attn::fused

@@ -43,7 +43,7 @@ void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
     if (p.fold) {
       for (int part : {0, 1})
         if (const RowRange r = folded_rows(p.nq, p.nqb, qb, part); r.rows > 0)
-          write_rows(a, p, b, h, r.i0, r.rows, w, block_rows(a, p, uk, b, h, r.i0, r.rows, 0, p.nk, w));
+          write_rows(a, p, uk, b, h, r.i0, r.rows, w, block_rows(a, p, uk, b, h, r.i0, r.rows, 0, p.nk, w));
       return;
     }
     const i64 i0 = qb * p.br, rows = std::min(p.br, p.nq - i0);
@@ -52,7 +52,7 @@ void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
     if (p.nsplit > 1)
       save_partial(p, rows, w, any, partial_rows(p, partials, bh, qb, split));
     else
-      write_rows(a, p, b, h, i0, rows, w, any);
+      write_rows(a, p, uk, b, h, i0, rows, w, any);
   };
   const i64 merge_rows = p.nsplit > 1 ? p.BH * p.nqb * p.br : 0;
   // The merge runs after every item: a thread's O scratch (w.o) is free for a 16-bit O's row.

@@ -91,6 +91,12 @@ Ukernels scalar_ukernels() {
       {"f32_qk_6x16__scalar", "f32_pv_6x16__scalar", "f32_softmax_step__scalar_rr1_p6", "f32_exp2__scalar_rr1_p6"}};
   u.pack_kt_f16 = pack_kt_scalar<f16>, u.pack_kt_bf16 = pack_kt_scalar<bf16>;
   u.pack_v_f16 = pack_v_scalar<f16>, u.pack_v_bf16 = pack_v_scalar<bf16>;
+  u.store_o_f16 = [](const float* o, float l, f16* out, i64 n) {
+    for (i64 t = 0; t < n; ++t) out[t] = to_f16(o[t] / l);
+  };
+  u.widen_f16 = [](const f16* x, float* y, i64 n) {
+    for (i64 t = 0; t < n; ++t) y[t] = to_float(x[t]);
+  };
   return u;
 }
 

@@ -91,6 +91,12 @@ struct Ukernels {
   void (*pack_v_f16)(i64 n, i64 dv, const f16* v, i64 ldv, float* vp) = nullptr;
   void (*pack_v_bf16)(i64 n, i64 dv, const bf16* v, i64 ldv, float* vp) = nullptr;
 
+  /// An f16 O row as it is stored: out[t] = to_f16(o[t] / l) for t < n (IEEE division, round to
+  /// nearest even: bitwise the scalar narrowing on every ISA). Writes exactly out[0, n).
+  void (*store_o_f16)(const float* o, float l, f16* out, i64 n) = nullptr;
+  /// y[t] = to_float(x[t]) for t < n (exact; F16C where the ISA has it). Reads exactly x[0, n).
+  void (*widen_f16)(const f16* x, float* y, i64 n) = nullptr;
+
   /// S from bf16 Q and K without widening them, by vdpbf16ps (ukernel_avx512_bf16.cpp): set in the
   /// avx512 table where cpu::Features::avx512_bf16 says so, all null elsewhere (uses_bf16_dot).
   /// Panels of bf16 pairs: the 32-bit word of pair p holds elements 2p and 2p + 1 (the lower

@@ -210,6 +210,25 @@ struct SimdUkernels {
     }
   }
 
+  static void store_o_f16(const float* o, float l, f16* out, i64 n) {
+    const reg vl = V::set1(l);
+    i64 t = 0;
+    for (; t + W <= n; t += W) V::store(out + t, V::div(V::load(o + t), vl));
+    if (t < n) {
+      const mask mk = V::first(n - t);
+      V::store_masked(out + t, mk, V::div(V::load_masked(o + t, mk), vl));
+    }
+  }
+
+  static void widen_f16(const f16* x, float* y, i64 n) {
+    i64 t = 0;
+    for (; t + W <= n; t += W) V::store(y + t, V::load(x + t));
+    if (t < n) {
+      const mask mk = V::first(n - t);
+      V::store_masked(y + t, mk, V::load_masked(x + t, mk));
+    }
+  }
+
   /// Max of x[0, n) ignoring NaN (-inf when none): 2 vectors per step ("u2W_acc2").
   static float rowmax(const float* x, i64 n) {
     const reg ninf = V::set1(-__builtin_inff());
@@ -277,6 +296,7 @@ struct SimdUkernels {
                   {kQkName.s, kPvName.s, kSoftmaxName.s, kExp2Name.s}};
     u.pack_kt_f16 = pack_kt<f16>, u.pack_kt_bf16 = pack_kt<bf16>;
     u.pack_v_f16 = pack_v<f16>, u.pack_v_bf16 = pack_v<bf16>;
+    u.store_o_f16 = store_o_f16, u.widen_f16 = widen_f16;
     return u;
   }
 };

@@ -17,6 +17,8 @@
 //   hsum4(a, b, c, d) = {Σa, Σb, Σc, Σd} as one __m128 (four dot products finished at once)
 //   load(const f16*), load(const bf16*), load_masked(const f16* or bf16*, first(n)): W 16-bit
 //   storage values widened to fp32, exactly (f16 by F16C, bf16 by a 16-bit shift)
+//   div(a, b) (IEEE a / b), store(f16*, v), store_masked(f16*, first(n), v): v narrowed to f16
+//   round to nearest even (vcvtps2ph, bitwise attn::to_f16), masked-off lanes never written
 #pragma once
 
 #include <attn/dtype.hpp>
@@ -58,6 +60,7 @@ struct Avx2 {
   static reg fma(reg a, reg b, reg c) noexcept { return _mm256_fmadd_ps(a, b, c); }
   static reg fnma(reg a, reg b, reg c) noexcept { return _mm256_fnmadd_ps(a, b, c); }
   static reg max(reg a, reg b) noexcept { return _mm256_max_ps(a, b); }
+  static reg div(reg a, reg b) noexcept { return _mm256_div_ps(a, b); }
   static reg zero_where_less(reg x, float t, reg v) noexcept {
     return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(t), _CMP_LT_OQ), v);
   }
@@ -86,6 +89,14 @@ struct Avx2 {
   /// AVX2 has no 16-bit masked load: the first popcount(m) values are copied (m from first()).
   static reg load_masked(const f16* p, mask m) noexcept { return _mm256_cvtph_ps(first_halves(p, m)); }
   static reg load_masked(const bf16* p, mask m) noexcept { return widen_bf16(first_halves(p, m)); }
+  static void store(f16* p, reg v) noexcept {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+  static void store_masked(f16* p, mask m, reg v) noexcept {
+    const __m128i h = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
+    std::memcpy(static_cast<void*>(p), &h,
+                2 * static_cast<std::size_t>(__builtin_popcount(_mm256_movemask_ps(_mm256_castsi256_ps(m)))));
+  }
   static __m128i first_halves(const void* p, mask m) noexcept {
     __m128i h = _mm_setzero_si128();
     std::memcpy(&h, p, 2 * static_cast<std::size_t>(__builtin_popcount(_mm256_movemask_ps(_mm256_castsi256_ps(m)))));

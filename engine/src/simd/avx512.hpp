@@ -45,6 +45,7 @@ struct Avx512 {
   static reg fma(reg a, reg b, reg c) noexcept { return _mm512_fmadd_ps(a, b, c); }
   static reg fnma(reg a, reg b, reg c) noexcept { return _mm512_fnmadd_ps(a, b, c); }
   static reg max(reg a, reg b) noexcept { return _mm512_max_ps(a, b); }
+  static reg div(reg a, reg b) noexcept { return _mm512_div_ps(a, b); }
   static reg zero_where_less(reg x, float t, reg v) noexcept {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(t), _CMP_NLT_UQ), v);
   }
@@ -80,6 +81,14 @@ struct Avx512 {
   }
   static reg load_masked(const f16* p, mask m) noexcept { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
   static reg load_masked(const bf16* p, mask m) noexcept { return widen_bf16(_mm256_maskz_loadu_epi16(m, p)); }
+  /// fp32 narrowed to f16, round to nearest even (vcvtps2ph: bitwise attn::to_f16).
+  static void store(f16* p, reg v) noexcept {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                        _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  static void store_masked(f16* p, mask m, reg v) noexcept {
+    _mm256_mask_storeu_epi16(p, m, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
   static reg widen_bf16(__m256i h) noexcept {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
