@@ -14,6 +14,7 @@
 
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -251,20 +252,17 @@ int register_all() {
       ->Arg(2)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("fused_attention", fused_attention)
-      ->ArgNames({"N", "d", "causal"})
-      ->Args({4096, 128, 0})
-      ->Args({4096, 64, 0})
-      ->Args({4096, 128, 1})
-      ->Args({1024, 64, 0})
-      ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("fused_attention_bf16", fused_attention_bf16)
-      ->ArgNames({"N", "d", "causal"})
-      ->Args({4096, 128, 0})
-      ->Args({4096, 64, 0})
-      ->Args({4096, 128, 1})
-      ->Args({1024, 64, 0})
-      ->Unit(benchmark::kMillisecond);
+  // fp32 and bf16 on the same shapes: the pair is an A/B.
+  using Run = void (*)(benchmark::State&);
+  for (auto [name, fn] : {std::pair<const char*, Run>{"fused_attention", fused_attention},
+                          std::pair<const char*, Run>{"fused_attention_bf16", fused_attention_bf16}})
+    benchmark::RegisterBenchmark(name, fn)
+        ->ArgNames({"N", "d", "causal"})
+        ->Args({4096, 128, 0})
+        ->Args({4096, 64, 0})
+        ->Args({4096, 128, 1})
+        ->Args({1024, 64, 0})
+        ->Unit(benchmark::kMillisecond);
   for (attn::fused::Isa isa : attn::fused::supported_isas()) {
     const Ukernels* uk = attn::fused::ukernels_for(isa);
     // Each routine under its own name (Ukernels::names): f32_qk_6x16__avx2_fma, f32_softmax_step__avx2_rr1_p6_u16_acc2
