@@ -19,28 +19,33 @@ inline constexpr i64 kRowsPerPass = 16;
 /// Keys per online-softmax step, at most: their K and V rows stay in L1 while every row tile
 /// of the pass reads them (tile_keys).
 inline constexpr i64 kTileKeys = 32;
-/// K and V bytes of one step of several rows, counted at 4 bytes an element whatever the dtype
-/// (so 16-bit K/V step like the fp32 run on their widened values, bitwise): 16 KiB, 16 keys at
-/// d = dv = 128, which leaves L1 room for the rows prefetched ahead. Measured on the Zen 5 of
-/// docs/performance.md (Nk 32768, H = 32, Hkv = 8, 1 thread, CPU time, 5 interleaved rounds),
-/// 32 keys against 16: fp32 with the AVX2 loops (2-row tiles, K and V read twice) 14.1 / 11.3 ms,
-/// AVX-512 10.57 / 10.37; f16 4.61 / 4.72 (AVX-512), 6.15 / 6.05 (AVX2).
-inline constexpr i64 kTileBytes = 16 << 10;
+/// K and V bytes of one step (their real size: 16-bit rows take twice the keys of fp32 ones)
+/// for a pass of a few rows (at most kFewRows: one AVX-512 row tile, a GQA group of 4) and of
+/// more. Measured on the Zen 5 of docs/performance.md (Nk 32768, d = dv = 128, 1 thread, wall
+/// min of 2 × 2 interleaved runs, 2026-12-01): fp32 4-row passes 8 against 16 keys: H = 32 Hkv = 8
+/// 9.12-9.53 / 10.03-10.26 ms (AVX-512), H = 4 Hkv = 1 1.10 / 1.21 (AVX-512), 1.19-1.24 /
+/// 1.34-1.36 (AVX2); f16 4-row passes took 6.0 ms at 8 keys against 4.3-4.4 at 16, so the budget
+/// is bytes, not keys. Passes of 8 and more rows do more per key and want longer steps: f16 32
+/// against 16 keys 4-9 % faster (AVX-512 and AVX2), fp32 16 against 32 keys level on AVX-512 and
+/// level to 13 % faster on AVX2, 16 against 8 keys level to 39 % faster.
+inline constexpr i64 kFewRows = 4, kFewRowsTileBytes = 8 << 10, kTileBytes = 16 << 10;
 /// Keys per step when the pass has one row (plain decode): its loops do little per key, so the
 /// step's fixed cost (the softmax call, masking, loop set-up) weighs more; its logits fit the
 /// same buffer (kOneRowTileKeys <= kRowsPerPass · kTileKeys). Measured on the Zen 5 of
 /// docs/performance.md (Nk 32768, H = Hkv = 8, 1 thread, CPU time, 5 interleaved rounds):
-/// 32 keys f32 8.56 ms, f16 4.61; 64: 8.12, 4.65; 128: 8.18, 4.29; 256: 8.32, 4.28. More
-/// rows do not gain from it: a GQA group of 4 rows with f16 K/V took 4.40 ms at 32 keys,
-/// 5.56 at 64 (the tile's K and the V lines prefetched for it no longer share L1).
+/// 32 keys f32 8.56 ms, f16 4.61; 64: 8.12, 4.65; 128: 8.18, 4.29; 256: 8.32, 4.28.
 inline constexpr i64 kOneRowTileKeys = 128;
 
-/// Keys per step for a pass of `rows` rows over K and V rows of d and dv elements: a power of
-/// two dividing kTileKeys (so chunks stay whole steps), at least 8.
-inline i64 tile_keys(i64 rows, i64 d, i64 dv) {
+/// Keys per step for a pass of `rows` rows over keys of `key_bytes` bytes (a K row and a V row
+/// in their dtypes): a power of two dividing kTileKeys (so chunks stay whole steps), at least 8.
+/// The step is fixed by the shape and dtypes: a 16-bit run steps unlike an fp32 run on its
+/// widened values where the budget gives them other keys (then their results differ in the last
+/// bits, each within the accuracy rule).
+inline i64 tile_keys(i64 rows, i64 key_bytes) {
   if (rows == 1) return kOneRowTileKeys;
+  const i64 budget = rows <= kFewRows ? kFewRowsTileBytes : kTileBytes;
   i64 keys = kTileKeys;
-  while (keys > 8 && keys * (d + dv) * 4 > kTileBytes) keys /= 2;
+  while (keys > 8 && keys * key_bytes > budget) keys /= 2;
   return keys;
 }
 /// How far ahead of the keys being computed their K and V rows are prefetched, in bytes of a
