@@ -56,6 +56,9 @@ with tempfile.TemporaryDirectory() as tmp:
             check(row["gflops"] > 0 and row["median_seconds"] > 0, f"JSON timing: {row}")
 
     check(all(row.get("dtype") == "f32" for row in data["rows"]), "a JSON row names no dtype (f32 by default)")
+    # The oracle's row is timed like every kernel's (--reps 2), not by its one cold first call.
+    ref_rows = [row for row in data["rows"] if row["kernel"] == "reference"]
+    check(ref_rows and all(row["reps"] == 2 for row in ref_rows), f"reference rows not timed twice: {ref_rows}")
 
     # --dtypes: one row per kernel, shape and dtype; q, k, v and O in the dtype, so the error
     # against the reference on the same rounded inputs is O's rounding, half an ulp:
