@@ -19,9 +19,8 @@
 #include "kernel_decls.hpp"
 #include "masking.hpp"
 #include "row_merge.hpp"
+#include "team.hpp"
 #include "widening.hpp"
-
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -205,21 +204,17 @@ void decode_typed(const KernelArgs& a) noexcept {
   auto merge = [&](i64 t) {
     merge_row(a, p, partials, t / (p.hkv * p.group_rows), t / p.group_rows % p.hkv, t % p.group_rows);
   };
-  if (p.slots == 1) {
-    for (i64 t = 0; t < items; ++t) item(t);
-    for (i64 t = 0; t < merges; ++t) merge(t);
-    return;
-  }
   // Runs of adjacent items (about four per thread): a thread reads one long stream of keys,
   // which its prefetches follow across chunks, and a slow thread still leaves runs to share.
+  // The caller starts at once; helpers join as they wake (team.hpp).
   const i64 run = std::max<i64>(1, items / (p.slots * 4));
-#pragma omp parallel num_threads(static_cast <int>(p.slots))
-  {
-#pragma omp for schedule(dynamic, run)
-    for (i64 t = 0; t < items; ++t) item(t);
-#pragma omp for schedule(static)
-    for (i64 t = 0; t < merges; ++t) merge(t);
-  }
+  team::run(static_cast<int>(p.slots), ceil_div(items, run), [&](int, i64 r) {
+    for (i64 t = r * run; t < std::min(items, (r + 1) * run); ++t) item(t);
+  });
+  constexpr i64 kMergeRun = 16;
+  team::run(static_cast<int>(p.slots), ceil_div(merges, kMergeRun), [&](int, i64 r) {
+    for (i64 t = r * kMergeRun; t < std::min(merges, (r + 1) * kMergeRun); ++t) merge(t);
+  });
 }
 
 /// The call with Q, O and the mask in fp32 (widening::run made them so), K and V in their dtypes.

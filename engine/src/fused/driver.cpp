@@ -20,8 +20,7 @@
 #include "fused/plan.hpp"
 #include "fused/split_kv.hpp"
 #include "fused/tiny.hpp"
-
-#include <omp.h>
+#include "team.hpp"
 
 #include <algorithm>
 
@@ -60,20 +59,14 @@ void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
     const i64 bh = t / (p.nqb * p.br), qb = t / p.br % p.nqb, r = t % p.br;
     if (qb * p.br + r < p.nq) merge_split_row(a, p, partials, bh, qb, r, w.o);
   };
-  if (p.slots == 1) {
-    const Scratch w(p, base);
-    for (i64 t = 0; t < items; ++t) item(t, w);
-    for (i64 t = 0; t < merge_rows; ++t) merge(t, w);
-    return;
-  }
-#pragma omp parallel num_threads(static_cast <int>(p.slots))
-  {
-    const Scratch w(p, base + omp_get_thread_num() * p.per_thread);
-#pragma omp for schedule(dynamic, 1)
-    for (i64 t = 0; t < items; ++t) item(t, w);
-#pragma omp for schedule(static)
-    for (i64 t = 0; t < merge_rows; ++t) merge(t, w);
-  }
+  // The caller starts at once; helpers join as they wake (team.hpp). Merge rows in runs of 16.
+  auto scratch = [&](int slot) { return Scratch(p, base + slot * p.per_thread); };
+  team::run(static_cast<int>(p.slots), items, [&](int slot, i64 t) { item(t, scratch(slot)); });
+  constexpr i64 kMergeRun = 16;
+  team::run(static_cast<int>(p.slots), ceil_div(merge_rows, kMergeRun), [&](int slot, i64 r) {
+    const Scratch w = scratch(slot);
+    for (i64 t = r * kMergeRun; t < std::min(merge_rows, (r + 1) * kMergeRun); ++t) merge(t, w);
+  });
 }
 
 }  // namespace
