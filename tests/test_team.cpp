@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -67,6 +69,21 @@ TEST(Team, LongCallsWakeSleepingHelpers) {
         std::this_thread::yield();
   });
   EXPECT_GT(helped.load(), 0);
+}
+
+TEST(Team, HelpersAsleepAfterAPauseAndAwakeInAStream) {
+  team::run(2, 8, [](int, i64) {});  // at least one helper exists
+  // Polled 20 ms apart (past the 5 ms spin): true once the helper sleeps (10 s at most).
+  bool asleep = false;
+  for (int i = 0; i < 500 && !asleep; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    asleep = team::helpers_asleep();
+  }
+  EXPECT_TRUE(asleep);
+  // A call right after is a stream: the helpers are woken to spin, and not reported asleep.
+  // (Helpers that never spin, OMP_WAIT_POLICY=passive, are asleep whatever the calls do.)
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  if (policy == nullptr || std::string(policy) != "passive") EXPECT_FALSE(team::helpers_asleep());
 }
 
 TEST(Team, ConcurrentCallersEachGetEveryItemOnce) {

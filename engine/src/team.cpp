@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -84,15 +85,22 @@ class Team {
     word_.store(pack(gen, 0), std::memory_order_release);
     wake_.fetch_add(1);  // spinning helpers see it at once
     started_ = Clock::now(), notified_ = false;
-    // Calls that follow each other closely wake sleeping helpers at once, so that they spin for
-    // the next call (a stream of short calls would otherwise never wake them again).
-    if (started_ - ended_ < spin_) wake_sleepers();
+    if (note_call()) wake_sleepers();
 
     const i64 mine = work(0, false);
     // Items helpers claimed: the caller waits for those only.
     while (done_.load(std::memory_order_acquire) != items - mine) pause();
     word_.store(pack(gen, kClosed), std::memory_order_release);
-    ended_ = Clock::now();
+  }
+
+  bool helpers_asleep() {
+    const bool recent = note_call();
+    if (recent && sleepers_.load() > 0) {  // a stream of calls: have them spin for the next
+      wake_.fetch_add(1);
+      wake_.notify_all();
+    }
+    const int n = helper_count_.load();
+    return !recent && n > 0 && sleepers_.load() == n;
   }
 
  private:
@@ -120,6 +128,14 @@ class Team {
     }
   }
 
+  /// Notes a call's start; returns whether the last call started within the helpers' spin
+  /// time, so that calls following each other closely wake sleeping helpers at once (a stream of
+  /// short calls would otherwise never wake them again).
+  bool note_call() {
+    const i64 now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+    return now - last_call_.exchange(now) < std::chrono::nanoseconds(spin_).count();
+  }
+
   /// Sleeping helpers are woken only once the call has run kLazyWake: a short call does not pay
   /// for the system call, nor for the other core being brought back (milliseconds on a VM whose
   /// idle virtual CPU the host has descheduled), which it would finish before anyway.
@@ -133,6 +149,7 @@ class Team {
 
   /// A helper's life: wait for a job (spinning, then asleep), then take what is left of it.
   void helper(int slot) {
+    running_.fetch_add(1);
     unsigned seen = 0;
     for (;;) {
       const auto start = std::chrono::steady_clock::now();
@@ -152,21 +169,30 @@ class Team {
 
   /// Starts helpers until there are `n` (under busy_).
   /// A thread the system refuses leaves its slot empty: the items go to the others.
+  /// New helpers are waited for until they run (at most a second), as an OpenMP runtime's first
+  /// region waits for its threads: once per process, where a new thread may take milliseconds
+  /// to get a CPU (a VM's halted virtual CPU), not on every call.
   void grow(int n) {
+    const int before = static_cast<int>(helpers_.size());
     while (static_cast<int>(helpers_.size()) < n) {
       const int slot = static_cast<int>(helpers_.size()) + 1;
       try {
         helpers_.emplace_back([this, slot] { helper(slot); });
+        helper_count_.fetch_add(1);
       } catch (const std::system_error&) {
-        return;
+        break;
       }
     }
+    const auto until = Clock::now() + std::chrono::seconds(1);
+    while (static_cast<int>(helpers_.size()) > before && running_.load() < static_cast<int>(helpers_.size()) &&
+           Clock::now() < until)
+      std::this_thread::yield();
   }
 
   const std::chrono::microseconds spin_ = spin_time();
-  std::mutex busy_;                    ///< held by the call that uses the helpers
-  Clock::time_point started_, ended_;  ///< of the open call, of the last one (under busy_)
-  bool notified_ = false;              ///< whether the open call woke the sleepers (under busy_)
+  std::mutex busy_;            ///< held by the call that uses the helpers
+  Clock::time_point started_;  ///< of the open call (under busy_)
+  bool notified_ = false;      ///< whether the open call woke the sleepers (under busy_)
   std::vector<std::thread> helpers_;
   u64 generation_ = 0;
 
@@ -178,6 +204,9 @@ class Team {
   std::atomic<i64> done_{0};  ///< items helpers finished in the open job
   std::atomic<unsigned> wake_{0};
   std::atomic<int> sleepers_{0};
+  std::atomic<int> helper_count_{0};
+  std::atomic<int> running_{0};                                      ///< helpers that have started
+  std::atomic<i64> last_call_{std::numeric_limits<i64>::min() / 2};  ///< ns on Clock
   std::atomic<bool> stop_{false};
 };
 
@@ -185,6 +214,10 @@ class Team {
 
 void run_erased(int slots, i64 items, Body body, void* context) {
   Team::instance().run(slots, items, body, context);
+}
+
+bool helpers_asleep() {
+  return Team::instance().helpers_asleep();
 }
 
 }  // namespace attn::team

@@ -29,6 +29,11 @@ using Body = void (*)(void* context, int slot, i64 item);
 /// time. Returns when every item is done.
 void run_erased(int slots, i64 items, Body body, void* context);
 
+/// Whether every helper sleeps and no call came within their spin time: a short call then
+/// finishes before they could come (a call wakes them only after 50 µs), and may rather run as
+/// one thread would. Notes the call, so that a stream of calls wakes the helpers to spin.
+bool helpers_asleep();
+
 /// run_erased with a callable `body(int slot, i64 item)`.
 template <class F>
 void run(int slots, i64 items, F&& body) {

@@ -79,7 +79,14 @@ void run(const KernelArgs& a) noexcept {
   const bool f32 = a.q.dtype == DType::f32 && a.k.dtype == DType::f32 && a.v.dtype == DType::f32 &&
                    a.out.dtype == DType::f32 && (a.mask.data == nullptr || a.mask.data.dtype == DType::f32);
   if (f32 && is_tiny(B * H, nq, nk, d, dv)) return run_tiny(a, uk);
-  run_blocked(a, make_plan(B, H, nq, nk, d, dv, a.causal != Causal::none, a.threads, uk), uk);
+  const bool causal = a.causal != Causal::none;
+  const Plan plan = make_plan(B, H, nq, nk, d, dv, causal, a.threads, uk);
+  // A short call while the helpers sleep runs alone, on the 1-thread plan (its fewer, larger
+  // items pack Kᵀ and V fewer times; the result is the same) when that fits the workspace.
+  if (plan.slots > 1 && 2 * B * H * nq * nk * (d + dv) < kAloneFlops && team::helpers_asleep())
+    if (const Plan alone = make_plan(B, H, nq, nk, d, dv, causal, 1, uk); alone.bytes() <= plan.bytes())
+      return run_blocked(a, alone, uk);
+  run_blocked(a, plan, uk);
 }
 
 std::size_t workspace_bytes(const Problem& pr) {

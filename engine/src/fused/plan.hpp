@@ -18,6 +18,11 @@ constexpr i64 kMinChunk = 1024, kMaxSplits = 32;
 // About 5 µs of work at this kernel's speed: below it, waking a second thread costs more than
 // it saves. (128 × 128 × 64, one head, 2^22 flops: 24.0 µs on 1 thread, 17.5 µs on 2; Zen 5.)
 constexpr i64 kMinFlopsPerThread = i64{1} << 20;
+// Below this a call is over before sleeping helpers could join: it wakes them after 50 µs
+// (team.hpp), and a sleeping thread took tens of µs to start on the machine of
+// docs/performance.md (milliseconds once the host had halted its virtual CPU). About 160 µs
+// on one Zen 5 thread; such a call with the helpers asleep runs on the 1-thread plan.
+constexpr i64 kAloneFlops = i64{1} << 25;
 
 inline i64 ceil_div(i64 a, i64 b) {
   return (a + b - 1) / b;
