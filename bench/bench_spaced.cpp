@@ -1,9 +1,10 @@
 // Calls spaced in time: one attention() call after the caller has done something else for a
 // while (a server between requests, a model between layers), so the threads a parallel call
 // wakes may have gone to sleep. Back-to-back timing (the attention suite) hides that cost,
-// because OpenMP's idle threads spin for a while after each parallel region before they sleep.
+// because idle helper threads spin for a while after each call before they sleep.
 //
-// spaced/<kernel>/<shape>/gap_us:<g>/threads:<t>: each iteration sleeps g µs (not timed),
+// spaced/<kernel>/<shape>/gap_us:<g>/threads:<t> (fused on squares, decode on one token over
+// 2 × 4096 keys): each iteration sleeps g µs (not timed),
 // then times one call (manual time). Compare threads:1 with threads:2 at the same gap: the
 // kernel should never be slower on two threads than on one (issue 13).
 #include "kit/peak.hpp"
@@ -25,10 +26,10 @@ namespace {
 
 using attnbench::Profile;
 
-void run_spaced(benchmark::State& state, const attnlab::Shape& s, int threads, int gap_us) {
+void run_spaced(benchmark::State& state, const std::string& kernel, const attnlab::Shape& s, int threads, int gap_us) {
   attnlab::Inputs in = attnlab::make_inputs(s, 1);
   attn::Options opts;
-  opts.kernel = "fused";
+  opts.kernel = kernel;
   opts.threads = threads;
   opts.causal = s.causal;
   auto call = [&] { attn::attention(in.qv(), in.kv(), in.vv(), in.outv(), opts); };
@@ -47,20 +48,28 @@ void run_spaced(benchmark::State& state, const attnlab::Shape& s, int threads, i
 
 void register_spaced() {
   const bool smoke = attnbench::profile() == Profile::smoke;
-  const std::vector<std::string> shapes = smoke ? std::vector<std::string>{"128x128x64"}
-                                                : std::vector<std::string>{"128x128x64", "256x256x64", "512x512x64"};
-  // Gaps: back to back, within libgomp's spin (about a millisecond here), past it.
+  // fused on square shapes; decode on one new token over 2 heads of 4096 keys (8 MiB of K/V,
+  // the L3's: the cost of the threads, not of DRAM).
+  struct Case {
+    std::string kernel, shape;
+  };
+  const std::vector<Case> cases =
+      smoke
+          ? std::vector<Case>{{"fused", "128x128x64"}}
+          : std::vector<Case>{
+                {"fused", "128x128x64"}, {"fused", "256x256x64"}, {"fused", "512x512x64"}, {"decode", "1x4096x128x2"}};
+  // Gaps: back to back, within the helpers' spin (5 ms), past it.
   const std::vector<int> gaps = smoke ? std::vector<int>{0, 1000} : std::vector<int>{0, 100, 1000, 5000, 20000};
   const int most = attnbench::max_threads();
-  for (const std::string& text : shapes)
+  for (const Case& c : cases)
     for (int gap : gaps)
       for (int threads : {1, most}) {
-        attnlab::Shape s = attnlab::parse_shape(text);
-        const std::string name =
-            "spaced/fused/" + text + "/gap_us:" + std::to_string(gap) + "/threads:" + std::to_string(threads);
+        const attnlab::Shape s = attnlab::parse_shape(c.shape);
+        const std::string name = "spaced/" + c.kernel + "/" + c.shape + "/gap_us:" + std::to_string(gap) +
+                                 "/threads:" + std::to_string(threads);
         // About half a second of gaps per benchmark (smoke: a handful of calls).
         const int iterations = smoke ? 4 : gap == 0 ? 2000 : std::max(20, 500000 / gap);
-        benchmark::RegisterBenchmark(name.c_str(), run_spaced, s, threads, gap)
+        benchmark::RegisterBenchmark(name.c_str(), run_spaced, c.kernel, s, threads, gap)
             ->UseManualTime()
             ->Iterations(iterations)
             ->Repetitions(smoke ? 1 : 3)

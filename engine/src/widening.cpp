@@ -1,9 +1,9 @@
 #include "widening.hpp"
 
 #include "dtype_rows.hpp"
+#include "team.hpp"
 
-#include <omp.h>
-
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -25,30 +25,38 @@ double copy_bytes(double elements) {
   return std::ceil(elements * sizeof(float) / 64.0) * 64.0;
 }
 
+/// f(r) for rows 0..rows-1 in runs of kRowRun over the engine's helper team (team.hpp): a few
+/// rows (a decode call's Q and O) are one run, done by the caller without waking anyone.
+template <class F>
+void for_rows(i64 rows, int threads, F&& f) {
+  constexpr i64 kRowRun = 64;
+  team::run(threads, (rows + kRowRun - 1) / kRowRun, [&](int, i64 run) {
+    for (i64 r = run * kRowRun; r < std::min(rows, (run + 1) * kRowRun); ++r) f(r);
+  });
+}
+
 /// A dense fp32 [B, H, N, D] copy of `src` at `dst`, rows spread over `threads`.
 Tensor widen(const AnyConstTensor& src, float* dst, int threads) {
   const Tensor c = Tensor::contiguous(dst, src.shape[0], src.shape[1], src.shape[2], src.shape[3]);
   const i64 H = src.shape[1], N = src.shape[2], D = src.shape[3], rows = src.shape[0] * H * N;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (i64 r = 0; r < rows; ++r) {
+  for_rows(rows, threads, [&](i64 r) {
     const i64 b = r / (H * N), h = r / N % H, n = r % N;
     detail::with_element(src.dtype, [&]<class T>(T) {
       const T* s = detail::row_of<T>(src, b, h, n);
       float* d = c.row(b, h, n);
       for (i64 t = 0; t < D; ++t) d[t] = to_float(s[t]);
     });
-  }
+  });
   return c;
 }
 
 /// `dst` (16-bit) = `src` (fp32, same shape) rounded to nearest even.
 void narrow(const Tensor& src, const AnyTensor& dst, int threads) {
   const i64 H = src.shape[1], N = src.shape[2], D = src.shape[3], rows = src.shape[0] * H * N;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (i64 r = 0; r < rows; ++r) {
+  for_rows(rows, threads, [&](i64 r) {
     const i64 b = r / (H * N), h = r / N % H, n = r % N;
     detail::store_row(src.row(b, h, n), dst, b, h, n, D);
-  }
+  });
 }
 
 }  // namespace
