@@ -7,8 +7,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -101,6 +106,33 @@ TEST(Team, ConcurrentCallersEachGetEveryItemOnce) {
   for (std::thread& c : callers) c.join();
   EXPECT_EQ(failures.load(), 0);
 }
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ATTN_TEST_UNDER_TSAN 1
+#endif
+#endif
+#if !defined(__SANITIZE_THREAD__) && !defined(ATTN_TEST_UNDER_TSAN)
+TEST(Team, AForkedChildCallsAndExits) {
+  // A child forked from a process with helpers has none of them: its calls run on the caller
+  // and it exits (static destructors included) instead of waiting for threads it never had.
+  // (Not under ThreadSanitizer, which stops a multi-threaded program that forks.)
+  team::run(2, 8, [](int, i64) {});
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<int> count(100, 0);
+    team::run(2, 100, [&](int, i64 i) { ++count[static_cast<std::size_t>(i)]; });
+    std::exit(std::count(count.begin(), count.end(), 1) == 100 ? 0 : 1);
+  }
+  int status = -1;
+  for (int i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!WIFEXITED(status)) kill(pid, SIGKILL), waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child did not exit within 10 s";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+#endif
 
 }  // namespace
 }  // namespace attn::test

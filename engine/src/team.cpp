@@ -8,7 +8,6 @@
 #include <string>
 #include <system_error>
 #include <thread>
-#include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -56,16 +55,12 @@ u64 pack(u64 gen, u64 index) {
 
 class Team {
  public:
+  /// Never destroyed, its helpers detached: nothing joins threads at exit, where a call on
+  /// another thread may still be running, and a child forked from a process with helpers has
+  /// none to join (its calls run on the caller alone: its helper count says they exist, none comes).
   static Team& instance() {
-    static Team team;
+    static Team& team = *new Team;
     return team;
-  }
-
-  ~Team() {
-    stop_.store(true);
-    wake_.fetch_add(1);
-    wake_.notify_all();
-    for (std::thread& t : helpers_) t.join();
   }
 
   void run(int slots, i64 items, Body body, void* context) {
@@ -162,7 +157,6 @@ class Team {
         pause();
       }
       seen = wake_.load(std::memory_order_acquire);
-      if (stop_.load()) return;
       work(slot, true);
     }
   }
@@ -173,27 +167,25 @@ class Team {
   /// region waits for its threads: once per process, where a new thread may take milliseconds
   /// to get a CPU (a VM's halted virtual CPU), not on every call.
   void grow(int n) {
-    const int before = static_cast<int>(helpers_.size());
-    while (static_cast<int>(helpers_.size()) < n) {
-      const int slot = static_cast<int>(helpers_.size()) + 1;
+    const int before = helpers_;
+    for (; helpers_ < n; ++helpers_) {
+      const int slot = helpers_ + 1;
       try {
-        helpers_.emplace_back([this, slot] { helper(slot); });
-        helper_count_.fetch_add(1);
+        std::thread([this, slot] { helper(slot); }).detach();
       } catch (const std::system_error&) {
         break;
       }
+      helper_count_.fetch_add(1);
     }
     const auto until = Clock::now() + std::chrono::seconds(1);
-    while (static_cast<int>(helpers_.size()) > before && running_.load() < static_cast<int>(helpers_.size()) &&
-           Clock::now() < until)
-      std::this_thread::yield();
+    while (helpers_ > before && running_.load() < helpers_ && Clock::now() < until) std::this_thread::yield();
   }
 
   const std::chrono::microseconds spin_ = spin_time();
   std::mutex busy_;            ///< held by the call that uses the helpers
   Clock::time_point started_;  ///< of the open call (under busy_)
   bool notified_ = false;      ///< whether the open call woke the sleepers (under busy_)
-  std::vector<std::thread> helpers_;
+  int helpers_ = 0;            ///< helpers started (under busy_)
   u64 generation_ = 0;
 
   std::atomic<u64> word_{pack(0, kClosed)};
@@ -207,7 +199,6 @@ class Team {
   std::atomic<int> helper_count_{0};
   std::atomic<int> running_{0};                                      ///< helpers that have started
   std::atomic<i64> last_call_{std::numeric_limits<i64>::min() / 2};  ///< ns on Clock
-  std::atomic<bool> stop_{false};
 };
 
 }  // namespace
