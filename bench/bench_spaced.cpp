@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,13 +52,11 @@ void register_spaced() {
   // fused on square shapes; decode on one new token over 2 heads of 4096 keys (8 MiB of K/V,
   // the L3's: the cost of the threads, not of DRAM).
   struct Case {
-    std::string kernel, shape;
+    const char *kernel, *shape;
   };
-  const std::vector<Case> cases =
-      smoke
-          ? std::vector<Case>{{"fused", "128x128x64"}}
-          : std::vector<Case>{
-                {"fused", "128x128x64"}, {"fused", "256x256x64"}, {"fused", "512x512x64"}, {"decode", "1x4096x128x2"}};
+  static constexpr Case kCases[] = {
+      {"fused", "128x128x64"}, {"fused", "256x256x64"}, {"fused", "512x512x64"}, {"decode", "1x4096x128x2"}};
+  const std::span<const Case> cases = smoke ? std::span<const Case>(kCases, 1) : std::span<const Case>(kCases);
   // Gaps: back to back, within the helpers' spin (5 ms), past it.
   const std::vector<int> gaps = smoke ? std::vector<int>{0, 1000} : std::vector<int>{0, 100, 1000, 5000, 20000};
   const int most = attnbench::max_threads();
@@ -65,11 +64,11 @@ void register_spaced() {
     for (int gap : gaps)
       for (int threads : {1, most}) {
         const attnlab::Shape s = attnlab::parse_shape(c.shape);
-        const std::string name = "spaced/" + c.kernel + "/" + c.shape + "/gap_us:" + std::to_string(gap) +
+        const std::string name = std::string("spaced/") + c.kernel + "/" + c.shape + "/gap_us:" + std::to_string(gap) +
                                  "/threads:" + std::to_string(threads);
         // About half a second of gaps per benchmark (smoke: a handful of calls).
         const int iterations = smoke ? 4 : gap == 0 ? 2000 : std::max(20, 500000 / gap);
-        benchmark::RegisterBenchmark(name.c_str(), run_spaced, c.kernel, s, threads, gap)
+        benchmark::RegisterBenchmark(name.c_str(), run_spaced, std::string(c.kernel), s, threads, gap)
             ->UseManualTime()
             ->Iterations(iterations)
             ->Repetitions(smoke ? 1 : 3)

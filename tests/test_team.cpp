@@ -66,12 +66,13 @@ TEST(Team, LongCallsWakeSleepingHelpers) {
       return;
     }
     const auto start = std::chrono::steady_clock::now();
-    if (item == 0)
+    if (item == 0) {
       while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(1)) {
       }
-    else
+    } else {
       while (helped.load() == 0 && std::chrono::steady_clock::now() - start < std::chrono::seconds(10))
         std::this_thread::yield();
+    }
   });
   EXPECT_GT(helped.load(), 0);
 }
@@ -88,7 +89,9 @@ TEST(Team, HelpersAsleepAfterAPauseAndAwakeInAStream) {
   // A call right after is a stream: the helpers are woken to spin, and not reported asleep.
   // (Helpers that never spin, OMP_WAIT_POLICY=passive, are asleep whatever the calls do.)
   const char* policy = std::getenv("OMP_WAIT_POLICY");
-  if (policy == nullptr || std::string(policy) != "passive") EXPECT_FALSE(team::helpers_asleep());
+  if (policy == nullptr || std::string(policy) != "passive") {
+    EXPECT_FALSE(team::helpers_asleep());
+  }
 }
 
 TEST(Team, ConcurrentCallersEachGetEveryItemOnce) {
