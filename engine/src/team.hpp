@@ -43,4 +43,14 @@ void run(int slots, i64 items, F&& body) {
       const_cast<void*>(static_cast<const void*>(&body)));
 }
 
+/// run over [0, n) in runs of `length` consecutive indices, each run one item:
+/// body(slot, i) for every i, a run's indices in order on one thread.
+template <class F>
+void run_in_runs(int slots, i64 n, i64 length, F&& body) {
+  run(slots, (n + length - 1) / length, [&](int slot, i64 r) {
+    const i64 end = (r + 1) * length < n ? (r + 1) * length : n;
+    for (i64 i = r * length; i < end; ++i) body(slot, i);
+  });
+}
+
 }  // namespace attn::team

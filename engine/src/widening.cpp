@@ -3,7 +3,6 @@
 #include "dtype_rows.hpp"
 #include "team.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -25,14 +24,11 @@ double copy_bytes(double elements) {
   return std::ceil(elements * sizeof(float) / 64.0) * 64.0;
 }
 
-/// f(r) for rows 0..rows-1 in runs of kRowRun over the engine's helper team (team.hpp): a few
-/// rows (a decode call's Q and O) are one run, done by the caller without waking anyone.
+/// f(r) for rows 0..rows-1 in runs of 64 over the engine's helper team (team.hpp): a few rows
+/// (a decode call's Q and O) are one run, done by the caller without waking anyone.
 template <class F>
 void for_rows(i64 rows, int threads, F&& f) {
-  constexpr i64 kRowRun = 64;
-  team::run(threads, (rows + kRowRun - 1) / kRowRun, [&](int, i64 run) {
-    for (i64 r = run * kRowRun; r < std::min(rows, (run + 1) * kRowRun); ++r) f(r);
-  });
+  team::run_in_runs(threads, rows, 64, [&](int, i64 r) { f(r); });
 }
 
 /// A dense fp32 [B, H, N, D] copy of `src` at `dst`, rows spread over `threads`.

@@ -208,13 +208,8 @@ void decode_typed(const KernelArgs& a) noexcept {
   // which its prefetches follow across chunks, and a slow thread still leaves runs to share.
   // The caller starts at once; helpers join as they wake (team.hpp).
   const i64 run = std::max<i64>(1, items / (p.slots * 4));
-  team::run(static_cast<int>(p.slots), ceil_div(items, run), [&](int, i64 r) {
-    for (i64 t = r * run; t < std::min(items, (r + 1) * run); ++t) item(t);
-  });
-  constexpr i64 kMergeRun = 16;
-  team::run(static_cast<int>(p.slots), ceil_div(merges, kMergeRun), [&](int, i64 r) {
-    for (i64 t = r * kMergeRun; t < std::min(merges, (r + 1) * kMergeRun); ++t) merge(t);
-  });
+  team::run_in_runs(static_cast<int>(p.slots), items, run, [&](int, i64 t) { item(t); });
+  team::run_in_runs(static_cast<int>(p.slots), merges, 16, [&](int, i64 t) { merge(t); });
 }
 
 /// The call with Q, O and the mask in fp32 (widening::run made them so), K and V in their dtypes.

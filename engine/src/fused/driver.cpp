@@ -62,11 +62,7 @@ void run_blocked(const KernelArgs& a, const Plan& p, const Ukernels& uk) {
   // The caller starts at once; helpers join as they wake (team.hpp). Merge rows in runs of 16.
   auto scratch = [&](int slot) { return Scratch(p, base + slot * p.per_thread); };
   team::run(static_cast<int>(p.slots), items, [&](int slot, i64 t) { item(t, scratch(slot)); });
-  constexpr i64 kMergeRun = 16;
-  team::run(static_cast<int>(p.slots), ceil_div(merge_rows, kMergeRun), [&](int slot, i64 r) {
-    const Scratch w = scratch(slot);
-    for (i64 t = r * kMergeRun; t < std::min(merge_rows, (r + 1) * kMergeRun); ++t) merge(t, w);
-  });
+  team::run_in_runs(static_cast<int>(p.slots), merge_rows, 16, [&](int slot, i64 t) { merge(t, scratch(slot)); });
 }
 
 }  // namespace
