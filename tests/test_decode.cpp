@@ -58,7 +58,8 @@ void fill_kv(T* x, float* widened, std::size_t n, std::uint32_t seed) {
 template <class T>
 void check_scores(const decode::Kernels& dk, const char* dtype) {
   const float c = 0.37f;
-  for (i64 d : {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 128}) {
+  // 97 and 127: the one-row path's 4-register loop, then full registers and a masked one (either ISA).
+  for (i64 d : {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 97, 127, 128}) {
     for (int rows = 1; rows <= kRowsPerPass; ++rows)
       for (i64 n = 1; n <= 33; ++n) {
         const i64 ldk = d + 3, lds = n + 2;

@@ -6,13 +6,20 @@
 // K and V elements of type T (float, f16, bf16) are read by V::load, which widens 16-bit
 // storage exactly; all arithmetic is fp32.
 //
-// Logits: a tile of QkRows query rows × 4 keys (1 row × 8 keys when the pass has one row), one
-// accumulator per (row, key) over d, finished four at a time by V::hsum4. Each K element is
-// loaded once per tile and used by every row of it, so a GQA group reads a key row from
-// memory once (the first row tile) and from L1 after.
+// Logits: a tile of QkRows query rows × 4 keys, one accumulator per (row, key) over d, finished
+// four at a time by V::hsum4. Each K element is loaded once per tile and used by every row of
+// it, so a GQA group reads a key row from memory once (the first row tile) and from L1 after.
+// A pass of one row reads its keys one whole row after another instead (four accumulators a
+// key), so K streams through memory in address order as the prefetchers like it.
 // P·V: PvRows rows × PvVecs registers of columns (1 row × 8 registers when alone): O loaded,
 // scaled by alpha, then one FMA per key and column in key order (the contract's sequence,
-// whatever the tile), stored once per tile of keys.
+// whatever the tile), stored once per tile of keys. Where a row of V takes several column
+// tiles, the first prefetches all of it, so the later ones find it in cache.
+//
+// Measured on the Zen 5 of docs/performance.md (Nk 32768, H = Hkv = 8, d = 128, 1 thread, K/V
+// from DRAM): a one-row pass reading 8 keys side by side and prefetching V per column tile took,
+// as AVX2 code, f32/f16/bf16 10.0/5.8/5.9 ms against 7.7-8.0/4.1-4.2/4.3-4.6 now (2 column
+// tiles: the second found V's other halves nowhere); AVX-512 f16 4.1 against 3.4 ms.
 #pragma once
 
 #include "decode/kernels.hpp"
@@ -92,6 +99,40 @@ struct SimdDecode {
     }
   }
 
+  /// s[u] = c · q · k_u for 4 keys, each read whole before the next (four accumulators over d,
+  /// W columns at a time in turn); prefetches the rows pf + u·ldk for u < pfn alongside.
+  template <class T>
+  static void scores_one_row(const float* q, i64 d, const T* k, i64 ldk, float c, float* s, const T* pf, i64 pfn) {
+    reg sum[4];
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) {
+      const T* ku = k + u * ldk;
+      const bool fetch = u < pfn;
+      reg acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+      i64 t = 0;
+      for (; t + 4 * W <= d; t += 4 * W) {
+        if (fetch)  // kLine divides 4·W for every ISA and element type
+          for (i64 x = 0; x < 4 * W; x += kLine<T>) prefetch(pf + u * ldk + t + x);
+#pragma GCC unroll 4
+        for (int x = 0; x < 4; ++x) acc[x] = V::fma(V::load(q + t + x * W), V::load(ku + t + x * W), acc[x]);
+      }
+#pragma GCC unroll 4
+      for (int x = 0; x < 4 && t < d; ++x) {  // fewer than 4·W columns left: full registers, then masked
+        if (fetch && t % kLine<T> == 0) prefetch(pf + u * ldk + t);
+        if (t + W <= d) {
+          acc[x] = V::fma(V::load(q + t), V::load(ku + t), acc[x]);
+          t += W;
+        } else {
+          const mask m = V::first(d - t);
+          acc[x] = V::fma(V::load_masked(q + t, m), V::load_masked(ku + t, m), acc[x]);
+          t = d;
+        }
+      }
+      sum[u] = V::add(V::add(acc[0], acc[1]), V::add(acc[2], acc[3]));
+    }
+    _mm_storeu_ps(s, _mm_mul_ps(_mm_set1_ps(c), V::hsum4(sum[0], sum[1], sum[2], sum[3])));
+  }
+
   template <class T>
   static void scores(int rows, const float* const* q, i64 d, const T* k, i64 ldk, i64 n, float c, float* s, i64 lds,
                      Ahead<T> ahead) {
@@ -99,8 +140,8 @@ struct SimdDecode {
     auto pf_n = [&](i64 j, i64 kr) { return ahead.n - j < 0 ? 0 : (ahead.n - j < kr ? ahead.n - j : kr); };
     auto pf_at = [&](i64 j) { return j < ahead.n ? ahead.rows + j * ldk : static_cast<const T*>(nullptr); };
     i64 j = 0;
-    if (rows == 1)  // one row: 8 keys at a time, 8 FMA chains
-      for (; j + 8 <= n; j += 8) scores_tile<1, 8>(q, d, k + j * ldk, ldk, c, s + j, lds, pf_at(j), pf_n(j, 8));
+    if (rows == 1)  // one row: 4 keys at a time, each read whole
+      for (; j + 4 <= n; j += 4) scores_one_row(q[0], d, k + j * ldk, ldk, c, s + j, pf_at(j), pf_n(j, 4));
     // Keys outermost: a group of key rows stays in L1 across the row tiles; the first tile prefetches.
     auto keys = [&]<int KR>(i64 jj) {
       const T* kj = k + jj * ldk;
@@ -119,10 +160,10 @@ struct SimdDecode {
 
   /// Columns [c0, c0 + W·U) of RR rows (the last register holding only the lanes in `last`
   /// when `partial`): o = alpha·o, then o += p_j · v_j for every key in order; prefetches
-  /// those columns of ahead's rows alongside.
-  template <int RR, int U, bool kPartial, class T>
+  /// ahead's rows alongside: their first `whole` columns when kWholeRows, else these columns.
+  template <int RR, int U, bool kPartial, bool kWholeRows, class T>
   static void pv_tile(const float* p, i64 ldp, const T* v, i64 ldv, i64 n, float* const* o, i64 c0, const float* alpha,
-                      mask last, Ahead<T> ahead) {
+                      mask last, Ahead<T> ahead, i64 whole) {
     auto ld = [&](const auto* x, int u) { return kPartial && u == U - 1 ? V::load_masked(x, last) : V::load(x); };
     reg acc[RR][U];
 #pragma GCC unroll 8
@@ -136,9 +177,13 @@ struct SimdDecode {
       const T* vj = v + j * ldv + c0;
 #pragma GCC unroll 8
       for (int u = 0; u < U; ++u) vv[u] = ld(vj + W * u, u);
-      if (j < ahead.n)
+      if (j < ahead.n) {
+        if constexpr (kWholeRows)
+          for (i64 u = 0; u < whole; u += kLine<T>) prefetch(ahead.rows + j * ldv + u);
+        else
 #pragma GCC unroll 8
-        for (int u = 0; u < U * W; u += kLine<T>) prefetch(ahead.rows + j * ldv + c0 + u);
+          for (int u = 0; u < U * W; u += kLine<T>) prefetch(ahead.rows + j * ldv + c0 + u);
+      }
 #pragma GCC unroll 8
       for (int r = 0; r < RR; ++r) {
         const reg pb = V::broadcast(p + r * ldp + j);
@@ -162,13 +207,22 @@ struct SimdDecode {
   static void pv_rows(const float* p, i64 ldp, const T* v, i64 ldv, i64 n, i64 dv, float* const* o, const float* alpha,
                       Ahead<T> ahead) {
     const mask all = V::first(W);
+    // One row: its first column tile prefetches whole rows of V, the others nothing (the one-row
+    // step is long: V's other columns would have left L1 before their tile reads them). More rows:
+    // each tile its own columns (short steps; whole rows at once came in bursts, 25 % slower).
     i64 c0 = 0;
+    auto tile = [&]<int U, bool kPartial>(mask last) {
+      if (RR == 1 && c0 == 0)
+        pv_tile<RR, U, kPartial, true>(p, ldp, v, ldv, n, o, c0, alpha, last, ahead, dv);
+      else
+        pv_tile<RR, U, kPartial, false>(p, ldp, v, ldv, n, o, c0, alpha, last, RR == 1 ? Ahead<T>{} : ahead, 0);
+      c0 += U * W;
+    };
     if constexpr (RR == 1)  // one row: 8 registers of columns at a time, 8 FMA chains
-      for (; c0 + 8 * W <= dv; c0 += 8 * W) pv_tile<1, 8, false>(p, ldp, v, ldv, n, o, c0, alpha, all, ahead);
-    for (; c0 + PvVecs * W <= dv; c0 += PvVecs * W)
-      pv_tile<RR, PvVecs, false>(p, ldp, v, ldv, n, o, c0, alpha, all, ahead);
-    for (; c0 + W <= dv; c0 += W) pv_tile<RR, 1, false>(p, ldp, v, ldv, n, o, c0, alpha, all, ahead);
-    if (c0 < dv) pv_tile<RR, 1, true>(p, ldp, v, ldv, n, o, c0, alpha, V::first(dv - c0), ahead);
+      while (c0 + 8 * W <= dv) tile.template operator()<8, false>(all);
+    while (c0 + PvVecs * W <= dv) tile.template operator()<PvVecs, false>(all);
+    while (c0 + W <= dv) tile.template operator()<1, false>(all);
+    if (c0 < dv) tile.template operator()<1, true>(V::first(dv - c0));
   }
 
   template <class T>
