@@ -1,6 +1,7 @@
 // The machine's read bandwidth from DRAM, the yardstick of memory-bound kernels (decode):
-// a streaming sum over a buffer of dram_buffer_bytes() (4× the L3 from cpuid), measured in
-// process, once per thread count, best of a few passes (other processes only lower it).
+// a streaming sum over a buffer of dram_buffer_bytes() (4× the L3 from cpuid), with and
+// without software prefetches, measured in process, once per thread count, the best of a few
+// passes (other processes only lower it).
 #pragma once
 
 #include <cstddef>
@@ -12,14 +13,12 @@ namespace attnbench {
 /// buffer, which exercises the code and measures a cache.
 double read_bandwidth_gbs(int threads);
 
-/// One pass over the shared buffer by `threads` threads: {bytes read, seconds taken} (bytes 0
-/// when the buffer could not be allocated). For a benchmark of the yardstick itself.
+/// One pass over the shared buffer by `threads` threads, the way that read fastest in
+/// read_bandwidth_gbs: {bytes read, seconds taken} (bytes 0 when the buffer could not be
+/// allocated). For a benchmark of the yardstick itself.
 struct ReadPass {
   double bytes = 0, seconds = 0;
 };
 ReadPass read_pass(int threads);
-
-/// One pass: reads `floats` floats of `data` with `threads` threads and returns the seconds taken.
-double timed_read_pass(const float* data, std::size_t floats, int threads);
 
 }  // namespace attnbench
