@@ -204,7 +204,7 @@ struct SimdDecode {
   }
 
   template <int RR, class T>
-  static void pv_rows(const float* p, i64 ldp, const T* v, i64 ldv, i64 n, i64 dv, float* const* o, const float* alpha,
+  [[gnu::always_inline]] static void pv_rows(const float* p, i64 ldp, const T* v, i64 ldv, i64 n, i64 dv, float* const* o, const float* alpha,
                       Ahead<T> ahead) {
     const mask all = V::first(W);
     // One row: its first column tile prefetches whole rows of V (memory sees V in address order),
@@ -212,10 +212,14 @@ struct SimdDecode {
     // from the first tile made AVX2 GQA groups of 4 rows 27 % slower (fp32, Nk 32768, 2026-12-01).
     i64 c0 = 0;
     auto tile = [&]<int U, bool kPartial>(mask last) {
-      if (RR == 1 && c0 == 0)
-        pv_tile<RR, U, kPartial, true>(p, ldp, v, ldv, n, o, c0, alpha, last, ahead, dv);
-      else
-        pv_tile<RR, U, kPartial, false>(p, ldp, v, ldv, n, o, c0, alpha, last, RR == 1 ? Ahead<T>{} : ahead, 0);
+      if constexpr (RR == 1) {
+        if (c0 == 0)
+          pv_tile<RR, U, kPartial, true>(p, ldp, v, ldv, n, o, c0, alpha, last, ahead, dv);
+        else
+          pv_tile<RR, U, kPartial, false>(p, ldp, v, ldv, n, o, c0, alpha, last, {}, 0);
+      } else {
+        pv_tile<RR, U, kPartial, false>(p, ldp, v, ldv, n, o, c0, alpha, last, ahead, 0);
+      }
       c0 += U * W;
     };
     if constexpr (RR == 1)  // one row: 8 registers of columns at a time, 8 FMA chains
