@@ -204,8 +204,8 @@ struct SimdDecode {
   }
 
   template <int RR, class T>
-  [[gnu::always_inline]] static void pv_rows(const float* p, i64 ldp, const T* v, i64 ldv, i64 n, i64 dv, float* const* o, const float* alpha,
-                      Ahead<T> ahead) {
+  [[gnu::always_inline]] static void pv_rows(const float* p, i64 ldp, const T* v, i64 ldv, i64 n, i64 dv,
+                                             float* const* o, const float* alpha, Ahead<T> ahead) {
     const mask all = V::first(W);
     // One row: its first column tile prefetches whole rows of V (memory sees V in address order),
     // the others nothing. More rows (short steps, in L1): each tile its own columns; whole rows
