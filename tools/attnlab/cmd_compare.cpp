@@ -93,8 +93,8 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--threads", opts->threads, "Threads (0 = OpenMP default)")->capture_default_str();
   cmd->add_option("--seed", opts->seed, "Seed of the random inputs")->capture_default_str();
   cmd->add_option("--reps", opts->reps,
-                  "Timed runs per kernel and shape (median reported), after one untimed warm-up call where a call is "
-                  "short (under 3e8 FLOP)")
+                  "Timed runs per kernel and shape (median reported), after 20 ms of untimed warm-up calls where a call "
+                  "is short (under 3e8 FLOP)")
       ->capture_default_str();
   cmd->add_option("--max-seconds", opts->max_seconds, "Stop repeating a kernel after this many seconds")
       ->capture_default_str();

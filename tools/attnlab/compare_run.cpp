@@ -172,6 +172,9 @@ double expected_seconds(double one, int reps, double max_s) {
 /// Below this many FLOP no kernel's timing takes seconds (the slowest, reference and textbook, run at
 /// ~1 GFLOP/s or more): no estimate is needed, nor the small call it may take to make one.
 constexpr double kMayTakeSeconds = 3e8;
+/// Warm-up of a short call: calls for this long, at most this many.
+constexpr double kWarmUpSeconds = 0.02;
+constexpr int kWarmUpCalls = 10000;
 
 /// Work estimated to take longer than this gets its estimate, and each run's time, on stderr.
 constexpr double kAnnounceSeconds = 3.0;
@@ -287,9 +290,12 @@ CompareResult run_compare(const CompareOptions& o, std::ostream* progress) {
               times.push_back(s);
         } else {
           const bool each_run = announce(what, *k, dtype, shape, false);
-          // One untimed call first where a call is short (caches, pages, the helper threads
-          // awake): the median then describes a warm call, as a benchmark's does.
-          if (shape.flops() < kMayTakeSeconds) time_kernel(views.kernel_views(), opts, 1, 0, false);
+          // Untimed calls first, for kWarmUpSeconds, where a call is short (caches, pages, the helper
+          // threads awake: on a VM an idle virtual CPU takes milliseconds to wake, so one call was
+          // not enough: 5 of 20 runs of 128x128x64 on 2 threads timed at the 1-thread speed). The
+          // median then describes a warm call, as a benchmark's does.
+          if (shape.flops() < kMayTakeSeconds)
+            time_kernel(views.kernel_views(), opts, kWarmUpCalls, kWarmUpSeconds, false);
           times = time_kernel(views.kernel_views(), opts, o.reps, o.max_seconds, each_run, progress);
         }
         row.reps = static_cast<int>(times.size());
