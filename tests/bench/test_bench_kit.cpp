@@ -1,11 +1,15 @@
 // The benchmark kit's measuring instruments, checked against what they must
 // read on known work (never against timing): the memory probe sees exactly the
 // pages a call touches, the FMA loops run every chain they claim to count, and
-// profiles parse strictly.
+// profiles parse strictly, and the read loops sum exactly what they are given.
+#include "../fused_testers.hpp"
 #include "kit/fma_loops.hpp"
 #include "kit/memory_probe.hpp"
 #include "kit/peak.hpp"
 #include "kit/profile.hpp"
+#include "kit/read_loops.hpp"
+
+#include <attn/kernels.hpp>
 
 #include <gtest/gtest.h>
 
@@ -88,6 +92,32 @@ TEST(FmaLoops, EveryChainRunsToTheFixedPoint) {
   if (ran == 0) GTEST_SKIP() << "this CPU has none of the ISAs the loops need";
   ASSERT_NE(attnbench::best_fma_loop(), nullptr);
   EXPECT_TRUE(attnbench::best_fma_loop()->supported());
+}
+
+TEST(ReadLoops, SumEveryElementOnceAndReadNothingPast) {
+  // Small integers: every partial sum is exact in float, so any order gives the exact total. The
+  // buffer ends at a guard page, and prefetches aimed past it must not fault (they are hints).
+  struct Loop {
+    const char* isa;
+    attnbench::ReadLoop run;
+    bool ok;
+  };
+  const attn::CpuInfo& cpu = attn::cpu_info();
+  const Loop loops[] = {{"plain", attnbench::read_loop_plain, true},
+                        {"avx2", attnbench::read_loop_avx2, cpu.avx2_fma},
+                        {"avx512", attnbench::read_loop_avx512, cpu.avx512}};
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{15}, std::size_t{63}, std::size_t{64},
+                        std::size_t{65}, std::size_t{127}, std::size_t{1000}, std::size_t{4096 + 33}}) {
+    attn::test::GuardedArray<float> x(std::max<std::size_t>(n, 1));
+    double exact = 0;
+    for (std::size_t i = 0; i < n; ++i) exact += x[i] = static_cast<float>(i % 7 + 1);
+    for (const Loop& l : loops) {
+      if (!l.ok) continue;
+      for (std::size_t ahead : {std::size_t{0}, std::size_t{16}, std::size_t{4096}})
+        EXPECT_EQ(l.run(x.data(), n, ahead), exact) << l.isa << " n " << n << " ahead " << ahead;
+    }
+  }
+  EXPECT_NE(attnbench::best_read_loop(), nullptr);
 }
 
 TEST(Profile, ParsesTheThreeNamesAndNothingElse) {
