@@ -13,8 +13,8 @@
 // key), so K streams through memory in address order as the prefetchers like it.
 // P·V: PvRows rows × PvVecs registers of columns (1 row × 8 registers when alone): O loaded,
 // scaled by alpha, then one FMA per key and column in key order (the contract's sequence,
-// whatever the tile), stored once per tile of keys. Where a row of V takes several column
-// tiles, the first prefetches all of it, so the later ones find it in cache.
+// whatever the tile), stored once per tile of keys. In a pass of one row, where a row of V takes
+// several column tiles (AVX2: 2 at dv = 128), the first prefetches all of it.
 //
 // Measured on the Zen 5 of docs/performance.md (Nk 32768, H = Hkv = 8, d = 128, 1 thread, K/V
 // from DRAM): a one-row pass reading 8 keys side by side and prefetching V per column tile took,
