@@ -281,11 +281,15 @@ CompareResult run_compare(const CompareOptions& o, std::ostream* progress) {
         opts.kernel = row.kernel;
         std::vector<double> times;
         if (k->name == "reference" && dtype == attn::DType::f32) {
-          // The oracle's own run (in a 16-bit dtype the row writes O in it), then more runs as for
-          // any kernel while --reps and --max-seconds allow: one run alone would time a cold
-          // first call (on lab-3, 3.8 ms against 2 µs warm).
+          // A short call is warmed up and timed like any kernel's (below): the oracle's run and
+          // the next few can be cold (lab-3 timed 8.00 ms against 2 µs warm in the first process
+          // after a build, its OpenMP threads new). A long one: the oracle's own run, then more
+          // while --reps and --max-seconds allow.
           times = ref_times;
-          if (o.reps > 1 && times.front() < o.max_seconds)
+          if (shape.flops() < kMayTakeSeconds) {
+            time_kernel(views.kernel_views(), opts, kWarmUpCalls, kWarmUpSeconds, false);
+            times = time_kernel(views.kernel_views(), opts, o.reps, o.max_seconds, false);
+          } else if (o.reps > 1 && times.front() < o.max_seconds)
             for (double s : time_kernel(views.kernel_views(), opts, o.reps - 1, o.max_seconds - times.front(), false))
               times.push_back(s);
         } else {
