@@ -280,16 +280,13 @@ CompareResult run_compare(const CompareOptions& o, std::ostream* progress) {
         if (progress) *progress << "compare: " << what << "\n";
         opts.kernel = row.kernel;
         std::vector<double> times;
-        if (k->name == "reference" && dtype == attn::DType::f32) {
-          // A short call is warmed up and timed like any kernel's (below): the oracle's run and
-          // the next few can be cold (lab-3 timed 8.00 ms against 2 µs warm in the first process
-          // after a build, its OpenMP threads new). A long one: the oracle's own run, then more
-          // while --reps and --max-seconds allow.
+        const bool short_call = shape.flops() < kMayTakeSeconds;
+        if (k->name == "reference" && dtype == attn::DType::f32 && !short_call) {
+          // A long oracle: its own run counts, then more while --reps and --max-seconds allow. (A
+          // short one is timed like any kernel, below: its run and the next few can be cold, as
+          // lab-3's 8.00 ms against 2 µs warm in the first process after a build.)
           times = ref_times;
-          if (shape.flops() < kMayTakeSeconds) {
-            time_kernel(views.kernel_views(), opts, kWarmUpCalls, kWarmUpSeconds, false);
-            times = time_kernel(views.kernel_views(), opts, o.reps, o.max_seconds, false);
-          } else if (o.reps > 1 && times.front() < o.max_seconds)
+          if (o.reps > 1 && times.front() < o.max_seconds)
             for (double s : time_kernel(views.kernel_views(), opts, o.reps - 1, o.max_seconds - times.front(), false))
               times.push_back(s);
         } else {
@@ -298,8 +295,7 @@ CompareResult run_compare(const CompareOptions& o, std::ostream* progress) {
           // threads awake: on a VM an idle virtual CPU takes milliseconds to wake, so one call was
           // not enough: 5 of 20 runs of 128x128x64 on 2 threads timed at the 1-thread speed). The
           // median then describes a warm call, as a benchmark's does.
-          if (shape.flops() < kMayTakeSeconds)
-            time_kernel(views.kernel_views(), opts, kWarmUpCalls, kWarmUpSeconds, false);
+          if (short_call) time_kernel(views.kernel_views(), opts, kWarmUpCalls, kWarmUpSeconds, false);
           times = time_kernel(views.kernel_views(), opts, o.reps, o.max_seconds, each_run, progress);
         }
         row.reps = static_cast<int>(times.size());
