@@ -44,10 +44,6 @@ struct Buffer {
 constexpr std::size_t kAheads[] = {0, (16 << 10) / sizeof(float), (32 << 10) / sizeof(float)};
 constexpr int kWays = static_cast<int>(std::size(kAheads));
 
-/// The way that read fastest for each thread count so far (read_bandwidth_gbs sets it).
-std::map<int, int> g_best_way;
-std::mutex g_mutex;
-
 double timed_pass(const float* data, std::size_t floats, int threads, std::size_t ahead) {
   const auto t0 = std::chrono::steady_clock::now();
   float sink = 0.0f;
@@ -72,32 +68,35 @@ ReadPass pass_with(int threads, int way) {
   return {static_cast<double>(b.floats * sizeof(float)), timed_pass(b.data.get(), b.floats, threads, kAheads[way])};
 }
 
-}  // namespace
-
-ReadPass read_pass(int threads) {
-  read_bandwidth_gbs(threads);  // picks the way
+/// The fastest pass for a thread count and the way that read it: measured on first use (a few
+/// rounds of every way), then cached.
+struct Best {
+  double gbs = 0.0;
   int way = 0;
-  {
-    std::lock_guard lock(g_mutex);
-    way = g_best_way[threads];
-  }
-  return pass_with(threads, way);
-}
-
-double read_bandwidth_gbs(int threads) {
-  static std::map<int, double> measured;
-  std::lock_guard lock(g_mutex);
+};
+Best best_for(int threads) {
+  static std::mutex mutex;
+  static std::map<int, Best> measured;
+  std::lock_guard lock(mutex);
   if (auto it = measured.find(threads); it != measured.end()) return it->second;
-  double best = 0.0;
-  int best_way = 0;
+  Best best;
   const int rounds = profile() == Profile::smoke ? 1 : 3;
   for (int i = 0; i < rounds; ++i)
     for (int way = 0; way < kWays; ++way) {
       const ReadPass r = pass_with(threads, way);
-      if (r.bytes > 0 && r.bytes * 1e-9 / r.seconds > best) best = r.bytes * 1e-9 / r.seconds, best_way = way;
+      if (r.bytes > 0 && r.bytes * 1e-9 / r.seconds > best.gbs) best = {r.bytes * 1e-9 / r.seconds, way};
     }
-  g_best_way[threads] = best_way;
   return measured[threads] = best;
+}
+
+}  // namespace
+
+ReadPass read_pass(int threads) {
+  return pass_with(threads, best_for(threads).way);
+}
+
+double read_bandwidth_gbs(int threads) {
+  return best_for(threads).gbs;
 }
 
 float read_loop_plain(const float* x, std::size_t n, std::size_t ahead) {
