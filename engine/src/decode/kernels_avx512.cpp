@@ -3,8 +3,9 @@
 // (sources.cmake); runs only after the fused dispatch saw AVX-512F/VL/BW/DQ in cpuid.
 //
 // Tiles (32 zmm): logits 4 rows × 4 keys = 16 accumulators + 4 key registers + 1 query
-// register; P·V 4 rows × 4 registers (64 columns) = 16 accumulators + 4 of V. A GQA group of
-// 4 query heads is one tile: each K and V element is loaded into a register once for all 4.
+// register; P·V 4 rows × 4 registers (64 columns) = 16 accumulators + 4 of V (a pass of 2 rows:
+// 2 × 8). A GQA group of 4 query heads is one tile: each K and V element is loaded into a
+// register once for all 4.
 
 // GCC 12's own avx512fintrin.h trips -Wmaybe-uninitialized inside its unmasked
 // intrinsics (_mm512_undefined_ps as the pass-through; GCC PR 105593).

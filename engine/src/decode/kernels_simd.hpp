@@ -11,7 +11,8 @@
 // it, so a GQA group reads a key row from memory once (the first row tile) and from L1 after.
 // A pass of one row reads its keys one whole row after another instead (four accumulators a
 // key), so K streams through memory in address order as the prefetchers like it.
-// P·V: PvRows rows × PvVecs registers of columns (1 row × 8 registers when alone): O loaded,
+// P·V: PvRows rows × PvVecs registers of columns (1 row × 8 registers when alone, half the
+// rows × twice the registers for a pass of half as many rows: as many FMA chains): O loaded,
 // scaled by alpha, then one FMA per key and column in key order (the contract's sequence,
 // whatever the tile), stored once per tile of keys. In a pass of one row, where a row of V takes
 // several column tiles (AVX2: 2 at dv = 128), the first prefetches all of it.
@@ -224,6 +225,8 @@ struct SimdDecode {
     };
     if constexpr (RR == 1)  // one row: 8 registers of columns at a time, 8 FMA chains
       while (c0 + 8 * W <= dv) tile.template operator()<8, false>(all);
+    if constexpr (RR > 1 && 2 * RR <= PvRows)  // half a tile of rows: twice the columns, as many chains
+      while (c0 + 2 * PvVecs * W <= dv) tile.template operator()<2 * PvVecs, false>(all);
     while (c0 + PvVecs * W <= dv) tile.template operator()<PvVecs, false>(all);
     while (c0 + W <= dv) tile.template operator()<1, false>(all);
     if (c0 < dv) tile.template operator()<1, true>(V::first(dv - c0));
