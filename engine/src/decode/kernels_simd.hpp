@@ -223,10 +223,11 @@ struct SimdDecode {
       }
       c0 += U * W;
     };
-    if constexpr (RR == 1)  // one row: 8 registers of columns at a time, 8 FMA chains
-      while (c0 + 8 * W <= dv) tile.template operator()<8, false>(all);
-    if constexpr (RR > 1 && 2 * RR <= PvRows)  // half a tile of rows: twice the columns, as many chains
-      while (c0 + 2 * PvVecs * W <= dv) tile.template operator()<2 * PvVecs, false>(all);
+    // Wider tiles first where the pass has fewer rows than a tile, so it keeps its FMA chains: one
+    // row 8 registers of columns, half a tile's rows twice PvVecs.
+    constexpr int kWide = RR == 1 ? 8 : 2 * RR <= PvRows ? 2 * PvVecs : PvVecs;
+    if constexpr (kWide > PvVecs)
+      while (c0 + kWide * W <= dv) tile.template operator()<kWide, false>(all);
     while (c0 + PvVecs * W <= dv) tile.template operator()<PvVecs, false>(all);
     while (c0 + W <= dv) tile.template operator()<1, false>(all);
     if (c0 < dv) tile.template operator()<1, true>(V::first(dv - c0));
