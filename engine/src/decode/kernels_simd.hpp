@@ -174,10 +174,7 @@ struct SimdDecode {
       for (int u = 0; u < U; ++u) acc[r][u] = V::mul(a, ld(o[r] + c0 + W * u, u));
     }
     for (i64 j = 0; j < n; ++j) {
-      reg vv[U];
       const T* vj = v + j * ldv + c0;
-#pragma GCC unroll 8
-      for (int u = 0; u < U; ++u) vv[u] = ld(vj + W * u, u);
       if (j < ahead.n) {
         if constexpr (kWholeRows)
           for (i64 u = 0; u < whole; u += kLine<T>) prefetch(ahead.rows + j * ldv + u);
@@ -185,11 +182,17 @@ struct SimdDecode {
 #pragma GCC unroll 8
           for (int u = 0; u < U * W; u += kLine<T>) prefetch(ahead.rows + j * ldv + c0 + u);
       }
+      // Each register of V is used by every row as soon as it is loaded: a 16-bit V register is a
+      // load and a widening, and holding all U of them beside the RR·U sums needs more than AVX2's
+      // 16 registers (a sum went to the stack: AVX2 bf16 one-row P·V took twice f16's time).
+      reg pb[RR];
 #pragma GCC unroll 8
-      for (int r = 0; r < RR; ++r) {
-        const reg pb = V::broadcast(p + r * ldp + j);
+      for (int r = 0; r < RR; ++r) pb[r] = V::broadcast(p + r * ldp + j);
 #pragma GCC unroll 8
-        for (int u = 0; u < U; ++u) acc[r][u] = V::fma(pb, vv[u], acc[r][u]);
+      for (int u = 0; u < U; ++u) {
+        const reg vv = ld(vj + W * u, u);
+#pragma GCC unroll 8
+        for (int r = 0; r < RR; ++r) acc[r][u] = V::fma(pb[r], vv, acc[r][u]);
       }
     }
 #pragma GCC unroll 8
