@@ -5,12 +5,14 @@
 // K/V would fit in the cache, each benchmark cycles through as many copies of K/V as fill that
 // buffer ("decode/dram/..."); "decode/cached/..." reuses one copy (K/V in L2/L3: Nk = 4096).
 // Names: decode/{dram|cached}/KERNEL/DTYPE/Nk:../Hkv:../H:../Nq:../d:../threads:.., with Q, K,
-// V and O all of DTYPE (f32, f16, bf16).
+// V and O all of DTYPE (f32, f16, bf16), each on a 64-byte boundary like a serving stack's KV
+// cache and like the yardstick's buffer (kit/aligned_array.hpp).
 //   smoke: tiny shapes; quick (the default): Nk 4096 and 32768, Hkv ∈ {1, 8}, H/Hkv ∈ {1, 4},
 //   Nq = 1, the 16-bit dtypes on Hkv = 8 from DRAM only; full: Nk 4096..131072, Hkv ∈ {1, 8},
 //   H/Hkv ∈ {1, 4, 8}, Nq ∈ {1, 4}, every dtype; d = 128.
 // `decode` on every shape, `fused` and `blas` (f32) where Nq = 1 and H/Hkv ∈ {1, 4} (the
 // targets' comparisons), each at the profile's thread counts.
+#include "kit/aligned_array.hpp"
 #include "kit/cache_info.hpp"
 #include "kit/profile.hpp"
 #include "kit/read_bandwidth.hpp"
@@ -69,6 +71,14 @@ std::vector<T> random_values(std::size_t n, std::uint64_t seed) {
   }
 }
 
+/// v's values in a 64-byte-aligned array, as a KV cache is kept (kit/aligned_array.hpp).
+template <class T>
+attnbench::AlignedArray<T> aligned_copy(const std::vector<T>& v) {
+  attnbench::AlignedArray<T> a = attnbench::aligned_array<T>(v.size());
+  if (a) std::copy(v.begin(), v.end(), a.get());
+  return a;
+}
+
 /// Every K/V copy of every case of one dtype is a region of one pool of random values, filled once
 /// per process (at the first case that uses it): copy i of a case is its K and V at i · (K + V
 /// bytes) into the pool. (Filling half a gigabyte per case would dominate the suite, and with
@@ -76,11 +86,14 @@ std::vector<T> random_values(std::size_t n, std::uint64_t seed) {
 /// of the dtype: max(dram_buffer_bytes(), K + V of the largest).
 template <class T>
 struct Pool {
-  std::size_t elements = 0;
-  std::vector<T> data;
+  std::size_t elements = 0, filled = 0;
+  attnbench::AlignedArray<T> data;
   const T* get() {
-    if (data.size() < elements) data = random_values<T>(elements, 2);
-    return data.data();
+    if (filled < elements) {
+      data = aligned_copy(random_values<T>(elements, 2));
+      filled = elements;
+    }
+    return data.get();
   }
   static Pool& instance() {
     static Pool p;
@@ -133,15 +146,24 @@ void run_decode(benchmark::State& state, const DecodeCase& c) {
   const double bandwidth = attnbench::read_bandwidth_gbs(c.threads);  // measured before the timed loop
   const std::size_t copies = copies_of(c);
   const T* const kv = Pool<T>::instance().get();
+  if (kv == nullptr) {
+    state.SkipWithError("cannot allocate the K/V pool");
+    return;
+  }
   const i64 kv_elements = 2 * c.hkv * c.nk * c.d;
-  const std::vector<T> qs = random_values<T>(static_cast<std::size_t>(c.heads() * c.nq * c.d), 1);
-  std::vector<T> os(qs.size());
+  const std::size_t q_elements = static_cast<std::size_t>(c.heads() * c.nq * c.d);
+  const attnbench::AlignedArray<T> qs = aligned_copy(random_values<T>(q_elements, 1));
+  const attnbench::AlignedArray<T> os = attnbench::aligned_array<T>(q_elements);
+  if (!qs || !os) {
+    state.SkipWithError("cannot allocate Q and O");
+    return;
+  }
   attn::Options opts;
   opts.kernel = c.kernel;
   opts.threads = c.threads;
   using View = attn::TensorView<const T>;
-  const View q = View::contiguous(qs.data(), 1, c.heads(), c.nq, c.d);
-  const attn::TensorView<T> out = attn::TensorView<T>::contiguous(os.data(), 1, c.heads(), c.nq, c.d);
+  const View q = View::contiguous(qs.get(), 1, c.heads(), c.nq, c.d);
+  const attn::TensorView<T> out = attn::TensorView<T>::contiguous(os.get(), 1, c.heads(), c.nq, c.d);
   auto call = [&](std::size_t copy) {
     const T* k = kv + static_cast<i64>(copy) * kv_elements;
     attn::attention(q, View::contiguous(k, 1, c.hkv, c.nk, c.d),
@@ -152,7 +174,7 @@ void run_decode(benchmark::State& state, const DecodeCase& c) {
   for (auto _ : state) {
     call(next);
     next = next + 1 == copies ? 0 : next + 1;
-    benchmark::DoNotOptimize(os.data());
+    benchmark::DoNotOptimize(os.get());
     benchmark::ClobberMemory();
   }
   using benchmark::Counter;

@@ -4,6 +4,7 @@
 //  - memory bandwidth: STREAM-style copy (b = a) and triad (a = b + s·c) over
 //    arrays 4× the L3 that cpuid reports (ATTN_BENCH_STREAM_MIB overrides the size),
 // for every thread count of the profile.
+#include "kit/aligned_array.hpp"
 #include "kit/cache_info.hpp"
 #include "kit/fma_loops.hpp"
 #include "kit/peak.hpp"
@@ -51,14 +52,11 @@ std::size_t stream_elements() {
   return attnbench::dram_buffer_bytes() / sizeof(float);
 }
 
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
-};
-using Array = std::unique_ptr<float[], FreeDeleter>;
+using Array = attnbench::AlignedArray<float>;
 
 /// An uninitialised array, first touched by parallel threads (page placement follows them).
 Array touched_array(std::size_t n, float value) {
-  Array a(static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64)));
+  Array a = attnbench::aligned_array<float>(n);
   if (!a) return a;
   float* p = a.get();
 #pragma omp parallel for schedule(static)

@@ -1,5 +1,6 @@
 #include "read_bandwidth.hpp"
 
+#include "aligned_array.hpp"
 #include "cache_info.hpp"
 #include "profile.hpp"
 #include "read_loops.hpp"
@@ -24,11 +25,11 @@ volatile float g_sink;
 
 struct Buffer {
   std::size_t floats = 0;
-  std::unique_ptr<float[], decltype(&std::free)> data{nullptr, &std::free};
+  AlignedArray<float> data;
   Buffer() {
     const std::size_t bytes = profile() == Profile::smoke ? std::size_t{1} << 20 : dram_buffer_bytes();
     floats = bytes / sizeof(float);
-    data.reset(static_cast<float*>(std::aligned_alloc(64, floats * sizeof(float))));
+    data = aligned_array<float>(floats);
     if (!data) return;
     float* p = data.get();
 #pragma omp parallel for schedule(static)  // first touch by the threads that will read it
