@@ -29,7 +29,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 namespace {
@@ -52,31 +51,16 @@ struct DecodeCase {
   }
 };
 
-/// `n` random values in [-1, 1) of element type T (rounded to nearest even for 16-bit).
+/// `n` random values in [-1, 1) of element type T (rounded to nearest even for 16-bit), in a
+/// 64-byte-aligned array as a KV cache is kept (kit/aligned_array.hpp; null when it cannot be
+/// allocated).
 template <class T>
-std::vector<T> random_values(std::size_t n, std::uint64_t seed) {
+attnbench::AlignedArray<T> random_values(std::size_t n, std::uint64_t seed) {
   std::vector<float> f(n);
   attnlab::fill_uniform(f, seed);
-  if constexpr (std::is_same_v<T, float>) {
-    return f;
-  } else {
-    std::vector<T> x(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      if constexpr (std::is_same_v<T, attn::f16>)
-        x[i] = attn::to_f16(f[i]);
-      else
-        x[i] = attn::to_bf16(f[i]);
-    }
-    return x;
-  }
-}
-
-/// v's values in a 64-byte-aligned array, as a KV cache is kept (kit/aligned_array.hpp).
-template <class T>
-attnbench::AlignedArray<T> aligned_copy(const std::vector<T>& v) {
-  attnbench::AlignedArray<T> a = attnbench::aligned_array<T>(v.size());
-  if (a) std::copy(v.begin(), v.end(), a.get());
-  return a;
+  attnbench::AlignedArray<T> x = attnbench::aligned_array<T>(n);
+  if (x) std::transform(f.begin(), f.end(), x.get(), attn::from_float<T>);
+  return x;
 }
 
 /// Every K/V copy of every case of one dtype is a region of one pool of random values, filled once
@@ -90,7 +74,7 @@ struct Pool {
   attnbench::AlignedArray<T> data;
   const T* get() {
     if (filled < elements) {
-      data = aligned_copy(random_values<T>(elements, 2));
+      data = random_values<T>(elements, 2);
       filled = elements;
     }
     return data.get();
@@ -152,7 +136,7 @@ void run_decode(benchmark::State& state, const DecodeCase& c) {
   }
   const i64 kv_elements = 2 * c.hkv * c.nk * c.d;
   const std::size_t q_elements = static_cast<std::size_t>(c.heads() * c.nq * c.d);
-  const attnbench::AlignedArray<T> qs = aligned_copy(random_values<T>(q_elements, 1));
+  const attnbench::AlignedArray<T> qs = random_values<T>(q_elements, 1);
   const attnbench::AlignedArray<T> os = attnbench::aligned_array<T>(q_elements);
   if (!qs || !os) {
     state.SkipWithError("cannot allocate Q and O");
