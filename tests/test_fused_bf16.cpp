@@ -6,6 +6,7 @@
 // causal, masks, GQA and strided layouts; bitwise the same for every thread count; and which
 // tables carry the path. Skipped, saying why, where the CPU lacks AVX512_BF16 or ATTN_ISA /
 // ATTN_BF16_DOT turned it off.
+#include "bf16_dot_testers.hpp"
 #include "cpu_features.hpp"
 #include "dtype_rule.hpp"
 #include "fused_testers.hpp"
@@ -24,44 +25,6 @@
 
 namespace attn::test {
 namespace {
-
-const DTypes kBf16InF32Out{DType::bf16, DType::bf16, DType::bf16, DType::f32, DType::f32};
-const DTypes kAllBf16{DType::bf16, DType::bf16, DType::bf16, DType::bf16, DType::bf16};
-// Q and K bf16 take the path whatever V, O and the mask are.
-const DTypes kQkBf16{DType::bf16, DType::bf16, DType::f16, DType::f32, DType::bf16};
-
-/// The avx512 table's bf16 S path, or nullptr where this process has none.
-const fused::Ukernels::Bf16Dot* bf16_dot() {
-  const fused::Ukernels* uk = fused::ukernels_for(fused::Isa::avx512);
-  return uk != nullptr && uk->bf16_dot.qk != nullptr ? &uk->bf16_dot : nullptr;
-}
-
-#define SKIP_WITHOUT_BF16_DOT()                                                                   \
-  if (bf16_dot() == nullptr)                                                                      \
-  GTEST_SKIP() << "no bf16 S path in this process: the CPU lacks AVX512_BF16, or ATTN_ISA below " \
-                  "avx512 or ATTN_BF16_DOT=off turned it off"
-
-/// n bf16 values uniform in [-range, range), rounded to nearest even.
-std::vector<bf16> random_bf16(std::size_t n, unsigned seed, float range = 1.0f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> u(-range, range);
-  std::vector<bf16> x(n);
-  for (bf16& e : x) e = to_bf16(u(gen));
-  return x;
-}
-
-/// Σ_t q[t]·k[t] in fp64 and Σ|q[t]·k[t]| (the dot product's error scale), over t < d.
-struct Dot {
-  double exact = 0, mag = 0;
-};
-Dot fp64_dot(const bf16* q, const bf16* k, i64 d) {
-  Dot r;
-  for (i64 t = 0; t < d; ++t) {
-    const double prod = static_cast<double>(to_float(q[t])) * to_float(k[t]);
-    r.exact += prod, r.mag += std::abs(prod);
-  }
-  return r;
-}
 
 /// One m × n tile through pack_q, pack_kt and qk, from Q and K rows that end at guard pages
 /// (ldq = d + 3, ldk = d + 1 elements: odd strides, so the pairs are read unaligned): every written
@@ -185,11 +148,6 @@ TEST(FusedBf16, PathFollowsCpuidAttnIsaAndTheKnob) {
   }
   EXPECT_TRUE(cpu::features().avx512_bf16 == false || cpu::features().avx512_skx);
 }
-
-/// The kernel runs the bf16 S path: the active table carries it.
-#define SKIP_WITHOUT_ACTIVE_BF16_DOT() \
-  SKIP_WITHOUT_BF16_DOT();             \
-  if (fused::active_ukernels().bf16_dot.qk == nullptr) GTEST_SKIP() << "the active fused table is not avx512"
 
 TEST(FusedBf16, AccuracyRuleOnEveryTail) {
   SKIP_WITHOUT_ACTIVE_BF16_DOT();

@@ -13,10 +13,10 @@ namespace {
 
 using i64 = std::int64_t;
 
-/// Nothing to copy: every dtype f32 (K and V may be anything under keep.kv).
+/// Nothing to copy: every dtype f32 (K and V may be anything under keep.kv, Q under keep.q).
 constexpr bool all_f32(const DTypes& t, bool mask, Keep keep) {
-  return t.q == DType::f32 && (keep.kv || (t.k == DType::f32 && t.v == DType::f32)) && t.out == DType::f32 &&
-         (!mask || t.mask == DType::f32);
+  return (keep.q || t.q == DType::f32) && (keep.kv || (t.k == DType::f32 && t.v == DType::f32)) &&
+         t.out == DType::f32 && (!mask || t.mask == DType::f32);
 }
 
 /// Bytes of an fp32 copy of `elements`, rounded up to 64 (each copy starts 64-byte aligned).
@@ -61,6 +61,7 @@ Problem as_f32(Problem p, Keep keep) {
   const DTypes t = p.dtypes;
   p.dtypes = DTypes{};
   if (keep.kv) p.dtypes.k = t.k, p.dtypes.v = t.v;
+  if (keep.q) p.dtypes.q = t.q;
   return p;
 }
 
@@ -71,7 +72,7 @@ std::size_t workspace_bytes(const Problem& p, std::size_t kernel_bytes, Keep kee
   const double bhkv = static_cast<double>(p.batch) * static_cast<double>(p.kv_heads);
   const double nq = static_cast<double>(p.q_len), nk = static_cast<double>(p.kv_len);
   double bytes = static_cast<double>(kernel_bytes);
-  if (t.q != DType::f32) bytes += copy_bytes(bh * nq * static_cast<double>(p.head_dim));
+  if (t.q != DType::f32 && !keep.q) bytes += copy_bytes(bh * nq * static_cast<double>(p.head_dim));
   if (t.k != DType::f32 && !keep.kv) bytes += copy_bytes(bhkv * nk * static_cast<double>(p.head_dim));
   if (t.v != DType::f32 && !keep.kv) bytes += copy_bytes(bhkv * nk * static_cast<double>(p.value_dim));
   if (t.out != DType::f32) bytes += copy_bytes(bh * nq * static_cast<double>(p.value_dim));
@@ -91,7 +92,7 @@ void run(const KernelArgs& a, void (*kernel)(const KernelArgs&) noexcept, Keep k
   };
   auto elements = [](const auto& t) { return t.shape[0] * t.shape[1] * t.shape[2] * t.shape[3]; };
   KernelArgs w = a;
-  if (a.q.dtype != DType::f32) w.q = widen(a.q, take(elements(a.q)), a.threads);
+  if (a.q.dtype != DType::f32 && !keep.q) w.q = widen(a.q, take(elements(a.q)), a.threads);
   if (a.k.dtype != DType::f32 && !keep.kv) w.k = widen(a.k, take(elements(a.k)), a.threads);
   if (a.v.dtype != DType::f32 && !keep.kv) w.v = widen(a.v, take(elements(a.v)), a.threads);
   Tensor out32;

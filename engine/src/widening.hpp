@@ -16,15 +16,17 @@ namespace attn::widening {
 /// Which inputs the kernel reads in their own dtype (no fp32 copy).
 struct Keep {
   bool kv = false;  ///< K and V
+  bool q = false;   ///< Q (decode's bf16 logits read it as it is)
 };
 
-/// The problem as the fp32 kernel sees it: every dtype f32 (K and V as they are under keep.kv).
+/// The problem as the fp32 kernel sees it: every dtype f32 (K and V as they are under keep.kv, Q
+/// under keep.q).
 Problem as_f32(Problem p, Keep keep = {});
 
 /// Bytes of the fp32 copies `p` needs (0 when it is all fp32), plus `kernel_bytes`, saturating.
 std::size_t workspace_bytes(const Problem& p, std::size_t kernel_bytes, Keep keep = {});
 
-/// Widens a's 16-bit inputs (but K and V under keep.kv) into the front of a.workspace, runs
+/// Widens a's 16-bit inputs (but K and V under keep.kv, Q under keep.q) into the front of a.workspace, runs
 /// `kernel` on fp32 views (with the rest of the workspace), narrows O. Never throws, never allocates.
 void run(const KernelArgs& a, void (*kernel)(const KernelArgs&) noexcept, Keep keep = {}) noexcept;
 

@@ -14,6 +14,7 @@
 #include "decode/plan.hpp"
 
 #include "decode/kernels.hpp"
+#include "dtype_rows.hpp"
 #include "fused/log2_units.hpp"
 #include "fused/ukernels.hpp"
 #include "kernel_decls.hpp"
@@ -25,6 +26,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace attn {
 
@@ -44,6 +46,8 @@ using fused::kNegInf;
 struct Pass {
   int rows = 0;
   const float* q[kRowsPerPass];
+  const bf16* q_bf16[kRowsPerPass];  ///< Q as it is, when the logits come from bf16 pairs (uses_bf16_dot)
+  bool bf16_dot = false;
   float* o[kRowsPerPass];  ///< unnormalised O: the output row, or the chunk's partial row
   const float* mask[kRowsPerPass];
   i64 visible[kRowsPerPass];  ///< keys 0..visible-1 pass the causal rule
@@ -74,7 +78,9 @@ void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fuse
   const i64 ahead = std::clamp<i64>(limit - kb - dist, 0, n);
   const Ahead<Tk> k_ahead{ahead > 0 ? k0 + dist * ldk : nullptr, ahead};
   const Ahead<Tv> v_ahead{ahead > 0 ? v0 + dist * ldv : nullptr, ahead};
-  dk.loops<Tk>().scores(w.rows, w.q, p.d, k0, ldk, n, a.scale * kLog2e, w.s, lds, k_ahead);
+  if constexpr (std::is_same_v<Tk, bf16>)
+    if (w.bf16_dot) dk.scores_bf16_dot(w.rows, w.q_bf16, p.d, k0, ldk, n, a.scale * kLog2e, w.s, lds, k_ahead);
+  if (!w.bf16_dot) dk.loops<Tk>().scores(w.rows, w.q, p.d, k0, ldk, n, a.scale * kLog2e, w.s, lds, k_ahead);
   // Selected-away keys become -inf, overwriting: whatever K held there (inf, NaN) disappears.
   bool hidden = false;  // some key of the tile is hidden from some row
   for (int r = 0; r < w.rows; ++r) {
@@ -136,10 +142,14 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
               i64 hk, i64 r0, i64 c) {
   Pass w;
   w.rows = static_cast<int>(std::min(kRowsPerPass, p.group_rows - r0));
-  i64 last = 0;  // keys any row of the pass sees
+  w.bf16_dot = std::is_same_v<Tk, bf16> && a.q.dtype == DType::bf16;  // keep_for kept Q for the bf16 logits
+  i64 last = 0;                                                       // keys any row of the pass sees
   for (int r = 0; r < w.rows; ++r) {
     const GroupRow g = group_row(p, hk, r0 + r);
-    w.q[r] = a.q.as<float>().row(b, g.h, g.i);
+    if (w.bf16_dot)
+      w.q_bf16[r] = detail::row_of<bf16>(a.q, b, g.h, g.i);
+    else
+      w.q[r] = a.q.as<float>().row(b, g.h, g.i);
     w.o[r] = p.chunks == 1 ? a.out.as<float>().row(b, g.h, g.i) : partial_row(p, partials, b, hk, r0 + r, c);
     w.mask[r] = mask_row(a.mask, g.i);
     w.visible[r] = visible_keys(a, g.i);
@@ -212,7 +222,8 @@ void decode_typed(const KernelArgs& a) noexcept {
   team::run_in_runs(static_cast<int>(p.slots), merges, 16, [&](int, i64 t) { merge(t); });
 }
 
-/// The call with Q, O and the mask in fp32 (widening::run made them so), K and V in their dtypes.
+/// The call with O and the mask in fp32 (widening::run made them so), K and V in their dtypes, Q
+/// in fp32 or, for the bf16 logits (keep_for), bf16.
 void decode_run(const KernelArgs& a) noexcept {
   auto with_v = [&]<class Tk>() {
     switch (a.v.dtype) {
@@ -241,15 +252,24 @@ std::size_t decode_workspace(const Problem& pr) {
 }
 
 /// K and V are read in their own dtype (the loops widen on load: half the bytes at 16 bits);
-/// Q, the mask and O, a few rows, go through fp32 copies (widening.hpp).
+/// Q, the mask and O, a few rows, go through fp32 copies (widening.hpp). The workspace counts
+/// Q's copy always: an upper bound for the calls that keep Q (keep_for).
 constexpr widening::Keep kKeepKv{.kv = true};
 
 std::size_t workspace_any(const Problem& pr) {
   return widening::workspace_bytes(pr, decode_workspace(widening::as_f32(pr, kKeepKv)), kKeepKv);
 }
 
+/// Q is kept as it is too where the logits come from bf16 pairs: bf16 Q and K on a CPU whose
+/// fused table computes S so (fused::uses_bf16_dot; the decode table has the loop alongside).
+widening::Keep keep_for(const KernelArgs& a) {
+  const fused::Ukernels& uk = fused::active_ukernels();
+  const bool dot = fused::uses_bf16_dot(uk, a.q.dtype, a.k.dtype) && kernels_for(uk.isa).scores_bf16_dot != nullptr;
+  return {.kv = true, .q = dot};
+}
+
 void run_any(const KernelArgs& a) noexcept {
-  widening::run(a, decode_run, kKeepKv);
+  widening::run(a, decode_run, keep_for(a));
 }
 
 }  // namespace

@@ -57,11 +57,22 @@ struct Loops {
              Ahead<T> ahead);
 };
 
+/// Logits from bf16 Q and K rows as they are, by vdpbf16ps (kernels_avx512_bf16.cpp): Loops::scores'
+/// contract with q's rows in bf16, and the accuracy of fused's bf16 Q·Kᵀ (fused/ukernels.hpp,
+/// Bf16Dot): each product of two bf16 values exact, d fp32 additions (γ_d Σ|q k|) in another
+/// order than the widened loop's, one rounding for c; vdpbf16ps flushes denormal inputs, products
+/// and sums to 0 (simd/avx512_bf16.hpp).
+using ScoresBf16Dot = void (*)(int rows, const attn::bf16* const* q, i64 d, const attn::bf16* k, i64 ldk, i64 n,
+                               float c, float* s, i64 lds, Ahead<attn::bf16> ahead);
+
 struct Kernels {
   Isa isa;
   Loops<float> for_f32;
   Loops<attn::f16> for_f16;
   Loops<attn::bf16> for_bf16;
+  /// Set in the avx512 table where cpuid reports AVX512_BF16 (cpu::features, which ATTN_ISA and
+  /// ATTN_BF16_DOT=off lower), as the fused table's bf16_dot is; null elsewhere.
+  ScoresBf16Dot scores_bf16_dot = nullptr;
 
   /// The loops for K or V elements of type T.
   template <class T>
@@ -78,6 +89,8 @@ struct Kernels {
 Kernels scalar_kernels();
 Kernels avx2_kernels();
 Kernels avx512_kernels();
+/// The avx512 table's scores_bf16_dot (only valid to call with AVX512_BF16).
+ScoresBf16Dot avx512_bf16_scores();
 
 /// The table for the ISA the fused kernel runs (ATTN_ISA and fused::force_isa apply to both).
 const Kernels& kernels_for(Isa isa);

@@ -4,7 +4,9 @@
 // linkage (a unit per ISA: see simd/exp_poly.hpp).
 //
 // K and V elements of type T (float, f16, bf16) are read by V::load, which widens 16-bit
-// storage exactly; all arithmetic is fp32.
+// storage exactly; all arithmetic is fp32. The logits take Q rows of any element type V::load
+// reads: fp32 for every table, and bf16 for simd/avx512_bf16.hpp's pairs, whose "fma" is
+// vdpbf16ps on 32 bf16 elements of Q and K as they lie in memory (kernels_avx512_bf16.cpp).
 //
 // Logits: a tile of QkRows query rows × 4 keys, one accumulator per (row, key) over d, finished
 // four at a time by V::hsum4. Each K element is loaded once per tile and used by every row of
@@ -47,8 +49,8 @@ struct SimdDecode {
 
   /// s[r·lds + u] = c · q_r · k_u for RR rows and KR keys (KR a multiple of 4, or 1); prefetches
   /// the rows pf + u·ldk for u < pfn alongside.
-  template <int RR, int KR, class T>
-  static void scores_tile(const float* const* q, i64 d, const T* k, i64 ldk, float c, float* s, i64 lds, const T* pf,
+  template <int RR, int KR, class T, class Tq>
+  static void scores_tile(const Tq* const* q, i64 d, const T* k, i64 ldk, float c, float* s, i64 lds, const T* pf,
                           i64 pfn) {
     reg acc[RR][KR];
 #pragma GCC unroll 8
@@ -102,8 +104,8 @@ struct SimdDecode {
 
   /// s[u] = c · q · k_u for 4 keys, each read whole before the next (four accumulators over d,
   /// W columns at a time in turn); prefetches the rows pf + u·ldk for u < pfn alongside.
-  template <class T>
-  static void scores_one_row(const float* q, i64 d, const T* k, i64 ldk, float c, float* s, const T* pf, i64 pfn) {
+  template <class T, class Tq>
+  static void scores_one_row(const Tq* q, i64 d, const T* k, i64 ldk, float c, float* s, const T* pf, i64 pfn) {
     reg sum[4];
 #pragma GCC unroll 4
     for (int u = 0; u < 4; ++u) {
@@ -134,8 +136,8 @@ struct SimdDecode {
     _mm_storeu_ps(s, _mm_mul_ps(_mm_set1_ps(c), V::hsum4(sum[0], sum[1], sum[2], sum[3])));
   }
 
-  template <class T>
-  static void scores(int rows, const float* const* q, i64 d, const T* k, i64 ldk, i64 n, float c, float* s, i64 lds,
+  template <class T, class Tq = float>
+  static void scores(int rows, const Tq* const* q, i64 d, const T* k, i64 ldk, i64 n, float c, float* s, i64 lds,
                      Ahead<T> ahead) {
     // Prefetch rows for keys [j, j + KR): pointers formed only for rows below ahead.n.
     auto pf_n = [&](i64 j, i64 kr) { return ahead.n - j < 0 ? 0 : (ahead.n - j < kr ? ahead.n - j : kr); };

@@ -31,5 +31,19 @@ struct Avx512Bf16Pairs : Avx512 {
   static __m512bh as_pairs(reg v) noexcept { return reinterpret_cast<__m512bh>(_mm512_castps_si512(v)); }
 };
 
+/// The same pairs loaded straight from rows of bf16, as memory holds them (element 2p in the
+/// lower half of lane p): W counts elements, 32 a register, and masks are per element, so a
+/// loop written over W elements at a time (decode/kernels_simd.hpp's logits) takes a dot
+/// product of d elements in ceil(d / 32) vdpbf16ps without packing either operand. Masked-off
+/// elements read as 0 and are never touched.
+struct Avx512Bf16Rows : Avx512Bf16Pairs {
+  using mask = __mmask32;
+  static constexpr int W = 32;
+
+  static mask first(std::int64_t n) noexcept { return n >= W ? 0xffffffffu : n <= 0 ? 0u : (1u << n) - 1; }
+  static reg load(const bf16* p) noexcept { return _mm512_castsi512_ps(_mm512_loadu_si512(p)); }
+  static reg load_masked(const bf16* p, mask m) noexcept { return _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, p)); }
+};
+
 }  // namespace
 }  // namespace attn::simd
