@@ -68,7 +68,7 @@ Oracle make_oracle(const attnlab::Inputs& in) {
 /// The kernel's rows that the oracle covers, in the oracle's layout.
 std::vector<float> oracle_rows(const attnlab::Inputs& in, const Oracle& o) {
   const attnlab::Shape& s = in.shape;
-  if (o.first_row == 0) return in.out;
+  if (o.first_row == 0) return {in.out.begin(), in.out.end()};
   std::vector<float> r;
   r.reserve(o.out.size());
   for (i64 bh = 0; bh < s.batch * s.heads; ++bh) {
@@ -131,7 +131,7 @@ void run_attention_case(benchmark::State& state, const AttentionCase& c) {
   // which reads in's fp32 values, sees what the kernel reads.
   attnlab::Narrowed q16, k16, v16, out16;
   q16.store(t, in.q), k16.store(t, in.k), v16.store(t, in.v), out16.store(t, in.out);
-  auto typed = [t](attn::AnyConstTensor view, const attnlab::Narrowed& n, const std::vector<float>& values) {
+  auto typed = [t](attn::AnyConstTensor view, const attnlab::Narrowed& n, std::span<const float> values) {
     view.data = n.data(t, values), view.dtype = t;
     return view;
   };

@@ -118,7 +118,9 @@ class DtypeInputs {
     return c;
   }
   /// The kernel's last output, widened to fp32.
-  std::vector<float> result() const { return dtype_ == attn::DType::f32 ? in_.out : out_.widened(); }
+  std::vector<float> result() const {
+    return dtype_ == attn::DType::f32 ? std::vector<float>(in_.out.begin(), in_.out.end()) : out_.widened();
+  }
 
  private:
   Inputs& in_;
@@ -268,7 +270,7 @@ CompareResult run_compare(const CompareOptions& o, std::ostream* progress) {
         opts.kernel = "reference";
         ref_times = time_kernel(views.oracle_views(), opts, 1, 0, false);
         rates.measured(*attn::find_kernel("reference"), dtype, shape, ref_times.front());
-        ref = in->out;
+        ref.emplace(in->out.begin(), in->out.end());
       }
       for (std::size_t i = first_row; i < rows.size(); ++i) {
         CompareRow& row = rows[i];

@@ -2,7 +2,7 @@
 
 namespace attnlab {
 
-void fill_uniform(std::vector<float>& x, std::uint64_t seed, float lo, float hi) {
+void fill_uniform(std::span<float> x, std::uint64_t seed, float lo, float hi) {
   // splitmix64: tiny, fast, and the same sequence everywhere.
   std::uint64_t state = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
   for (float& e : x) {

@@ -3,19 +3,21 @@
 // (shapes.hpp) or any buffer a test or benchmark fills.
 #pragma once
 
+#include "workload/aligned_vector.hpp"
 #include "workload/shapes.hpp"
 
 #include <attn/attention.hpp>
 
 #include <cstdint>
-#include <vector>
+#include <span>
 
 namespace attnlab {
 
-/// Dense, seeded, uniform [-1, 1) inputs and an output buffer for one shape.
+/// Dense, seeded, uniform [-1, 1) inputs and an output buffer for one shape, each on a 64-byte
+/// boundary (aligned_vector.hpp).
 struct Inputs {
   Shape shape;
-  std::vector<float> q, k, v, out, lse;
+  AlignedVector<float> q, k, v, out, lse;
   attn::ConstTensor qv() const;
   attn::ConstTensor kv() const;
   attn::ConstTensor vv() const;
@@ -25,6 +27,6 @@ struct Inputs {
 Inputs make_inputs(const Shape& s, std::uint64_t seed);
 
 /// Fills `x` with uniform [lo, hi) values from a fixed generator (same on every platform).
-void fill_uniform(std::vector<float>& x, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+void fill_uniform(std::span<float> x, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f);
 
 }  // namespace attnlab
