@@ -201,7 +201,9 @@ void decode_typed(const KernelArgs& a) noexcept {
   const Plan p = make_plan(a.q.shape[0], a.q.shape[1], a.k.shape[1], a.q.shape[2], a.k.shape[2], a.q.shape[3],
                            a.v.shape[3], a.threads);
   const fused::Ukernels& uk = fused::active_ukernels();
-  const Kernels& dk = kernels_for(uk.isa);
+  // A bf16 Q is here only because keep_for chose the bf16 logits, which only the avx512 table
+  // has: take that table then, whatever ISA force_isa may have set since.
+  const Kernels& dk = kernels_for(a.q.dtype == DType::bf16 ? Isa::avx512 : uk.isa);
   float* const partials = static_cast<float*>(a.workspace);
   const i64 items = p.items();
   // Chunks of one pass are adjacent items: a thread's consecutive items read adjacent keys.
