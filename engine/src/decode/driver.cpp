@@ -54,7 +54,7 @@ struct Pass {
   float m[kRowsPerPass], l[kRowsPerPass], alpha[kRowsPerPass];
   i64 tile = kTileKeys;               ///< keys per step, and the stride of s
   float s[kRowsPerPass * kTileKeys];  ///< one tile's logits, then its p
-  static_assert(kOneRowTileKeys <= kRowsPerPass * kTileKeys);
+  static_assert(kOneRowTileKeys <= kRowsPerPass * kTileKeys && kTileKeys <= kOneRowTileKeys);
 };
 
 template <class T>
@@ -98,28 +98,27 @@ void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fuse
   }
   uk.softmax_step(w.s, lds, w.rows, n, w.m, w.l, w.alpha);
   // A hidden key has p = 0, but 0 · NaN = NaN: if V is not finite at a key some row may not
-  // see, each row sums only its own keys, in runs. The contract of pv makes that bitwise what
-  // finite values there would give (adding 0 · v is exact, alpha applies once).
+  // see, each row reads a copy of the step's V with zeros at its hidden keys, a few columns at a
+  // time. The contract of pv makes that bitwise what finite values there would give (adding
+  // 0 · v is exact; an element's arithmetic does not depend on the columns of the call).
   bool finite = true;
   if (hidden)
     for (i64 j = 0; j < n && finite; ++j) finite = all_finite(v0 + j * ldv, p.dv);
   const Loops<Tv>& lv = dk.loops<Tv>();
   if (finite) return lv.pv(w.rows, w.s, lds, v0, ldv, n, p.dv, w.o, w.alpha, v_ahead);
+  constexpr i64 kCols = 16;
+  Tv seen[kOneRowTileKeys * kCols];  // n <= kOneRowTileKeys (tile_keys)
   for (int r = 0; r < w.rows; ++r) {
     const i64 vis = std::clamp<i64>(w.visible[r] - kb, 0, n);
-    float alpha = w.alpha[r];
-    bool applied = false;
-    for (i64 j = 0; j < vis;) {
-      if (masked_out(w.mask[r], kb + j)) {
-        ++j;
-        continue;
+    for (i64 c0 = 0; c0 < p.dv; c0 += kCols) {
+      const i64 cols = std::min(kCols, p.dv - c0);
+      for (i64 j = 0; j < n; ++j) {
+        const bool sees = j < vis && !masked_out(w.mask[r], kb + j);
+        for (i64 t = 0; t < cols; ++t) seen[j * kCols + t] = sees ? v0[j * ldv + c0 + t] : Tv{};
       }
-      i64 e = j;
-      while (e < vis && !masked_out(w.mask[r], kb + e)) ++e;
-      lv.pv(1, w.s + r * lds + j, lds, v0 + j * ldv, ldv, e - j, p.dv, w.o + r, &alpha, {});
-      alpha = 1.0f, applied = true, j = e;
+      float* o = w.o[r] + c0;
+      lv.pv(1, w.s + r * lds, lds, seen, kCols, n, cols, &o, w.alpha + r, {});
     }
-    if (!applied) lv.pv(1, w.s + r * lds, lds, v0, ldv, 0, p.dv, w.o + r, &alpha, {});
   }
 }
 

@@ -47,12 +47,17 @@ struct Loops {
                  Ahead<T> ahead);
 
   /// The online-softmax rescale and P·V for `rows` output rows, in place:
-  ///   o[r][t] = alpha[r] · o[r][t], then o[r][t] += p[r·ldp + j] · v[j·ldv + t] for j = 0, 1, …, n − 1
-  /// in that order, for r < rows, t < dv. Every element's arithmetic is this sequence whatever
-  /// `rows` is, so a row computed alone, or over a key list cut into runs (later runs with
-  /// alpha = 1), gets the same bits as in a larger call (the masked-NaN path in driver.cpp
+  ///   a = 0, then a += p[r·ldp + j] · v[j·ldv + t] for j = 0, 1, …, n − 1 in that order, then
+  ///   o[r][t] = alpha[r] · o[r][t] + a
+  /// for r < rows, t < dv (fused multiply-adds in the SIMD tables, a multiply and an add in the
+  /// scalar one). The step's keys are summed from zero and added to the rescaled O once, as the
+  /// fused kernel's P·V does: added into the running O key by key, each rounding was against O's
+  /// size (about 3× the error at a thousand keys, docs/api.md). Every element's arithmetic is
+  /// this sequence whatever `rows` and the column tiles are, so a row computed alone, or a few
+  /// columns at a time, gets the same bits as in a larger call (the masked-NaN path in driver.cpp
   /// relies on it). Reads exactly p[r·ldp + j < n], v rows j < n (t < dv) and alpha[r < rows].
   /// Prefetches the first dv columns of ahead's rows j < min(ahead.n, n), each with V row j.
+  /// Accuracy: γ_{n+1} (|alpha o| + Σ_j |p_j v_j|).
   void (*pv)(int rows, const float* p, i64 ldp, const T* v, i64 ldv, i64 n, i64 dv, float* const* o, const float* alpha,
              Ahead<T> ahead);
 };

@@ -21,14 +21,12 @@ void scores_scalar(int rows, const float* const* q, i64 d, const T* k, i64 ldk, 
 template <class T>
 void pv_scalar(int rows, const float* p, i64 ldp, const T* v, i64 ldv, i64 n, i64 dv, float* const* o,
                const float* alpha, Ahead<T>) {
-  for (int r = 0; r < rows; ++r) {
-    float* orow = o[r];
-    for (i64 t = 0; t < dv; ++t) orow[t] *= alpha[r];
-    for (i64 j = 0; j < n; ++j) {
-      const float pj = p[r * ldp + j];
-      for (i64 t = 0; t < dv; ++t) orow[t] += pj * to_float(v[j * ldv + t]);
+  for (int r = 0; r < rows; ++r)
+    for (i64 t = 0; t < dv; ++t) {
+      float a = 0.0f;
+      for (i64 j = 0; j < n; ++j) a += p[r * ldp + j] * to_float(v[j * ldv + t]);
+      o[r][t] = alpha[r] * o[r][t] + a;
     }
-  }
 }
 
 template <class T>

@@ -14,10 +14,11 @@
 // A pass of one row reads its keys one whole row after another instead (four accumulators a
 // key), so K streams through memory in address order as the prefetchers like it.
 // P·V: PvRows rows × PvVecs registers of columns (1 row × 8 registers when alone, half the
-// rows × twice the registers for a pass of half as many rows: as many FMA chains): O loaded,
-// scaled by alpha, then one FMA per key and column in key order (the contract's sequence,
-// whatever the tile), stored once per tile of keys. In a pass of one row, where a row of V takes
-// several column tiles (AVX2: 2 at dv = 128), the first prefetches all of it.
+// rows × twice the registers for a pass of half as many rows: as many FMA chains): sums from
+// zero, one FMA per key and column in key order, then O = alpha·O + sum by one FMA (the
+// contract's sequence, whatever the tile), stored once per tile of keys. In a pass of one row,
+// where a row of V takes several column tiles (AVX2: 2 at dv = 128), the first prefetches all
+// of it.
 //
 // Measured on the Zen 5 of docs/performance.md (Nk 32768, H = Hkv = 8, d = 128, 1 thread, K/V
 // from DRAM): a one-row pass reading 8 keys side by side and prefetching V per column tile took,
@@ -162,7 +163,7 @@ struct SimdDecode {
   }
 
   /// Columns [c0, c0 + W·U) of RR rows (the last register holding only the lanes in `last`
-  /// when `partial`): o = alpha·o, then o += p_j · v_j for every key in order; prefetches
+  /// when `partial`): a = Σ_j p_j · v_j from zero in key order, then o = alpha·o + a; prefetches
   /// ahead's rows alongside: their first `whole` columns when kWholeRows, else these columns.
   template <int RR, int U, bool kPartial, bool kWholeRows, class T>
   static void pv_tile(const float* p, i64 ldp, const T* v, i64 ldv, i64 n, float* const* o, i64 c0, const float* alpha,
@@ -170,11 +171,9 @@ struct SimdDecode {
     auto ld = [&](const auto* x, int u) { return kPartial && u == U - 1 ? V::load_masked(x, last) : V::load(x); };
     reg acc[RR][U];
 #pragma GCC unroll 8
-    for (int r = 0; r < RR; ++r) {
-      const reg a = V::set1(alpha[r]);
+    for (int r = 0; r < RR; ++r)
 #pragma GCC unroll 8
-      for (int u = 0; u < U; ++u) acc[r][u] = V::mul(a, ld(o[r] + c0 + W * u, u));
-    }
+      for (int u = 0; u < U; ++u) acc[r][u] = V::zero();
     for (i64 j = 0; j < n; ++j) {
       const T* vj = v + j * ldv + c0;
       if (j < ahead.n) {
@@ -198,15 +197,18 @@ struct SimdDecode {
       }
     }
 #pragma GCC unroll 8
-    for (int r = 0; r < RR; ++r)
+    for (int r = 0; r < RR; ++r) {
+      const reg a = V::set1(alpha[r]);
 #pragma GCC unroll 8
       for (int u = 0; u < U; ++u) {
         float* dst = o[r] + c0 + W * u;
+        const reg out = V::fma(a, ld(dst, u), acc[r][u]);
         if (kPartial && u == U - 1)
-          V::store_masked(dst, last, acc[r][u]);
+          V::store_masked(dst, last, out);
         else
-          V::store(dst, acc[r][u]);
+          V::store(dst, out);
       }
+    }
   }
 
   template <int RR, class T>
