@@ -84,6 +84,13 @@ class GuardedArray {
 };
 using GuardedFloats = GuardedArray<float>;
 
+/// A decode-shaped case: H query heads over Hkv K/V heads, nq query rows, nk keys, d = dv.
+inline Case decode_case(i64 H, i64 Hkv, i64 nq, i64 nk, i64 d, Causal causal = Causal::none, bool mask = false) {
+  Case c = Case{}.shape(nq, nk, d);
+  c.H = H, c.Hkv = Hkv, c.causal = causal, c.mask = mask;
+  return c;
+}
+
 /// Runs `kernel` on copies of ref's Q, K, V and mask that each end at a guard page (dense
 /// layout), into got, and checks it against ref's reference outputs: no read past any input.
 inline void expect_matches_reference_on_guarded_inputs(const Buffers& ref, Buffers& got, const std::string& kernel) {

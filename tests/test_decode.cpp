@@ -157,12 +157,6 @@ TEST_P(DecodePerIsa, PvOnEveryTailMatchesFp64AndColumnBlocksBitForBit) {
 
 // --- the whole kernel ----------------------------------------------------------
 
-Case make(i64 H, i64 Hkv, i64 nq, i64 nk, i64 d, Causal causal = Causal::none, bool mask = false) {
-  Case c = Case{}.shape(nq, nk, d);
-  c.H = H, c.Hkv = Hkv, c.causal = causal, c.mask = mask;
-  return c;
-}
-
 void expect_decode_matches_reference(const Case& c, int threads = 0) {
   Buffers ref(c), got(c);
   run(ref, "reference");
@@ -174,11 +168,11 @@ TEST_P(DecodePerIsa, QueryRowsAndKeyTailsMatchReference) {
   ScopedIsa isa(GetParam());
   for (i64 nq = 1; nq <= 16; ++nq)
     for (Causal causal : {Causal::none, Causal::top_left, Causal::bottom_right})
-      expect_decode_matches_reference(make(1, 1, nq, 37, 24, causal, nq % 3 == 0));
+      expect_decode_matches_reference(decode_case(1, 1, nq, 37, 24, causal, nq % 3 == 0));
   for (i64 nk = 1; nk <= 33; ++nk)
     for (i64 nq : {1, 3}) {
-      expect_decode_matches_reference(make(1, 1, nq, nk, 19));
-      expect_decode_matches_reference(make(1, 1, nq, nk, 19, Causal::bottom_right, true));
+      expect_decode_matches_reference(decode_case(1, 1, nq, nk, 19));
+      expect_decode_matches_reference(decode_case(1, 1, nq, nk, 19, Causal::bottom_right, true));
     }
 }
 
@@ -190,19 +184,19 @@ TEST_P(DecodePerIsa, KeyTilesAndChunkBoundariesMatchReference) {
     const decode::Plan p = decode::make_plan(1, 4, 1, 2, nk, 16, 16, 1);
     EXPECT_EQ(p.chunks > 1, nk >= 2 * kMinChunkKeys) << nk;
     for (Causal causal : {Causal::none, Causal::top_left, Causal::bottom_right})
-      expect_decode_matches_reference(make(4, 1, 2, nk, 16, causal, causal == Causal::bottom_right));
+      expect_decode_matches_reference(decode_case(4, 1, 2, nk, 16, causal, causal == Causal::bottom_right));
   }
   // fp32 K/V of d = 128 step fewer keys (tile_keys): 8 in a pass of 4 rows, 16 in one of 8; ± 1.
   for (i64 nq : {1, 2}) {
     const i64 short_tile = decode::tile_keys(4 * nq, 2 * 128 * static_cast<i64>(sizeof(float)));
     EXPECT_LT(short_tile, kTileKeys);
     for (i64 nk : {short_tile - 1, short_tile + 1, 3 * short_tile + 1})
-      expect_decode_matches_reference(make(4, 1, nq, nk, 128, Causal::bottom_right, true));
+      expect_decode_matches_reference(decode_case(4, 1, nq, nk, 128, Causal::bottom_right, true));
   }
   // A pass of one row steps kOneRowTileKeys keys at a time: its tiles ± 1 and a short last one.
   for (i64 nk : {kOneRowTileKeys - 1, kOneRowTileKeys, kOneRowTileKeys + 1, 2 * kMinChunkKeys + kOneRowTileKeys + 7})
     for (Causal causal : {Causal::none, Causal::bottom_right})
-      expect_decode_matches_reference(make(1, 1, 1, nk, 16, causal, causal == Causal::bottom_right));
+      expect_decode_matches_reference(decode_case(1, 1, 1, nk, 16, causal, causal == Causal::bottom_right));
 }
 
 TEST_P(DecodePerIsa, GqaGroupsMatchReference) {
@@ -211,11 +205,11 @@ TEST_P(DecodePerIsa, GqaGroupsMatchReference) {
   for (i64 group : {1, 4, 8})
     for (i64 nq : {1, 2, 3})
       for (i64 nk : {70, 1100}) {
-        expect_decode_matches_reference(make(2 * group, 2, nq, nk, 32));
-        expect_decode_matches_reference(make(2 * group, 2, nq, nk, 32, Causal::bottom_right, true));
-        expect_decode_matches_reference(make(2 * group, 2, nq, nk, 32, Causal::top_left));
+        expect_decode_matches_reference(decode_case(2 * group, 2, nq, nk, 32));
+        expect_decode_matches_reference(decode_case(2 * group, 2, nq, nk, 32, Causal::bottom_right, true));
+        expect_decode_matches_reference(decode_case(2 * group, 2, nq, nk, 32, Causal::top_left));
       }
-  Case c = make(8, 2, 5, 300, 40, Causal::bottom_right, true);
+  Case c = decode_case(8, 2, 5, 300, 40, Causal::bottom_right, true);
   c.B = 3, c.dv = 24, c.permuted = true;  // batches, dv != d, heads interleaved in memory
   expect_decode_matches_reference(c);
 }
@@ -256,7 +250,7 @@ TEST_P(DecodePerIsa, MaskedGarbageInKAndVGivesTheCleanBits) {
   // the row-by-row path while the clean run takes the shared one. Both must give the same bits.
   for (i64 nk : {45, 1100, 3000})
     for (Causal causal : {Causal::none, Causal::top_left, Causal::bottom_right}) {
-      Case c = make(8, 2, 3, nk, 24, causal, true);
+      Case c = decode_case(8, 2, 3, nk, 24, causal, true);
       Buffers dirty(c), clean(c);
       auto garbage_at = [&](i64 j) { return j % 37 == 5 || (causal == Causal::top_left && j >= c.Nq) || j == 0; };
       for (Buffers* x : {&dirty, &clean})
@@ -292,8 +286,8 @@ TEST_P(DecodePerIsa, FullyMaskedAndNaNRows) {
 
 TEST_P(DecodePerIsa, BitwiseSameForThreads1234) {
   ScopedIsa isa(GetParam());
-  for (Case c : {make(4, 1, 1, 5000, 64), make(8, 2, 2, 3001, 24, Causal::bottom_right, true),
-                 make(2, 2, 16, 1200, 16, Causal::top_left), make(16, 2, 3, 700, 8)}) {
+  for (Case c : {decode_case(4, 1, 1, 5000, 64), decode_case(8, 2, 2, 3001, 24, Causal::bottom_right, true),
+                 decode_case(2, 2, 16, 1200, 16, Causal::top_left), decode_case(16, 2, 3, 700, 8)}) {
     c.B = 2;
     Buffers one(c);
     run(one, "decode", 1);
@@ -308,8 +302,8 @@ TEST_P(DecodePerIsa, BitwiseSameForThreads1234) {
 
 TEST_P(DecodePerIsa, InputsEndingAtAGuardPage) {
   ScopedIsa isa(GetParam());
-  for (const Case& c : {make(1, 1, 1, 37, 19, Causal::none, true), make(4, 1, 3, 1100, 19, Causal::bottom_right, true),
-                        make(8, 8, 1, 33, 13)}) {
+  for (const Case& c : {decode_case(1, 1, 1, 37, 19, Causal::none, true),
+                        decode_case(4, 1, 3, 1100, 19, Causal::bottom_right, true), decode_case(8, 8, 1, 33, 13)}) {
     Buffers ref(c), got(c);
     run(ref, "reference");
     expect_matches_reference_on_guarded_inputs(ref, got, "decode");
@@ -361,12 +355,14 @@ bool expect_kv_as_widened_fp32(const Case& c) {
 TEST_P(DecodePerIsa, SixteenBitKvIsBitwiseTheWidenedFp32OnEveryTailAndThreadCount) {
   ScopedIsa isa(GetParam());
   std::vector<Case> cases;
-  for (i64 nk = 1; nk <= 33; ++nk) cases.push_back(make(1, 1, nk % 3 + 1, nk, 19, Causal::bottom_right, nk % 2 == 0));
-  for (i64 d : {1, 7, 16, 33}) cases.push_back(make(4, 1, 1, 45, d));
-  cases.push_back(make(8, 2, 3, 1100, 24, Causal::bottom_right, true));  // GQA, two chunks, two passes
-  cases.push_back(make(8, 8, 1, 2 * kMinChunkKeys + 33, 128));           // the LLM shape, split keys
-  cases.push_back(make(32, 8, 1, 2 * kMinChunkKeys + 33, 128));  // its GQA group: 16 keys a step at 16 bits, 8 at 32
-  Case dv = make(4, 2, 2, 300, 40, Causal::top_left);
+  for (i64 nk = 1; nk <= 33; ++nk)
+    cases.push_back(decode_case(1, 1, nk % 3 + 1, nk, 19, Causal::bottom_right, nk % 2 == 0));
+  for (i64 d : {1, 7, 16, 33}) cases.push_back(decode_case(4, 1, 1, 45, d));
+  cases.push_back(decode_case(8, 2, 3, 1100, 24, Causal::bottom_right, true));  // GQA, two chunks, two passes
+  cases.push_back(decode_case(8, 8, 1, 2 * kMinChunkKeys + 33, 128));           // the LLM shape, split keys
+  cases.push_back(
+      decode_case(32, 8, 1, 2 * kMinChunkKeys + 33, 128));  // its GQA group: 16 keys a step at 16 bits, 8 at 32
+  Case dv = decode_case(4, 2, 2, 300, 40, Causal::top_left);
   dv.dv = 24, dv.B = 2;
   cases.push_back(dv);
   int compared = 0;

@@ -139,28 +139,22 @@ TEST(DecodeBf16, TheKernelTakesTheLogitsForBf16QAndKOnly) {
   }
 }
 
-Case make(i64 H, i64 Hkv, i64 nq, i64 nk, i64 d, Causal causal = Causal::none, bool mask = false) {
-  Case c = Case{}.shape(nq, nk, d);
-  c.H = H, c.Hkv = Hkv, c.causal = causal, c.mask = mask;
-  return c;
-}
-
 TEST(DecodeBf16, AccuracyRuleOverDecodeShapes) {
   SKIP_WITHOUT_ACTIVE_BF16_DOT();
   std::vector<Case> cases;
   for (i64 nq = 1; nq <= kRowsPerPass; ++nq)  // every row count of a pass
-    cases.push_back(make(1, 1, nq, 37, 24, nq % 2 ? Causal::bottom_right : Causal::top_left, nq % 3 == 0));
-  for (i64 nk = 1; nk <= 33; ++nk) cases.push_back(make(1, 1, nk % 3 + 1, nk, 19, Causal::none, nk % 2 == 0));
+    cases.push_back(decode_case(1, 1, nq, 37, 24, nq % 2 ? Causal::bottom_right : Causal::top_left, nq % 3 == 0));
+  for (i64 nk = 1; nk <= 33; ++nk) cases.push_back(decode_case(1, 1, nk % 3 + 1, nk, 19, Causal::none, nk % 2 == 0));
   for (i64 nk : {kOneRowTileKeys - 1, kOneRowTileKeys + 1, 2 * kMinChunkKeys - 1, 2 * kMinChunkKeys + 1})
-    cases.push_back(make(1, 1, 1, nk, 64, Causal::none, nk % 2 == 1));  // one-row steps, a thousand keys
+    cases.push_back(decode_case(1, 1, 1, nk, 64, Causal::none, nk % 2 == 1));  // one-row steps, a thousand keys
   for (i64 group : {4, 8})
     for (i64 nq : {1, 3})
-      for (i64 nk : {300, 1100}) cases.push_back(make(2 * group, 2, nq, nk, 32, Causal::bottom_right, true));
-  cases.push_back(make(32, 8, 1, 2 * kMinChunkKeys + 33, 128));  // the LLM GQA shape, split keys
-  Case strided = make(8, 2, 5, 300, 40, Causal::bottom_right, true);
+      for (i64 nk : {300, 1100}) cases.push_back(decode_case(2 * group, 2, nq, nk, 32, Causal::bottom_right, true));
+  cases.push_back(decode_case(32, 8, 1, 2 * kMinChunkKeys + 33, 128));  // the LLM GQA shape, split keys
+  Case strided = decode_case(8, 2, 5, 300, 40, Causal::bottom_right, true);
   strided.B = 3, strided.dv = 24, strided.permuted = true;  // batches, dv != d, heads interleaved
   cases.push_back(strided);
-  Case large = make(4, 1, 1, 600, 64);
+  Case large = decode_case(4, 1, 1, 600, 64);
   large.value_range = 8.0f, large.logit_offset = 90.0f, large.mask = true;  // large logits, an offset mask
   cases.push_back(large);
   for (const DTypes& t : {kBf16InF32Out, kAllBf16, kQkBf16})
@@ -175,8 +169,8 @@ TEST(DecodeBf16, EveryDepthWithinTheDerivedBound) {
   // sweep of 360 seeded decode shapes, fused exceeded 2× blas on 2 of them, decode on 1).
   SKIP_WITHOUT_ACTIVE_BF16_DOT();
   std::vector<Case> cases;
-  for (i64 d = 1; d <= 33; ++d) cases.push_back(make(4, 1, 1, 45, d));
-  cases.push_back(make(1, 1, 1, 5 * kMinChunkKeys + 33, 64, Causal::none, true));
+  for (i64 d = 1; d <= 33; ++d) cases.push_back(decode_case(4, 1, 1, 45, d));
+  cases.push_back(decode_case(1, 1, 1, 5 * kMinChunkKeys + 33, 64, Causal::none, true));
   for (const Case& c : cases) {  // fp32 O: the derived bound is fp32's
     TypedCall got(c, kBf16InF32Out);
     const Buffers ref = oracle(got);
@@ -187,8 +181,8 @@ TEST(DecodeBf16, EveryDepthWithinTheDerivedBound) {
 
 TEST(DecodeBf16, SameBitsForEveryThreadCount) {
   SKIP_WITHOUT_ACTIVE_BF16_DOT();
-  for (Case c :
-       {make(4, 1, 1, 5000, 128), make(8, 2, 2, 3001, 24, Causal::bottom_right, true), make(1, 1, 1, 4000, 64)}) {
+  for (Case c : {decode_case(4, 1, 1, 5000, 128), decode_case(8, 2, 2, 3001, 24, Causal::bottom_right, true),
+                 decode_case(1, 1, 1, 4000, 64)}) {
     c.B = 2;
     TypedCall one(c, kBf16InF32Out);
     one.run("decode", 1);

@@ -1,6 +1,5 @@
 // Which decode table runs: the one matching the fused kernel's ISA, so ATTN_ISA (read by
 // fused/cpu.cpp) and fused::force_isa choose both.
-#include "cpu_features.hpp"
 #include "decode/kernels.hpp"
 
 namespace attn::decode {
@@ -12,8 +11,9 @@ const Kernels& kernels_for(Isa isa) {
   if (isa == Isa::avx512) {
     static const Kernels avx512 = [] {
       Kernels t = avx512_kernels();
-      // vdpbf16ps for bf16 Q and K: where the fused table has it (engine/src/dispatch.cpp).
-      if (cpu::features().avx512_bf16) t.scores_bf16_dot = avx512_bf16_scores();
+      // vdpbf16ps for bf16 Q and K: exactly where the fused table has its bf16 S (engine/src/dispatch.cpp).
+      if (const fused::Ukernels* uk = fused::ukernels_for(Isa::avx512); uk != nullptr && uk->bf16_dot.qk != nullptr)
+        t.scores_bf16_dot = avx512_bf16_scores();
       return t;
     }();
     return avx512;

@@ -262,11 +262,10 @@ std::size_t workspace_any(const Problem& pr) {
 }
 
 /// Q is kept as it is too where the logits come from bf16 pairs: bf16 Q and K on a CPU whose
-/// fused table computes S so (fused::uses_bf16_dot; the decode table has the loop alongside).
+/// fused table computes S so (fused::uses_bf16_dot; the decode avx512 table has its loop exactly
+/// then: dispatch.cpp).
 widening::Keep keep_for(const KernelArgs& a) {
-  const fused::Ukernels& uk = fused::active_ukernels();
-  const bool dot = fused::uses_bf16_dot(uk, a.q.dtype, a.k.dtype) && kernels_for(uk.isa).scores_bf16_dot != nullptr;
-  return {.kv = true, .q = dot};
+  return {.kv = true, .q = fused::uses_bf16_dot(fused::active_ukernels(), a.q.dtype, a.k.dtype)};
 }
 
 void run_any(const KernelArgs& a) noexcept {

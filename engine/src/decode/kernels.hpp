@@ -75,8 +75,8 @@ struct Kernels {
   Loops<float> for_f32;
   Loops<attn::f16> for_f16;
   Loops<attn::bf16> for_bf16;
-  /// Set in the avx512 table where cpuid reports AVX512_BF16 (cpu::features, which ATTN_ISA and
-  /// ATTN_BF16_DOT=off lower), as the fused table's bf16_dot is; null elsewhere.
+  /// Set in the avx512 table exactly where the fused avx512 table has its bf16_dot (cpuid's
+  /// AVX512_BF16, which ATTN_ISA and ATTN_BF16_DOT=off lower); null elsewhere.
   ScoresBf16Dot scores_bf16_dot = nullptr;
 
   /// The loops for K or V elements of type T.

@@ -20,11 +20,17 @@ struct Avx512Bf16Pairs : Avx512 {
   static constexpr const char* kFmaName = "avx512bf16_dpbf16ps";
 
   static reg fma(reg a, reg b, reg c) noexcept { return _mm512_dpbf16_ps(c, as_pairs(a), as_pairs(b)); }
-  /// 32 bf16 values from p as 16 pairs, the ones from `elements` on (at most 32) read as 0
-  /// and never touched: an odd tail gets its pair's upper half zero.
-  static reg load_pairs(const bf16* p, std::int64_t elements) noexcept {
-    const __mmask32 m = elements >= 32 ? 0xffffffffu : elements <= 0 ? 0u : (1u << elements) - 1;
+  /// The first n of a register's 32 bf16 elements (all from 32 on, none from 0 down).
+  static __mmask32 first_elements(std::int64_t n) noexcept {
+    return n >= 32 ? 0xffffffffu : n <= 0 ? 0u : (1u << n) - 1;
+  }
+  /// 32 bf16 values from p as 16 pairs, the elements outside m read as 0 and never touched.
+  static reg load_elements(const bf16* p, __mmask32 m) noexcept {
     return _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, p));
+  }
+  /// The first `elements` (at most 32) of those: an odd tail gets its pair's upper half zero.
+  static reg load_pairs(const bf16* p, std::int64_t elements) noexcept {
+    return load_elements(p, first_elements(elements));
   }
 
  private:
@@ -40,9 +46,9 @@ struct Avx512Bf16Rows : Avx512Bf16Pairs {
   using mask = __mmask32;
   static constexpr int W = 32;
 
-  static mask first(std::int64_t n) noexcept { return n >= W ? 0xffffffffu : n <= 0 ? 0u : (1u << n) - 1; }
+  static mask first(std::int64_t n) noexcept { return first_elements(n); }
   static reg load(const bf16* p) noexcept { return _mm512_castsi512_ps(_mm512_loadu_si512(p)); }
-  static reg load_masked(const bf16* p, mask m) noexcept { return _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, p)); }
+  static reg load_masked(const bf16* p, mask m) noexcept { return load_elements(p, m); }
 };
 
 }  // namespace
