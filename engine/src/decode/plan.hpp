@@ -48,6 +48,16 @@ inline i64 tile_keys(i64 rows, i64 key_bytes) {
   while (keys > 8 && keys * key_bytes > budget) keys /= 2;
   return keys;
 }
+/// Floats in a 64-byte line. The rows of a step's logits (s) start at least a line apart
+/// (tile_stride), in a 64-byte-aligned buffer: an fp32 pass of 4 rows on AVX-512 steps 8 keys,
+/// half a register, and the softmax step's masked loads and stores of one row, whose 64-byte
+/// footprint then overlapped the next row's (stride 8), waited for that row's stores: the step
+/// took 2× as long (4 rows of 8 keys: 188 against 94 TSC ticks at stride 16 on the Zen 5 of
+/// docs/performance.md), the whole pass 14 % longer (decode/cached f32 Nk 4096, H = 4, Hkv = 1).
+inline constexpr i64 kLineFloats = 16;
+inline i64 tile_stride(i64 tile) {
+  return std::max(tile, kLineFloats);
+}
 /// How far ahead of the keys being computed their K and V rows are prefetched, in bytes of a
 /// K row: one line per line read, spread over the loops, each loop its own stream. A distance
 /// in bytes, not keys, so 16-bit K/V keep as many bytes in flight as fp32 (8 KiB: 16 keys of
