@@ -6,6 +6,7 @@
 // (ATTN_FUSED_BLOCKS=Br,Bc and ATTN_ISA select the configuration, one per process).
 // Run: build/bench/attn_bench_fused_ukernels --benchmark_repetitions=5 --benchmark_report_aggregates_only
 #include "fused/ukernels.hpp"
+#include "workload/aligned_vector.hpp"
 
 #include <attn/attention.hpp>
 #include <attn/kernels.hpp>
@@ -118,18 +119,20 @@ void pv_block(benchmark::State& state, const Ukernels* uk) {
       benchmark::Counter(2e-9 * static_cast<double>(br * bc * dv), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-/// The online-softmax step (max, alpha, exp2, stored p, sum) on `rows` rows of n logits: a whole
-/// Bs × Bc slice of S as the driver calls it, or one long row (rows whose max grows, so alpha
-/// is computed; the copy of the logits is timed too, as a fixed cost).
+/// The online-softmax step (max, alpha, exp2, stored p, sum) on `rows` rows of n logits, lds
+/// apart: a whole Bs × Bc slice of S as the driver calls it, one long row, or a decode pass's
+/// step of 4 rows (8 keys at stride 8 and at stride 16: decode/plan.hpp's tile_stride). Rows
+/// whose max grows, so alpha is computed; the copy of the logits is timed too, as a fixed cost.
 void softmax_block(benchmark::State& state, const Ukernels* uk) {
-  const i64 rows = state.range(0), n = state.range(1);
-  const auto src = random_floats(rows * n, -30, 0, 6);
-  std::vector<float> x(rows * n), m(rows), l(rows), alpha(rows);
+  const i64 rows = state.range(0), n = state.range(1), lds = state.range(2);
+  const auto src = random_floats(rows * lds, -30, 0, 6);
+  attnlab::AlignedVector<float> x(rows * lds);  // on a line, as decode's buffer of logits
+  std::vector<float> m(rows), l(rows), alpha(rows);
   for (auto _ : state) {
     std::copy(src.begin(), src.end(), x.begin());
     std::fill(m.begin(), m.end(), -40.0f);
     std::fill(l.begin(), l.end(), 1.0f);
-    uk->softmax_step(x.data(), n, rows, n, m.data(), l.data(), alpha.data());
+    uk->softmax_step(x.data(), lds, rows, n, m.data(), l.data(), alpha.data());
     benchmark::DoNotOptimize(l.data());
     benchmark::ClobberMemory();
   }
@@ -282,11 +285,14 @@ int register_all() {
         ->ArgNames({"Br", "Bc"})
         ->ArgsProduct({{48, 96, 192}, {128, 256, 512}});
     benchmark::RegisterBenchmark((std::string("softmax_block/") + uk->names.softmax_step).c_str(), softmax_block, uk)
-        ->ArgNames({"rows", "n"})
-        ->Args({96, 128})
-        ->Args({192, 128})
-        ->Args({96, 256})
-        ->Args({1, 4096});
+        ->ArgNames({"rows", "n", "lds"})
+        ->Args({96, 128, 128})
+        ->Args({192, 128, 128})
+        ->Args({96, 256, 256})
+        ->Args({1, 4096, 4096})
+        ->Args({4, 8, 8})
+        ->Args({4, 8, 16})
+        ->Args({4, 16, 16});
   }
   return 0;
 }

@@ -51,9 +51,9 @@ inline i64 tile_keys(i64 rows, i64 key_bytes) {
 /// Floats in a 64-byte line. The rows of a step's logits (s) start at least a line apart
 /// (tile_stride), in a 64-byte-aligned buffer: an fp32 pass of 4 rows on AVX-512 steps 8 keys,
 /// half a register, and the softmax step's masked loads and stores of one row, whose 64-byte
-/// footprint then overlapped the next row's (stride 8), waited for that row's stores: the step
-/// took 2× as long (4 rows of 8 keys: 188 against 94 TSC ticks at stride 16 on the Zen 5 of
-/// docs/performance.md), the whole pass 14 % longer (decode/cached f32 Nk 4096, H = 4, Hkv = 1).
+/// footprint overlapped the next row's at stride 8, waited for that row's stores: the step took
+/// 96 against 52 ns at stride 16 (attn_bench_fused_ukernels softmax_block rows:4/n:8, Zen 5 of
+/// docs/performance.md), the 4-row pass 17 % longer (decode/cached f32 Nk 4096, H 4, Hkv 1).
 inline constexpr i64 kLineFloats = 16;
 inline i64 tile_stride(i64 tile) {
   return std::max(tile, kLineFloats);
