@@ -3,6 +3,7 @@
 // malformed header or size refused with a message naming the file and field.
 #include "npy.hpp"
 #include "process.hpp"
+#include "typed_array.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,6 +19,11 @@ namespace {
 namespace npy = attnlab::npy;
 
 const std::string kScript = std::string(ATTN_TESTS_DIR) + "/npy/npy_fixtures.py";
+
+/// A file's values as a plain std::vector, to compare with expected ones.
+std::vector<float> plain(std::span<const float> x) {
+  return {x.begin(), x.end()};
+}
 
 /// The fixture values: arange(n) * 0.25 - 3, exact in float32.
 std::vector<float> expected_values(std::int64_t n) {
@@ -65,7 +71,7 @@ TEST_F(NumpyFixtures, ReadsFloat32InEveryVersionAndRank) {
     EXPECT_FALSE(a.converted);
     std::int64_t n = 1;
     for (auto d : shape) n *= d;
-    EXPECT_EQ(a.data, expected_values(n));
+    EXPECT_EQ(plain(a.data), expected_values(n));
     const npy::Header h = npy::inspect(file(name));
     EXPECT_EQ(h.count, n);
     EXPECT_EQ(h.shape, shape);
@@ -76,7 +82,7 @@ TEST_F(NumpyFixtures, ConvertsFloat64AndSaysSo) {
   const npy::Array a = npy::read(file("f8_2d"));
   EXPECT_TRUE(a.converted);
   EXPECT_EQ(a.shape, (std::vector<std::int64_t>{3, 4}));
-  EXPECT_EQ(a.data, expected_values(12));
+  EXPECT_EQ(plain(a.data), expected_values(12));
   EXPECT_EQ(a.overflowed, 0u);
 
   // 1e300 does not fit in float32: it becomes inf and is counted; NaN and inf stay what they were.
@@ -101,12 +107,12 @@ TEST_F(NumpyFixtures, ReadsBigEndianOfEveryFloatDtype) {
     EXPECT_EQ(a.shape, (std::vector<std::int64_t>{3, 4}));
     EXPECT_EQ(a.stored, dtype);
     EXPECT_EQ(a.converted, dtype == npy::DType::f8);
-    EXPECT_EQ(a.data, expected_values(12));
+    EXPECT_EQ(plain(a.data), expected_values(12));
   }
 }
 
 /// The bits of a float16 array, for comparisons that see NaN payloads and signed zeros.
-std::vector<std::uint16_t> bits_of(const std::vector<attn::f16>& v) {
+std::vector<std::uint16_t> bits_of(std::span<const attn::f16> v) {
   std::vector<std::uint16_t> b;
   for (attn::f16 h : v) b.push_back(h.bits);
   return b;
@@ -123,7 +129,7 @@ TEST_F(NumpyFixtures, ReadsFloat16WidenedExactlyOrKeptAsIs) {
     EXPECT_EQ(a.shape, shape);
     EXPECT_EQ(a.stored, npy::DType::f2);
     EXPECT_FALSE(a.converted) << "float16 widens to float32 exactly";
-    EXPECT_EQ(a.data, expected_values(n));
+    EXPECT_EQ(plain(a.data), expected_values(n));
     const auto h = npy::read_as<attn::f16>(file(name));
     EXPECT_FALSE(h.converted);
     std::vector<float> widened;
@@ -189,7 +195,7 @@ TEST_F(NumpyFixtures, ReadsRowsOfFloat16InBothByteOrders) {
   for (int o = 0; o < 6; ++o)
     for (int r = 1; r < 3; ++r)
       for (int c = 0; c < 5; ++c) want.push_back(all[static_cast<std::size_t>((o * 4 + r) * 5 + c)]);
-  EXPECT_EQ(a.data, want);
+  EXPECT_EQ(plain(a.data), want);
   const auto h = npy::read_rows_as<attn::f16>(file("f2_4d"), 2, 1, 2);
   ASSERT_EQ(h.data.size(), want.size());
   for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(attn::to_float(h.data[i]), want[i]);
@@ -213,6 +219,32 @@ TEST_F(NumpyFixtures, ReadsRowsOfFloat16InBothByteOrders) {
         std::string(e.what()).find(file("be_f2_3d") + ": read_rows: rows [4, 6) of axis 1 are outside shape (2, 5, 3)"),
         std::string::npos)
         << e.what();
+  }
+}
+
+/// Whether `p` starts a 64-byte line.
+bool on_a_line(const void* p) {
+  return reinterpret_cast<std::uintptr_t>(p) % 64 == 0;
+}
+
+// `attnlab run` hands these arrays to attention() as Q, K and V: like a KV cache, they start
+// on a cache line (decode reads K and V rows in place), whatever the file's dtype, the element
+// type they are read as, and whether all of the file or some of its rows are read.
+TEST_F(NumpyFixtures, ValuesStartOnACacheLine) {
+  for (const char* name : {"f4_2d", "f8_2d", "f2_4d"}) {
+    SCOPED_TRACE(name);
+    EXPECT_TRUE(on_a_line(npy::read(file(name)).data.data()));
+    EXPECT_TRUE(on_a_line(npy::read_as<attn::f16>(file(name)).data.data()));
+    EXPECT_TRUE(on_a_line(npy::read_as<attn::bf16>(file(name)).data.data()));
+  }
+  EXPECT_TRUE(on_a_line(npy::read_rows(file("f2_4d"), 2, 1, 2).data.data()));
+  EXPECT_TRUE(on_a_line(npy::read_rows_as<attn::bf16>(file("f2_4d"), 2, 1, 2).data.data()));
+  for (attn::DType t : {attn::DType::f32, attn::DType::f16, attn::DType::bf16}) {
+    SCOPED_TRACE(attn::to_string(t));
+    EXPECT_TRUE(on_a_line(attnlab::read_typed(file("f4_2d"), t).view({1, 1, 3, 4}).data));
+    EXPECT_TRUE(on_a_line(attnlab::TypedArray::zeros(t, 5).view({1, 1, 1, 5}).data));
+    const std::vector<float> x(7, 0.5f);
+    EXPECT_TRUE(on_a_line(attnlab::TypedArray::rounded(t, x).view({1, 1, 1, 7}).data));
   }
 }
 
@@ -254,7 +286,7 @@ TEST_F(NumpyFixtures, NumpyReadsWhatWeWrite) {
     npy::write(path, v, shapes[i]);
     const npy::Array back = npy::read(path);  // and our own reader agrees
     EXPECT_EQ(back.shape, shapes[i]);
-    EXPECT_EQ(back.data, v);
+    EXPECT_EQ(plain(back.data), v);
   }
   const CommandResult r = run_command(std::string(ATTN_PYTHON) + " " + shell_quote(kScript) + " check " +
                                       shell_quote(out.path().string()) + " 2>&1");
@@ -289,7 +321,7 @@ void expect_parse_error(const std::string& bytes, const std::string& needle) {
 TEST(NpyHeader, EveryFieldIsChecked) {
   const std::string ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n";
   const std::string two(8, '\0');
-  EXPECT_EQ(npy::parse(image(ok, two), "x.npy").data, (std::vector<float>{0, 0}));
+  EXPECT_EQ(plain(npy::parse(image(ok, two), "x.npy").data), (std::vector<float>{0, 0}));
   EXPECT_EQ(npy::parse(image("{\"shape\":(2,),\"descr\":\"<f4\",\"fortran_order\":False}", two), "x.npy").shape,
             (std::vector<std::int64_t>{2}));
 
@@ -360,7 +392,7 @@ TEST(NpyWriter, AFailedWriteLeavesTheOldFile) {
   const std::vector<float> v{1, 2, 3};
   npy::write(path, v, std::vector<std::int64_t>{3});
   EXPECT_THROW(npy::write(path, v, std::vector<std::int64_t>{4}), std::invalid_argument);
-  EXPECT_EQ(npy::read(path).data, v);
+  EXPECT_EQ(plain(npy::read(path).data), v);
   EXPECT_THROW(npy::write(dir / "missing-dir/x.npy", v, std::vector<std::int64_t>{3}), std::invalid_argument);
   std::size_t files = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
@@ -390,7 +422,7 @@ TEST_F(NumpyFixtures, ReadRowsIsTheSliceOfTheWholeArray) {
           for (std::int64_t o = 0; o < outer; ++o)
             for (std::int64_t i = (o * shape[axis] + start) * inner; i < (o * shape[axis] + start + count) * inner; ++i)
               want.push_back(whole.data[static_cast<std::size_t>(i)]);
-          EXPECT_EQ(part.data, want);
+          EXPECT_EQ(plain(part.data), want);
         }
     }
   }

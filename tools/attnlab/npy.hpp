@@ -12,6 +12,8 @@
 // file and the field and says what was expected and what was found.
 #pragma once
 
+#include "workload/aligned_vector.hpp"
+
 #include <attn/dtype.hpp>
 
 #include <cstddef>
@@ -61,11 +63,12 @@ struct Header {
 
 /// A file's values as element type T: float (float16 widened exactly, float64 rounded),
 /// attn::f16 or attn::bf16 (every file dtype rounded to nearest even through float32,
-/// float16 files into f16 unchanged).
+/// float16 files into f16 unchanged), starting on a 64-byte boundary as a KV cache does
+/// (workload/aligned_vector.hpp), so `attnlab run` times kernels on the layout they meet.
 template <class T>
 struct BasicArray {
   std::vector<std::int64_t> shape;
-  std::vector<T> data;
+  AlignedVector<T> data;
   DType stored = DType::f4;    ///< what the file holds
   bool converted = false;      ///< values were rounded on reading (float64 to float32, or to a 16-bit T)
   std::size_t overflowed = 0;  ///< finite values too large for T (now +-inf)

@@ -36,11 +36,11 @@ TypedArray TypedArray::zeros(attn::DType dtype, std::size_t n) {
   TypedArray t;
   t.shape = {static_cast<std::int64_t>(n)};
   if (dtype == attn::DType::f16)
-    t.values = std::vector<attn::f16>(n);
+    t.values = AlignedVector<attn::f16>(n);
   else if (dtype == attn::DType::bf16)
-    t.values = std::vector<attn::bf16>(n);
+    t.values = AlignedVector<attn::bf16>(n);
   else
-    t.values = std::vector<float>(n);
+    t.values = AlignedVector<float>(n);
   return t;
 }
 
@@ -119,8 +119,8 @@ TypedArray read_typed(const std::string& path, attn::DType dtype) {
 }
 
 void write_typed(const std::string& path, const TypedArray& a, std::span<const std::int64_t> shape) {
-  if (const auto* f = std::get_if<std::vector<float>>(&a.values)) return npy::write(path, *f, shape);
-  if (const auto* h = std::get_if<std::vector<attn::f16>>(&a.values)) return npy::write(path, *h, shape);
+  if (const auto* f = std::get_if<AlignedVector<float>>(&a.values)) return npy::write(path, *f, shape);
+  if (const auto* h = std::get_if<AlignedVector<attn::f16>>(&a.values)) return npy::write(path, *h, shape);
   throw std::invalid_argument(path + ": bf16 has no NumPy dtype; write the output as f32");
 }
 

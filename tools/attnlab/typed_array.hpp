@@ -19,7 +19,8 @@ namespace attnlab {
 
 struct TypedArray {
   std::vector<std::int64_t> shape;
-  std::variant<std::vector<float>, std::vector<attn::f16>, std::vector<attn::bf16>> values;
+  std::variant<AlignedVector<float>, AlignedVector<attn::f16>, AlignedVector<attn::bf16>>
+      values;                          ///< on a 64-byte line
   npy::DType stored = npy::DType::f4;  ///< what the file held
   bool converted = false;              ///< values were rounded on reading (npy::BasicArray::converted)
   std::size_t overflowed = 0;          ///< finite values too large for the dtype (now +-inf)

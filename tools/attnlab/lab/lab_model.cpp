@@ -262,7 +262,7 @@ Matrix read_matrix(const std::string& path, const std::string& what) {
   if (is_npy(path)) {
     const npy::Array a = read_npy_2d(path, what);
     Matrix m(static_cast<int>(a.shape[0]), static_cast<int>(a.shape[1]));
-    m.v = a.data;
+    m.v.assign(a.data.begin(), a.data.end());
     return m;
   }
   const auto rows = read_csv(path, what);
