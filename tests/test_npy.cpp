@@ -3,6 +3,7 @@
 // malformed header or size refused with a message naming the file and field.
 #include "npy.hpp"
 #include "process.hpp"
+#include "testkit.hpp"
 #include "typed_array.hpp"
 
 #include <gtest/gtest.h>
@@ -220,11 +221,6 @@ TEST_F(NumpyFixtures, ReadsRowsOfFloat16InBothByteOrders) {
         std::string::npos)
         << e.what();
   }
-}
-
-/// Whether `p` starts a 64-byte line.
-bool on_a_line(const void* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % 64 == 0;
 }
 
 // `attnlab run` hands these arrays to attention() as Q, K and V: like a KV cache, they start

@@ -2,6 +2,7 @@
 // the benchmarks hand the kernels starts on a 64-byte boundary, whatever its size, as a KV cache
 // does (decode reads K and V rows in place, and a row 16 bytes into a line costs it 8-16 %:
 // docs/api.md); and rounding to a dtype keeps the values the oracle reads equal to the copy's.
+#include "testkit.hpp"
 #include "workload/inputs.hpp"
 #include "workload/narrowed.hpp"
 
@@ -14,9 +15,7 @@
 namespace attnlab {
 namespace {
 
-bool on_a_line(const void* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % 64 == 0;
-}
+using attn::test::on_a_line;
 
 TEST(WorkloadInputs, EveryArrayStartsOnA64ByteBoundary) {
   for (std::int64_t nk : {1, 3, 37, 4096, 40000}) {

@@ -1,4 +1,5 @@
 // The per-thread workspace cache of attention() (engine/src/workspace.hpp).
+#include "testkit.hpp"
 #include "workspace.hpp"  // engine/src
 
 #include <attn/attention.hpp>
@@ -11,20 +12,18 @@
 namespace attn {
 namespace {
 
-bool aligned64(const std::byte* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % 64 == 0;
-}
+using test::on_a_line;
 
 TEST(WorkspaceCache, ACallOnTheSameThreadReusesTheBuffer) {
   const Workspace first = Workspace::acquire(1000);
   ASSERT_TRUE(first);
-  EXPECT_TRUE(aligned64(first.get()));
+  EXPECT_TRUE(on_a_line(first.get()));
   std::byte* const p = first.get();
   EXPECT_EQ(Workspace::acquire(1000).get(), p);
   EXPECT_EQ(Workspace::acquire(10).get(), p) << "a smaller request fits the cached buffer";
   const Workspace grown = Workspace::acquire(Workspace::kCachedBytes);
   ASSERT_TRUE(grown);
-  EXPECT_TRUE(aligned64(grown.get()));
+  EXPECT_TRUE(on_a_line(grown.get()));
   EXPECT_EQ(Workspace::acquire(1000).get(), grown.get()) << "the grown buffer is kept";
 }
 

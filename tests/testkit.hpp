@@ -28,6 +28,12 @@ namespace attn::test {
 
 using i64 = std::int64_t;
 
+/// Whether p starts a 64-byte line (where the engine's workspace and the workload's and
+/// attnlab's arrays put their data).
+inline bool on_a_line(const void* p) {
+  return reinterpret_cast<std::uintptr_t>(p) % 64 == 0;
+}
+
 /// One attention call: shape, options and how the inputs are laid out.
 struct Case {
   i64 B = 1, H = 1, Hkv = 1, Nq = 1, Nk = 1, d = 4, dv = 4;

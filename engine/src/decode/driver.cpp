@@ -53,8 +53,7 @@ struct Pass {
   i64 visible[kRowsPerPass];  ///< keys 0..visible-1 pass the causal rule
   float m[kRowsPerPass], l[kRowsPerPass], alpha[kRowsPerPass];
   i64 tile = kTileKeys;                           ///< keys per step
-  i64 lds = kTileKeys;                            ///< the stride of s: tile_stride(tile)
-  alignas(64) float s[kRowsPerPass * kTileKeys];  ///< one tile's logits, then its p
+  alignas(64) float s[kRowsPerPass * kTileKeys];  ///< one tile's logits, then its p, rows tile_stride(tile) apart
   static_assert(kOneRowTileKeys <= kRowsPerPass * kTileKeys && kTileKeys <= kOneRowTileKeys);
   static_assert(kTileKeys >= kLineFloats, "rows of s a line apart fit the buffer");
 };
@@ -74,7 +73,7 @@ bool all_finite(const T* v, i64 dv) {
 template <class Tk, class Tv>
 void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w, const Tk* k0,
                const Tv* v0, i64 kb, i64 n, i64 dist, i64 limit) {
-  const i64 ldk = a.k.strides[2], ldv = a.v.strides[2], lds = w.lds;
+  const i64 ldk = a.k.strides[2], ldv = a.v.strides[2], lds = tile_stride(w.tile);
   // A pointer to a row past the last may overflow under a large stride (found by
   // fuzz_attention_args), so none is formed.
   const i64 ahead = std::clamp<i64>(limit - kb - dist, 0, n);
@@ -165,7 +164,6 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
   // same thread usually takes next (decode_typed hands out runs of adjacent chunks).
   const i64 dist = prefetch_keys(p.d * static_cast<i64>(sizeof(Tk)), w.rows), limit = std::min(p.nk, last);
   w.tile = tile_keys(w.rows, p.d * static_cast<i64>(sizeof(Tk)) + p.dv * static_cast<i64>(sizeof(Tv)));
-  w.lds = tile_stride(w.tile);
   for (i64 kb = j0; kb < j1; kb += w.tile) {
     const i64 n = std::min(w.tile, j1 - kb);
     tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n, dist, limit);
