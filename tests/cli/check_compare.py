@@ -49,6 +49,8 @@ with tempfile.TemporaryDirectory() as tmp:
     check(data.get("cpu") and data.get("isa") in ("avx512", "avx2", "scalar"), f"JSON names no CPU/ISA: {data.get('cpu')}, {data.get('isa')}")
     check(f", {data.get('isa')} kernels" in title and title.startswith(f"attnlab compare: {data.get('cpu')}, "),
           f"JSON and title disagree: {title}")
+    check(str(data.get("page_policy", "")).startswith(("2 MiB from 2 MiB up (THP ", "4 KiB (")),
+          f"JSON names no page policy: {data.get('page_policy')}")
     check(len(data["rows"]) == len(rows), "JSON rows differ from the table")
     for row in data["rows"]:
         if row["kernel"] in ("textbook", "blas"):

@@ -6,6 +6,7 @@
 #include "threads.hpp"
 #include "typed_array.hpp"
 #include "workload/inputs.hpp"
+#include "workload/pages.hpp"
 #include "workload/shapes.hpp"
 
 #include <attn/attention.hpp>
@@ -328,7 +329,9 @@ std::string compare_json(const CompareOptions& o, const CompareResult& result) {
   Json j;
   j.begin_object().field("attnlab_version", attn::version()).field("seed", static_cast<long long>(o.seed));
   j.field("threads", result.threads).field("cpu", attn::cpu_info().model).field("isa", attn::cpu_info().isa);
-  j.field("openblas_core", attn::blas_backend().core).key("rows").begin_array();
+  // Where Q, K, V and O lay (workload/pages.hpp): decode from DRAM reads faster on 2 MiB pages.
+  j.field("openblas_core", attn::blas_backend().core).field("page_policy", attnlab::page_policy());
+  j.key("rows").begin_array();
   for (const CompareRow& r : result.rows) {
     j.begin_object().field("kernel", r.kernel).field("shape", r.shape).field("dtype", r.dtype);
     if (!r.refused.empty() || !r.skipped.empty()) {
