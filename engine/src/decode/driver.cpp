@@ -163,7 +163,7 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
   // Prefetching runs on into the next chunk (the keys any row of the pass sees), which the
   // same thread usually takes next (decode_typed hands out runs of adjacent chunks).
   const i64 dist = prefetch_keys(p.d * static_cast<i64>(sizeof(Tk)), w.rows), limit = std::min(p.nk, last);
-  w.tile = tile_keys(w.rows, p.d * static_cast<i64>(sizeof(Tk)) + p.dv * static_cast<i64>(sizeof(Tv)));
+  w.tile = tile_keys(w.rows, p.d * static_cast<i64>(sizeof(Tk)) + p.dv * static_cast<i64>(sizeof(Tv)), dk.isa);
   for (i64 kb = j0; kb < j1; kb += w.tile) {
     const i64 n = std::min(w.tile, j1 - kb);
     tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n, dist, limit);

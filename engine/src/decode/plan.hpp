@@ -2,6 +2,8 @@
 // for any thread count), and when `auto` prefers the decode kernel.
 #pragma once
 
+#include "cpu_features.hpp"
+
 #include <attn/kernels.hpp>
 
 #include <algorithm>
@@ -20,14 +22,19 @@ inline constexpr i64 kRowsPerPass = 16;
 /// of the pass reads them (tile_keys).
 inline constexpr i64 kTileKeys = 32;
 /// K and V bytes of one step (their real size: 16-bit rows take twice the keys of fp32 ones)
-/// for a pass of a few rows (at most kFewRows: one AVX-512 row tile, a GQA group of 4) and of
-/// more. Measured on the Zen 5 of docs/performance.md (Nk 32768, d = dv = 128, 1 thread, wall
-/// min of 2 × 2 interleaved runs, 2026-12-01): fp32 4-row passes 8 against 16 keys: H = 32 Hkv = 8
-/// 9.12-9.53 / 10.03-10.26 ms (AVX-512), H = 4 Hkv = 1 1.10 / 1.21 (AVX-512), 1.19-1.24 /
-/// 1.34-1.36 (AVX2); f16 4-row passes took 6.0 ms at 8 keys against 4.3-4.4 at 16, so the budget
-/// is bytes, not keys. Passes of 8 and more rows do more per key and want longer steps: f16 32
-/// against 16 keys 4-9 % faster (AVX-512 and AVX2), fp32 16 against 32 keys level on AVX-512 and
-/// level to 13 % faster on AVX2, 16 against 8 keys level to 39 % faster.
+/// for a pass of a few rows (at most kFewRows: one AVX-512 row tile, a GQA group of 4) on AVX2
+/// and of more (and of a few on AVX-512). Measured on the Zen 5 of docs/performance.md (Nk 32768,
+/// d = dv = 128, 1 thread, wall min of 2 × 2 interleaved runs, 2026-12-01): fp32 4-row passes 8
+/// against 16 keys: H = 32 Hkv = 8 9.12-9.53 / 10.03-10.26 ms (AVX-512), H = 4 Hkv = 1 1.10 / 1.21
+/// (AVX-512), 1.19-1.24 / 1.34-1.36 (AVX2); f16 4-row passes took 6.0 ms at 8 keys against
+/// 4.3-4.4 at 16, so the budget is bytes, not keys. Passes of 8 and more rows do more per key and
+/// want longer steps: f16 32 against 16 keys 4-9 % faster (AVX-512 and AVX2), fp32 16 against 32
+/// keys level on AVX-512 and level to 13 % faster on AVX2, 16 against 8 keys level to 39 % faster.
+/// Since the rows of the logits start a line apart (tile_stride), AVX-512's 4-row passes, which
+/// load each K and V element once per pass (4-row tiles for both loops), are faster at 16 KiB
+/// too: in cache 10-17 % (the step's fixed cost over twice the keys), from DRAM level; AVX2's
+/// (2-row logits tiles: K read twice) stay at 8 KiB, where 16 KiB read f16 from DRAM 7 % slower
+/// in a same-process A/B (docs/performance.md, "Longer steps for AVX-512 GQA passes").
 inline constexpr i64 kFewRows = 4, kFewRowsTileBytes = 8 << 10, kTileBytes = 16 << 10;
 /// Keys per step when the pass has one row (plain decode): its loops do little per key, so the
 /// step's fixed cost (the softmax call, masking, loop set-up) weighs more; its logits fit the
@@ -37,22 +44,23 @@ inline constexpr i64 kFewRows = 4, kFewRowsTileBytes = 8 << 10, kTileBytes = 16 
 inline constexpr i64 kOneRowTileKeys = 128;
 
 /// Keys per step for a pass of `rows` rows over keys of `key_bytes` bytes (a K row and a V row
-/// in their dtypes): a power of two dividing kTileKeys (so chunks stay whole steps), at least 8.
-/// The step is fixed by the shape and dtypes: a 16-bit run steps unlike an fp32 run on its
-/// widened values where the budget gives them other keys (then their results differ in the last
-/// bits, each within the accuracy rule).
-inline i64 tile_keys(i64 rows, i64 key_bytes) {
+/// in their dtypes) with the loops of `isa`: a power of two dividing kTileKeys (so chunks stay
+/// whole steps), at least 8. The step is fixed by the shape, the dtypes and the ISA: a 16-bit run
+/// steps unlike an fp32 run on its widened values where the budget gives them other keys (then
+/// their results differ in the last bits, each within the accuracy rule).
+inline i64 tile_keys(i64 rows, i64 key_bytes, cpu::Isa isa) {
   if (rows == 1) return kOneRowTileKeys;
-  const i64 budget = rows <= kFewRows ? kFewRowsTileBytes : kTileBytes;
+  const i64 budget = rows <= kFewRows && isa != cpu::Isa::avx512 ? kFewRowsTileBytes : kTileBytes;
   i64 keys = kTileKeys;
   while (keys > 8 && keys * key_bytes > budget) keys /= 2;
   return keys;
 }
 /// Floats in a 64-byte line. The rows of a step's logits (s) start at least a line apart
-/// (tile_stride), in a 64-byte-aligned buffer: an fp32 pass of 4 rows on AVX-512 steps 8 keys,
-/// half a register, and the softmax step's masked loads and stores of one row, whose 64-byte
-/// footprint overlapped the next row's at stride 8, waited for that row's stores: the step took
-/// 96 against 52 ns at stride 16 (attn_bench_fused_ukernels softmax_block rows:4/n:8, Zen 5 of
+/// (tile_stride), in a 64-byte-aligned buffer: a step of 8 keys on AVX-512 (fp32 at d = 128 in an
+/// 8 KiB budget, as 4-row passes stepped until 2026-12-02, or at d = 256 in 16 KiB) is half a
+/// register, and the softmax step's masked loads and stores of one row, whose 64-byte footprint
+/// overlapped the next row's at stride 8, waited for that row's stores: the step took 96 against
+/// 52 ns at stride 16 (attn_bench_fused_ukernels softmax_block rows:4/n:8, Zen 5 of
 /// docs/performance.md), the 4-row pass 17 % longer (decode/cached f32 Nk 4096, H 4, Hkv 1).
 inline constexpr i64 kLineFloats = 16;
 inline i64 tile_stride(i64 tile) {
