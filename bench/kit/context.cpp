@@ -112,7 +112,8 @@ void add_context() {
   AddCustomContext("cpu_simd_flags", simd_flags());
   AddCustomContext("l3_bytes", std::to_string(l3_cache().bytes));
   AddCustomContext("l3_source", l3_cache().source);
-  // Streams of gigabytes read faster on 2 MiB pages, much faster in a VM (workload/pages.hpp).
+  // Which pages the streamed arrays are on: in a VM, 4 KiB ones had stretches of seconds at a
+  // thirtieth of the speed (workload/pages.hpp).
   AddCustomContext("page_policy", attnlab::page_policy());
   AddCustomContext("fma_peak_isa", peak.isa);
   AddCustomContext("fma_peak_source", peak.source);
