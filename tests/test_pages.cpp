@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -15,6 +14,8 @@
 
 namespace {
 
+using attn::test::aligned_to;
+using attn::test::on_a_line;
 using attnlab::allocate_streamed;
 using attnlab::kHugePageBytes;
 using attnlab::page_policy;
@@ -23,10 +24,6 @@ struct Free {
   void operator()(void* p) const { std::free(p); }
 };
 using Block = std::unique_ptr<void, Free>;
-
-bool aligned_to(const void* p, std::size_t a) {
-  return reinterpret_cast<std::uintptr_t>(p) % a == 0;
-}
 
 /// Sets ATTN_HUGE_PAGES for one test and restores what was there.
 class HugePagesEnv {
@@ -56,7 +53,7 @@ TEST(StreamedMemory, SmallBlocksStartOnACacheLine) {
                             std::size_t{4096}, kHugePageBytes - 1}) {
     const Block b(allocate_streamed(bytes));
     ASSERT_NE(b, nullptr) << bytes;
-    EXPECT_TRUE(attn::test::on_a_line(b.get())) << bytes;
+    EXPECT_TRUE(on_a_line(b.get())) << bytes;
     std::memset(b.get(), 0x5a, bytes);  // the whole size is usable (ASan checks the bounds)
   }
 }
@@ -74,7 +71,7 @@ TEST(StreamedMemory, LargeBlocksStartOnAHugePageUnlessTurnedOff) {
       const HugePagesEnv env(off);
       const Block b(allocate_streamed(bytes));
       ASSERT_NE(b, nullptr) << bytes;
-      EXPECT_TRUE(attn::test::on_a_line(b.get())) << bytes;
+      EXPECT_TRUE(on_a_line(b.get())) << bytes;
       std::memset(b.get(), 0x5a, bytes);
     }
   }

@@ -11,6 +11,7 @@
 #include "workload/narrowed.hpp"
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -28,10 +29,14 @@ namespace attn::test {
 
 using i64 = std::int64_t;
 
+/// Whether p is a multiple of `alignment` bytes.
+inline bool aligned_to(const void* p, std::size_t alignment) {
+  return reinterpret_cast<std::uintptr_t>(p) % alignment == 0;
+}
 /// Whether p starts a 64-byte line (where the engine's workspace and the workload's and
 /// attnlab's arrays put their data).
 inline bool on_a_line(const void* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % 64 == 0;
+  return aligned_to(p, 64);
 }
 
 /// One attention call: shape, options and how the inputs are laid out.

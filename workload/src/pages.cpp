@@ -1,5 +1,6 @@
 #include "workload/pages.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -32,15 +33,13 @@ std::string thp_mode() {
 
 void* allocate_streamed(std::size_t bytes) noexcept {
   if (bytes > static_cast<std::size_t>(-1) - kHugePageBytes) return nullptr;  // rounding up would wrap
+  const bool huge = bytes >= kHugePageBytes && !huge_pages_off();
+  const std::size_t alignment = huge ? kHugePageBytes : 64;
   // aligned_alloc wants a whole number of alignments, and at least one (a size of 0 may give null).
-  if (bytes < kHugePageBytes || huge_pages_off()) {
-    const std::size_t lines = bytes == 0 ? 1 : (bytes + 63) / 64;
-    return std::aligned_alloc(64, lines * 64);
-  }
-  const std::size_t rounded = (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
-  void* p = std::aligned_alloc(kHugePageBytes, rounded);
+  const std::size_t rounded = std::max<std::size_t>(1, (bytes + alignment - 1) / alignment) * alignment;
+  void* p = std::aligned_alloc(alignment, rounded);
 #if defined(MADV_HUGEPAGE)
-  if (p) madvise(p, rounded, MADV_HUGEPAGE);  // a hint; pages come on first touch
+  if (huge && p) madvise(p, rounded, MADV_HUGEPAGE);  // a hint; pages come on first touch
 #endif
   return p;
 }
