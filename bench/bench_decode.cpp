@@ -28,7 +28,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -56,10 +58,18 @@ struct DecodeCase {
 /// allocated).
 template <class T>
 attnbench::AlignedArray<T> random_values(std::size_t n, std::uint64_t seed) {
-  std::vector<float> f(n);
-  attnlab::fill_uniform(f, seed);
   attnbench::AlignedArray<T> x = attnbench::aligned_array<T>(n);
-  if (x) std::transform(f.begin(), f.end(), x.get(), attn::from_float<T>);
+  if (!x) return x;
+  if constexpr (std::is_same_v<T, float>) {
+    attnlab::fill_uniform({x.get(), n}, seed);
+  } else {  // a block of fp32 at a time: no second, fp32 copy of a 2 GiB pool
+    std::vector<float> f(std::min<std::size_t>(n, std::size_t{1} << 16));
+    for (std::size_t i = 0; i < n; i += f.size()) {
+      const std::span<float> block(f.data(), std::min(f.size(), n - i));
+      attnlab::fill_uniform_from(block, seed, i);
+      std::transform(block.begin(), block.end(), x.get() + i, attn::from_float<T>);
+    }
+  }
   return x;
 }
 

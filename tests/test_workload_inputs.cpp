@@ -10,7 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <span>
+#include <vector>
 
 namespace attnlab {
 namespace {
@@ -35,6 +38,20 @@ TEST(WorkloadInputs, EveryArrayStartsOnA64ByteBoundary) {
       }
     }
   }
+}
+
+// The benchmarks fill their 2 GiB pools a block at a time: the blocks are the one call's values.
+TEST(WorkloadInputs, FillingFromAnElementContinuesTheSequence) {
+  std::vector<float> whole(1000), pieces(1000);
+  fill_uniform(whole, 42, -3.0f, 5.0f);
+  for (std::size_t i = 0; i < pieces.size(); i += 97)
+    fill_uniform_from(std::span<float>(pieces).subspan(i, std::min<std::size_t>(97, pieces.size() - i)), 42, i, -3.0f,
+                      5.0f);
+  EXPECT_EQ(whole, pieces);
+  std::vector<float> other(1000);
+  fill_uniform_from(other, 42, 1, -3.0f, 5.0f);  // shifted by one element
+  EXPECT_TRUE(std::equal(other.begin(), other.end() - 1, whole.begin() + 1));
+  for (float x : whole) EXPECT_TRUE(x >= -3.0f && x < 5.0f) << x;
 }
 
 }  // namespace

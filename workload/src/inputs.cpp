@@ -3,8 +3,13 @@
 namespace attnlab {
 
 void fill_uniform(std::span<float> x, std::uint64_t seed, float lo, float hi) {
-  // splitmix64: tiny, fast, and the same sequence everywhere.
-  std::uint64_t state = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+  fill_uniform_from(x, seed, 0, lo, hi);
+}
+
+void fill_uniform_from(std::span<float> x, std::uint64_t seed, std::uint64_t first, float lo, float hi) {
+  // splitmix64: tiny, fast, and the same sequence everywhere. Its state advances by a constant
+  // per element, so element `first` starts from a multiple of it (wrapping, as the loop does).
+  std::uint64_t state = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull + first * 0x9E3779B97F4A7C15ull;
   for (float& e : x) {
     std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;

@@ -28,5 +28,8 @@ Inputs make_inputs(const Shape& s, std::uint64_t seed);
 
 /// Fills `x` with uniform [lo, hi) values from a fixed generator (same on every platform).
 void fill_uniform(std::span<float> x, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+/// Elements first, first + 1, ... of the sequence fill_uniform writes for `seed`: a large array
+/// can be filled a block at a time (and narrowed as it goes) with the values of one call.
+void fill_uniform_from(std::span<float> x, std::uint64_t seed, std::uint64_t first, float lo = -1.0f, float hi = 1.0f);
 
 }  // namespace attnlab
