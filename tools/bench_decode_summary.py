@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Min and median of an attn_bench_decode JSON file, per benchmark, over its repetitions.
 
-Usage: tools/bench_decode_summary.py RESULT.json
+Usage: tools/bench_decode_summary.py [--targets] RESULT.json
 
 For each decode benchmark: the fastest and the median repetition's time, the GB/s of K and V
 each gives, and its share of the read bandwidth (decode/read_bandwidth) of the same thread
@@ -13,6 +13,21 @@ sums over the threads). Then the issue's ratios, where the file
 has both sides (wall min / median, then CPU min / median):
   GQA: time of H = 4·Hkv against H = Hkv (same Nk, Nq, dtype, threads; target <= 1.3);
   dtype: time of f32 against f16 and bf16 on the same shape (target >= 1.8).
+
+--targets adds a Markdown table of issue 12's decode targets, one row per benchmark (or pair)
+in the file that a target names, on wall time, min / median, with a verdict: "yes" where both
+meet the target, "min only" where only the fastest repetitions do, "no" otherwise:
+  fp32, K/V from DRAM, H = Hkv, Nq = 1: share of the read bandwidth >= 90 %;
+  f16 and bf16, same shapes: share >= 90 %, and fp32's time over theirs >= 1.8;
+  GQA, K/V from DRAM, Nq = 1: time of H = 4·Hkv over H = Hkv <= 1.3 (every dtype);
+  Nk = 4096, Nq = 1: decode faster than fused and blas (time ratios < 1).
+Every shape of the file that fits is listed (the issue's: Nk 32768, d 128, Hkv 8, H 8 and 32).
+The run that gives all of them, on any machine (then again with ATTN_ISA=avx2 where the CPU
+has AVX-512):
+  OMP_WAIT_POLICY=passive build/bench/attn_bench_decode --profile=full \\
+    --benchmark_filter='decode/(read_bandwidth|dram/decode/(f32|f16|bf16)/Nk:32768/Hkv:8/H:(8|32)/Nq:1/|(dram|cached)/(decode|fused|blas)/f32/Nk:4096/Hkv:(1|8)/H:(1|8)/Nq:1/)' \\
+    --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true --benchmark_min_time=0.1 \\
+    --benchmark_format=json --benchmark_out=decode.json
 """
 import collections
 import json
@@ -20,8 +35,15 @@ import re
 import statistics
 import sys
 
+# Issue 12's thresholds.
+SHARE_MIN = 90.0
+DTYPE_SPEEDUP_MIN = 1.8
+GQA_RATIO_MAX = 1.3
+SHAPE = re.compile(r"decode/(dram|cached)/(\w+)/(\w+)/Nk:(\d+)/Hkv:(\d+)/H:(\d+)/Nq:(\d+)/(.*)")
 
-def main(path):
+
+def load(path):
+    """Per benchmark: wall and CPU times of its repetitions, and its first JSON row."""
     with open(path) as f:
         doc = json.load(f)
     times, cpu, rows = collections.defaultdict(list), collections.defaultdict(list), {}
@@ -33,6 +55,13 @@ def main(path):
         times[name].append(b["real_time"] * scale)
         cpu[name].append(b["cpu_time"] * scale)
         rows[name] = b
+    return doc.get("context", {}), times, cpu, rows
+
+
+def summary(times, cpu, rows):
+    """Prints the per-benchmark lines and ratios; returns (stats, bandwidth): per decode benchmark
+    (wall min, wall median, CPU min, CPU median) in seconds, per thread count the yardstick's
+    (min-pass GB/s, median-pass GB/s)."""
     bandwidth, cpu_bandwidth = {}, {}
     for name, t in times.items():
         if "/read_bandwidth/" in name:
@@ -74,10 +103,90 @@ def main(path):
             for dtype in ("f16", "bf16"):
                 other = name.replace("/decode/f32/", f"/decode/{dtype}/")
                 ratio(name, other, f"f32 / {dtype} speed-up {name.split('/decode/f32/', 1)[1]}")
+    return stats, bandwidth
+
+
+def verdict(fast, med, ok):
+    """'yes' where the min and the median meet the target, 'min only' where only the min does."""
+    return "yes" if ok(fast) and ok(med) else "min only" if ok(fast) else "no"
+
+
+def targets(context, stats, bandwidth, rows):
+    """Issue 12's decode targets as a Markdown table (see the module's text); returns its rows."""
+    out = []
+
+    def row(target, name, measured, met):
+        shape = SHAPE.match(name)
+        label = name.split("/", 1)[1] if shape is None else \
+            f"{shape[1]} {shape[2]} {shape[3]} Nk {shape[4]} Hkv {shape[5]} H {shape[6]} Nq {shape[7]}"
+        out.append(f"| {target} | {label} | {int(rows[name]['threads'])} | {measured} | {met} |")
+
+    def share(name, statistic):
+        threads = int(rows[name]["threads"])
+        return 100 * rows[name]["kv_bytes"] / stats[name][statistic] / 1e9 / bandwidth[threads][statistic]
+
+    shapes = {name: SHAPE.match(name) for name in stats}
+    shapes = {name: m for name, m in shapes.items() if m}
+    one_row = [n for n, m in shapes.items() if m[1] == "dram" and m[2] == "decode" and m[5] == m[6] and m[7] == "1"]
+    for dtype in ("f32", "f16", "bf16"):
+        for name in sorted(n for n in one_row if shapes[n][3] == dtype):
+            if int(rows[name]["threads"]) not in bandwidth:
+                row(f"{dtype}: >= {SHARE_MIN:.0f} % of read bandwidth", name, "no yardstick in the file", "-")
+                continue
+            fast, med = share(name, 0), share(name, 1)
+            row(f"{dtype}: >= {SHARE_MIN:.0f} % of read bandwidth", name, f"{fast:.1f} % / {med:.1f} %",
+                verdict(fast, med, lambda s: s >= SHARE_MIN))
+    for dtype in ("f16", "bf16"):
+        for name in sorted(n for n in one_row if shapes[n][3] == dtype):
+            base = name.replace(f"/decode/{dtype}/", "/decode/f32/")
+            if base in stats:
+                fast, med = stats[base][0] / stats[name][0], stats[base][1] / stats[name][1]
+                row(f"{dtype}: >= {DTYPE_SPEEDUP_MIN}x fp32", name, f"{fast:.2f}x / {med:.2f}x",
+                    verdict(fast, med, lambda r: r >= DTYPE_SPEEDUP_MIN))
+    for name in sorted(shapes):
+        m = shapes[name]
+        if m[1] == "dram" and m[2] == "decode" and int(m[6]) == 4 * int(m[5]) and m[7] == "1":
+            base = name.replace(f"/H:{m[6]}/", f"/H:{m[5]}/")
+            if base in stats:
+                fast, med = stats[name][0] / stats[base][0], stats[name][1] / stats[base][1]
+                row(f"GQA {m[3]}: H = 4·Hkv <= {GQA_RATIO_MAX}x H = Hkv", name, f"{fast:.2f}x / {med:.2f}x",
+                    verdict(fast, med, lambda r: r <= GQA_RATIO_MAX))
+    for name in sorted(shapes):
+        m = shapes[name]
+        if m[2] == "decode" and m[4] == "4096" and m[7] == "1":
+            for other in ("fused", "blas"):
+                base = name.replace(f"/{m[1]}/decode/", f"/{m[1]}/{other}/")
+                if base in stats:
+                    fast, med = stats[name][0] / stats[base][0], stats[name][1] / stats[base][1]
+                    row(f"Nk 4096: faster than {other}", name, f"{fast:.2f}x / {med:.2f}x of its time",
+                        verdict(fast, med, lambda r: r < 1.0))
+    print()
+    print(f"Issue 12's decode targets: {context.get('cpu_brand', 'unknown CPU')}, "
+          f"ISA {context.get('attnlab_isa', 'unknown')}, L3 {int(context.get('l3_bytes', 0)) / 2**20:.0f} MiB, "
+          f"pages {context.get('page_policy', 'unknown')}; wall time, min / median")
+    for threads in sorted(bandwidth):
+        print(f"read bandwidth, {threads} thread(s): {bandwidth[threads][0]:.2f} / {bandwidth[threads][1]:.2f} GB/s")
+    print()
+    print("| target | benchmark | threads | measured (min / median) | met |")
+    print("|---|---|---|---|---|")
+    for line in out:
+        print(line)
+    if not out:
+        print("| (none: the file has no benchmark a target names; the run is in --help) | | | | |")
+    return out
+
+
+def main(argv):
+    args = [a for a in argv if a != "--targets"]
+    if len(args) != 1 or args[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    context, times, cpu, rows = load(args[0])
+    stats, bandwidth = summary(times, cpu, rows)
+    if "--targets" in argv:
+        targets(context, stats, bandwidth, rows)
+    return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
-        print(__doc__.strip())
-        sys.exit(0 if len(sys.argv) == 2 else 2)
-    main(sys.argv[1])
+    sys.exit(main(sys.argv[1:]))
