@@ -23,8 +23,9 @@ meet the target, "min only" where only the fastest repetitions do, "no" otherwis
   Nk = 4096, Nq = 1: decode faster than fused and blas (time ratios < 1).
 Every shape of the file that fits is listed (the issue's: Nk 32768, d 128, Hkv 8, H 8 and 32).
 The run that gives all of them, on any machine (then again with ATTN_ISA=avx2 where the CPU
-has AVX-512):
-  OMP_WAIT_POLICY=passive build/bench/attn_bench_decode --profile=full \\
+has AVX-512); leave OMP_WAIT_POLICY unset: with `passive` the helper thread sleeps after every
+call and each call waits for it to wake (2 threads 10-20 % slower on a VM):
+  build/bench/attn_bench_decode --profile=full \\
     --benchmark_filter='decode/(read_bandwidth|dram/decode/(f32|f16|bf16)/Nk:32768/Hkv:8/H:(8|32)/Nq:1/|(dram|cached)/(decode|fused|blas)/f32/Nk:4096/Hkv:(1|8)/H:(1|8)/Nq:1/)' \\
     --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true --benchmark_min_time=0.1 \\
     --benchmark_format=json --benchmark_out=decode.json
