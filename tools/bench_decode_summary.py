@@ -43,6 +43,24 @@ GQA_RATIO_MAX = 1.3
 SHAPE = re.compile(r"decode/(dram|cached)/(\w+)/(\w+)/Nk:(\d+)/Hkv:(\d+)/H:(\d+)/Nq:(\d+)/(.*)")
 
 
+def share_percent(size, seconds, gbps):
+    """The share, in %, of a yardstick's `gbps` that reading `size` bytes in `seconds` is."""
+    return 100 * size / seconds / 1e9 / gbps
+
+
+def ratios(stats, num, den):
+    """num's (wall min, wall median, CPU min, CPU median) over den's."""
+    return [stats[num][i] / stats[den][i] for i in range(4)]
+
+
+def gqa_base(name):
+    """The H = Hkv twin of a decode benchmark of H = 4·Hkv (None for any other benchmark)."""
+    m = SHAPE.match(name)
+    if m and m[2] == "decode" and int(m[6]) == 4 * int(m[5]):
+        return name.replace(f"/H:{m[6]}/", f"/H:{m[5]}/")
+    return None
+
+
 def load(path):
     """Per benchmark: wall and CPU times of its repetitions, and its first JSON row."""
     with open(path) as f:
@@ -81,24 +99,22 @@ def summary(times, cpu, rows):
         stats[name] = (fast, med, min(c), statistics.median(c))
         share, cpu_share = "", ""
         if threads in cpu_bandwidth:
-            cpu_share = f" {100 * size / min(c) / 1e9 / cpu_bandwidth[threads]:5.1f} %"
+            cpu_share = f" {share_percent(size, min(c), cpu_bandwidth[threads]):5.1f} %"
         if threads in bandwidth:
-            share = (f"  {100 * size / fast / 1e9 / bandwidth[threads][0]:5.1f} % / "
-                     f"{100 * size / med / 1e9 / bandwidth[threads][1]:5.1f} %")
+            share = (f"  {share_percent(size, fast, bandwidth[threads][0]):5.1f} % / "
+                     f"{share_percent(size, med, bandwidth[threads][1]):5.1f} %")
         print(f"{name:72s} {fast * 1e3:9.3f} / {med * 1e3:9.3f} ms  "
               f"{size / fast / 1e9:6.2f} / {size / med / 1e9:6.2f} GB/s{share}  "
               f"cpu {min(c) * 1e3:9.3f} / {statistics.median(c) * 1e3:9.3f} ms{cpu_share}  ({len(t)} reps)")
 
     def ratio(num, den, label):
         if num in stats and den in stats:
-            r = [stats[num][i] / stats[den][i] for i in range(4)]
+            r = ratios(stats, num, den)
             print(f"{label:72s} {r[0]:5.2f} / {r[1]:5.2f}   cpu {r[2]:5.2f} / {r[3]:5.2f}")
 
     for name in sorted(stats):
-        m = re.match(r"(.*/Hkv:(\d+))/H:(\d+)/(.*)", name)
-        if m and "/decode/" in name and int(m.group(3)) == 4 * int(m.group(2)):
-            base = f"{m.group(1)}/H:{m.group(2)}/{m.group(4)}"
-            ratio(name, base, f"GQA ratio {name.split('/', 1)[1]} vs H = Hkv")
+        if gqa_base(name):
+            ratio(name, gqa_base(name), f"GQA ratio {name.split('/', 1)[1]} vs H = Hkv")
     for name in sorted(stats):
         if "/decode/f32/" in name:
             for dtype in ("f16", "bf16"):
@@ -124,7 +140,7 @@ def targets(context, stats, bandwidth, rows):
 
     def share(name, statistic):
         threads = int(rows[name]["threads"])
-        return 100 * rows[name]["kv_bytes"] / stats[name][statistic] / 1e9 / bandwidth[threads][statistic]
+        return share_percent(rows[name]["kv_bytes"], stats[name][statistic], bandwidth[threads][statistic])
 
     shapes = {name: SHAPE.match(name) for name in stats}
     shapes = {name: m for name, m in shapes.items() if m}
@@ -141,24 +157,23 @@ def targets(context, stats, bandwidth, rows):
         for name in sorted(n for n in one_row if shapes[n][3] == dtype):
             base = name.replace(f"/decode/{dtype}/", "/decode/f32/")
             if base in stats:
-                fast, med = stats[base][0] / stats[name][0], stats[base][1] / stats[name][1]
+                fast, med = ratios(stats, base, name)[:2]
                 row(f"{dtype}: >= {DTYPE_SPEEDUP_MIN}x fp32", name, f"{fast:.2f}x / {med:.2f}x",
                     verdict(fast, med, lambda r: r >= DTYPE_SPEEDUP_MIN))
     for name in sorted(shapes):
         m = shapes[name]
-        if m[1] == "dram" and m[2] == "decode" and int(m[6]) == 4 * int(m[5]) and m[7] == "1":
-            base = name.replace(f"/H:{m[6]}/", f"/H:{m[5]}/")
-            if base in stats:
-                fast, med = stats[name][0] / stats[base][0], stats[name][1] / stats[base][1]
-                row(f"GQA {m[3]}: H = 4·Hkv <= {GQA_RATIO_MAX}x H = Hkv", name, f"{fast:.2f}x / {med:.2f}x",
-                    verdict(fast, med, lambda r: r <= GQA_RATIO_MAX))
+        base = gqa_base(name)
+        if base in stats and m[1] == "dram" and m[7] == "1":
+            fast, med = ratios(stats, name, base)[:2]
+            row(f"GQA {m[3]}: H = 4·Hkv <= {GQA_RATIO_MAX}x H = Hkv", name, f"{fast:.2f}x / {med:.2f}x",
+                verdict(fast, med, lambda r: r <= GQA_RATIO_MAX))
     for name in sorted(shapes):
         m = shapes[name]
         if m[2] == "decode" and m[4] == "4096" and m[7] == "1":
             for other in ("fused", "blas"):
                 base = name.replace(f"/{m[1]}/decode/", f"/{m[1]}/{other}/")
                 if base in stats:
-                    fast, med = stats[name][0] / stats[base][0], stats[name][1] / stats[base][1]
+                    fast, med = ratios(stats, name, base)[:2]
                     row(f"Nk 4096: faster than {other}", name, f"{fast:.2f}x / {med:.2f}x of its time",
                         verdict(fast, med, lambda r: r < 1.0))
     print()
@@ -182,7 +197,11 @@ def main(argv):
     if len(args) != 1 or args[0] in ("-h", "--help"):
         print(__doc__.strip())
         return 0 if args and args[0] in ("-h", "--help") else 2
-    context, times, cpu, rows = load(args[0])
+    try:
+        context, times, cpu, rows = load(args[0])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(f"bench_decode_summary.py: {args[0]}: not an attn_bench_decode JSON result ({e!r})", file=sys.stderr)
+        return 2
     stats, bandwidth = summary(times, cpu, rows)
     if "--targets" in argv:
         targets(context, stats, bandwidth, rows)

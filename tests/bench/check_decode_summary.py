@@ -144,6 +144,17 @@ class Usage(unittest.TestCase):
         self.assertEqual(run.returncode, 0)
         self.assertIn("--targets", run.stdout)
 
+    def test_a_missing_or_broken_file_exits_2_and_names_it(self):
+        with tempfile.TemporaryDirectory() as d:
+            broken = os.path.join(d, "broken.json")
+            with open(broken, "w", encoding="utf-8") as f:
+                f.write('{"benchmarks": [{"name": "decode/x", "run_type": "iteration"}')  # cut short
+            for path in (os.path.join(d, "missing.json"), broken):
+                run = summarize(path, "--targets")
+                self.assertEqual(run.returncode, 2, run.stdout + run.stderr)
+                self.assertIn(path, run.stderr)
+                self.assertNotIn("Traceback", run.stderr)
+
     def test_a_file_without_targets_says_so(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "empty.json")
