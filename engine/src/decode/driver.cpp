@@ -69,14 +69,15 @@ bool all_finite(const T* v, i64 dv) {
 }
 
 /// Keys [kb, kb + n) for every row of the pass: logits, masking, the online-softmax step,
-/// then O = alpha·O + P V. K and V rows `dist` keys ahead are prefetched as far as key `limit`.
+/// then O = alpha·O + P V. K and V rows `dist` keys ahead are prefetched as far as key `limit`
+/// (dist 0: none).
 template <class Tk, class Tv>
 void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w, const Tk* k0,
                const Tv* v0, i64 kb, i64 n, i64 dist, i64 limit) {
   const i64 ldk = a.k.strides[2], ldv = a.v.strides[2], lds = tile_stride(w.tile);
   // A pointer to a row past the last may overflow under a large stride (found by
   // fuzz_attention_args), so none is formed.
-  const i64 ahead = std::clamp<i64>(limit - kb - dist, 0, n);
+  const i64 ahead = dist == 0 ? 0 : std::clamp<i64>(limit - kb - dist, 0, n);
   const Ahead<Tk> k_ahead{ahead > 0 ? k0 + dist * ldk : nullptr, ahead};
   const Ahead<Tv> v_ahead{ahead > 0 ? v0 + dist * ldv : nullptr, ahead};
   if constexpr (std::is_same_v<Tk, bf16>)
@@ -162,7 +163,10 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
   const Tv* v0 = a.v.as<Tv>().row(b, hk, 0);
   // Prefetching runs on into the next chunk (the keys any row of the pass sees), which the
   // same thread usually takes next (decode_typed hands out runs of adjacent chunks).
-  const i64 dist = prefetch_keys(p.d * static_cast<i64>(sizeof(Tk)), w.rows), limit = std::min(p.nk, last);
+  const i64 dist = hardware_prefetch_only(w.rows, sizeof(Tk), sizeof(Tv), p.dv, dk.isa)
+                       ? 0
+                       : prefetch_keys(p.d * static_cast<i64>(sizeof(Tk)), w.rows);
+  const i64 limit = std::min(p.nk, last);
   w.tile = tile_keys(w.rows, p.d * static_cast<i64>(sizeof(Tk)) + p.dv * static_cast<i64>(sizeof(Tv)), dk.isa);
   for (i64 kb = j0; kb < j1; kb += w.tile) {
     const i64 n = std::min(w.tile, j1 - kb);

@@ -27,6 +27,7 @@
 #pragma once
 
 #include "decode/kernels.hpp"
+#include "decode/plan.hpp"
 #include "fused/ukernels_simd.hpp"
 
 #include <immintrin.h>
@@ -232,7 +233,7 @@ struct SimdDecode {
     };
     // Wider tiles first where the pass has fewer rows than a tile, so it keeps its FMA chains: one
     // row 8 registers of columns, half a tile's rows twice PvVecs.
-    constexpr int kWide = RR == 1 ? 8 : 2 * RR <= PvRows ? 2 * PvVecs : PvVecs;
+    constexpr int kWide = RR == 1 ? kOneRowPvVecs : 2 * RR <= PvRows ? 2 * PvVecs : PvVecs;
     if constexpr (kWide > PvVecs)
       while (c0 + kWide * W <= dv) tile.template operator()<kWide, false>(all);
     while (c0 + PvVecs * W <= dv) tile.template operator()<PvVecs, false>(all);

@@ -84,6 +84,26 @@ inline i64 prefetch_keys(i64 row_bytes, i64 rows) {
   const i64 bytes = rows == 1 ? kOneRowPrefetchBytes : kPrefetchBytes;
   return std::clamp<i64>(bytes / std::max<i64>(row_bytes, 1), 1, 256);
 }
+/// Registers of columns in the P·V tile of a pass of one row (kernels_simd.hpp): 128 columns on
+/// AVX-512, 64 on AVX2.
+inline constexpr int kOneRowPvVecs = 8;
+inline i64 vector_lanes(cpu::Isa isa) {
+  return isa == cpu::Isa::avx512 ? 16 : isa == cpu::Isa::avx2 ? 8 : 0;
+}
+/// Whether a pass leaves its prefetching to the hardware (no software prefetches): one row over
+/// fp32 K and V whose V rows fill the one-row P·V tile exactly, so every K and V row is read
+/// whole, in address order, by full-width loads, a line each on AVX-512, which the hardware
+/// prefetchers follow alone; software prefetches there compete with them for the miss buffers.
+/// Measured on the Zen 5 of docs/performance.md (H = Hkv = 8, 256 MiB of K/V from DRAM, wall
+/// max / median GB/s of 12-16 calls alternated in one process, 2026-12-02): AVX-512 d = 128
+/// 1 thread 25.0 / 21.2 -> 32.0 / 25.9, 24.0 / 22.0 -> 29.6 / 25.6, 2 threads 53.2 / 47.9 ->
+/// 61.6 / 54.4; AVX2 d = 64 24.4 / 22.9 -> 26.6 / 24.3, 26.0 / 24.7 -> 27.9 / 26.1. Where a V row
+/// takes two tiles (AVX-512 d = 256, AVX2 d = 128: the first tile reads half of each row and
+/// prefetches the rest) or half of one (AVX-512 d = 64), or K and V are 16-bit (half a line a
+/// load, twice the arithmetic a byte), dropping them was 3-20 % slower.
+inline bool hardware_prefetch_only(i64 rows, i64 k_bytes, i64 v_bytes, i64 dv, cpu::Isa isa) {
+  return rows == 1 && k_bytes == 4 && v_bytes == 4 && dv == kOneRowPvVecs * vector_lanes(isa);
+}
 /// Keys are split into chunks of at least kMinChunkKeys (at most kMaxChunks chunks), so two
 /// threads share even one K/V head; merging costs O(chunks · dv) per row against reading
 /// kMinChunkKeys·(d + dv) floats per chunk.
