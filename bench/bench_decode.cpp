@@ -9,7 +9,9 @@
 // cache and like the yardstick's buffer (kit/aligned_array.hpp).
 //   smoke: tiny shapes; quick (the default): Nk 4096 and 32768, Hkv ∈ {1, 8}, H/Hkv ∈ {1, 4},
 //   Nq = 1, the 16-bit dtypes on Hkv = 8 from DRAM only; full: Nk 4096..131072, Hkv ∈ {1, 8},
-//   H/Hkv ∈ {1, 4, 8}, Nq ∈ {1, 4}, every dtype; d = 128.
+//   H/Hkv ∈ {1, 4, 8}, Nq ∈ {1, 4}, every dtype; d = 128; and in full, `decode` at the other
+//   common head sizes, d ∈ {64, 256}, on the shape (Nk 32768, Hkv 8, H/Hkv ∈ {1, 4},
+//   Nq 1, every dtype, from DRAM): the loops' tiles and prefetching differ by d (plan.hpp).
 // `decode` on every shape, `fused` and `blas` (f32) where Nq = 1 and H/Hkv ∈ {1, 4} (the
 // targets' comparisons), each at the profile's thread counts.
 #include "kit/aligned_array.hpp"
@@ -253,6 +255,11 @@ void register_decode() {
                   add(c);
                 }
               }
+  if (profile != Profile::full) return;
+  for (int threads : attnbench::thread_counts())
+    for (i64 other_d : {64, 256})
+      for (i64 g : {1, 4})
+        for (attn::DType dtype : dtypes) add(DecodeCase{"decode", dtype, 32768, 8, g, 1, other_d, threads, true});
 }
 
 const bool registered = attnbench::add_suite(register_decode);
