@@ -88,18 +88,19 @@ inline i64 prefetch_keys(i64 row_bytes, i64 rows) {
 /// AVX-512, 64 on AVX2.
 inline constexpr int kOneRowPvVecs = 8;
 /// Whether a pass leaves its prefetching to the hardware (no software prefetches): one row over
-/// fp32 K and V on AVX-512 whose V rows fill the one-row P·V tile exactly (dv = 128), so every K
-/// and V row is read whole, in address order, a line per load, and the hardware prefetchers
-/// follow both streams alone; software prefetches there only competed with them. Measured on
-/// the Zen 5 of docs/performance.md (H = Hkv = 8, Nk 32768, d = 128, K/V from DRAM, 2026-12-02):
-/// process-alternated suite runs, wall min 0.85-0.93x the time on 1 thread and 0.89-0.97x on 2
-/// (also Hkv 1, Nk 131072: 0.88-0.93x, 0.88-0.95x); calls alternated in one process (10 rounds),
-/// 8-24 % more GB/s at the median. Kept elsewhere, where dropping them was slower or not shown faster:
-/// V rows of two tiles (d = 256: the first tile reads half of each row and prefetches the rest)
-/// or of half a tile (d = 64), 16-bit K/V (twice the arithmetic a byte), passes of several rows,
-/// and AVX2 (half a line a load; at dv = 64, its one-row tile, level to 25 % slower in the suite).
+/// fp32 K and V on AVX-512 whose V rows fill the one-row P·V tile exactly (dv = 128: 8 registers
+/// of a line each), so every K and V row is read whole, in address order, a line per load, and
+/// the hardware prefetchers follow both streams alone; software prefetches there only competed
+/// with them. Measured on the Zen 5 of docs/performance.md (H = Hkv = 8, Nk 32768, d = 128, K/V
+/// from DRAM, 2026-12-02): process-alternated suite runs, wall min 0.85-0.93x the time on 1
+/// thread and 0.89-0.97x on 2 (Hkv 1, Nk 131072: 0.88-0.93x, 0.88-0.95x); calls alternated in
+/// one process (10 rounds), 8-24 % more GB/s at the median. Kept elsewhere, where dropping them
+/// was slower or not shown faster: V rows of two tiles (d = 256: the first tile reads half of
+/// each row and prefetches the rest) or of half a tile (d = 64), 16-bit K/V (twice the
+/// arithmetic a byte), passes of several rows, and AVX2 (half a line a load; at dv = 64, its
+/// one-row tile, level to 25 % slower in the suite).
 inline bool hardware_prefetch_only(i64 rows, i64 k_bytes, i64 v_bytes, i64 dv, cpu::Isa isa) {
-  return rows == 1 && k_bytes == 4 && v_bytes == 4 && isa == cpu::Isa::avx512 && dv == kOneRowPvVecs * 16;
+  return rows == 1 && k_bytes == 4 && v_bytes == 4 && isa == cpu::Isa::avx512 && dv == kOneRowPvVecs * kLineFloats;
 }
 /// Keys are split into chunks of at least kMinChunkKeys (at most kMaxChunks chunks), so two
 /// threads share even one K/V head; merging costs O(chunks · dv) per row against reading
