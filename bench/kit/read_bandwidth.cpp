@@ -37,22 +37,29 @@ struct Buffer {
   }
 };
 
-/// The ways a pass reads: best_read_loop() with these prefetch distances, in floats (0: the
-/// hardware's prefetchers alone). The yardstick is the best of them. On the Zen 5 of
-/// docs/performance.md (2026-12-01, best of 4 passes, 3 rounds) a 16-byte-load sum read
+/// The ways a pass reads: best_read_loop() with a prefetch distance, in floats (0: the hardware's
+/// prefetchers alone), and a number of streams. The yardstick is the best of them. On the Zen 5
+/// of docs/performance.md (2026-12-01, best of 4 passes, 3 rounds) a 16-byte-load sum read
 /// 31.6-32.0 GB/s on 1 thread without prefetches, 35.6-35.8 with them 16 KiB ahead, 36.0-36.1
-/// at 32 KiB; wide loads read 37-40 either way. A machine with less L1 may prefer none.
-constexpr std::size_t kAheads[] = {0, (16 << 10) / sizeof(float), (32 << 10) / sizeof(float)};
-constexpr int kWays = static_cast<int>(std::size(kAheads));
+/// at 32 KiB; wide loads read 37-40 either way. One thread reading 4 or 8 streams side by side
+/// read 18-33 % more than one stream in each of 6 processes (2026-12-02: 26.8-39.3 against
+/// 20.8-33.2 GB/s, 256 MiB of a 2 GiB buffer a pass), so a share of one stream's bandwidth
+/// overstated how close a kernel came to what the core can read.
+struct Way {
+  std::size_t ahead;
+  int streams;
+};
+constexpr Way kWays[] = {{0, 1}, {(16 << 10) / sizeof(float), 1}, {(32 << 10) / sizeof(float), 1}, {0, 4}, {0, 8}};
+constexpr int kWayCount = static_cast<int>(std::size(kWays));
 
-double timed_pass(const float* data, std::size_t floats, int threads, std::size_t ahead) {
+double timed_pass(const float* data, std::size_t floats, int threads, Way way) {
   const auto t0 = std::chrono::steady_clock::now();
   float sink = 0.0f;
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
   {
     const std::size_t t = static_cast<std::size_t>(omp_get_thread_num()), n = static_cast<std::size_t>(threads);
     const std::size_t lo = floats * t / n, hi = floats * (t + 1) / n;
-    sink += best_read_loop()(data + lo, hi - lo, ahead);
+    sink += best_read_loop()(data + lo, hi - lo, way.ahead, way.streams);
   }
   g_sink = sink;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -66,7 +73,9 @@ const Buffer& buffer() {
 ReadPass pass_with(int threads, int way) {
   const Buffer& b = buffer();
   if (!b.data) return {};
-  return {static_cast<double>(b.floats * sizeof(float)), timed_pass(b.data.get(), b.floats, threads, kAheads[way])};
+  const Way w = kWays[way];
+  return {static_cast<double>(b.floats * sizeof(float)), timed_pass(b.data.get(), b.floats, threads, w), w.streams,
+          static_cast<double>(w.ahead * sizeof(float))};
 }
 
 /// The fastest pass for a thread count and the way that read it: measured on first use (a few
@@ -83,7 +92,7 @@ Best best_for(int threads) {
   Best best;
   const int rounds = profile() == Profile::smoke ? 1 : 3;
   for (int i = 0; i < rounds; ++i)
-    for (int way = 0; way < kWays; ++way) {
+    for (int way = 0; way < kWayCount; ++way) {
       const ReadPass r = pass_with(threads, way);
       if (r.bytes > 0 && r.bytes * 1e-9 / r.seconds > best.gbs) best = {r.bytes * 1e-9 / r.seconds, way};
     }
@@ -100,20 +109,22 @@ double read_bandwidth_gbs(int threads) {
   return best_for(threads).gbs;
 }
 
-float read_loop_plain(const float* x, std::size_t n, std::size_t ahead) {
+float read_loop_plain(const float* x, std::size_t n, std::size_t ahead, int streams) {
   constexpr std::size_t kLanes = 32;  // independent lanes the compiler keeps in registers, 2 lines
   float acc[kLanes] = {};
-  std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    if (ahead > 0 && i + ahead + kLanes <= n) {
-      __builtin_prefetch(x + i + ahead, 0, 3);
-      __builtin_prefetch(x + i + ahead + kLanes / 2, 0, 3);
+  const std::size_t parts = streams > 1 ? static_cast<std::size_t>(streams) : 1;
+  const std::size_t part = n / parts / kLanes * kLanes;  // floats of each stream
+  for (std::size_t i = 0; i < part; i += kLanes)
+    for (std::size_t at = i; at < parts * part; at += part) {
+      if (ahead > 0 && at + ahead + kLanes <= n) {
+        __builtin_prefetch(x + at + ahead, 0, 3);
+        __builtin_prefetch(x + at + ahead + kLanes / 2, 0, 3);
+      }
+      for (std::size_t u = 0; u < kLanes; ++u) acc[u] += x[at + u];
     }
-    for (std::size_t u = 0; u < kLanes; ++u) acc[u] += x[i + u];
-  }
   float s = 0.0f;
   for (float a : acc) s += a;
-  for (; i < n; ++i) s += x[i];
+  for (std::size_t i = parts * part; i < n; ++i) s += x[i];
   return s;
 }
 

@@ -1,7 +1,7 @@
 // The machine's read bandwidth from DRAM, the yardstick of memory-bound kernels (decode):
 // a streaming sum over a buffer of dram_buffer_bytes() (4× the L3 from cpuid), with and
-// without software prefetches, measured in process, once per thread count, the best of a few
-// passes (other processes only lower it).
+// without software prefetches, in one stream and in several side by side, measured in process,
+// once per thread count, the best of a few passes (other processes only lower it).
 #pragma once
 
 #include <cstddef>
@@ -18,6 +18,8 @@ double read_bandwidth_gbs(int threads);
 /// allocated). For a benchmark of the yardstick itself.
 struct ReadPass {
   double bytes = 0, seconds = 0;
+  int streams = 1;            ///< the way: streams read side by side per thread
+  double prefetch_bytes = 0;  ///< and how far ahead it prefetched (0: not)
 };
 ReadPass read_pass(int threads);
 

@@ -4,6 +4,6 @@
 #include "read_loops.hpp"
 #include "simd/avx2.hpp"
 
-float attnbench::read_loop_avx2(const float* x, std::size_t n, std::size_t ahead) {
-  return read_loop<attn::simd::Avx2>(x, n, ahead);
+float attnbench::read_loop_avx2(const float* x, std::size_t n, std::size_t ahead, int streams) {
+  return read_loop<attn::simd::Avx2>(x, n, ahead, streams);
 }

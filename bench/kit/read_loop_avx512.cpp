@@ -12,6 +12,6 @@
 #include "read_loops.hpp"
 #include "simd/avx512.hpp"
 
-float attnbench::read_loop_avx512(const float* x, std::size_t n, std::size_t ahead) {
-  return read_loop<attn::simd::Avx512>(x, n, ahead);
+float attnbench::read_loop_avx512(const float* x, std::size_t n, std::size_t ahead, int streams) {
+  return read_loop<attn::simd::Avx512>(x, n, ahead, streams);
 }

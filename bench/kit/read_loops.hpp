@@ -14,13 +14,15 @@
 
 namespace attnbench {
 
-/// Σ x[0..n) in some order (so no load can be removed); prefetches x[i + ahead] alongside x[i]
+/// Σ x[0..n) in some order (so no load can be removed), read as `streams` (>= 1) equal parts
+/// side by side, 256 bytes of each in turn (a memory system may serve several streams faster
+/// than one), the few elements left over after them; prefetches x[i + ahead] alongside x[i]
 /// when ahead > 0, never past x[n − 1] (a hint: never dereferenced).
-using ReadLoop = float (*)(const float* x, std::size_t n, std::size_t ahead);
+using ReadLoop = float (*)(const float* x, std::size_t n, std::size_t ahead, int streams);
 
-float read_loop_plain(const float* x, std::size_t n, std::size_t ahead);  ///< no ISA flags
-float read_loop_avx2(const float* x, std::size_t n, std::size_t ahead);
-float read_loop_avx512(const float* x, std::size_t n, std::size_t ahead);
+float read_loop_plain(const float* x, std::size_t n, std::size_t ahead, int streams);  ///< no ISA flags
+float read_loop_avx2(const float* x, std::size_t n, std::size_t ahead, int streams);
+float read_loop_avx512(const float* x, std::size_t n, std::size_t ahead, int streams);
 
 /// The widest loop the engine's kernels may use here (attn::cpu_info(): cpuid, lowered by ATTN_ISA).
 ReadLoop best_read_loop();

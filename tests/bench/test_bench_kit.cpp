@@ -95,8 +95,9 @@ TEST(FmaLoops, EveryChainRunsToTheFixedPoint) {
 }
 
 TEST(ReadLoops, SumEveryElementOnceAndReadNothingPast) {
-  // Small integers: every partial sum is exact in float, so any order gives the exact total. The
-  // buffer ends at a guard page, and prefetches aimed past it must not fault (they are hints).
+  // Small integers: every partial sum is exact in float, so any order gives the exact total (in
+  // one stream or several, with their leftovers). The buffer ends at a guard page, and
+  // prefetches aimed past it must not fault (they are hints).
   struct Loop {
     const char* isa;
     attnbench::ReadLoop run;
@@ -114,7 +115,9 @@ TEST(ReadLoops, SumEveryElementOnceAndReadNothingPast) {
     for (const Loop& l : loops) {
       if (!l.ok) continue;
       for (std::size_t ahead : {std::size_t{0}, std::size_t{16}, std::size_t{4096}})
-        EXPECT_EQ(l.run(x.data(), n, ahead), exact) << l.isa << " n " << n << " ahead " << ahead;
+        for (int streams : {1, 2, 3, 4, 8})
+          EXPECT_EQ(l.run(x.data(), n, ahead, streams), exact)
+              << l.isa << " n " << n << " ahead " << ahead << " streams " << streams;
     }
   }
   EXPECT_NE(attnbench::best_read_loop(), nullptr);
