@@ -21,7 +21,8 @@ meet the target, "min only" where only the fastest repetitions do, "no" otherwis
   f16 and bf16, same shapes: share >= 90 %, and fp32's time over theirs >= 1.8;
   GQA, K/V from DRAM, Nq = 1: time of H = 4·Hkv over H = Hkv <= 1.3 (every dtype);
   Nk = 4096, Nq = 1: decode faster than fused and blas (time ratios < 1).
-Every shape of the file that fits is listed (the issue's: Nk 32768, d 128, Hkv 8, H 8 and 32).
+Every shape of the file that fits is listed, each named with its head size d (the issue's: Nk
+32768, d 128, Hkv 8, H 8 and 32; --profile=full also has d 64 and 256 there).
 The run that gives all of them, on any machine (then again with ATTN_ISA=avx2 where the CPU
 has AVX-512); leave OMP_WAIT_POLICY unset: with `passive` the helper thread sleeps after every
 call and each call waits for it to wake (2 threads 10-20 % slower on a VM):
@@ -134,8 +135,10 @@ def targets(context, stats, bandwidth, rows):
 
     def row(target, name, measured, met):
         shape = SHAPE.match(name)
+        head_dim = re.match(r"d:(\d+)", shape[8]) if shape else None
         label = name.split("/", 1)[1] if shape is None else \
-            f"{shape[1]} {shape[2]} {shape[3]} Nk {shape[4]} Hkv {shape[5]} H {shape[6]} Nq {shape[7]}"
+            f"{shape[1]} {shape[2]} {shape[3]} Nk {shape[4]} Hkv {shape[5]} H {shape[6]} Nq {shape[7]}" + \
+            (f" d {head_dim[1]}" if head_dim else "")
         out.append(f"| {target} | {label} | {int(rows[name]['threads'])} | {measured} | {met} |")
 
     def share(name, statistic):

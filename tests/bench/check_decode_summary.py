@@ -53,6 +53,9 @@ def fixture():
     # bf16 H = 8: 30 GB/s (75 %), 25 (78.1 %): no; over fp32 1.58x and 1.64x: no.
     rows += bench("decode/dram/decode/bf16/" + SHAPE.format(h=8), [ms(HALF, 30.0), ms(HALF, 25.0), ms(HALF, 25.0)],
                   HALF, 1)
+    # fp32 H = 8 at d = 64 (128 MiB): 20 GB/s at the min and the median, 50 % / 62.5 %: no.
+    rows += bench("decode/dram/decode/f32/" + SHAPE.format(h=8).replace("d:128", "d:64"),
+                  [ms(HALF, 20.0), ms(HALF, 20.0), ms(HALF, 20.0)], HALF, 1)
     # GQA: f32 H = 32 at 1.25x H = 8's min and median (yes), f16 at 1.5x (no).
     f32_8 = [ms(F32, 38.0), ms(F32, 30.4)]
     rows += bench("decode/dram/decode/f32/" + SHAPE.format(h=32), [1.25 * t for t in f32_8] + [99.0], F32, 1)
@@ -109,7 +112,7 @@ class Fixture(unittest.TestCase):
 
     def test_verdicts(self):
         rows = table_rows(self.out.stdout)
-        f32 = "dram decode f32 Nk 32768 Hkv 8 H 8 Nq 1"
+        f32 = "dram decode f32 Nk 32768 Hkv 8 H 8 Nq 1 d 128"
         self.assertEqual(rows[("f32: >= 90 % of read bandwidth", f32, 1)], ("95.0 % / 95.0 %", "yes"))
         self.assertEqual(rows[("f16: >= 90 % of read bandwidth", f32.replace("f32", "f16"), 1)][1], "min only")
         self.assertEqual(rows[("bf16: >= 90 % of read bandwidth", f32.replace("f32", "bf16"), 1)][1], "no")
@@ -119,10 +122,13 @@ class Fixture(unittest.TestCase):
                          ("1.25x / 1.25x", "yes"))
         self.assertEqual(rows[("GQA f16: H = 4·Hkv <= 1.3x H = Hkv",
                                f32.replace("f32", "f16").replace("H 8", "H 32"), 1)], ("1.50x / 1.50x", "no"))
-        small = "cached decode f32 Nk 4096 Hkv 1 H 1 Nq 1"
+        small = "cached decode f32 Nk 4096 Hkv 1 H 1 Nq 1 d 128"
         self.assertEqual(rows[("Nk 4096: faster than fused", small, 1)][1], "yes")
         self.assertEqual(rows[("Nk 4096: faster than blas", small, 1)][1], "no")
-        self.assertEqual(len(rows), 9, "\n".join(map(str, rows)))
+        # Another head size of the same shape is a row of its own, named by its d.
+        self.assertEqual(rows[("f32: >= 90 % of read bandwidth", f32.replace("d 128", "d 64"), 1)],
+                         ("50.0 % / 62.5 %", "no"))
+        self.assertEqual(len(rows), 10, "\n".join(map(str, rows)))
 
     def test_header_names_the_machine(self):
         self.assertIn("Test CPU, ISA avx2 (ATTN_ISA), L3 32 MiB", self.out.stdout)
