@@ -15,9 +15,10 @@
 namespace attnbench {
 
 /// Σ x[0..n) in some order (so no load can be removed), read as `streams` (>= 1) equal parts
-/// side by side, 256 bytes of each in turn (a memory system may serve several streams faster
-/// than one), the few elements left over after them; prefetches x[i + ahead] alongside x[i]
-/// when ahead > 0, never past x[n − 1] (a hint: never dereferenced).
+/// side by side, a few lines of each in turn (256 bytes; the plain loop 128), since a memory
+/// system may serve several streams faster than one; the elements left over after them last.
+/// Prefetches x[i + ahead] alongside x[i] when ahead > 0, never past x[n − 1] (a hint: never
+/// dereferenced).
 using ReadLoop = float (*)(const float* x, std::size_t n, std::size_t ahead, int streams);
 
 float read_loop_plain(const float* x, std::size_t n, std::size_t ahead, int streams);  ///< no ISA flags
