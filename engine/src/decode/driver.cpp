@@ -163,10 +163,7 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
   const Tv* v0 = a.v.as<Tv>().row(b, hk, 0);
   // Prefetching runs on into the next chunk (the keys any row of the pass sees), which the
   // same thread usually takes next (decode_typed hands out runs of adjacent chunks).
-  const i64 dist = hardware_prefetch_only(w.rows, sizeof(Tk), sizeof(Tv), p.dv, dk.isa)
-                       ? 0
-                       : prefetch_keys(p.d * static_cast<i64>(sizeof(Tk)), w.rows);
-  const i64 limit = std::min(p.nk, last);
+  const i64 dist = prefetch_keys(w.rows, sizeof(Tk), sizeof(Tv), p.d, p.dv, dk.isa), limit = std::min(p.nk, last);
   w.tile = tile_keys(w.rows, p.d * static_cast<i64>(sizeof(Tk)) + p.dv * static_cast<i64>(sizeof(Tv)), dk.isa);
   for (i64 kb = j0; kb < j1; kb += w.tile) {
     const i64 n = std::min(w.tile, j1 - kb);

@@ -66,24 +66,6 @@ inline constexpr i64 kLineFloats = 16;
 inline i64 tile_stride(i64 tile) {
   return std::max(tile, kLineFloats);
 }
-/// How far ahead of the keys being computed their K and V rows are prefetched, in bytes of a
-/// K row: one line per line read, spread over the loops, each loop its own stream. A distance
-/// in bytes, not keys, so 16-bit K/V keep as many bytes in flight as fp32 (8 KiB: 16 keys of
-/// fp32 at d = 128, 32 of f16). The look-ahead runs on past the item's chunk into the rest of
-/// its K/V head, so a thread going on to the next chunk finds its first rows on the way.
-/// Measured on the Zen 5 of docs/performance.md (decode section): 16-bit K/V at 16, 24, 32 keys
-/// (4, 6, 8 KiB) got faster up to 6 KiB and level after; fp32 at 8, 16, 24 keys (4, 8, 12 KiB)
-/// level from 8 KiB; prefetching into L2 (prefetcht1) far ahead, a second, farther L2 prefetch
-/// next to this one, or every other line only: all slower. A pass of one row (its longer
-/// tiles, kOneRowTileKeys) does better at 6 KiB: CPU time, Nk 32768, H = Hkv = 8, 6 interleaved
-/// rounds, 1 and 2 threads, min: f32 8.60 / 8.50 ms at 8 KiB -> 8.32 / 8.45 at 6, f16 4.31 / 4.47
-/// -> 4.32 / 4.36, bf16 4.45 / 4.49 -> 4.22 / 4.24; GQA groups at 6 KiB were slower (f16 H = 32:
-/// 5.57 against 4.82 ms).
-inline constexpr i64 kPrefetchBytes = 8 << 10, kOneRowPrefetchBytes = 6 << 10;
-inline i64 prefetch_keys(i64 row_bytes, i64 rows) {
-  const i64 bytes = rows == 1 ? kOneRowPrefetchBytes : kPrefetchBytes;
-  return std::clamp<i64>(bytes / std::max<i64>(row_bytes, 1), 1, 256);
-}
 /// Registers of columns in the P·V tile of a pass of one row (kernels_simd.hpp): 128 columns on
 /// AVX-512, 64 on AVX2.
 inline constexpr int kOneRowPvVecs = 8;
@@ -101,6 +83,27 @@ inline constexpr int kOneRowPvVecs = 8;
 /// one-row tile, level to 25 % slower in the suite).
 inline bool hardware_prefetch_only(i64 rows, i64 k_bytes, i64 v_bytes, i64 dv, cpu::Isa isa) {
   return rows == 1 && k_bytes == 4 && v_bytes == 4 && isa == cpu::Isa::avx512 && dv == kOneRowPvVecs * kLineFloats;
+}
+/// How far ahead of the keys being computed their K and V rows are prefetched, in bytes of a
+/// K row: one line per line read, spread over the loops, each loop its own stream. A distance
+/// in bytes, not keys, so 16-bit K/V keep as many bytes in flight as fp32 (8 KiB: 16 keys of
+/// fp32 at d = 128, 32 of f16). The look-ahead runs on past the item's chunk into the rest of
+/// its K/V head, so a thread going on to the next chunk finds its first rows on the way.
+/// Measured on the Zen 5 of docs/performance.md (decode section): 16-bit K/V at 16, 24, 32 keys
+/// (4, 6, 8 KiB) got faster up to 6 KiB and level after; fp32 at 8, 16, 24 keys (4, 8, 12 KiB)
+/// level from 8 KiB; prefetching into L2 (prefetcht1) far ahead, a second, farther L2 prefetch
+/// next to this one, or every other line only: all slower. A pass of one row (its longer
+/// tiles, kOneRowTileKeys) does better at 6 KiB: CPU time, Nk 32768, H = Hkv = 8, 6 interleaved
+/// rounds, 1 and 2 threads, min: f32 8.60 / 8.50 ms at 8 KiB -> 8.32 / 8.45 at 6, f16 4.31 / 4.47
+/// -> 4.32 / 4.36, bf16 4.45 / 4.49 -> 4.22 / 4.24; GQA groups at 6 KiB were slower (f16 H = 32:
+/// 5.57 against 4.82 ms).
+inline constexpr i64 kPrefetchBytes = 8 << 10, kOneRowPrefetchBytes = 6 << 10;
+/// The distance in keys for a pass of `rows` rows over K and V elements of k_bytes and v_bytes
+/// (head sizes d, dv) on `isa`: 0 (no software prefetches) where hardware_prefetch_only.
+inline i64 prefetch_keys(i64 rows, i64 k_bytes, i64 v_bytes, i64 d, i64 dv, cpu::Isa isa) {
+  if (hardware_prefetch_only(rows, k_bytes, v_bytes, dv, isa)) return 0;
+  const i64 bytes = rows == 1 ? kOneRowPrefetchBytes : kPrefetchBytes;
+  return std::clamp<i64>(bytes / std::max<i64>(d * k_bytes, 1), 1, 256);
 }
 /// Keys are split into chunks of at least kMinChunkKeys (at most kMaxChunks chunks), so two
 /// threads share even one K/V head; merging costs O(chunks · dv) per row against reading
