@@ -155,6 +155,47 @@ TEST_P(DecodePerIsa, PvOnEveryTailMatchesFp64AndColumnBlocksBitForBit) {
   check_pv<bf16>(dk(), "bf16");
 }
 
+/// Loops::pv_scores is bitwise pv of one row then scores of one row, on every tail of either
+/// step, at head sizes around the one-row P·V tile (kOneRowPvVecs registers: 64 columns on AVX2,
+/// 128 on AVX-512) and past it; K and V end at guard pages, and nothing past nsc is written.
+template <class T>
+void check_pv_scores(const decode::Kernels& dk, const char* dtype) {
+  const float c = 0.37f;
+  for (i64 d : {1, 17, 64, 128, 131})
+    for (i64 dv : {1, 33, 64, 127, 128, 129, 256})
+      for (i64 npv : {1, 3, 4, 5, 8, 9, 33, 128})
+        for (i64 nsc : {0, 1, 4, 5, 9, 33, 128}) {
+          const i64 ldk = d + 3, ldv = dv + 1;
+          const std::size_t kn = static_cast<std::size_t>(std::max<i64>(1, (nsc - 1) * ldk + d));
+          const std::size_t vn = static_cast<std::size_t>((npv - 1) * ldv + dv);
+          GuardedArray<T> k(kn), v(vn);
+          std::vector<float> kw(kn), vw(vn), q(static_cast<std::size_t>(d)), p(static_cast<std::size_t>(npv));
+          fill_kv(k.data(), kw.data(), kn, static_cast<std::uint32_t>(nsc * 7 + d));
+          fill_kv(v.data(), vw.data(), vn, static_cast<std::uint32_t>(npv + dv));
+          fill_random(q.data(), q.size(), static_cast<std::uint32_t>(d + 11));
+          fill_random(p.data(), p.size(), 3, 0.0f, 1.0f);
+          const float alpha = 0.625f;
+          std::vector<float> o0(static_cast<std::size_t>(dv));
+          fill_random(o0.data(), o0.size(), 5);
+          std::vector<float> o_two = o0, o_one = o0, s_two(129, kSentinel), s_one(129, kSentinel);
+          const decode::Loops<T>& loops = dk.loops<T>();
+          float* o = o_two.data();
+          const float* qp = q.data();
+          loops.pv(1, p.data(), 1, v.data(), ldv, npv, dv, &o, &alpha, {v.data(), npv});
+          loops.scores(1, &qp, d, k.data(), ldk, nsc, c, s_two.data(), 1, {k.data(), nsc});
+          loops.pv_scores(p.data(), v.data(), ldv, npv, dv, o_one.data(), alpha, {v.data(), npv}, q.data(), d, k.data(),
+                          ldk, nsc, c, s_one.data(), {k.data(), nsc});
+          ASSERT_EQ(o_one, o_two) << dtype << ": d " << d << " dv " << dv << " npv " << npv << " nsc " << nsc;
+          ASSERT_EQ(s_one, s_two) << dtype << ": d " << d << " dv " << dv << " npv " << npv << " nsc " << nsc;
+        }
+}
+
+TEST_P(DecodePerIsa, PvScoresIsBitwisePvThenScoresOnEveryTail) {
+  check_pv_scores<float>(dk(), "f32");
+  check_pv_scores<f16>(dk(), "f16");
+  check_pv_scores<bf16>(dk(), "bf16");
+}
+
 // --- the whole kernel ----------------------------------------------------------
 
 void expect_decode_matches_reference(const Case& c, int threads = 0) {
@@ -248,35 +289,41 @@ TEST_P(DecodePerIsa, MaskedGarbageInKAndVGivesTheCleanBits) {
   // Keys masked for every row (mask columns of -inf, and keys past every row's causal limit) hold
   // inf and NaN; the random mask hides other keys from some rows only, so tiles with garbage take
   // the row-by-row path while the clean run takes the shared one. Both must give the same bits.
-  for (i64 nk : {45, 1100, 3000})
-    for (Causal causal : {Causal::none, Causal::top_left, Causal::bottom_right}) {
-      Case c = decode_case(8, 2, 3, nk, 24, causal, true);
-      Buffers dirty(c), clean(c);
-      auto garbage_at = [&](i64 j) { return j % 37 == 5 || (causal == Causal::top_left && j >= c.Nq) || j == 0; };
-      for (Buffers* x : {&dirty, &clean})
-        for (i64 i = 0; i < c.Nq; ++i)
+  // Groups of 12 rows, and passes of one row at d = 128, whose steps run two at a time
+  // (one_row_steps: a step with garbage between clean ones).
+  struct Shape {
+    i64 H, Hkv, nq, d;
+  };
+  for (Shape sh : {Shape{8, 2, 3, 24}, Shape{2, 2, 1, 128}})
+    for (i64 nk : {45, 1100, 3000})
+      for (Causal causal : {Causal::none, Causal::top_left, Causal::bottom_right}) {
+        Case c = decode_case(sh.H, sh.Hkv, sh.nq, nk, sh.d, causal, true);
+        Buffers dirty(c), clean(c);
+        auto garbage_at = [&](i64 j) { return j % 37 == 5 || (causal == Causal::top_left && j >= c.Nq) || j == 0; };
+        for (Buffers* x : {&dirty, &clean})
+          for (i64 i = 0; i < c.Nq; ++i)
+            for (i64 j = 0; j < nk; ++j)
+              if (garbage_at(j) && !(causal == Causal::top_left && j >= c.Nq))
+                x->mask[static_cast<std::size_t>(i * nk + j)] = -kInf;
+        for (i64 h = 0; h < c.Hkv; ++h)
           for (i64 j = 0; j < nk; ++j)
-            if (garbage_at(j) && !(causal == Causal::top_left && j >= c.Nq))
-              x->mask[static_cast<std::size_t>(i * nk + j)] = -kInf;
-      for (i64 h = 0; h < c.Hkv; ++h)
-        for (i64 j = 0; j < nk; ++j)
-          if (garbage_at(j))
-            for (i64 t = 0; t < c.d; ++t) {
-              const std::size_t at = static_cast<std::size_t>((h * nk + j) * c.d + t);
-              dirty.k[at] = t % 2 ? kNaN : kInf;
-              dirty.v[at] = t % 3 ? -kInf : kNaN;
-              clean.k[at] = clean.v[at] = 7.0f;
-            }
-      run(dirty, "decode");
-      run(clean, "decode");
-      EXPECT_EQ(dirty.out, clean.out) << c.name();
-      EXPECT_EQ(dirty.lse, clean.lse) << c.name();
-      for (float x : dirty.out) ASSERT_TRUE(std::isfinite(x)) << c.name();
-      Buffers ref(clean.c);
-      ref.k = clean.k, ref.v = clean.v, ref.mask = clean.mask;
-      run(ref, "reference");
-      expect_matches_reference(dirty, ref, "masked garbage");
-    }
+            if (garbage_at(j))
+              for (i64 t = 0; t < c.d; ++t) {
+                const std::size_t at = static_cast<std::size_t>((h * nk + j) * c.d + t);
+                dirty.k[at] = t % 2 ? kNaN : kInf;
+                dirty.v[at] = t % 3 ? -kInf : kNaN;
+                clean.k[at] = clean.v[at] = 7.0f;
+              }
+        run(dirty, "decode");
+        run(clean, "decode");
+        EXPECT_EQ(dirty.out, clean.out) << c.name();
+        EXPECT_EQ(dirty.lse, clean.lse) << c.name();
+        for (float x : dirty.out) ASSERT_TRUE(std::isfinite(x)) << c.name();
+        Buffers ref(clean.c);
+        ref.k = clean.k, ref.v = clean.v, ref.mask = clean.mask;
+        run(ref, "reference");
+        expect_matches_reference(dirty, ref, "masked garbage");
+      }
 }
 
 TEST_P(DecodePerIsa, FullyMaskedAndNaNRows) {

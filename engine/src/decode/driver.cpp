@@ -53,7 +53,8 @@ struct Pass {
   i64 visible[kRowsPerPass];  ///< keys 0..visible-1 pass the causal rule
   float m[kRowsPerPass], l[kRowsPerPass], alpha[kRowsPerPass];
   i64 tile = kTileKeys;                           ///< keys per step
-  alignas(64) float s[kRowsPerPass * kTileKeys];  ///< one tile's logits, then its p, rows tile_stride(tile) apart
+  alignas(64) float s[kRowsPerPass * kTileKeys];  ///< one tile's logits, then its p, rows tile_stride(tile) apart (one
+                                                  ///< row: two steps', one_row_steps)
   static_assert(kOneRowTileKeys <= kRowsPerPass * kTileKeys && kTileKeys <= kOneRowTileKeys);
   static_assert(kTileKeys >= kLineFloats, "rows of s a line apart fit the buffer");
 };
@@ -68,25 +69,34 @@ bool all_finite(const T* v, i64 dv) {
   return ok;
 }
 
-/// Keys [kb, kb + n) for every row of the pass: logits, masking, the online-softmax step,
-/// then O = alpha·O + P V. K and V rows `dist` keys ahead are prefetched as far as key `limit`
-/// (dist 0: none).
-template <class Tk, class Tv>
-void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w, const Tk* k0,
-               const Tv* v0, i64 kb, i64 n, i64 dist, i64 limit) {
-  const i64 ldk = a.k.strides[2], ldv = a.v.strides[2], lds = tile_stride(w.tile);
-  // A pointer to a row past the last may overflow under a large stride (found by
-  // fuzz_attention_args), so none is formed.
+/// The rows a step over keys [kb, kb + n) prefetches, given its first row `at` (key kb): those
+/// `dist` keys ahead, as far as key `limit` (dist 0: none). A pointer to a row past the last may
+/// overflow under a large stride (found by fuzz_attention_args), so none is formed.
+template <class T>
+Ahead<T> ahead_of(const T* at, i64 ld, i64 kb, i64 n, i64 dist, i64 limit) {
   const i64 ahead = dist == 0 ? 0 : std::clamp<i64>(limit - kb - dist, 0, n);
-  const Ahead<Tk> k_ahead{ahead > 0 ? k0 + dist * ldk : nullptr, ahead};
-  const Ahead<Tv> v_ahead{ahead > 0 ? v0 + dist * ldv : nullptr, ahead};
+  return {ahead > 0 ? at + dist * ld : nullptr, ahead};
+}
+
+/// The logits of keys [kb, kb + n) (K row kb at k) for every row of the pass, into s (rows
+/// tile_stride(w.tile) apart).
+template <class Tk>
+void scores_step(const KernelArgs& a, const Plan& p, const Kernels& dk, Pass& w, const Tk* k, i64 n, float* s,
+                 Ahead<Tk> ahead) {
+  const i64 ldk = a.k.strides[2], lds = tile_stride(w.tile);
   if constexpr (std::is_same_v<Tk, bf16>)
-    if (w.bf16_dot) dk.scores_bf16_dot(w.rows, w.q_bf16, p.d, k0, ldk, n, a.scale * kLog2e, w.s, lds, k_ahead);
-  if (!w.bf16_dot) dk.loops<Tk>().scores(w.rows, w.q, p.d, k0, ldk, n, a.scale * kLog2e, w.s, lds, k_ahead);
+    if (w.bf16_dot) return dk.scores_bf16_dot(w.rows, w.q_bf16, p.d, k, ldk, n, a.scale * kLog2e, s, lds, ahead);
+  dk.loops<Tk>().scores(w.rows, w.q, p.d, k, ldk, n, a.scale * kLog2e, s, lds, ahead);
+}
+
+/// Masking and the online-softmax step of keys [kb, kb + n) whose logits are in s: s becomes p,
+/// and w's m, l, alpha move on. Returns whether some key of the step is hidden from some row.
+bool softmax_step(const fused::Ukernels& uk, Pass& w, float* s, i64 kb, i64 n) {
+  const i64 lds = tile_stride(w.tile);
   // Selected-away keys become -inf, overwriting: whatever K held there (inf, NaN) disappears.
-  bool hidden = false;  // some key of the tile is hidden from some row
+  bool hidden = false;
   for (int r = 0; r < w.rows; ++r) {
-    float* srow = w.s + r * lds;
+    float* srow = s + r * lds;
     const i64 vis = std::clamp<i64>(w.visible[r] - kb, 0, n);
     if (const float* mrow = w.mask[r]) {
       for (i64 j = 0; j < vis; ++j) {
@@ -98,16 +108,29 @@ void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fuse
     hidden |= vis < n;
     std::fill(srow + vis, srow + n, kNegInf);
   }
-  uk.softmax_step(w.s, lds, w.rows, n, w.m, w.l, w.alpha);
-  // A hidden key has p = 0, but 0 · NaN = NaN: if V is not finite at a key some row may not
-  // see, each row reads a copy of the step's V with zeros at its hidden keys, a few columns at a
-  // time. The contract of pv makes that bitwise what finite values there would give (adding
-  // 0 · v is exact; an element's arithmetic does not depend on the columns of the call).
-  bool finite = true;
-  if (hidden)
-    for (i64 j = 0; j < n && finite; ++j) finite = all_finite(v0 + j * ldv, p.dv);
-  const Loops<Tv>& lv = dk.loops<Tv>();
-  if (finite) return lv.pv(w.rows, w.s, lds, v0, ldv, n, p.dv, w.o, w.alpha, v_ahead);
+  uk.softmax_step(s, lds, w.rows, n, w.m, w.l, w.alpha);
+  return hidden;
+}
+
+/// Whether V's rows of a step (n rows at v) need the masked-NaN path: some key is hidden and V
+/// is not finite everywhere. A hidden key has p = 0, but 0 · NaN = NaN.
+template <class Tv>
+bool needs_seen_copy(const Tv* v, i64 ldv, i64 n, i64 dv, bool hidden) {
+  if (!hidden) return false;
+  for (i64 j = 0; j < n; ++j)
+    if (!all_finite(v + j * ldv, dv)) return true;
+  return false;
+}
+
+/// O = alpha·O + P V for the keys [kb, kb + n) of a step whose p is in s (V row kb at v), where
+/// V is not finite at a key some row may not see: each row reads a copy of the step's V with
+/// zeros at its hidden keys, a few columns at a time. The contract of pv makes that bitwise what
+/// finite values there would give (adding 0 · v is exact; an element's arithmetic does not
+/// depend on the columns of the call).
+template <class Tv>
+void pv_seen_copy(const KernelArgs& a, const Plan& p, const Kernels& dk, Pass& w, const float* s, const Tv* v, i64 kb,
+                  i64 n) {
+  const i64 ldv = a.v.strides[2], lds = tile_stride(w.tile);
   constexpr i64 kCols = 16;
   Tv seen[kOneRowTileKeys * kCols];  // n <= kOneRowTileKeys (tile_keys)
   for (int r = 0; r < w.rows; ++r) {
@@ -116,11 +139,65 @@ void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fuse
       const i64 cols = std::min(kCols, p.dv - c0);
       for (i64 j = 0; j < n; ++j) {
         const bool sees = j < vis && !masked_out(w.mask[r], kb + j);
-        for (i64 t = 0; t < cols; ++t) seen[j * kCols + t] = sees ? v0[j * ldv + c0 + t] : Tv{};
+        for (i64 t = 0; t < cols; ++t) seen[j * kCols + t] = sees ? v[j * ldv + c0 + t] : Tv{};
       }
       float* o = w.o[r] + c0;
-      lv.pv(1, w.s + r * lds, lds, seen, kCols, n, cols, &o, w.alpha + r, {});
+      dk.loops<Tv>().pv(1, s + r * lds, lds, seen, kCols, n, cols, &o, w.alpha + r, {});
     }
+  }
+}
+
+/// Keys [kb, kb + n) for every row of the pass (K and V rows kb at k and v): logits, masking,
+/// the online-softmax step, then O = alpha·O + P V. Rows `dist` keys ahead are prefetched as
+/// far as key `limit`.
+template <class Tk, class Tv>
+void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w, const Tk* k,
+               const Tv* v, i64 kb, i64 n, i64 dist, i64 limit) {
+  const i64 ldv = a.v.strides[2];
+  scores_step(a, p, dk, w, k, n, w.s, ahead_of(k, a.k.strides[2], kb, n, dist, limit));
+  const bool hidden = softmax_step(uk, w, w.s, kb, n);
+  if (needs_seen_copy(v, ldv, n, p.dv, hidden)) return pv_seen_copy(a, p, dk, w, w.s, v, kb, n);
+  dk.loops<Tv>().pv(w.rows, w.s, tile_stride(w.tile), v, ldv, n, p.dv, w.o, w.alpha,
+                    ahead_of(v, ldv, kb, n, dist, limit));
+}
+
+/// A pass of one row over keys [j0, j1), two steps at a time: P·V of a step and the logits of the
+/// next in one loop (Loops::pv_scores), so memory sees V's rows and K's side by side, each in
+/// address order, instead of 64 KiB of one and then of the other. The arithmetic is tile_step's,
+/// step by step: the same bits.
+template <class T>
+void one_row_steps(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w,
+                   const T* k0, const T* v0, i64 j0, i64 j1, i64 dist, i64 limit) {
+  static_assert(2 * kOneRowTileKeys <= kRowsPerPass * kTileKeys, "two steps' logits fit the buffer");
+  if (j0 >= j1) return;
+  const i64 ldk = a.k.strides[2], ldv = a.v.strides[2];
+  const Loops<T>& lp = dk.loops<T>();
+  float* s = w.s;
+  float* s_next = w.s + kOneRowTileKeys;
+  i64 kb = j0, n = std::min(w.tile, j1 - j0);
+  const T* k = k0 + kb * ldk;
+  scores_step(a, p, dk, w, k, n, s, ahead_of(k, ldk, kb, n, dist, limit));
+  bool hidden = softmax_step(uk, w, s, kb, n);
+  for (;;) {
+    const T* v = v0 + kb * ldv;
+    const Ahead<T> v_ahead = ahead_of(v, ldv, kb, n, dist, limit);
+    const i64 kn = kb + n, nn = std::min(w.tile, j1 - kn);
+    if (nn <= 0) {  // the last step
+      if (needs_seen_copy(v, ldv, n, p.dv, hidden)) return pv_seen_copy(a, p, dk, w, s, v, kb, n);
+      return lp.pv(1, s, 1, v, ldv, n, p.dv, w.o, w.alpha, v_ahead);
+    }
+    k = k0 + kn * ldk;
+    const Ahead<T> k_ahead = ahead_of(k, ldk, kn, nn, dist, limit);
+    if (needs_seen_copy(v, ldv, n, p.dv, hidden)) {
+      pv_seen_copy(a, p, dk, w, s, v, kb, n);
+      scores_step(a, p, dk, w, k, nn, s_next, k_ahead);
+    } else {
+      lp.pv_scores(s, v, ldv, n, p.dv, w.o[0], w.alpha[0], v_ahead, w.q[0], p.d, k, ldk, nn, a.scale * kLog2e, s_next,
+                   k_ahead);
+    }
+    hidden = softmax_step(uk, w, s_next, kn, nn);
+    std::swap(s, s_next);
+    kb = kn, n = nn;
   }
 }
 
@@ -163,9 +240,14 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
   const Tv* v0 = a.v.as<Tv>().row(b, hk, 0);
   // Prefetching runs on into the next chunk (the keys any row of the pass sees), which the
   // same thread usually takes next (decode_typed hands out runs of adjacent chunks).
-  const i64 dist = prefetch_keys(w.rows, sizeof(Tk), sizeof(Tv), p.d, p.dv, dk.isa), limit = std::min(p.nk, last);
+  const i64 dist = prefetch_keys(w.rows, sizeof(Tk), p.d), limit = std::min(p.nk, last);
   w.tile = tile_keys(w.rows, p.d * static_cast<i64>(sizeof(Tk)) + p.dv * static_cast<i64>(sizeof(Tv)), dk.isa);
-  for (i64 kb = j0; kb < j1; kb += w.tile) {
+  bool side_by_side = false;  // one row over K and V of one dtype: one_row_steps
+  if constexpr (std::is_same_v<Tk, Tv>) {
+    side_by_side = w.rows == 1 && !w.bf16_dot;
+    if (side_by_side) one_row_steps(a, p, dk, uk, w, k0, v0, j0, j1, dist, limit);
+  }
+  for (i64 kb = j0; kb < j1 && !side_by_side; kb += w.tile) {
     const i64 n = std::min(w.tile, j1 - kb);
     tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n, dist, limit);
   }

@@ -60,6 +60,14 @@ struct Loops {
   /// Accuracy: γ_{n+1} (|alpha o| + Σ_j |p_j v_j|).
   void (*pv)(int rows, const float* p, i64 ldp, const T* v, i64 ldv, i64 n, i64 dv, float* const* o, const float* alpha,
              Ahead<T> ahead);
+
+  /// A pass of one row, two steps at once: pv(1, p, 1, v, ldv, npv, dv, &o, &alpha, v_ahead) for
+  /// one step's keys and scores(1, &q, d, k, ldk, nsc, c, s, 1, k_ahead) for the next step's, in
+  /// one loop that reads a V row and a K row in turn where it can, so memory sees two streams
+  /// side by side instead of one after the other. Bitwise those two calls: every element's
+  /// arithmetic is theirs, in their order.
+  void (*pv_scores)(const float* p, const T* v, i64 ldv, i64 npv, i64 dv, float* o, float alpha, Ahead<T> v_ahead,
+                    const float* q, i64 d, const T* k, i64 ldk, i64 nsc, float c, float* s, Ahead<T> k_ahead);
 };
 
 /// Logits from bf16 Q and K rows as they are, by vdpbf16ps (kernels_avx512_bf16.cpp): Loops::scores'

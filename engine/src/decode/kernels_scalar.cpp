@@ -29,9 +29,17 @@ void pv_scalar(int rows, const float* p, i64 ldp, const T* v, i64 ldv, i64 n, i6
     }
 }
 
+/// The two calls, one after the other.
+template <class T>
+void pv_scores_scalar(const float* p, const T* v, i64 ldv, i64 npv, i64 dv, float* o, float alpha, Ahead<T>,
+                      const float* q, i64 d, const T* k, i64 ldk, i64 nsc, float c, float* s, Ahead<T>) {
+  pv_scalar<T>(1, p, 1, v, ldv, npv, dv, &o, &alpha, {});
+  scores_scalar<T>(1, &q, d, k, ldk, nsc, c, s, 1, {});
+}
+
 template <class T>
 Loops<T> loops() {
-  return {scores_scalar<T>, pv_scalar<T>};
+  return {scores_scalar<T>, pv_scalar<T>, pv_scores_scalar<T>};
 }
 
 }  // namespace

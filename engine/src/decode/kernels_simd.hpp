@@ -18,7 +18,10 @@
 // zero, one FMA per key and column in key order, then O = alpha·O + sum by one FMA (the
 // contract's sequence, whatever the tile), stored once per tile of keys. In a pass of one row,
 // where a row of V takes several column tiles (AVX2: 2 at dv = 128), the first prefetches all
-// of it.
+// of it. pv_scores runs that first tile and the next step's logits in one loop, a V row and a
+// K row in turn: two address-order streams side by side, which one core reads faster than one
+// stream at a time (docs/performance.md, "K and V side by side in one-row passes": AVX-512 fp32
+// at d = 128 18-21 % more GB/s from DRAM, 16-bit 2-10 %, d = 256 7-15 %).
 //
 // Measured on the Zen 5 of docs/performance.md (Nk 32768, H = Hkv = 8, d = 128, 1 thread, K/V
 // from DRAM): a one-row pass reading 8 keys side by side and prefetching V per column tile took,
@@ -104,37 +107,40 @@ struct SimdDecode {
     }
   }
 
-  /// s[u] = c · q · k_u for 4 keys, each read whole before the next (four accumulators over d,
-  /// W columns at a time in turn); prefetches the rows pf + u·ldk for u < pfn alongside.
+  /// q · k over d columns, k read whole in address order (four accumulators, W columns each in
+  /// turn), left in a register for V::hsum4; prefetches the row pf (when not null) alongside.
+  template <class T, class Tq>
+  static reg key_dot(const Tq* q, i64 d, const T* k, const T* pf) {
+    reg acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+    i64 t = 0;
+    for (; t + 4 * W <= d; t += 4 * W) {
+      if (pf)  // kLine divides 4·W for every ISA and element type
+        for (i64 x = 0; x < 4 * W; x += kLine<T>) prefetch(pf + t + x);
+#pragma GCC unroll 4
+      for (int x = 0; x < 4; ++x) acc[x] = V::fma(V::load(q + t + x * W), V::load(k + t + x * W), acc[x]);
+    }
+#pragma GCC unroll 4
+    for (int x = 0; x < 4 && t < d; ++x) {  // fewer than 4·W columns left: full registers, then masked
+      if (pf && t % kLine<T> == 0) prefetch(pf + t);
+      if (t + W <= d) {
+        acc[x] = V::fma(V::load(q + t), V::load(k + t), acc[x]);
+        t += W;
+      } else {
+        const mask m = V::first(d - t);
+        acc[x] = V::fma(V::load_masked(q + t, m), V::load_masked(k + t, m), acc[x]);
+        t = d;
+      }
+    }
+    return V::add(V::add(acc[0], acc[1]), V::add(acc[2], acc[3]));
+  }
+
+  /// s[u] = c · q · k_u for 4 keys, each read whole before the next (key_dot); prefetches the
+  /// rows pf + u·ldk for u < pfn alongside.
   template <class T, class Tq>
   static void scores_one_row(const Tq* q, i64 d, const T* k, i64 ldk, float c, float* s, const T* pf, i64 pfn) {
     reg sum[4];
 #pragma GCC unroll 4
-    for (int u = 0; u < 4; ++u) {
-      const T* ku = k + u * ldk;
-      const bool fetch = u < pfn;
-      reg acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
-      i64 t = 0;
-      for (; t + 4 * W <= d; t += 4 * W) {
-        if (fetch)  // kLine divides 4·W for every ISA and element type
-          for (i64 x = 0; x < 4 * W; x += kLine<T>) prefetch(pf + u * ldk + t + x);
-#pragma GCC unroll 4
-        for (int x = 0; x < 4; ++x) acc[x] = V::fma(V::load(q + t + x * W), V::load(ku + t + x * W), acc[x]);
-      }
-#pragma GCC unroll 4
-      for (int x = 0; x < 4 && t < d; ++x) {  // fewer than 4·W columns left: full registers, then masked
-        if (fetch && t % kLine<T> == 0) prefetch(pf + u * ldk + t);
-        if (t + W <= d) {
-          acc[x] = V::fma(V::load(q + t), V::load(ku + t), acc[x]);
-          t += W;
-        } else {
-          const mask m = V::first(d - t);
-          acc[x] = V::fma(V::load_masked(q + t, m), V::load_masked(ku + t, m), acc[x]);
-          t = d;
-        }
-      }
-      sum[u] = V::add(V::add(acc[0], acc[1]), V::add(acc[2], acc[3]));
-    }
+    for (int u = 0; u < 4; ++u) sum[u] = key_dot(q, d, k + u * ldk, u < pfn ? pf + u * ldk : nullptr);
     _mm_storeu_ps(s, _mm_mul_ps(_mm_set1_ps(c), V::hsum4(sum[0], sum[1], sum[2], sum[3])));
   }
 
@@ -253,9 +259,57 @@ struct SimdDecode {
           rows - r, [&]<int M>() { pv_rows<M, T>(p + r * ldp, ldp, v, ldv, n, dv, o + r, alpha + r, ahead); });
   }
 
+  /// One row, two steps in one loop (kernels.hpp, Loops::pv_scores): P·V of the keys [0, npv) of
+  /// one step and the logits of the keys [0, nsc) of the next, a V row and a K row in turn. The
+  /// arithmetic is pv's and scores' (the first kOneRowPvVecs registers of columns here, key by
+  /// key as pv_tile does; the columns past them and the keys past the shorter step by pv_rows
+  /// and scores themselves).
+  template <class T>
+  static void pv_scores(const float* p, const T* v, i64 ldv, i64 npv, i64 dv, float* o, float alpha, Ahead<T> v_ahead,
+                        const float* q, i64 d, const T* k, i64 ldk, i64 nsc, float c, float* s, Ahead<T> k_ahead) {
+    constexpr int U = kOneRowPvVecs;
+    if (dv < U * W) {  // no whole tile of columns to read beside K
+      pv<T>(1, p, 1, v, ldv, npv, dv, &o, &alpha, v_ahead);
+      return scores<T>(1, &q, d, k, ldk, nsc, c, s, 1, k_ahead);
+    }
+    reg acc[U];
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) acc[u] = V::zero();
+    auto pv_key = [&](i64 j) {
+      if (j < v_ahead.n)
+        for (i64 x = 0; x < dv; x += kLine<T>) prefetch(v_ahead.rows + j * ldv + x);
+      const reg pb = V::broadcast(p + j);
+      const T* vj = v + j * ldv;
+#pragma GCC unroll 8
+      for (int u = 0; u < U; ++u) acc[u] = V::fma(pb, V::load(vj + W * u), acc[u]);
+    };
+    i64 j = 0;
+    for (; j + 4 <= npv && j + 4 <= nsc; j += 4) {
+      reg sum[4];
+#pragma GCC unroll 4
+      for (int u = 0; u < 4; ++u) {
+        sum[u] = key_dot(q, d, k + (j + u) * ldk, j + u < k_ahead.n ? k_ahead.rows + (j + u) * ldk : nullptr);
+        pv_key(j + u);
+      }
+      _mm_storeu_ps(s + j, _mm_mul_ps(_mm_set1_ps(c), V::hsum4(sum[0], sum[1], sum[2], sum[3])));
+    }
+    for (i64 jv = j; jv < npv; ++jv) pv_key(jv);
+    const reg a = V::set1(alpha);
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) V::store(o + W * u, V::fma(a, V::load(o + W * u), acc[u]));
+    if (dv > U * W) {  // the other columns: V's rows are in cache now, nothing to prefetch
+      float* rest = o + U * W;
+      pv<T>(1, p, 1, v + U * W, ldv, npv, dv - U * W, &rest, &alpha, {});
+    }
+    if (j < nsc) {
+      const Ahead<T> later = j < k_ahead.n ? Ahead<T>{k_ahead.rows + j * ldk, k_ahead.n - j} : Ahead<T>{};
+      scores<T>(1, &q, d, k + j * ldk, ldk, nsc - j, c, s + j, 1, later);
+    }
+  }
+
   template <class T>
   static Loops<T> loops() {
-    return {scores<T>, pv<T>};
+    return {scores<T>, pv<T>, pv_scores<T>};
   }
   static Kernels table(Isa isa) {
     return {isa, loops<float>(), loops<f16>(), loops<bf16>()};

@@ -67,23 +67,8 @@ inline i64 tile_stride(i64 tile) {
   return std::max(tile, kLineFloats);
 }
 /// Registers of columns in the P·V tile of a pass of one row (kernels_simd.hpp): 128 columns on
-/// AVX-512, 64 on AVX2.
+/// AVX-512, 64 on AVX2; the columns of V that Loops::pv_scores reads beside K.
 inline constexpr int kOneRowPvVecs = 8;
-/// Whether a pass leaves its prefetching to the hardware (no software prefetches): one row over
-/// fp32 K and V on AVX-512 whose V rows fill the one-row P·V tile exactly (dv = 128: 8 registers
-/// of a line each), so every K and V row is read whole, in address order, a line per load, and
-/// the hardware prefetchers follow both streams alone; software prefetches there only competed
-/// with them. Measured on the Zen 5 of docs/performance.md (H = Hkv = 8, Nk 32768, d = 128, K/V
-/// from DRAM, 2026-12-02): process-alternated suite runs, wall min 0.85-0.93x the time on 1
-/// thread and 0.89-0.97x on 2 (Hkv 1, Nk 131072: 0.88-0.93x, 0.88-0.95x); calls alternated in
-/// one process (10 rounds), 8-24 % more GB/s at the median. Kept elsewhere, where dropping them
-/// was slower or not shown faster: V rows of two tiles (d = 256: the first tile reads half of
-/// each row and prefetches the rest) or of half a tile (d = 64), 16-bit K/V (twice the
-/// arithmetic a byte), passes of several rows, and AVX2 (half a line a load; at dv = 64, its
-/// one-row tile, level to 25 % slower in the suite).
-inline bool hardware_prefetch_only(i64 rows, i64 k_bytes, i64 v_bytes, i64 dv, cpu::Isa isa) {
-  return rows == 1 && k_bytes == 4 && v_bytes == 4 && isa == cpu::Isa::avx512 && dv == kOneRowPvVecs * kLineFloats;
-}
 /// How far ahead of the keys being computed their K and V rows are prefetched, in bytes of a
 /// K row: one line per line read, spread over the loops, each loop its own stream. A distance
 /// in bytes, not keys, so 16-bit K/V keep as many bytes in flight as fp32 (8 KiB: 16 keys of
@@ -98,10 +83,8 @@ inline bool hardware_prefetch_only(i64 rows, i64 k_bytes, i64 v_bytes, i64 dv, c
 /// -> 4.32 / 4.36, bf16 4.45 / 4.49 -> 4.22 / 4.24; GQA groups at 6 KiB were slower (f16 H = 32:
 /// 5.57 against 4.82 ms).
 inline constexpr i64 kPrefetchBytes = 8 << 10, kOneRowPrefetchBytes = 6 << 10;
-/// The distance in keys for a pass of `rows` rows over K and V elements of k_bytes and v_bytes
-/// (head sizes d, dv) on `isa`: 0 (no software prefetches) where hardware_prefetch_only.
-inline i64 prefetch_keys(i64 rows, i64 k_bytes, i64 v_bytes, i64 d, i64 dv, cpu::Isa isa) {
-  if (hardware_prefetch_only(rows, k_bytes, v_bytes, dv, isa)) return 0;
+/// The distance in keys for a pass of `rows` rows over K elements of k_bytes bytes, head size d.
+inline i64 prefetch_keys(i64 rows, i64 k_bytes, i64 d) {
   const i64 bytes = rows == 1 ? kOneRowPrefetchBytes : kPrefetchBytes;
   return std::clamp<i64>(bytes / std::max<i64>(d * k_bytes, 1), 1, 256);
 }
