@@ -28,11 +28,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -117,6 +119,16 @@ void size_pool(const DecodeCase& c, std::size_t bytes) {
   }
 }
 
+/// The yardstick over a dtype's whole K/V pool (read_bandwidth_gbs_over: the pages the DRAM cases
+/// read, not a buffer of the yardstick's own), measured at the first case that asks, once per
+/// pool and thread count.
+double pool_read_bandwidth(const void* pool, std::size_t bytes, int threads) {
+  static std::map<std::pair<const void*, int>, double> measured;
+  const auto key = std::pair{pool, threads};
+  if (auto it = measured.find(key); it != measured.end()) return it->second;
+  return measured[key] = attnbench::read_bandwidth_gbs_over(pool, bytes, threads);
+}
+
 /// K/V copies a case cycles through: enough to fill the DRAM buffer size (one for `cached`; one in
 /// the smoke profile, which only checks that the code runs).
 std::size_t copies_of(const DecodeCase& c) {
@@ -146,6 +158,8 @@ void run_decode(benchmark::State& state, const DecodeCase& c) {
     state.SkipWithError("cannot allocate the K/V pool");
     return;
   }
+  const double pool_bandwidth =
+      c.from_dram ? pool_read_bandwidth(kv, Pool<T>::instance().elements * sizeof(T), c.threads) : 0.0;
   const i64 kv_elements = 2 * c.hkv * c.nk * c.d;
   const std::size_t q_elements = static_cast<std::size_t>(c.heads() * c.nq * c.d);
   const attnbench::AlignedArray<T> qs = random_values<T>(q_elements, 1);
@@ -179,6 +193,10 @@ void run_decode(benchmark::State& state, const DecodeCase& c) {
   if (bandwidth > 0)
     state.counters["%read_bw"] = Counter(100 * bytes * 1e-9 / bandwidth, Counter::kIsIterationInvariantRate);
   state.counters["read_bw_GB/s"] = bandwidth;
+  if (pool_bandwidth > 0) {  // the same against a read of the K/V pages themselves
+    state.counters["%pool_read_bw"] = Counter(100 * bytes * 1e-9 / pool_bandwidth, Counter::kIsIterationInvariantRate);
+    state.counters["pool_read_bw_GB/s"] = pool_bandwidth;
+  }
   state.counters["kv_bytes"] = bytes;
   state.counters["kv_copies"] = static_cast<double>(copies);
   state.counters["Nq"] = static_cast<double>(c.nq);

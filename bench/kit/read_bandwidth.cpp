@@ -78,25 +78,33 @@ ReadPass pass_with(int threads, int way) {
           static_cast<double>(w.ahead * sizeof(float))};
 }
 
-/// The fastest pass for a thread count and the way that read it: measured on first use (a few
-/// rounds of every way), then cached.
 struct Best {
   double gbs = 0.0;
   int way = 0;
 };
+
+/// The fastest pass over `floats` at data by `threads` threads, and the way that read it: a few
+/// rounds of every way.
+Best best_over(const float* data, std::size_t floats, int threads) {
+  Best best;
+  const int rounds = profile() == Profile::smoke ? 1 : 3;
+  for (int i = 0; i < rounds; ++i)
+    for (int way = 0; way < kWayCount; ++way) {
+      const double gbs =
+          static_cast<double>(floats * sizeof(float)) * 1e-9 / timed_pass(data, floats, threads, kWays[way]);
+      if (gbs > best.gbs) best = {gbs, way};
+    }
+  return best;
+}
+
+/// The fastest pass over the shared buffer for a thread count: measured on first use, then cached.
 Best best_for(int threads) {
   static std::mutex mutex;
   static std::map<int, Best> measured;
   std::lock_guard lock(mutex);
   if (auto it = measured.find(threads); it != measured.end()) return it->second;
-  Best best;
-  const int rounds = profile() == Profile::smoke ? 1 : 3;
-  for (int i = 0; i < rounds; ++i)
-    for (int way = 0; way < kWayCount; ++way) {
-      const ReadPass r = pass_with(threads, way);
-      if (r.bytes > 0 && r.bytes * 1e-9 / r.seconds > best.gbs) best = {r.bytes * 1e-9 / r.seconds, way};
-    }
-  return measured[threads] = best;
+  const Buffer& b = buffer();
+  return measured[threads] = b.data ? best_over(b.data.get(), b.floats, threads) : Best{};
 }
 
 }  // namespace
@@ -107,6 +115,11 @@ ReadPass read_pass(int threads) {
 
 double read_bandwidth_gbs(int threads) {
   return best_for(threads).gbs;
+}
+
+double read_bandwidth_gbs_over(const void* data, std::size_t bytes, int threads) {
+  if (data == nullptr || bytes < sizeof(float)) return 0.0;
+  return best_over(static_cast<const float*>(data), bytes / sizeof(float), threads).gbs;
 }
 
 float read_loop_plain(const float* x, std::size_t n, std::size_t ahead, int streams) {

@@ -23,4 +23,13 @@ struct ReadPass {
 };
 ReadPass read_pass(int threads);
 
+/// The same yardstick over memory the caller owns, such as a benchmark's own inputs: the best
+/// pass of every way, a few rounds, by `threads` threads over the `bytes` at data (about 15
+/// passes; not cached). Why: one process may place two large buffers on memory that reads up to
+/// 12 % apart (docs/performance.md), so a kernel's share of a buffer of the yardstick's own
+/// compares placements as well as loops. The bytes are summed as floats whatever they hold (only
+/// their reading counts): keep them free of denormals, which some CPUs add slowly (random fp32
+/// values do; so do f16 and bf16 values of magnitude below 2, read in pairs).
+double read_bandwidth_gbs_over(const void* data, std::size_t bytes, int threads);
+
 }  // namespace attnbench

@@ -7,6 +7,7 @@
 #include "kit/memory_probe.hpp"
 #include "kit/peak.hpp"
 #include "kit/profile.hpp"
+#include "kit/read_bandwidth.hpp"
 #include "kit/read_loops.hpp"
 
 #include <attn/kernels.hpp>
@@ -121,6 +122,21 @@ TEST(ReadLoops, SumEveryElementOnceAndReadNothingPast) {
     }
   }
   EXPECT_NE(attnbench::best_read_loop(), nullptr);
+}
+
+TEST(ReadBandwidth, OverCallersMemoryStaysInside) {
+  // The yardstick over a caller's buffer (a benchmark's K/V pool) that ends at a guard page, and
+  // over all but its last 2 bytes (whole floats only): every way and thread count stays inside.
+  // A rate, so only its sign is checked; nothing to read gives 0.
+  constexpr std::size_t n = 4096 + 33;
+  attn::test::GuardedArray<float> x(n);
+  for (std::size_t i = 0; i < n; ++i) x[i] = 1.0f;
+  for (int threads : {1, 2}) {
+    EXPECT_GT(attnbench::read_bandwidth_gbs_over(x.data(), n * sizeof(float), threads), 0.0) << threads;
+    EXPECT_GT(attnbench::read_bandwidth_gbs_over(x.data(), n * sizeof(float) - 2, threads), 0.0) << threads;
+    EXPECT_EQ(attnbench::read_bandwidth_gbs_over(nullptr, n * sizeof(float), threads), 0.0);
+    EXPECT_EQ(attnbench::read_bandwidth_gbs_over(x.data(), 3, threads), 0.0);
+  }
 }
 
 TEST(Profile, ParsesTheThreeNamesAndNothingElse) {
