@@ -147,18 +147,25 @@ void pv_seen_copy(const KernelArgs& a, const Plan& p, const Kernels& dk, Pass& w
   }
 }
 
+/// O = alpha·O + P V for every row of the pass over the keys [kb, kb + n) of a step whose p is in
+/// s (V row kb at v; `hidden` from softmax_step): by the copy where needs_seen_copy says so.
+template <class Tv>
+void pv_step(const KernelArgs& a, const Plan& p, const Kernels& dk, Pass& w, const float* s, const Tv* v, i64 kb, i64 n,
+             bool hidden, Ahead<Tv> ahead) {
+  const i64 ldv = a.v.strides[2];
+  if (needs_seen_copy(v, ldv, n, p.dv, hidden)) return pv_seen_copy(a, p, dk, w, s, v, kb, n);
+  dk.loops<Tv>().pv(w.rows, s, tile_stride(w.tile), v, ldv, n, p.dv, w.o, w.alpha, ahead);
+}
+
 /// Keys [kb, kb + n) for every row of the pass (K and V rows kb at k and v): logits, masking,
 /// the online-softmax step, then O = alpha·O + P V. Rows `dist` keys ahead are prefetched as
 /// far as key `limit`.
 template <class Tk, class Tv>
 void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w, const Tk* k,
                const Tv* v, i64 kb, i64 n, i64 dist, i64 limit) {
-  const i64 ldv = a.v.strides[2];
   scores_step(a, p, dk, w, k, n, w.s, ahead_of(k, a.k.strides[2], kb, n, dist, limit));
   const bool hidden = softmax_step(uk, w, w.s, kb, n);
-  if (needs_seen_copy(v, ldv, n, p.dv, hidden)) return pv_seen_copy(a, p, dk, w, w.s, v, kb, n);
-  dk.loops<Tv>().pv(w.rows, w.s, tile_stride(w.tile), v, ldv, n, p.dv, w.o, w.alpha,
-                    ahead_of(v, ldv, kb, n, dist, limit));
+  pv_step(a, p, dk, w, w.s, v, kb, n, hidden, ahead_of(v, a.v.strides[2], kb, n, dist, limit));
 }
 
 /// A pass of one row over keys [j0, j1), two steps at a time: P·V of a step and the logits of the
@@ -182,10 +189,7 @@ void one_row_steps(const KernelArgs& a, const Plan& p, const Kernels& dk, const 
     const T* v = v0 + kb * ldv;
     const Ahead<T> v_ahead = ahead_of(v, ldv, kb, n, dist, limit);
     const i64 kn = kb + n, nn = std::min(w.tile, j1 - kn);
-    if (nn <= 0) {  // the last step
-      if (needs_seen_copy(v, ldv, n, p.dv, hidden)) return pv_seen_copy(a, p, dk, w, s, v, kb, n);
-      return lp.pv(1, s, 1, v, ldv, n, p.dv, w.o, w.alpha, v_ahead);
-    }
+    if (nn <= 0) return pv_step(a, p, dk, w, s, v, kb, n, hidden, v_ahead);  // the last step
     k = k0 + kn * ldk;
     const Ahead<T> k_ahead = ahead_of(k, ldk, kn, nn, dist, limit);
     if (needs_seen_copy(v, ldv, n, p.dv, hidden)) {
@@ -198,6 +202,19 @@ void one_row_steps(const KernelArgs& a, const Plan& p, const Kernels& dk, const 
     hidden = softmax_step(uk, w, s_next, kn, nn);
     std::swap(s, s_next);
     kb = kn, n = nn;
+  }
+}
+
+/// The keys [j0, j1) for every row of the pass, a step at a time; a pass of one row over K and V
+/// of one dtype two steps at a time (one_row_steps).
+template <class Tk, class Tv>
+void steps(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w, const Tk* k0,
+           const Tv* v0, i64 j0, i64 j1, i64 dist, i64 limit) {
+  if constexpr (std::is_same_v<Tk, Tv>)
+    if (w.rows == 1 && !w.bf16_dot) return one_row_steps(a, p, dk, uk, w, k0, v0, j0, j1, dist, limit);
+  for (i64 kb = j0; kb < j1; kb += w.tile) {
+    const i64 n = std::min(w.tile, j1 - kb);
+    tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n, dist, limit);
   }
 }
 
@@ -242,15 +259,7 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
   // same thread usually takes next (decode_typed hands out runs of adjacent chunks).
   const i64 dist = prefetch_keys(w.rows, sizeof(Tk), p.d), limit = std::min(p.nk, last);
   w.tile = tile_keys(w.rows, p.d * static_cast<i64>(sizeof(Tk)) + p.dv * static_cast<i64>(sizeof(Tv)), dk.isa);
-  bool side_by_side = false;  // one row over K and V of one dtype: one_row_steps
-  if constexpr (std::is_same_v<Tk, Tv>) {
-    side_by_side = w.rows == 1 && !w.bf16_dot;
-    if (side_by_side) one_row_steps(a, p, dk, uk, w, k0, v0, j0, j1, dist, limit);
-  }
-  for (i64 kb = j0; kb < j1 && !side_by_side; kb += w.tile) {
-    const i64 n = std::min(w.tile, j1 - kb);
-    tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n, dist, limit);
-  }
+  steps(a, p, dk, uk, w, k0, v0, j0, j1, dist, limit);
   for (int r = 0; r < w.rows; ++r) {
     if (p.chunks > 1) {  // m and l after the chunk's O
       w.o[r][p.dv] = w.m[r], w.o[r][p.dv + 1] = w.l[r];

@@ -51,6 +51,11 @@ struct SimdDecode {
   /// Asks for the 64-byte line at p (a hint; the loops spread these over their loads, one per
   /// line they read, so the requests overlap the arithmetic instead of queueing in a burst).
   static void prefetch(const void* p) { __builtin_prefetch(p, 0, 3); }
+  /// The first `cols` elements of a row, a prefetch per line.
+  template <class T>
+  static void prefetch_row(const T* row, i64 cols) {
+    for (i64 u = 0; u < cols; u += kLine<T>) prefetch(row + u);
+  }
 
   /// s[r·lds + u] = c · q_r · k_u for RR rows and KR keys (KR a multiple of 4, or 1); prefetches
   /// the rows pf + u·ldk for u < pfn alongside.
@@ -185,7 +190,7 @@ struct SimdDecode {
       const T* vj = v + j * ldv + c0;
       if (j < ahead.n) {
         if constexpr (kWholeRows)
-          for (i64 u = 0; u < whole; u += kLine<T>) prefetch(ahead.rows + j * ldv + u);
+          prefetch_row(ahead.rows + j * ldv, whole);
         else
 #pragma GCC unroll 8
           for (int u = 0; u < U * W; u += kLine<T>) prefetch(ahead.rows + j * ldv + c0 + u);
@@ -276,8 +281,7 @@ struct SimdDecode {
 #pragma GCC unroll 8
     for (int u = 0; u < U; ++u) acc[u] = V::zero();
     auto pv_key = [&](i64 j) {
-      if (j < v_ahead.n)
-        for (i64 x = 0; x < dv; x += kLine<T>) prefetch(v_ahead.rows + j * ldv + x);
+      if (j < v_ahead.n) prefetch_row(v_ahead.rows + j * ldv, dv);
       const reg pb = V::broadcast(p + j);
       const T* vj = v + j * ldv;
 #pragma GCC unroll 8
