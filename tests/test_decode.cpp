@@ -161,7 +161,7 @@ TEST_P(DecodePerIsa, PvOnEveryTailMatchesFp64AndColumnBlocksBitForBit) {
 template <class T>
 void check_pv_scores(const decode::Kernels& dk, const char* dtype) {
   const float c = 0.37f;
-  for (i64 d : {1, 17, 64, 128, 131})
+  for (i64 d : {1, 17, 64, 128, 131, 256})  // d = dv = 64, 128, 256: with_head_size
     for (i64 dv : {1, 33, 64, 127, 128, 129, 256})
       for (i64 npv : {1, 3, 4, 5, 8, 9, 33, 128})
         for (i64 nsc : {0, 1, 4, 5, 9, 33, 128}) {
@@ -289,8 +289,9 @@ TEST_P(DecodePerIsa, MaskedGarbageInKAndVGivesTheCleanBits) {
   // Keys masked for every row (mask columns of -inf, and keys past every row's causal limit) hold
   // inf and NaN; the random mask hides other keys from some rows only, so tiles with garbage take
   // the row-by-row path while the clean run takes the shared one. Both must give the same bits.
-  // Groups of 12 rows, and passes of one row at d = 128, whose steps run two at a time
-  // (one_row_steps: a step with garbage between clean ones).
+  // Groups of 12 rows, and passes of one row at d = 128, whose steps run two at a time, on
+  // across chunks (one_row_chunks: a step with garbage between clean ones; top_left: chunks
+  // with no key to read).
   struct Shape {
     i64 H, Hkv, nq, d;
   };
@@ -333,8 +334,11 @@ TEST_P(DecodePerIsa, FullyMaskedAndNaNRows) {
 
 TEST_P(DecodePerIsa, BitwiseSameForThreads1234) {
   ScopedIsa isa(GetParam());
+  // The last: passes of one row, whose runs of chunks (9 a pass) are read as one stream, split
+  // differently for each thread count.
   for (Case c : {decode_case(4, 1, 1, 5000, 64), decode_case(8, 2, 2, 3001, 24, Causal::bottom_right, true),
-                 decode_case(2, 2, 16, 1200, 16, Causal::top_left), decode_case(16, 2, 3, 700, 8)}) {
+                 decode_case(2, 2, 16, 1200, 16, Causal::top_left), decode_case(16, 2, 3, 700, 8),
+                 decode_case(2, 2, 1, 5000, 128, Causal::bottom_right, true)}) {
     c.B = 2;
     Buffers one(c);
     run(one, "decode", 1);

@@ -7,7 +7,9 @@
 //
 // Work items are (batch, K/V head, row block, chunk of keys). The chunks follow from the
 // shape only, and their partial (O, m, l) are merged in chunk order, so the result is
-// bitwise the same for any number of threads.
+// bitwise the same for any number of threads. Threads take runs of adjacent items; a pass
+// of one row reads its chunks of a run as one stream (one_row_chunks), each chunk's
+// arithmetic unchanged.
 //
 // Units as in the fused kernel: logits are scaled by scale·log2(e), so m is in log2 units
 // and the softmax uses exp2: p_j = 2^(s_j − m), l = Σ p_j, O = Σ p_j V_j / l.
@@ -53,8 +55,7 @@ struct Pass {
   i64 visible[kRowsPerPass];  ///< keys 0..visible-1 pass the causal rule
   float m[kRowsPerPass], l[kRowsPerPass], alpha[kRowsPerPass];
   i64 tile = kTileKeys;                           ///< keys per step
-  alignas(64) float s[kRowsPerPass * kTileKeys];  ///< one tile's logits, then its p, rows tile_stride(tile) apart (one
-                                                  ///< row: two steps', one_row_steps)
+  alignas(64) float s[kRowsPerPass * kTileKeys];  ///< one tile's logits, then its p, rows tile_stride(tile) apart
   static_assert(kOneRowTileKeys <= kRowsPerPass * kTileKeys && kTileKeys <= kOneRowTileKeys);
   static_assert(kTileKeys >= kLineFloats, "rows of s a line apart fit the buffer");
 };
@@ -168,56 +169,6 @@ void tile_step(const KernelArgs& a, const Plan& p, const Kernels& dk, const fuse
   pv_step(a, p, dk, w, w.s, v, kb, n, hidden, ahead_of(v, a.v.strides[2], kb, n, dist, limit));
 }
 
-/// A pass of one row over keys [j0, j1), two steps at a time: P·V of a step and the logits of the
-/// next in one loop (Loops::pv_scores), so memory sees V's rows and K's side by side, each in
-/// address order, instead of 64 KiB of one and then of the other. The arithmetic is tile_step's,
-/// step by step: the same bits.
-template <class T>
-void one_row_steps(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w,
-                   const T* k0, const T* v0, i64 j0, i64 j1, i64 dist, i64 limit) {
-  static_assert(2 * kOneRowTileKeys <= kRowsPerPass * kTileKeys, "two steps' logits fit the buffer");
-  if (j0 >= j1) return;
-  const i64 ldk = a.k.strides[2], ldv = a.v.strides[2];
-  const Loops<T>& lp = dk.loops<T>();
-  float* s = w.s;
-  float* s_next = w.s + kOneRowTileKeys;
-  i64 kb = j0, n = std::min(w.tile, j1 - j0);
-  const T* k = k0 + kb * ldk;
-  scores_step(a, p, dk, w, k, n, s, ahead_of(k, ldk, kb, n, dist, limit));
-  bool hidden = softmax_step(uk, w, s, kb, n);
-  for (;;) {
-    const T* v = v0 + kb * ldv;
-    const Ahead<T> v_ahead = ahead_of(v, ldv, kb, n, dist, limit);
-    const i64 kn = kb + n, nn = std::min(w.tile, j1 - kn);
-    if (nn <= 0) return pv_step(a, p, dk, w, s, v, kb, n, hidden, v_ahead);  // the last step
-    k = k0 + kn * ldk;
-    const Ahead<T> k_ahead = ahead_of(k, ldk, kn, nn, dist, limit);
-    if (needs_seen_copy(v, ldv, n, p.dv, hidden)) {
-      pv_seen_copy(a, p, dk, w, s, v, kb, n);
-      scores_step(a, p, dk, w, k, nn, s_next, k_ahead);
-    } else {
-      lp.pv_scores(s, v, ldv, n, p.dv, w.o[0], w.alpha[0], v_ahead, w.q[0], p.d, k, ldk, nn, a.scale * kLog2e, s_next,
-                   k_ahead);
-    }
-    hidden = softmax_step(uk, w, s_next, kn, nn);
-    std::swap(s, s_next);
-    kb = kn, n = nn;
-  }
-}
-
-/// The keys [j0, j1) for every row of the pass, a step at a time; a pass of one row over K and V
-/// of one dtype two steps at a time (one_row_steps).
-template <class Tk, class Tv>
-void steps(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, Pass& w, const Tk* k0,
-           const Tv* v0, i64 j0, i64 j1, i64 dist, i64 limit) {
-  if constexpr (std::is_same_v<Tk, Tv>)
-    if (w.rows == 1 && !w.bf16_dot) return one_row_steps(a, p, dk, uk, w, k0, v0, j0, j1, dist, limit);
-  for (i64 kb = j0; kb < j1; kb += w.tile) {
-    const i64 n = std::min(w.tile, j1 - kb);
-    tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n, dist, limit);
-  }
-}
-
 /// Row r of a K/V head's group: query head hk·G + r / Nq, query row r % Nq.
 struct GroupRow {
   i64 h, i;
@@ -231,14 +182,29 @@ float* partial_row(const Plan& p, float* partials, i64 b, i64 hk, i64 r, i64 c) 
   return partials + (((b * p.hkv + hk) * p.group_rows + r) * p.chunks + c) * p.partial_stride;
 }
 
-/// One work item: rows [r0, r0 + rows) of group (b, hk) over the keys of chunk c.
+/// Whether a pass over K of type Tk takes its logits from bf16 pairs: bf16 Q and K (keep_for kept
+/// Q as it is only for the bf16 logits).
+template <class Tk>
+bool bf16_logits(const KernelArgs& a) {
+  return std::is_same_v<Tk, bf16> && a.q.dtype == DType::bf16;
+}
+
+/// The keys a pass reads, [j0, j1) of its chunk, and the last key any row of it sees, `limit`:
+/// its prefetches run on past j1 into the next chunk, which the same thread usually takes next
+/// (decode_typed hands out runs of adjacent chunks).
+struct Span {
+  i64 j0 = 0, j1 = 0, limit = 0;
+};
+
+/// Sets w up for rows [r0, r0 + rows) of group (b, hk) over chunk c: its Q, O (the output row,
+/// or the chunk's partial row) zeroed, mask, visible keys, m = -inf, l = 0 and step; returns the
+/// pass's keys.
 template <class Tk, class Tv>
-void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, float* partials, i64 b,
-              i64 hk, i64 r0, i64 c) {
-  Pass w;
+Span start_pass(const KernelArgs& a, const Plan& p, const Kernels& dk, float* partials, i64 b, i64 hk, i64 r0, i64 c,
+                Pass& w) {
   w.rows = static_cast<int>(std::min(kRowsPerPass, p.group_rows - r0));
-  w.bf16_dot = std::is_same_v<Tk, bf16> && a.q.dtype == DType::bf16;  // keep_for kept Q for the bf16 logits
-  i64 last = 0;                                                       // keys any row of the pass sees
+  w.bf16_dot = bf16_logits<Tk>(a);
+  i64 last = 0;  // keys any row of the pass sees
   for (int r = 0; r < w.rows; ++r) {
     const GroupRow g = group_row(p, hk, r0 + r);
     if (w.bf16_dot)
@@ -252,14 +218,14 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
     w.m[r] = kNegInf, w.l[r] = 0.0f;
     std::fill_n(w.o[r], p.dv, 0.0f);
   }
-  const i64 j0 = c * p.chunk, j1 = std::min({p.nk, j0 + p.chunk, last});
-  const Tk* k0 = a.k.as<Tk>().row(b, hk, 0);
-  const Tv* v0 = a.v.as<Tv>().row(b, hk, 0);
-  // Prefetching runs on into the next chunk (the keys any row of the pass sees), which the
-  // same thread usually takes next (decode_typed hands out runs of adjacent chunks).
-  const i64 dist = prefetch_keys(w.rows, sizeof(Tk), p.d), limit = std::min(p.nk, last);
   w.tile = tile_keys(w.rows, p.d * static_cast<i64>(sizeof(Tk)) + p.dv * static_cast<i64>(sizeof(Tv)), dk.isa);
-  steps(a, p, dk, uk, w, k0, v0, j0, j1, dist, limit);
+  const i64 j0 = c * p.chunk;
+  return {j0, std::min({p.nk, j0 + p.chunk, last}), std::min(p.nk, last)};
+}
+
+/// The end of a pass (rows r0.. of group (b, hk)): m and l after a chunk's partial O, or, with no
+/// split, the output rows divided by l and their LSE.
+void finish_pass(const KernelArgs& a, const Plan& p, const Pass& w, i64 b, i64 hk, i64 r0) {
   for (int r = 0; r < w.rows; ++r) {
     if (p.chunks > 1) {  // m and l after the chunk's O
       w.o[r][p.dv] = w.m[r], w.o[r][p.dv + 1] = w.l[r];
@@ -274,6 +240,96 @@ void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused
     }
     for (i64 t = 0; t < p.dv; ++t) w.o[r][t] /= w.l[r];
     if (lse) *lse = fused::lse_from_log2(w.m[r], w.l[r]);
+  }
+}
+
+/// One work item: rows [r0, r0 + rows) of group (b, hk) over the keys of chunk c, a step at a
+/// time.
+template <class Tk, class Tv>
+void run_item(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, float* partials, i64 b,
+              i64 hk, i64 r0, i64 c) {
+  Pass w;
+  const Span span = start_pass<Tk, Tv>(a, p, dk, partials, b, hk, r0, c, w);
+  const Tk* k0 = a.k.as<Tk>().row(b, hk, 0);
+  const Tv* v0 = a.v.as<Tv>().row(b, hk, 0);
+  const i64 dist = prefetch_keys(w.rows, sizeof(Tk), p.d);
+  for (i64 kb = span.j0; kb < span.j1; kb += w.tile) {
+    const i64 n = std::min(w.tile, span.j1 - kb);
+    tile_step(a, p, dk, uk, w, k0 + kb * a.k.strides[2], v0 + kb * a.v.strides[2], kb, n, dist, span.limit);
+  }
+  finish_pass(a, p, w, b, hk, r0);
+}
+
+/// Chunks [c0, c1) of the pass of one row over K/V head hk of batch b (a group of one row), read
+/// as one stream two steps at a time: P·V of a step and the logits of the next in one loop
+/// (Loops::pv_scores), so memory sees V's rows and K's side by side, each in address order,
+/// instead of 64 KiB of one and then of the other; and on across the chunks' boundaries (a
+/// chunk's last P·V beside the next one's first logits), so only the first logits and the last
+/// P·V of the run read alone. Each chunk's arithmetic is run_item's, step by step: the same bits.
+template <class T>
+void one_row_chunks(const KernelArgs& a, const Plan& p, const Kernels& dk, const fused::Ukernels& uk, float* partials,
+                    i64 b, i64 hk, i64 c0, i64 c1) {
+  const i64 ldk = a.k.strides[2], ldv = a.v.strides[2];
+  const T* k0 = a.k.as<T>().row(b, hk, 0);
+  const T* v0 = a.v.as<T>().row(b, hk, 0);
+  const i64 dist = prefetch_keys(1, sizeof(T), p.d);
+  // Two chunks' passes at a boundary: the one whose last P·V is running and the next.
+  Pass passes[2];
+  int free_pass = 0;
+  alignas(64) float logits[2 * kOneRowTileKeys];  // a step's p and the next step's logits
+  struct Step {
+    Pass* w;
+    Span span;
+    i64 kb, n;  // keys [kb, kb + n) of w's chunk
+  };
+  i64 c = c0;
+  // The first step of the next chunk with keys to read; chunks without (past the causal limit)
+  // are finished at once. False when no chunk is left.
+  auto next_chunk = [&](Step& st) {
+    for (; c < c1; ++c) {
+      Pass& w = passes[free_pass];
+      const Span span = start_pass<T, T>(a, p, dk, partials, b, hk, 0, c, w);
+      if (span.j0 < span.j1) {
+        st = {&w, span, span.j0, std::min(w.tile, span.j1 - span.j0)};
+        ++c, free_pass ^= 1;
+        return true;
+      }
+      finish_pass(a, p, w, b, hk, 0);
+    }
+    return false;
+  };
+  auto next_step = [&](const Step& at, Step& st) {
+    const i64 kb = at.kb + at.n;
+    if (kb >= at.span.j1) return next_chunk(st);
+    st = {at.w, at.span, kb, std::min(at.w->tile, at.span.j1 - kb)};
+    return true;
+  };
+  Step cur, next;
+  if (!next_chunk(cur)) return;
+  float* s = logits;
+  float* s_next = logits + kOneRowTileKeys;
+  const T* k = k0 + cur.kb * ldk;
+  scores_step(a, p, dk, *cur.w, k, cur.n, s, ahead_of(k, ldk, cur.kb, cur.n, dist, cur.span.limit));
+  bool hidden = softmax_step(uk, *cur.w, s, cur.kb, cur.n);
+  for (;; cur = next) {
+    const T* v = v0 + cur.kb * ldv;
+    const Ahead<T> v_ahead = ahead_of(v, ldv, cur.kb, cur.n, dist, cur.span.limit);
+    if (!next_step(cur, next)) {  // the last step
+      pv_step(a, p, dk, *cur.w, s, v, cur.kb, cur.n, hidden, v_ahead);
+      return finish_pass(a, p, *cur.w, b, hk, 0);
+    }
+    k = k0 + next.kb * ldk;
+    const Ahead<T> k_ahead = ahead_of(k, ldk, next.kb, next.n, dist, next.span.limit);
+    if (needs_seen_copy(v, ldv, cur.n, p.dv, hidden)) {
+      pv_seen_copy(a, p, dk, *cur.w, s, v, cur.kb, cur.n);
+      scores_step(a, p, dk, *next.w, k, next.n, s_next, k_ahead);
+    } else {
+      dk.loops<T>().pv_scores(s, v, ldv, cur.n, p.dv, cur.w->o[0], cur.w->alpha[0], v_ahead, next.w->q[0], p.d, k, ldk,
+                              next.n, a.scale * kLog2e, s_next, k_ahead);
+    }
+    if (next.w != cur.w) finish_pass(a, p, *cur.w, b, hk, 0);  // its chunk's last P·V is done
+    hidden = softmax_step(uk, *next.w, s_next, next.kb, next.n);
+    std::swap(s, s_next);
   }
 }
 
@@ -299,10 +355,16 @@ void decode_typed(const KernelArgs& a) noexcept {
   float* const partials = static_cast<float*>(a.workspace);
   const i64 items = p.items();
   // Chunks of one pass are adjacent items: a thread's consecutive items read adjacent keys.
-  auto item = [&](i64 t) {
-    const i64 c = t % p.chunks, rest = t / p.chunks;
-    const i64 rb = rest % p.row_blocks, bh = rest / p.row_blocks;
-    run_item<Tk, Tv>(a, p, dk, uk, partials, bh / p.hkv, bh % p.hkv, rb * kRowsPerPass, c);
+  // Chunks [c0, c1) of pass `pass`: a pass of one row over K and V of one dtype reads them as
+  // one stream (one_row_chunks), any other pass an item at a time.
+  bool one_row_stream = p.group_rows == 1 && !bf16_logits<Tk>(a);
+  if constexpr (!std::is_same_v<Tk, Tv>) one_row_stream = false;
+  auto chunks = [&](i64 pass, i64 c0, i64 c1) {
+    const i64 rb = pass % p.row_blocks, bh = pass / p.row_blocks;
+    if constexpr (std::is_same_v<Tk, Tv>)
+      if (one_row_stream) return one_row_chunks<Tk>(a, p, dk, uk, partials, bh / p.hkv, bh % p.hkv, c0, c1);
+    for (i64 c = c0; c < c1; ++c)
+      run_item<Tk, Tv>(a, p, dk, uk, partials, bh / p.hkv, bh % p.hkv, rb * kRowsPerPass, c);
   };
   const i64 merges = p.chunks > 1 ? p.batch * p.hkv * p.group_rows : 0;
   auto merge = [&](i64 t) {
@@ -312,7 +374,14 @@ void decode_typed(const KernelArgs& a) noexcept {
   // which its prefetches follow across chunks, and a slow thread still leaves runs to share.
   // The caller starts at once; helpers join as they wake (team.hpp).
   const i64 run = std::max<i64>(1, items / (p.slots * 4));
-  team::run_in_runs(static_cast<int>(p.slots), items, run, [&](int, i64 t) { item(t); });
+  team::run(static_cast<int>(p.slots), ceil_div(items, run), [&](int, i64 r) {
+    const i64 end = std::min(items, (r + 1) * run);
+    for (i64 t = r * run; t < end;) {  // the run's chunks of one pass at a time
+      const i64 c = t % p.chunks, n = std::min(end - t, p.chunks - c);
+      chunks(t / p.chunks, c, c + n);
+      t += n;
+    }
+  });
   team::run_in_runs(static_cast<int>(p.slots), merges, 16, [&](int, i64 t) { merge(t); });
 }
 

@@ -21,7 +21,9 @@
 // of it. pv_scores runs that first tile and the next step's logits in one loop, a V row and a
 // K row in turn: two address-order streams side by side, which one core reads faster than one
 // stream at a time (docs/performance.md, "K and V side by side in one-row passes": AVX-512 fp32
-// at d = 128 18-21 % more GB/s from DRAM, 16-bit 2-10 %, d = 256 7-15 %).
+// at d = 128 18-21 % more GB/s from DRAM, 16-bit 2-10 %, d = 256 7-15 %). Its loops over a row
+// know d at compile time for the usual head sizes (with_head_size): from DRAM the pass reads
+// faster the less it spends between its loads ("Head sizes known to the one-row loop").
 //
 // Measured on the Zen 5 of docs/performance.md (Nk 32768, H = Hkv = 8, d = 128, 1 thread, K/V
 // from DRAM): a one-row pass reading 8 keys side by side and prefetching V per column tile took,
@@ -54,6 +56,7 @@ struct SimdDecode {
   /// The first `cols` elements of a row, a prefetch per line.
   template <class T>
   static void prefetch_row(const T* row, i64 cols) {
+#pragma GCC unroll 16
     for (i64 u = 0; u < cols; u += kLine<T>) prefetch(row + u);
   }
 
@@ -112,10 +115,12 @@ struct SimdDecode {
     }
   }
 
-  /// q · k over d columns, k read whole in address order (four accumulators, W columns each in
-  /// turn), left in a register for V::hsum4; prefetches the row pf (when not null) alongside.
-  template <class T, class Tq>
-  static reg key_dot(const Tq* q, i64 d, const T* k, const T* pf) {
+  /// q · k over d columns (D when not 0: with_head_size), k read whole in address order (four
+  /// accumulators, W columns each in turn), left in a register for V::hsum4; prefetches the row
+  /// pf (when not null) alongside.
+  template <class T, class Tq, i64 D = 0>
+  static reg key_dot(const Tq* q, i64 d_given, const T* k, const T* pf) {
+    const i64 d = D != 0 ? D : d_given;
     reg acc[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
     i64 t = 0;
     for (; t + 4 * W <= d; t += 4 * W) {
@@ -272,11 +277,40 @@ struct SimdDecode {
   template <class T>
   static void pv_scores(const float* p, const T* v, i64 ldv, i64 npv, i64 dv, float* o, float alpha, Ahead<T> v_ahead,
                         const float* q, i64 d, const T* k, i64 ldk, i64 nsc, float c, float* s, Ahead<T> k_ahead) {
-    constexpr int U = kOneRowPvVecs;
-    if (dv < U * W) {  // no whole tile of columns to read beside K
+    if (dv < kOneRowPvVecs * W) {  // no whole tile of columns to read beside K
       pv<T>(1, p, 1, v, ldv, npv, dv, &o, &alpha, v_ahead);
       return scores<T>(1, &q, d, k, ldk, nsc, c, s, 1, k_ahead);
     }
+    with_head_size(d == dv ? d : 0, [&]<i64 D>() {
+      pv_scores_sized<T, D>(p, v, ldv, npv, dv, o, alpha, v_ahead, q, d, k, ldk, nsc, c, s, k_ahead);
+    });
+  }
+
+  /// f.template operator()<D>() with D = d where d is a head size models use, else D = 0 (the
+  /// loops take d at run time). With D known the loops over a row unroll, their prefetches
+  /// included; a prefetch loop costs three more instructions a line, and a one-row pass at
+  /// d = 128 spends about as many on them as on its loads and FMAs.
+  template <class F>
+  static void with_head_size(i64 d, F&& f) {
+    switch (d) {
+      case 64:
+        return f.template operator()<64>();
+      case 128:
+        return f.template operator()<128>();
+      case 256:
+        return f.template operator()<256>();
+      default:
+        return f.template operator()<0>();
+    }
+  }
+
+  /// pv_scores where d = dv = D, or D = 0 and any d, dv >= kOneRowPvVecs · W.
+  template <class T, i64 D>
+  static void pv_scores_sized(const float* p, const T* v, i64 ldv, i64 npv, i64 dv_given, float* o, float alpha,
+                              Ahead<T> v_ahead, const float* q, i64 d_given, const T* k, i64 ldk, i64 nsc, float c,
+                              float* s, Ahead<T> k_ahead) {
+    constexpr int U = kOneRowPvVecs;
+    const i64 d = D != 0 ? D : d_given, dv = D != 0 ? D : dv_given;
     reg acc[U];
 #pragma GCC unroll 8
     for (int u = 0; u < U; ++u) acc[u] = V::zero();
@@ -292,7 +326,8 @@ struct SimdDecode {
       reg sum[4];
 #pragma GCC unroll 4
       for (int u = 0; u < 4; ++u) {
-        sum[u] = key_dot(q, d, k + (j + u) * ldk, j + u < k_ahead.n ? k_ahead.rows + (j + u) * ldk : nullptr);
+        sum[u] =
+            key_dot<T, float, D>(q, d, k + (j + u) * ldk, j + u < k_ahead.n ? k_ahead.rows + (j + u) * ldk : nullptr);
         pv_key(j + u);
       }
       _mm_storeu_ps(s + j, _mm_mul_ps(_mm_set1_ps(c), V::hsum4(sum[0], sum[1], sum[2], sum[3])));

@@ -90,7 +90,9 @@ inline i64 prefetch_keys(i64 rows, i64 k_bytes, i64 d) {
 }
 /// Keys are split into chunks of at least kMinChunkKeys (at most kMaxChunks chunks), so two
 /// threads share even one K/V head; merging costs O(chunks · dv) per row against reading
-/// kMinChunkKeys·(d + dv) floats per chunk.
+/// kMinChunkKeys·(d + dv) floats per chunk. A thread reads the chunks of a run of adjacent
+/// items that belong to one pass of one row as one stream (driver.cpp, one_row_chunks), so a
+/// chunk of 4 steps does not read its first K and last V alone.
 inline constexpr i64 kMinChunkKeys = 512, kMaxChunks = 64;
 /// About 20 µs of reading at memory speed: below it per thread, one thread is faster.
 inline constexpr i64 kMinBytesPerThread = i64{1} << 18;
