@@ -157,12 +157,13 @@ TEST_P(DecodePerIsa, PvOnEveryTailMatchesFp64AndColumnBlocksBitForBit) {
 
 /// Loops::pv_scores is bitwise pv of one row then scores of one row, on every tail of either
 /// step, at head sizes around the one-row P·V tile (kOneRowPvVecs registers: 64 columns on AVX2,
-/// 128 on AVX-512) and past it; K and V end at guard pages, and nothing past nsc is written.
+/// 128 on AVX-512; half of it, 32 and 64, where dv is shorter) and past it; K and V end at guard
+/// pages, and nothing past nsc is written.
 template <class T>
 void check_pv_scores(const decode::Kernels& dk, const char* dtype) {
   const float c = 0.37f;
   for (i64 d : {1, 17, 64, 128, 131, 256})  // d = dv = 64, 128, 256: with_head_size
-    for (i64 dv : {1, 33, 64, 127, 128, 129, 256})
+    for (i64 dv : {1, 31, 33, 63, 64, 127, 128, 129, 256})
       for (i64 npv : {1, 3, 4, 5, 8, 9, 33, 128})
         for (i64 nsc : {0, 1, 4, 5, 9, 33, 128}) {
           const i64 ldk = d + 3, ldv = dv + 1;

@@ -271,18 +271,28 @@ struct SimdDecode {
 
   /// One row, two steps in one loop (kernels.hpp, Loops::pv_scores): P·V of the keys [0, npv) of
   /// one step and the logits of the keys [0, nsc) of the next, a V row and a K row in turn. The
-  /// arithmetic is pv's and scores' (the first kOneRowPvVecs registers of columns here, key by
-  /// key as pv_tile does; the columns past them and the keys past the shorter step by pv_rows
-  /// and scores themselves).
+  /// arithmetic is pv's and scores' (the first kOneRowPvVecs registers of columns here, or half
+  /// as many where dv is shorter, key by key as pv_tile does; the columns past them and the keys
+  /// past the shorter step by pv_rows and scores themselves).
   template <class T>
   static void pv_scores(const float* p, const T* v, i64 ldv, i64 npv, i64 dv, float* o, float alpha, Ahead<T> v_ahead,
                         const float* q, i64 d, const T* k, i64 ldk, i64 nsc, float c, float* s, Ahead<T> k_ahead) {
-    if (dv < kOneRowPvVecs * W) {  // no whole tile of columns to read beside K
+    constexpr int kNarrow = kOneRowPvVecs / 2;
+    if (dv < kNarrow * W) {  // no tile of columns to read beside K
       pv<T>(1, p, 1, v, ldv, npv, dv, &o, &alpha, v_ahead);
       return scores<T>(1, &q, d, k, ldk, nsc, c, s, 1, k_ahead);
     }
+    // Columns of V beside K: kOneRowPvVecs registers, or half as many where a row is shorter
+    // (AVX-512 at d = 64).
     with_head_size(d == dv ? d : 0, [&]<i64 D>() {
-      pv_scores_sized<T, D>(p, v, ldv, npv, dv, o, alpha, v_ahead, q, d, k, ldk, nsc, c, s, k_ahead);
+      if constexpr (D != 0) {
+        constexpr int U = D >= kOneRowPvVecs * W ? kOneRowPvVecs : kNarrow;
+        pv_scores_sized<T, D, U>(p, v, ldv, npv, dv, o, alpha, v_ahead, q, d, k, ldk, nsc, c, s, k_ahead);
+      } else if (dv >= kOneRowPvVecs * W) {
+        pv_scores_sized<T, 0, kOneRowPvVecs>(p, v, ldv, npv, dv, o, alpha, v_ahead, q, d, k, ldk, nsc, c, s, k_ahead);
+      } else {
+        pv_scores_sized<T, 0, kNarrow>(p, v, ldv, npv, dv, o, alpha, v_ahead, q, d, k, ldk, nsc, c, s, k_ahead);
+      }
     });
   }
 
@@ -304,12 +314,12 @@ struct SimdDecode {
     }
   }
 
-  /// pv_scores where d = dv = D, or D = 0 and any d, dv >= kOneRowPvVecs · W.
-  template <class T, i64 D>
+  /// pv_scores where d = dv = D, or D = 0 and any d, with U registers of columns beside K
+  /// (dv >= U · W).
+  template <class T, i64 D, int U>
   static void pv_scores_sized(const float* p, const T* v, i64 ldv, i64 npv, i64 dv_given, float* o, float alpha,
                               Ahead<T> v_ahead, const float* q, i64 d_given, const T* k, i64 ldk, i64 nsc, float c,
                               float* s, Ahead<T> k_ahead) {
-    constexpr int U = kOneRowPvVecs;
     const i64 d = D != 0 ? D : d_given, dv = D != 0 ? D : dv_given;
     reg acc[U];
 #pragma GCC unroll 8

@@ -67,7 +67,8 @@ inline i64 tile_stride(i64 tile) {
   return std::max(tile, kLineFloats);
 }
 /// Registers of columns in the P·V tile of a pass of one row (kernels_simd.hpp): 128 columns on
-/// AVX-512, 64 on AVX2; the columns of V that Loops::pv_scores reads beside K.
+/// AVX-512, 64 on AVX2; the columns of V that Loops::pv_scores reads beside K (half as many
+/// where V's row is shorter: AVX-512 at d = 64).
 inline constexpr int kOneRowPvVecs = 8;
 /// How far ahead of the keys being computed their K and V rows are prefetched, in bytes of a
 /// K row: one line per line read, spread over the loops, each loop its own stream. A distance
