@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -39,7 +40,44 @@ TEST(DecodeBf16, TablesCarryTheLogitsWhereTheFusedTableCarriesItsS) {
   for (Isa isa : fused::supported_isas()) {
     const bool fused_has = fused::ukernels_for(isa)->bf16_dot.qk != nullptr;
     EXPECT_EQ(decode::kernels_for(isa).scores_bf16_dot != nullptr, fused_has) << fused::isa_name(isa);
+    EXPECT_EQ(decode::kernels_for(isa).pv_scores_bf16_dot != nullptr, fused_has) << fused::isa_name(isa);
   }
+}
+
+TEST(DecodeBf16, PvScoresIsBitwisePvThenTheLogitsOnEveryTail) {
+  // The one-row pair loop with these logits (pv_scores_bf16_dot) against the avx512 table's P·V
+  // of one row, then scores_bf16_dot of one row: the same bits, on tails of either step, at head
+  // sizes below, at and past its P·V tile (64 and 128 columns) and the sizes it knows at compile
+  // time (d = dv = 64, 128, 256); K and V end at guard pages, nothing past nsc is written.
+  SKIP_WITHOUT_BF16_DOT();
+  const decode::Kernels& dk = decode::kernels_for(Isa::avx512);
+  ASSERT_NE(dk.pv_scores_bf16_dot, nullptr);
+  const float c = 0.37f, alpha = 0.625f;
+  for (i64 d : {1, 17, 64, 128, 131, 256})
+    for (i64 dv : {1, 63, 64, 127, 128, 129, 256})
+      for (i64 npv : {1, 4, 5, 9, 33, 128})
+        for (i64 nsc : {0, 1, 4, 5, 33, 128}) {
+          const i64 ldk = d + 3, ldv = dv + 1;
+          const std::size_t kn = static_cast<std::size_t>(std::max<i64>(1, (nsc - 1) * ldk + d));
+          const std::size_t vn = static_cast<std::size_t>((npv - 1) * ldv + dv);
+          GuardedArray<bf16> k(kn), v(vn);
+          const auto kv = random_bf16(kn, static_cast<unsigned>(nsc * 7 + d)), vv = random_bf16(vn, 5);
+          std::copy(kv.begin(), kv.end(), k.data());
+          std::copy(vv.begin(), vv.end(), v.data());
+          const auto q = random_bf16(static_cast<std::size_t>(d), static_cast<unsigned>(d + 11));
+          std::vector<float> p(static_cast<std::size_t>(npv)), o0(static_cast<std::size_t>(dv));
+          fill_random(p.data(), p.size(), 3, 0.0f, 1.0f);
+          fill_random(o0.data(), o0.size(), 5);
+          std::vector<float> o_two = o0, o_one = o0, s_two(129, kSentinel), s_one(129, kSentinel);
+          float* o = o_two.data();
+          const bf16* qp = q.data();
+          dk.for_bf16.pv(1, p.data(), 1, v.data(), ldv, npv, dv, &o, &alpha, {v.data(), npv});
+          dk.scores_bf16_dot(1, &qp, d, k.data(), ldk, nsc, c, s_two.data(), 1, {k.data(), nsc});
+          dk.pv_scores_bf16_dot(p.data(), v.data(), ldv, npv, dv, o_one.data(), alpha, {v.data(), npv}, q.data(), d,
+                                k.data(), ldk, nsc, c, s_one.data(), {k.data(), nsc});
+          ASSERT_EQ(o_one, o_two) << "d " << d << " dv " << dv << " npv " << npv << " nsc " << nsc;
+          ASSERT_EQ(s_one, s_two) << "d " << d << " dv " << dv << " npv " << npv << " nsc " << nsc;
+        }
 }
 
 /// The logits of `rows` bf16 query rows (ldq = d + 3) against n key rows (ldk = d + 1), both
@@ -181,8 +219,9 @@ TEST(DecodeBf16, EveryDepthWithinTheDerivedBound) {
 
 TEST(DecodeBf16, SameBitsForEveryThreadCount) {
   SKIP_WITHOUT_ACTIVE_BF16_DOT();
+  // The last two: passes of one row, whose runs of chunks are read as one stream, by the pair loop.
   for (Case c : {decode_case(4, 1, 1, 5000, 128), decode_case(8, 2, 2, 3001, 24, Causal::bottom_right, true),
-                 decode_case(1, 1, 1, 4000, 64)}) {
+                 decode_case(1, 1, 1, 4000, 64), decode_case(2, 2, 1, 5000, 128, Causal::bottom_right, true)}) {
     c.B = 2;
     TypedCall one(c, kBf16InF32Out);
     one.run("decode", 1);

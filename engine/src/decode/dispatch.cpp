@@ -12,8 +12,10 @@ const Kernels& kernels_for(Isa isa) {
     static const Kernels avx512 = [] {
       Kernels t = avx512_kernels();
       // vdpbf16ps for bf16 Q and K: exactly where the fused table has its bf16 S (engine/src/dispatch.cpp).
-      if (const fused::Ukernels* uk = fused::ukernels_for(Isa::avx512); uk != nullptr && uk->bf16_dot.qk != nullptr)
+      if (const fused::Ukernels* uk = fused::ukernels_for(Isa::avx512); uk != nullptr && uk->bf16_dot.qk != nullptr) {
         t.scores_bf16_dot = avx512_bf16_scores();
+        t.pv_scores_bf16_dot = avx512_bf16_pv_scores();
+      }
       return t;
     }();
     return avx512;

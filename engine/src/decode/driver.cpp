@@ -273,6 +273,7 @@ void one_row_chunks(const KernelArgs& a, const Plan& p, const Kernels& dk, const
   const T* k0 = a.k.as<T>().row(b, hk, 0);
   const T* v0 = a.v.as<T>().row(b, hk, 0);
   const i64 dist = prefetch_keys(1, sizeof(T), p.d);
+  const bool bf16_dot = bf16_logits<T>(a);  // the logits from bf16 pairs (Pass::bf16_dot)
   // Two chunks' passes at a boundary: the one whose last P·V is running and the next.
   Pass passes[2];
   int free_pass = 0;
@@ -323,6 +324,10 @@ void one_row_chunks(const KernelArgs& a, const Plan& p, const Kernels& dk, const
     if (needs_seen_copy(v, ldv, cur.n, p.dv, hidden)) {
       pv_seen_copy(a, p, dk, *cur.w, s, v, cur.kb, cur.n);
       scores_step(a, p, dk, *next.w, k, next.n, s_next, k_ahead);
+    } else if (bf16_dot) {
+      if constexpr (std::is_same_v<T, bf16>)
+        dk.pv_scores_bf16_dot(s, v, ldv, cur.n, p.dv, cur.w->o[0], cur.w->alpha[0], v_ahead, next.w->q_bf16[0], p.d, k,
+                              ldk, next.n, a.scale * kLog2e, s_next, k_ahead);
     } else {
       dk.loops<T>().pv_scores(s, v, ldv, cur.n, p.dv, cur.w->o[0], cur.w->alpha[0], v_ahead, next.w->q[0], p.d, k, ldk,
                               next.n, a.scale * kLog2e, s_next, k_ahead);
@@ -357,8 +362,7 @@ void decode_typed(const KernelArgs& a) noexcept {
   // Chunks of one pass are adjacent items: a thread's consecutive items read adjacent keys.
   // Chunks [c0, c1) of pass `pass`: a pass of one row over K and V of one dtype reads them as
   // one stream (one_row_chunks), any other pass an item at a time.
-  bool one_row_stream = p.group_rows == 1 && !bf16_logits<Tk>(a);
-  if constexpr (!std::is_same_v<Tk, Tv>) one_row_stream = false;
+  const bool one_row_stream = std::is_same_v<Tk, Tv> && p.group_rows == 1;
   auto chunks = [&](i64 pass, i64 c0, i64 c1) {
     const i64 rb = pass % p.row_blocks, bh = pass / p.row_blocks;
     if constexpr (std::is_same_v<Tk, Tv>)

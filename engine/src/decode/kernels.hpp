@@ -77,6 +77,11 @@ struct Loops {
 /// and sums to 0 (simd/avx512_bf16.hpp).
 using ScoresBf16Dot = void (*)(int rows, const attn::bf16* const* q, i64 d, const attn::bf16* k, i64 ldk, i64 n,
                                float c, float* s, i64 lds, Ahead<attn::bf16> ahead);
+/// Loops<bf16>::pv_scores with the logits of ScoresBf16Dot (Q in bf16): bitwise pv(1, …) then
+/// scores_bf16_dot(1, …), a V row and a K row in turn.
+using PvScoresBf16Dot = void (*)(const float* p, const attn::bf16* v, i64 ldv, i64 npv, i64 dv, float* o, float alpha,
+                                 Ahead<attn::bf16> v_ahead, const attn::bf16* q, i64 d, const attn::bf16* k, i64 ldk,
+                                 i64 nsc, float c, float* s, Ahead<attn::bf16> k_ahead);
 
 struct Kernels {
   Isa isa;
@@ -86,6 +91,7 @@ struct Kernels {
   /// Set in the avx512 table exactly where the fused avx512 table has its bf16_dot (cpuid's
   /// AVX512_BF16, which ATTN_ISA and ATTN_BF16_DOT=off lower); null elsewhere.
   ScoresBf16Dot scores_bf16_dot = nullptr;
+  PvScoresBf16Dot pv_scores_bf16_dot = nullptr;  ///< set with scores_bf16_dot
 
   /// The loops for K or V elements of type T.
   template <class T>
@@ -102,8 +108,9 @@ struct Kernels {
 Kernels scalar_kernels();
 Kernels avx2_kernels();
 Kernels avx512_kernels();
-/// The avx512 table's scores_bf16_dot (only valid to call with AVX512_BF16).
+/// The avx512 table's scores_bf16_dot and pv_scores_bf16_dot (only valid to call with AVX512_BF16).
 ScoresBf16Dot avx512_bf16_scores();
+PvScoresBf16Dot avx512_bf16_pv_scores();
 
 /// The table for the ISA the fused kernel runs (ATTN_ISA and fused::force_isa apply to both).
 const Kernels& kernels_for(Isa isa);

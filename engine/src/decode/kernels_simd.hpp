@@ -42,6 +42,7 @@ namespace {
 
 template <class V, int QkRows, int PvRows, int PvVecs>
 struct SimdDecode {
+  using Traits = V;
   using reg = typename V::reg;
   using mask = typename V::mask;
   static constexpr int W = V::W;
@@ -277,22 +278,33 @@ struct SimdDecode {
   template <class T>
   static void pv_scores(const float* p, const T* v, i64 ldv, i64 npv, i64 dv, float* o, float alpha, Ahead<T> v_ahead,
                         const float* q, i64 d, const T* k, i64 ldk, i64 nsc, float c, float* s, Ahead<T> k_ahead) {
+    pv_scores_by<SimdDecode>(p, v, ldv, npv, dv, o, alpha, v_ahead, q, d, k, ldk, nsc, c, s, k_ahead);
+  }
+
+  /// pv_scores with the logits of Dot's loops (Dot::scores, Dot::key_dot) over Q rows of type Tq:
+  /// this table's own for Loops::pv_scores, the bf16 pairs' for the vdpbf16ps logits
+  /// (kernels_avx512_bf16.cpp). P·V is this table's either way.
+  template <class Dot, class T, class Tq>
+  static void pv_scores_by(const float* p, const T* v, i64 ldv, i64 npv, i64 dv, float* o, float alpha,
+                           Ahead<T> v_ahead, const Tq* q, i64 d, const T* k, i64 ldk, i64 nsc, float c, float* s,
+                           Ahead<T> k_ahead) {
     constexpr int kNarrow = kOneRowPvVecs / 2;
     if (dv < kNarrow * W) {  // no tile of columns to read beside K
       pv<T>(1, p, 1, v, ldv, npv, dv, &o, &alpha, v_ahead);
-      return scores<T>(1, &q, d, k, ldk, nsc, c, s, 1, k_ahead);
+      return Dot::template scores<T, Tq>(1, &q, d, k, ldk, nsc, c, s, 1, k_ahead);
     }
     // Columns of V beside K: kOneRowPvVecs registers, or half as many where a row is shorter
     // (AVX-512 at d = 64).
     with_head_size(d == dv ? d : 0, [&]<i64 D>() {
-      if constexpr (D != 0) {
-        constexpr int U = D >= kOneRowPvVecs * W ? kOneRowPvVecs : kNarrow;
-        pv_scores_sized<T, D, U>(p, v, ldv, npv, dv, o, alpha, v_ahead, q, d, k, ldk, nsc, c, s, k_ahead);
-      } else if (dv >= kOneRowPvVecs * W) {
-        pv_scores_sized<T, 0, kOneRowPvVecs>(p, v, ldv, npv, dv, o, alpha, v_ahead, q, d, k, ldk, nsc, c, s, k_ahead);
-      } else {
-        pv_scores_sized<T, 0, kNarrow>(p, v, ldv, npv, dv, o, alpha, v_ahead, q, d, k, ldk, nsc, c, s, k_ahead);
-      }
+      auto run = [&]<int U>() {
+        pv_scores_sized<Dot, T, Tq, D, U>(p, v, ldv, npv, dv, o, alpha, v_ahead, q, d, k, ldk, nsc, c, s, k_ahead);
+      };
+      if constexpr (D != 0)
+        run.template operator()<D >= kOneRowPvVecs * W ? kOneRowPvVecs : kNarrow>();
+      else if (dv >= kOneRowPvVecs * W)
+        run.template operator()<kOneRowPvVecs>();
+      else
+        run.template operator()<kNarrow>();
     });
   }
 
@@ -316,9 +328,9 @@ struct SimdDecode {
 
   /// pv_scores where d = dv = D, or D = 0 and any d, with U registers of columns beside K
   /// (dv >= U · W).
-  template <class T, i64 D, int U>
+  template <class Dot, class T, class Tq, i64 D, int U>
   static void pv_scores_sized(const float* p, const T* v, i64 ldv, i64 npv, i64 dv_given, float* o, float alpha,
-                              Ahead<T> v_ahead, const float* q, i64 d_given, const T* k, i64 ldk, i64 nsc, float c,
+                              Ahead<T> v_ahead, const Tq* q, i64 d_given, const T* k, i64 ldk, i64 nsc, float c,
                               float* s, Ahead<T> k_ahead) {
     const i64 d = D != 0 ? D : d_given, dv = D != 0 ? D : dv_given;
     reg acc[U];
@@ -333,14 +345,14 @@ struct SimdDecode {
     };
     i64 j = 0;
     for (; j + 4 <= npv && j + 4 <= nsc; j += 4) {
-      reg sum[4];
+      typename Dot::reg sum[4];
 #pragma GCC unroll 4
       for (int u = 0; u < 4; ++u) {
-        sum[u] =
-            key_dot<T, float, D>(q, d, k + (j + u) * ldk, j + u < k_ahead.n ? k_ahead.rows + (j + u) * ldk : nullptr);
+        sum[u] = Dot::template key_dot<T, Tq, D>(q, d, k + (j + u) * ldk,
+                                                 j + u < k_ahead.n ? k_ahead.rows + (j + u) * ldk : nullptr);
         pv_key(j + u);
       }
-      _mm_storeu_ps(s + j, _mm_mul_ps(_mm_set1_ps(c), V::hsum4(sum[0], sum[1], sum[2], sum[3])));
+      _mm_storeu_ps(s + j, _mm_mul_ps(_mm_set1_ps(c), Dot::Traits::hsum4(sum[0], sum[1], sum[2], sum[3])));
     }
     for (i64 jv = j; jv < npv; ++jv) pv_key(jv);
     const reg a = V::set1(alpha);
@@ -352,7 +364,7 @@ struct SimdDecode {
     }
     if (j < nsc) {
       const Ahead<T> later = j < k_ahead.n ? Ahead<T>{k_ahead.rows + j * ldk, k_ahead.n - j} : Ahead<T>{};
-      scores<T>(1, &q, d, k + j * ldk, ldk, nsc - j, c, s + j, 1, later);
+      Dot::template scores<T, Tq>(1, &q, d, k + j * ldk, ldk, nsc - j, c, s + j, 1, later);
     }
   }
 
