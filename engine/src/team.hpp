@@ -44,12 +44,20 @@ void run(int slots, i64 items, F&& body) {
 }
 
 /// run over [0, n) in runs of `length` consecutive indices, each run one item:
-/// body(slot, i) for every i, a run's indices in order on one thread.
+/// body(slot, begin, end) for the run [begin, end).
 template <class F>
-void run_in_runs(int slots, i64 n, i64 length, F&& body) {
+void run_ranges(int slots, i64 n, i64 length, F&& body) {
   run(slots, (n + length - 1) / length, [&](int slot, i64 r) {
     const i64 end = (r + 1) * length < n ? (r + 1) * length : n;
-    for (i64 i = r * length; i < end; ++i) body(slot, i);
+    body(slot, r * length, end);
+  });
+}
+
+/// run_ranges with body(slot, i) for every i, a run's indices in order on one thread.
+template <class F>
+void run_in_runs(int slots, i64 n, i64 length, F&& body) {
+  run_ranges(slots, n, length, [&](int slot, i64 begin, i64 end) {
+    for (i64 i = begin; i < end; ++i) body(slot, i);
   });
 }
 

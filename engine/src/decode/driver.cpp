@@ -273,7 +273,6 @@ void one_row_chunks(const KernelArgs& a, const Plan& p, const Kernels& dk, const
   const T* k0 = a.k.as<T>().row(b, hk, 0);
   const T* v0 = a.v.as<T>().row(b, hk, 0);
   const i64 dist = prefetch_keys(1, sizeof(T), p.d);
-  const bool bf16_dot = bf16_logits<T>(a);  // the logits from bf16 pairs (Pass::bf16_dot)
   // Two chunks' passes at a boundary: the one whose last P·V is running and the next.
   Pass passes[2];
   int free_pass = 0;
@@ -324,7 +323,7 @@ void one_row_chunks(const KernelArgs& a, const Plan& p, const Kernels& dk, const
     if (needs_seen_copy(v, ldv, cur.n, p.dv, hidden)) {
       pv_seen_copy(a, p, dk, *cur.w, s, v, cur.kb, cur.n);
       scores_step(a, p, dk, *next.w, k, next.n, s_next, k_ahead);
-    } else if (bf16_dot) {
+    } else if (next.w->bf16_dot) {
       if constexpr (std::is_same_v<T, bf16>)
         dk.pv_scores_bf16_dot(s, v, ldv, cur.n, p.dv, cur.w->o[0], cur.w->alpha[0], v_ahead, next.w->q_bf16[0], p.d, k,
                               ldk, next.n, a.scale * kLog2e, s_next, k_ahead);
@@ -362,11 +361,10 @@ void decode_typed(const KernelArgs& a) noexcept {
   // Chunks of one pass are adjacent items: a thread's consecutive items read adjacent keys.
   // Chunks [c0, c1) of pass `pass`: a pass of one row over K and V of one dtype reads them as
   // one stream (one_row_chunks), any other pass an item at a time.
-  const bool one_row_stream = std::is_same_v<Tk, Tv> && p.group_rows == 1;
   auto chunks = [&](i64 pass, i64 c0, i64 c1) {
     const i64 rb = pass % p.row_blocks, bh = pass / p.row_blocks;
     if constexpr (std::is_same_v<Tk, Tv>)
-      if (one_row_stream) return one_row_chunks<Tk>(a, p, dk, uk, partials, bh / p.hkv, bh % p.hkv, c0, c1);
+      if (p.group_rows == 1) return one_row_chunks<Tk>(a, p, dk, uk, partials, bh / p.hkv, bh % p.hkv, c0, c1);
     for (i64 c = c0; c < c1; ++c)
       run_item<Tk, Tv>(a, p, dk, uk, partials, bh / p.hkv, bh % p.hkv, rb * kRowsPerPass, c);
   };
@@ -378,9 +376,8 @@ void decode_typed(const KernelArgs& a) noexcept {
   // which its prefetches follow across chunks, and a slow thread still leaves runs to share.
   // The caller starts at once; helpers join as they wake (team.hpp).
   const i64 run = std::max<i64>(1, items / (p.slots * 4));
-  team::run(static_cast<int>(p.slots), ceil_div(items, run), [&](int, i64 r) {
-    const i64 end = std::min(items, (r + 1) * run);
-    for (i64 t = r * run; t < end;) {  // the run's chunks of one pass at a time
+  team::run_ranges(static_cast<int>(p.slots), items, run, [&](int, i64 begin, i64 end) {
+    for (i64 t = begin; t < end;) {  // the run's chunks of one pass at a time
       const i64 c = t % p.chunks, n = std::min(end - t, p.chunks - c);
       chunks(t / p.chunks, c, c + n);
       t += n;
